@@ -1,0 +1,197 @@
+"""Plain-words messages for syntax errors.
+
+The readers are marketing-ops people: say what the line needs in the words
+of the language ("expected a rule like `name: +10 if ...`"), never Lark's
+token names. Messages are chosen from what the parser would have accepted.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
+from .diagnostics import Diagnostic, Span, make
+
+# Regex terminals, in words. Keyword and punctuation terminals are shown as
+# their text in back-quotes.
+_WORDS = {
+    "NAME": "a name",
+    "QUOTED_NAME": "a name",
+    "NUMBER": "a number",
+    "STRING": 'a string in double quotes',
+    "DATE": "a date such as 2026-04-01",
+    "DURATION": "a duration such as 30d, 12h or 2w",
+    "PERCENT": "a percentage such as 50%",
+    "REGEX": "a regex such as /pattern/i",
+    "COMPARE": "a comparison (== != < <= > >=)",
+    "WORD_OPERATOR": "`contains`, `starts_with` or `ends_with`",
+    "PERIOD": "`day` or `week`",
+    "_NL": "the end of the line",
+    "$END": "the end of the file",
+}
+
+# Situations recognised from the set of acceptable terminals: (terminals that
+# must all be acceptable, message). The first match wins; the most specific
+# situations come first.
+_SITUATIONS: list[tuple[frozenset[str], str]] = [
+    (frozenset({"CONST", "SCORE", "THRESHOLD", "SEGMENT"}),
+     "expected a declaration: `const`, `score`, `threshold` or `segment`"),
+    (frozenset({"GROUP", "DECAY", "CLAMP", "INACTIVITY", "RBRACE"}),
+     "expected a rule like `name: +10 if ...`, an option (`decay`, `clamp`, `inactivity`), "
+     "a `group`, or `}`"),
+    (frozenset({"IF", "PER"}),
+     "expected `if` or `per` after the points, as in `name: +10 if ...` or "
+     "`name: +5 per page_view`"),
+    (frozenset({"PLUS", "MINUS", "CASE"}),
+     "expected points with their sign, such as `+10` or `-5`, or `case {`"),
+    (frozenset({"PLUS", "MINUS", "RBRACE"}),
+     "expected a branch like `+10 if ...` or `+2 otherwise`, or `}`"),
+    (frozenset({"PLUS", "MINUS"}),
+     "expected points with their sign, such as `+10` or `-5`"),
+    (frozenset({"NONE", "HALF_LIFE", "LINEAR", "STEPS"}),
+     "expected a decay: `none`, `half_life 30d`, `linear 90d` or `steps { 30d: 50%, ... }`"),
+    (frozenset({"MAX", "DECAY", "ONCE", "AT"}),
+     "expected a modifier: `max N`, `decay ...`, `once` or `at most N per day`"),
+    (frozenset({"IF", "OTHERWISE"}),
+     "expected `if CONDITION` or `otherwise`"),
+    (frozenset({"NAME", "RBRACE"}),
+     "expected a label like `A if fit >= 80` or `D otherwise`, or `}`"),
+]
+
+_EXPRESSION_START = frozenset({"NUMBER", "STRING", "NAME", "LPAR"})
+
+
+def _describe_terminal(name: str, patterns: dict[str, str]) -> str:
+    if name in _WORDS:
+        return _WORDS[name]
+    if name in patterns:
+        return f"`{patterns[name]}`"
+    return name.lower()
+
+
+def _describe_found(token) -> str:
+    if token.type == "$END":
+        return "the end of the file"
+    if token.type == "_NL":
+        return "the end of the line"
+    text = str(token)
+    if len(text) > 30:
+        text = text[:27] + "..."
+    return f"`{text}`"
+
+
+def describe_unexpected_token(error: UnexpectedToken, text: str, file: str) -> Diagnostic:
+    from .parser import terminal_patterns
+
+    token = error.token
+    expected = set(error.expected)
+    expected.discard("WS")
+    found = _describe_found(token)
+    span = _token_span(token, text, file)
+
+    bad_unit = _number_with_letters(token, text)
+    if bad_unit is not None:
+        return make("LS106", f"`{bad_unit}` is not a number or a duration", span,
+                    "durations are a number and a unit: h (hours), d (days) or w (weeks)")
+    if token.type == "SLASH" and "REGEX" in expected:
+        return make("LS103", "this regex has no closing slash", span,
+                    "close it with `/` on the same line; write \\/ for a slash inside it")
+    if token.type == "EQUAL" and "COMPARE" in expected:
+        return make("LS100", f"expected a comparison, found {found}", span,
+                    "use `==` to compare; `=` only names a constant or a derived score")
+    if token.type == "COMPARE" and "COMPARE" not in expected and _after_comparison(error):
+        return make("LS108", "comparisons do not chain", span,
+                    "join two comparisons with `and`, e.g. `a < b and b < c`")
+
+    for needed, message in _SITUATIONS:
+        if needed <= expected:
+            return make("LS100", f"{message}; found {found}", span, _hint_for(token, expected))
+    if _EXPRESSION_START <= expected:
+        return make("LS100", f"expected a value (a name, number, string or `(`), found {found}",
+                    span, _hint_for(token, expected))
+
+    patterns = terminal_patterns()
+    words = sorted({_describe_terminal(name, patterns) for name in expected})
+    if len(words) > 6:
+        words = words[:6] + ["..."]
+    listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    return make("LS100", f"expected {listed}; found {found}", span, _hint_for(token, expected))
+
+
+def _hint_for(token, expected: set[str]) -> str | None:
+    text = str(token)
+    if token.type == "NAME" and text in ("if", "per") or text in ("when", "then"):
+        return None
+    if token.type == "$END" and "RBRACE" in expected:
+        return "a `{` block is not closed: add `}` on its own line"
+    if token.type == "_NL" and "RBRACE" not in expected:
+        return "the line ends too early; a line continues only after `and`, `or`, `,` or inside brackets"
+    if token.type == "NAME" and text in ("AND", "OR", "NOT", "And", "Or", "Not"):
+        return f"keywords are lower case: `{text.lower()}`"
+    if token.type == "NUMBER" and ("PLUS" in expected or "MINUS" in expected):
+        return f"points always carry a sign: `+{text}` or `-{text}`"
+    return None
+
+
+def _after_comparison(error: UnexpectedToken) -> bool:
+    # `a < b < c`: the parser state after a complete comparison accepts
+    # `and`/`or` but not another comparison operator.
+    return "AND" in error.expected or "OR" in error.expected
+
+
+def _number_with_letters(token, text: str) -> str | None:
+    """`30m`: a NUMBER directly followed by letters lexes as NUMBER, NAME."""
+    if token.type != "NAME" or token.start_pos is None or token.start_pos == 0:
+        return None
+    before = re.search(r"\d[\d_.]*$", text[:token.start_pos])
+    if before is None:
+        return None
+    return before.group(0) + str(token)
+
+
+def _token_span(token, text: str, file: str) -> Span:
+    if token.type == "$END" or token.line is None:
+        lines = text.splitlines() or [""]
+        last = len(lines)
+        column = len(lines[-1]) + 1
+        return Span(file, last, column, last, column + 1)
+    if token.type == "_NL":
+        return Span.point(file, token.line, token.column)
+    return Span(file, token.line, token.column, token.end_line, token.end_column)
+
+
+def describe_unexpected_characters(error: UnexpectedCharacters, text: str,
+                                   file: str) -> Diagnostic:
+    position = error.pos_in_stream
+    char = text[position] if position < len(text) else ""
+    line_end = text.find("\n", position)
+    rest = text[position: line_end if line_end != -1 else len(text)]
+    span = Span.point(file, error.line, error.column)
+    allowed = set(error.allowed or ())
+
+    if char == '"':
+        return make("LS102", "this string has no closing quote", span,
+                    'close it with `"` on the same line; write \\" for a quote inside it')
+    if char == "/" and "REGEX" in allowed:
+        return make("LS103", "this regex has no closing slash", span,
+                    "close it with `/` on the same line; write \\/ for a slash inside it")
+    if char.isdigit():
+        word = re.match(r"[\w.:+-]+", rest)
+        shown = word.group(0) if word else char
+        span = Span(file, error.line, error.column, error.line, error.column + len(shown))
+        if re.match(r"\d{4}-\d", shown):
+            return make("LS109", f"`{shown}` is not a date this language reads", span,
+                        "dates are YYYY-MM-DD; date-times are YYYY-MM-DDTHH:MM:SSZ")
+        if "%" in rest[:len(shown) + 1] and "PERCENT" not in allowed:
+            return make("LS100", "a percentage is only allowed in decay steps", span)
+        return make("LS106", f"`{shown}` is not a number or a duration", span,
+                    "durations are a number and a unit: h (hours), d (days) or w (weeks)")
+    if char == "`":
+        return make("LS101", "this back-quoted name has no closing back-quote", span,
+                    "close it with ` on the same line")
+    if char == "'":
+        return make("LS101", "strings use double quotes", span, 'write "text", not \'text\'')
+    shown = repr(char)[1:-1] if not char.isprintable() else char
+    return make("LS101", f"`{shown}` is not part of the language here", span,
+                "a comment starts with #")
