@@ -8,9 +8,9 @@ value; `without_spans` in the tests strips spans when comparing structure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Union
+from typing import Iterator, Union
 
 from .diagnostics import Span
 
@@ -402,3 +402,19 @@ def rules_of(block: ScoreBlock) -> list[Rule]:
         elif isinstance(item, (ConditionRule, CaseRule, EventRule)):
             out.append(item)
     return out
+
+
+def walk(node) -> Iterator[object]:
+    """Every node below and including `node`, parents first."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        children = []
+        for f in fields(current):
+            value = getattr(current, f.name)
+            if isinstance(value, tuple):
+                children.extend(v for v in value if hasattr(v, "__dataclass_fields__"))
+            elif hasattr(value, "__dataclass_fields__") and not isinstance(value, Span):
+                children.append(value)
+        stack.extend(reversed(children))

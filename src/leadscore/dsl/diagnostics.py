@@ -71,6 +71,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "LS203": (Severity.ERROR, "a name declared twice"),
     "LS204": (Severity.ERROR, "a name reserved for output columns (lead_id, reasons)"),
     "LS205": (Severity.ERROR, "a schema field with the same name as a declaration"),
+    "LS206": (Severity.ERROR, "a version that is neither a whole number nor a string"),
+    "LS207": (Severity.ERROR, "a constant whose value is not a literal"),
     # Names
     "LS300": (Severity.ERROR, "unknown name"),
     "LS301": (Severity.ERROR, "unknown event type"),

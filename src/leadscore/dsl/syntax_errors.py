@@ -85,7 +85,7 @@ def describe_unexpected_token(error: UnexpectedToken, text: str, file: str) -> D
     from .parser import terminal_patterns
 
     token = error.token
-    expected = set(error.expected)
+    expected = _acceptable(error)
     expected.discard("WS")
     found = _describe_found(token)
     span = _token_span(token, text, file)
@@ -119,6 +119,15 @@ def describe_unexpected_token(error: UnexpectedToken, text: str, file: str) -> D
     return make("LS100", f"expected {listed}; found {found}", span, _hint_for(token, expected))
 
 
+def _acceptable(error: UnexpectedToken) -> set[str]:
+    # `error.expected` may include the terminals the postlexer always
+    # accepts; asking the parser what it would really take is exact.
+    try:
+        return set(error.interactive_parser.accepts())
+    except Exception:  # the parser state cannot be replayed: fall back
+        return set(error.expected)
+
+
 def _hint_for(token, expected: set[str]) -> str | None:
     text = str(token)
     if token.type == "NAME" and text in ("if", "per") or text in ("when", "then"):
@@ -129,6 +138,8 @@ def _hint_for(token, expected: set[str]) -> str | None:
         return "the line ends too early; a line continues only after `and`, `or`, `,` or inside brackets"
     if token.type == "NAME" and text in ("AND", "OR", "NOT", "And", "Or", "Not"):
         return f"keywords are lower case: `{text.lower()}`"
+    if token.type == "NUMBER" and "DURATION" in expected:
+        return f"a duration needs a unit: `{text}d` (days), `{text}h` (hours) or `{text}w` (weeks)"
     if token.type == "NUMBER" and ("PLUS" in expected or "MINUS" in expected):
         return f"points always carry a sign: `+{text}` or `-{text}`"
     return None
