@@ -8,30 +8,28 @@ the blanked text keeps its length so every later position stays right.
 
 from __future__ import annotations
 
-import contextvars
 import re
 from functools import lru_cache
 from importlib import resources
 from typing import Iterator
 
-from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lark import PostLex
 
 from . import ast
 from .diagnostics import Diagnostic, Span, make
 from .syntax_errors import describe_unexpected_characters, describe_unexpected_token
-from .transform import MAX_DEPTH, ToAst, tree_depth_violation
+from .transform import MAX_DEPTH, ParseState, ToAst, current_parse, depth_violation
 
 MAX_SYNTAX_ERRORS = 25
 
 # Terminals after which a newline continues the line.
 _CONTINUES_LINE = {"AND", "OR", "COMMA", "LBRACE"}
 
-_comments: contextvars.ContextVar[list[Token]] = contextvars.ContextVar("comments")
 
 
-class _LinePostLexer(PostLex):
+class LinePostLexer(PostLex):
     """Decides which newlines end a statement (LANGUAGE.md §2.1).
 
     Drops newlines inside ( ) [ ] and decay-step braces, after `and`, `or`,
@@ -68,16 +66,25 @@ class _LinePostLexer(PostLex):
 
 
 def _record_comment(tok: Token) -> Token:
-    _comments.get().append(tok)
+    current_parse.get().comments.append(tok)
     return tok
+
+
+def grammar_text() -> str:
+    return resources.files("leadscore.grammar").joinpath("scoring.lark").read_text("utf-8")
 
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    grammar = resources.files("leadscore.grammar").joinpath("scoring.lark").read_text("utf-8")
+    grammar = grammar_text()
+    # The AST is built inside the LALR reductions (no parse tree, no
+    # recursion however deep the input). Positions come from the tokens, which
+    # Lark always carries; keep_all_tokens lets a node's span start at its
+    # keyword and end at its closing bracket.
     return Lark(grammar, parser="lalr", lexer="contextual", strict=True,
-                propagate_positions=True, maybe_placeholders=True,
-                postlex=_LinePostLexer(), lexer_callbacks={"COMMENT": _record_comment},
+                propagate_positions=False, keep_all_tokens=True, maybe_placeholders=True,
+                postlex=LinePostLexer(), lexer_callbacks={"COMMENT": _record_comment},
+                transformer=ToAst(),
                 cache=_cache_path())
 
 
@@ -103,10 +110,10 @@ def parse(text: str, file: str) -> tuple[ast.Ruleset, list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     working = text
     for _ in range(MAX_SYNTAX_ERRORS + 1):
-        comments: list[Token] = []
-        token = _comments.set(comments)
+        state = ParseState(file)
+        token = current_parse.set(state)
         try:
-            tree = _lark().parse(working)
+            statements = _lark().parse(working)
         except UnexpectedInput as error:
             diagnostic, blank_from, blank_to = _syntax_error(error, working, file)
             diagnostics.append(diagnostic)
@@ -115,8 +122,8 @@ def parse(text: str, file: str) -> tuple[ast.Ruleset, list[Diagnostic]]:
             working = working[:blank_from] + _blank(working[blank_from:blank_to]) + working[blank_to:]
             continue
         finally:
-            _comments.reset(token)
-        return _build(tree, comments, text, file, diagnostics)
+            current_parse.reset(token)
+        return _build(statements, state, text, file, diagnostics)
     else:
         last = diagnostics[-1].span
         diagnostics.append(make("LS111", f"more than {MAX_SYNTAX_ERRORS} syntax errors; "
@@ -124,22 +131,18 @@ def parse(text: str, file: str) -> tuple[ast.Ruleset, list[Diagnostic]]:
     return ast.Ruleset(file, (), ()), diagnostics
 
 
-def _build(tree: Tree, comments: list[Token], text: str, file: str,
+def _build(statements: list, state: ParseState, text: str, file: str,
            diagnostics: list[Diagnostic]) -> tuple[ast.Ruleset, list[Diagnostic]]:
-    too_deep = tree_depth_violation(tree)
+    too_deep = depth_violation(state)
     if too_deep is not None:
         line, column = too_deep
         diagnostics.append(make("LS107", f"this expression is nested more than {MAX_DEPTH} "
                                 "levels deep", Span.point(file, line, column),
                                 "split it into derived scores or simpler rules"))
         return ast.Ruleset(file, (), ()), diagnostics
-    builder = ToAst(file)
-    try:
-        statements = builder.transform(tree)
-    except VisitError as error:  # pragma: no cover - a bug in ToAst, not bad input
-        raise error.orig_exc from error
-    diagnostics.extend(builder.diagnostics)
-    ruleset = ast.Ruleset(file, tuple(statements), tuple(_comment(t, text, file) for t in comments))
+    diagnostics.extend(state.diagnostics)
+    comments = tuple(_comment(t, text, file) for t in state.comments)
+    ruleset = ast.Ruleset(file, tuple(statements), comments)
     return ruleset, sorted(diagnostics, key=lambda d: (d.span.line, d.span.column))
 
 

@@ -6,11 +6,13 @@ numbers beyond float64) become diagnostics next to the syntax errors.
 
 from __future__ import annotations
 
+import contextvars
 import math
 import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
-from lark import Token, Transformer, Tree, v_args
+from lark import Token, Transformer, v_args
 
 from . import ast
 from .diagnostics import Diagnostic, Span, make
@@ -24,34 +26,86 @@ _ESCAPE = re.compile(r'\\(u[0-9A-Fa-f]{4}|.)', re.DOTALL)
 _SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 
 
-def tree_depth_violation(tree: Tree) -> tuple[int, int] | None:
-    """(line, column) of the first node deeper than MAX_DEPTH, iteratively."""
-    stack = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            meta = node.meta
-            return (getattr(meta, "line", 1), getattr(meta, "column", 1))
-        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
-    return None
+@dataclass
+class ParseState:
+    """What one parse collects; the transformer runs inside Lark's LALR
+    reductions (no parse tree is built), so it reaches this through a
+    context variable rather than through arguments."""
+
+    file: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    comments: list[Token] = field(default_factory=list)
+    # Depth of each node built so far (by id), to refuse absurdly deep input
+    # without walking the tree: every later pass recurses over it.
+    depths: dict[int, int] = field(default_factory=dict)
+    too_deep: tuple[int, int] | None = None
 
 
-def _span(file: str, item: Token | Tree | object) -> Span:
+current_parse: contextvars.ContextVar[ParseState] = contextvars.ContextVar("current_parse")
+
+
+def depth_violation(state: ParseState) -> tuple[int, int] | None:
+    """(line, column) of the first node built deeper than MAX_DEPTH."""
+    return state.too_deep
+
+
+# Terminals whose text matters to the AST. The parser keeps every token
+# (keep_all_tokens) so spans can start at a keyword and end at a bracket;
+# the rest (keywords, punctuation, newlines) are dropped once spans are known.
+_MEANINGFUL = frozenset({"PLUS", "MINUS", "STAR", "SLASH", "NAME", "QUOTED_NAME", "DATE",
+                         "PERCENT", "DURATION", "NUMBER", "STRING", "REGEX", "COMPARE",
+                         "WORD_OPERATOR", "PERIOD"})
+
+
+def _token_span(file: str, tok: Token) -> Span:
+    return Span(file, tok.line, tok.column, tok.end_line, tok.end_column)
+
+
+def _edge(item) -> Span | None:
     if isinstance(item, Token):
-        return Span(file, item.line, item.column, item.end_line, item.end_column)
-    meta = item.meta if isinstance(item, Tree) else item
-    return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
+        return None if item.type == "_NL" else _token_span(current_parse.get().file, item)
+    if isinstance(item, _Tail):
+        return item.span
+    return getattr(item, "span", None)
 
 
-@v_args(meta=True)
+def _spanned(method, _name, children, _meta):
+    """Calls `method(span, meaningful_children)`; the span runs from the
+    first to the last positioned child."""
+    state = current_parse.get()
+    edges = [e for e in map(_edge, children) if e is not None]
+    span = edges[0].to(edges[-1]) if edges else Span.point(state.file, 1, 1)
+    kept = [c for c in children if not (isinstance(c, Token) and c.type not in _MEANINGFUL)]
+    result = method(span, kept)
+    depths = state.depths
+    depth = 1 + max((depths.get(id(c), 0) for c in kept), default=0)
+    depths[id(result)] = depth
+    if depth > MAX_DEPTH and state.too_deep is None:
+        state.too_deep = (span.line, span.column)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Tail:
+    """One `OP right` piece of a comparison, before it is joined to its left side."""
+
+    op: str
+    right: object
+    span: Span
+
+
+@v_args(wrapper=_spanned)
 class ToAst(Transformer):
-    def __init__(self, file: str) -> None:
-        super().__init__()
-        self.file = file
-        self.diagnostics: list[Diagnostic] = []
+    @property
+    def file(self) -> str:
+        return current_parse.get().file
 
-    def _s(self, item) -> Span:
-        return _span(self.file, item)
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return current_parse.get().diagnostics
+
+    def _s(self, tok: Token) -> Span:
+        return _token_span(self.file, tok)
 
     def _error(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
         self.diagnostics.append(make(code, message, span, hint))
@@ -127,236 +181,239 @@ class ToAst(Transformer):
 
     # --- terminals that stand alone as expressions ----------------------------
 
-    def number(self, meta, children):
+    def number(self, span, children):
         return self._number(children[0])
 
-    def string(self, meta, children):
+    def string(self, span, children):
         return self._string(children[0])
 
-    def date(self, meta, children):
+    def date(self, span, children):
         return self._date(children[0])
 
-    def duration(self, meta, children):
+    def duration(self, span, children):
         return self._duration(children[0])
 
-    def true(self, meta, children):
-        return ast.Bool(True, self._s(meta))
+    def true(self, span, children):
+        return ast.Bool(True, span)
 
-    def false(self, meta, children):
-        return ast.Bool(False, self._s(meta))
+    def false(self, span, children):
+        return ast.Bool(False, span)
 
-    def ident(self, meta, children):
+    def ident(self, span, children):
         return self._ident(children[0])
 
-    def list(self, meta, children):
-        return ast.ListLit(tuple(c for c in children if c is not None), self._s(meta))
+    def list(self, span, children):
+        return ast.ListLit(tuple(c for c in children if c is not None), span)
 
-    def name_ref(self, meta, children):
-        first, second = children
-        if second is None:
-            return ast.Name(first.name, None, first.span)
-        return ast.Name(second.name, first.name, self._s(meta))
+    def atom(self, span, children):
+        # `( expr )`: no node for the parentheses, but the span covers them.
+        return replace(children[0], span=span)
 
-    def call_arg(self, meta, children):
+    def name_ref(self, span, children):
+        idents = [c for c in children if c is not None]
+        if len(idents) == 1:
+            return ast.Name(idents[0].name, None, idents[0].span)
+        qualifier, name = idents
+        return ast.Name(name.name, qualifier.name, span)
+
+    def call_arg(self, span, children):
         value, where, within = children
-        return ast.CallArg(value, where, within, self._s(meta))
+        return ast.CallArg(value, where, within, span)
 
-    def call(self, meta, children):
+    def call(self, span, children):
         func, *args = children
         return ast.Call(func.name, func.span, tuple(a for a in args if a is not None),
-                        self._s(meta))
+                        span)
 
     # --- operators -------------------------------------------------------------
 
-    def negate(self, meta, children):
+    def negate(self, span, children):
         _, operand = children
         if isinstance(operand, ast.Number) and not operand.text.startswith("-"):
-            return ast.Number(-operand.value, "-" + operand.text, self._s(meta))
-        return ast.Unary("-", operand, self._s(meta))
+            return ast.Number(-operand.value, "-" + operand.text, span)
+        return ast.Unary("-", operand, span)
 
-    def not_op(self, meta, children):
-        return ast.Unary("not", children[0], self._s(meta))
+    def not_op(self, span, children):
+        return ast.Unary("not", children[0], span)
 
-    def arith(self, meta, children):
+    def arith(self, span, children):
         left, op, right = children
-        return ast.Arith(str(op), left, right, self._s(meta))
+        return ast.Arith(str(op), left, right, span)
 
-    def or_expr(self, meta, children):
-        return ast.BoolOp("or", tuple(children), self._s(meta))
+    def or_expr(self, span, children):
+        return ast.BoolOp("or", tuple(children), span)
 
-    def and_expr(self, meta, children):
-        return ast.BoolOp("and", tuple(children), self._s(meta))
+    def and_expr(self, span, children):
+        return ast.BoolOp("and", tuple(children), span)
 
-    def comparison(self, meta, children):
+    def comparison(self, span, children):
         left, *tails = children
         if len(tails) > 1:
-            self._error("LS108", "comparisons do not chain", tails[1][2],
+            self._error("LS108", "comparisons do not chain", tails[1].span,
                         "join two comparisons with `and`, e.g. `a < b and b < c`")
-        for op, right, op_span in tails[:1]:
-            span = left.span.to(right.span if right is not None else op_span)
-            if op in ("is missing", "is present"):
-                return ast.IsMissing(left, op == "is present", span)
-            return ast.Compare(op, left, right, span)
+        for tail in tails[:1]:
+            if tail.op in ("is missing", "is present"):
+                return ast.IsMissing(left, tail.op == "is present", span)
+            return ast.Compare(tail.op, left, tail.right, span)
         return left  # pragma: no cover - the grammar inlines a lone operand
 
-    # Each tail is (operator, right operand or None, operator's span).
-    def compare_op(self, meta, children):
-        return (str(children[0]), children[1], self._s(children[0]))
+    def compare_op(self, span, children):
+        return _Tail(str(children[0]), children[1], span)
 
-    def in_op(self, meta, children):
-        return ("in", children[0], self._s(meta))
+    def in_op(self, span, children):
+        return _Tail("in", children[0], span)
 
-    def not_in_op(self, meta, children):
-        return ("not in", children[0], self._s(meta))
+    def not_in_op(self, span, children):
+        return _Tail("not in", children[0], span)
 
-    def word_op(self, meta, children):
-        return (str(children[0]), children[1], self._s(children[0]))
+    def word_op(self, span, children):
+        return _Tail(str(children[0]), children[1], span)
 
-    def matches_op(self, meta, children):
+    def matches_op(self, span, children):
         pattern = children[0]
         if isinstance(pattern, Token):
             pattern = self._regex(pattern)
-        return ("matches", pattern, self._s(meta))
+        return _Tail("matches", pattern, span)
 
-    def is_missing_op(self, meta, children):
-        return ("is missing", None, self._s(meta))
+    def is_missing_op(self, span, children):
+        return _Tail("is missing", None, span)
 
-    def is_present_op(self, meta, children):
-        return ("is present", None, self._s(meta))
+    def is_present_op(self, span, children):
+        return _Tail("is present", None, span)
 
     # --- rule pieces -------------------------------------------------------------
 
-    def num_literal(self, meta, children):
+    def num_literal(self, span, children):
         return self._number(children[0])
 
-    def num_name(self, meta, children):
+    def num_name(self, span, children):
         ident = children[0]
         return ast.Name(ident.name, None, ident.span)
 
-    def dur_literal(self, meta, children):
+    def dur_literal(self, span, children):
         return self._duration(children[0])
 
     dur_name = num_name
     clamp_name = num_name
 
-    def clamp_number(self, meta, children):
+    def clamp_number(self, span, children):
         minus, number = children
         return self._number(number, negative=minus is not None)
 
-    def points(self, meta, children):
+    def points(self, span, children):
         sign, value = children
-        return ast.Points(-1 if str(sign) == "-" else 1, value, self._s(meta))
+        return ast.Points(-1 if str(sign) == "-" else 1, value, span)
 
-    def where_clause(self, meta, children):
+    def where_clause(self, span, children):
         return children[0]
 
-    def within_clause(self, meta, children):
+    def within_clause(self, span, children):
         return children[0]
 
-    def decay_none(self, meta, children):
-        return ast.DecayNone(self._s(meta))
+    def decay_none(self, span, children):
+        return ast.DecayNone(span)
 
-    def decay_half_life(self, meta, children):
-        return ast.DecayHalfLife(children[0], self._s(meta))
+    def decay_half_life(self, span, children):
+        return ast.DecayHalfLife(children[0], span)
 
-    def decay_linear(self, meta, children):
-        return ast.DecayLinear(children[0], self._s(meta))
+    def decay_linear(self, span, children):
+        return ast.DecayLinear(children[0], span)
 
-    def decay_step(self, meta, children):
+    def decay_step(self, span, children):
         age, percent = children
         value = float(str(percent)[:-1].replace("_", ""))
         return ast.DecayStep(age, ast.Percent(value, str(percent), self._s(percent)),
-                             self._s(meta))
+                             span)
 
-    def decay_steps(self, meta, children):
-        return ast.DecaySteps(tuple(c for c in children if c is not None), self._s(meta))
+    def decay_steps(self, span, children):
+        return ast.DecaySteps(tuple(c for c in children if c is not None), span)
 
-    def max_modifier(self, meta, children):
-        return ast.MaxModifier(children[0], self._s(meta))
+    def max_modifier(self, span, children):
+        return ast.MaxModifier(children[0], span)
 
-    def decay_modifier(self, meta, children):
-        return ast.DecayModifier(children[0], self._s(meta))
+    def decay_modifier(self, span, children):
+        return ast.DecayModifier(children[0], span)
 
-    def once_modifier(self, meta, children):
-        return ast.OnceModifier(self._s(meta))
+    def once_modifier(self, span, children):
+        return ast.OnceModifier(span)
 
-    def at_most_modifier(self, meta, children):
+    def at_most_modifier(self, span, children):
         count, period = children
-        return ast.AtMostModifier(count, str(period), self._s(meta))
+        return ast.AtMostModifier(count, str(period), span)
 
-    def condition_rule(self, meta, children):
+    def condition_rule(self, span, children):
         name, points, condition = children
-        return ast.ConditionRule(name, points, condition, self._s(meta))
+        return ast.ConditionRule(name, points, condition, span)
 
-    def case_branch(self, meta, children):
+    def case_branch(self, span, children):
         points, condition = children
-        return ast.CaseBranch(points, condition, self._s(meta))
+        return ast.CaseBranch(points, condition, span)
 
-    def case_otherwise(self, meta, children):
-        return ast.CaseBranch(children[0], None, self._s(meta))
+    def case_otherwise(self, span, children):
+        return ast.CaseBranch(children[0], None, span)
 
-    def case_rule(self, meta, children):
+    def case_rule(self, span, children):
         name, *branches = children
-        return ast.CaseRule(name, tuple(branches), self._s(meta))
+        return ast.CaseRule(name, tuple(branches), span)
 
-    def event_rule(self, meta, children):
+    def event_rule(self, span, children):
         name, points, event, where, within, *modifiers = children
-        return ast.EventRule(name, points, event, where, within, tuple(modifiers), self._s(meta))
+        return ast.EventRule(name, points, event, where, within, tuple(modifiers), span)
 
-    def group(self, meta, children):
+    def group(self, span, children):
         name, limit, *rules = children
-        return ast.Group(name, limit, tuple(rules), self._s(meta))
+        return ast.Group(name, limit, tuple(rules), span)
 
-    def decay_option(self, meta, children):
-        return ast.DecayOption(children[0], self._s(meta))
+    def decay_option(self, span, children):
+        return ast.DecayOption(children[0], span)
 
-    def clamp_option(self, meta, children):
+    def clamp_option(self, span, children):
         low, high = children
-        return ast.ClampOption(low, high, self._s(meta))
+        return ast.ClampOption(low, high, span)
 
-    def inactivity_option(self, meta, children):
+    def inactivity_option(self, span, children):
         after, _minus, points, every = children
-        return ast.InactivityOption(after, points, every, self._s(meta))
+        return ast.InactivityOption(after, points, every, span)
 
     # --- statements ------------------------------------------------------------
 
-    def ruleset_header(self, meta, children):
+    def ruleset_header(self, span, children):
         name, version = children
         version_node = self._string(version) if version.type == "STRING" else self._number(version)
-        return ast.RulesetHeader(self._string(name), version_node, self._s(meta))
+        return ast.RulesetHeader(self._string(name), version_node, span)
 
-    def effective_header(self, meta, children):
-        return ast.EffectiveHeader(self._date(children[0]), self._s(meta))
+    def effective_header(self, span, children):
+        return ast.EffectiveHeader(self._date(children[0]), span)
 
-    def schema_header(self, meta, children):
-        return ast.SchemaHeader(self._string(children[0]), self._s(meta))
+    def schema_header(self, span, children):
+        return ast.SchemaHeader(self._string(children[0]), span)
 
-    def const_decl(self, meta, children):
+    def const_decl(self, span, children):
         name, value = children
-        return ast.ConstDecl(name, value, self._s(meta))
+        return ast.ConstDecl(name, value, span)
 
-    def score_block(self, meta, children):
+    def score_block(self, span, children):
         name, *items = children
-        return ast.ScoreBlock(name, tuple(items), self._s(meta))
+        return ast.ScoreBlock(name, tuple(items), span)
 
-    def derived_score(self, meta, children):
+    def derived_score(self, span, children):
         name, expr = children
-        return ast.DerivedScore(name, expr, self._s(meta))
+        return ast.DerivedScore(name, expr, span)
 
-    def threshold(self, meta, children):
+    def threshold(self, span, children):
         name, condition = children
-        return ast.Threshold(name, condition, self._s(meta))
+        return ast.Threshold(name, condition, span)
 
-    def segment_label(self, meta, children):
+    def segment_label(self, span, children):
         label, condition = children
-        return ast.SegmentLabel(label, condition, self._s(meta))
+        return ast.SegmentLabel(label, condition, span)
 
-    def segment_otherwise(self, meta, children):
-        return ast.SegmentLabel(children[0], None, self._s(meta))
+    def segment_otherwise(self, span, children):
+        return ast.SegmentLabel(children[0], None, span)
 
-    def segment(self, meta, children):
+    def segment(self, span, children):
         name, *labels = children
-        return ast.Segment(name, tuple(labels), self._s(meta))
+        return ast.Segment(name, tuple(labels), span)
 
-    def start(self, meta, children):
+    def start(self, span, children):
         return children
