@@ -1,0 +1,17 @@
+"""leadscore: lead scoring as code.
+
+The API is loaded on first use so that `leadscore check` starts fast:
+`leadscore.load`, `leadscore.RulesetError`, `leadscore.Ruleset`, `leadscore.Scorer`.
+"""
+
+_API = ("load", "RulesetError", "Ruleset", "Scorer")
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from . import api
+        return getattr(api, name)
+    raise AttributeError(f"module 'leadscore' has no attribute {name!r}")
+
+
+__all__ = list(_API)

@@ -382,7 +382,9 @@ class ExpressionChecker:
             return False
         if not self.check_event_type(value):
             return False
-        inner = Context(ctx.allow_scores, value.name, ctx.visible_thresholds, ctx.visible_segments)
+        # A `where` is about the event: it sees properties, fields and
+        # constants, never scores (so aggregates can be computed up front).
+        inner = Context(event=value.name)
         if arg.where is not None:
             self.check_condition(arg.where, inner, "`where`")
         return True

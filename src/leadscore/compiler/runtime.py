@@ -1,0 +1,232 @@
+"""The small runtime shared by every backend: how inputs are normalised, the
+decay curves, the calendar buckets of `at most`, and the result types.
+
+Internal value representation (LANGUAGE.md §5.1, §5.2):
+number -> float, string -> str, boolean -> bool, datetime -> float seconds
+since the Unix epoch (UTC), list -> tuple of str, missing -> None.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, Iterable, Mapping
+
+from .regex import compile_pattern  # noqa: F401  (the generated code calls _rt.compile_pattern)
+
+DAY = 86400.0
+
+
+class InputError(ValueError):
+    """A lead, event or instant given to the API that cannot be used."""
+
+
+# --- instants -------------------------------------------------------------------
+
+def to_epoch(value: Any, what: str = "a timestamp") -> float:
+    """An aware datetime, a naive one (UTC), a date (midnight UTC) or an ISO
+    8601 string -> seconds since the epoch."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.timestamp()
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp()
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"{value!r} is not {what}") from None
+        return to_epoch(parsed)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    raise InputError(f"{value!r} is not {what}")
+
+
+def from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+# --- lead fields ---------------------------------------------------------------------
+
+def normalise_value(value: Any, kind: str) -> Any:
+    """One field or property value in the internal representation; None when
+    missing or when it does not fit the declared type."""
+    if value is None or value == "" or (isinstance(value, (list, tuple)) and not value):
+        return None
+    if kind == "number":
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, (int, float)):
+            number = float(value)
+            return number if math.isfinite(number) else None
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                return None
+            return number if math.isfinite(number) else None
+        return None
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            return {"true": True, "yes": True, "1": True,
+                    "false": False, "no": False, "0": False}.get(value.strip().lower())
+        if isinstance(value, int):
+            return {1: True, 0: False}.get(value)
+        return None
+    if kind == "datetime":
+        try:
+            return to_epoch(value)
+        except InputError:
+            return None
+    if kind == "list":
+        if isinstance(value, str):
+            items = tuple(item.strip() for item in value.split(";"))
+        elif isinstance(value, (list, tuple)):
+            items = tuple(str(item).strip() for item in value)
+        else:
+            return None
+        items = tuple(item for item in items if item)
+        return items or None
+    return value if isinstance(value, str) else str(value)
+
+
+def prepare_fields(lead: Mapping[str, Any], types: Mapping[str, str]) -> dict[str, Any]:
+    return {name: normalise_value(lead.get(name), kind) for name, kind in types.items()}
+
+
+# An event inside the scorers: (at, properties), at in epoch seconds. Plain
+# tuples: the generated code indexes them in its innermost loops.
+Event = tuple[float, Mapping[str, Any]]
+
+
+def prepare_events(events: Iterable[Any], property_types: Mapping[str, Mapping[str, str]],
+                   until: float | None = None) -> dict[str, list[Event]]:
+    """Events grouped by type, each group in time order (equal times keep
+    input order), without those after `until`. Events of types the schema
+    does not declare are ignored, as `leadscore score` counts and skips them."""
+    grouped: dict[str, list[Event]] = {name: [] for name in property_types}
+    for raw in events:
+        kind = raw.get("type")
+        types = property_types.get(kind)
+        if types is None:
+            continue
+        at = to_epoch(raw.get("at"), "an event time")
+        if until is not None and at > until:
+            continue
+        properties = raw.get("properties") or {}
+        grouped[kind].append((at, {name: normalise_value(properties.get(name), t)
+                                   for name, t in types.items()}))
+    for group in grouped.values():
+        group.sort(key=lambda e: e[0])  # stable: ties keep input order
+    return grouped
+
+
+# --- decay and calendar ----------------------------------------------------------------
+
+def decay_half_life(age_days: float, half_life_days: float) -> float:
+    return 0.5 ** (age_days / half_life_days)
+
+
+def decay_linear(age_days: float, length_days: float) -> float:
+    return max(0.0, 1.0 - age_days / length_days)
+
+
+def decay_steps(age_days: float, ages_days: tuple[float, ...], fractions: tuple[float, ...]) -> float:
+    """100% until the first step; then the fraction of the last step whose
+    age is <= the event's age."""
+    index = bisect_right(ages_days, age_days)
+    return 1.0 if index == 0 else fractions[index - 1]
+
+
+def day_bucket(at: float) -> int:
+    """The UTC calendar day of an instant."""
+    return int(at // DAY)
+
+
+def week_bucket(at: float) -> int:
+    """The ISO week (Monday 00:00 UTC) of an instant. The epoch fell on a
+    Thursday, so day 0 is three days after a Monday."""
+    return int((at // DAY + 3) // 7)
+
+
+def idle_penalty(idle_seconds: float, after: float, points: float, every: float) -> float:
+    if idle_seconds < after:
+        return 0.0
+    return points * (1 + math.floor((idle_seconds - after) / every))
+
+
+# --- helpers of the generated code ---------------------------------------------------------
+
+copysign = math.copysign
+
+# A regex result memo per pattern: string fields repeat a few values (job
+# titles, domains) across many leads; the cap bounds memory on unique values.
+MEMO_LIMIT = 50_000
+
+
+def remember(memo: dict, value: str, regex) -> bool:
+    found = regex.search(value) is not None
+    if len(memo) < MEMO_LIMIT:
+        memo[value] = found
+    return found
+
+
+def min_or_missing(*values):
+    return None if any(v is None for v in values) else min(values)
+
+
+def max_or_missing(*values):
+    return None if any(v is None for v in values) else max(values)
+
+
+# --- functions of the language -------------------------------------------------------------
+
+def domain(value: str | None) -> str | None:
+    if value is None or "@" not in value:
+        return None
+    return value.rsplit("@", 1)[1].lower()
+
+
+# --- results ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One contribution to a score. `kind` is "rule", "group" (the limit of a
+    group), "inactivity" or "clamp"; the reasons of a score add up to it."""
+
+    score: str
+    rule: str
+    points: float
+    kind: str = "rule"
+    events: int | None = None  # for per-event rules: how many events counted
+
+    def as_dict(self) -> dict:
+        out = {"score": self.score, "rule": self.rule, "points": self.points, "kind": self.kind}
+        if self.events is not None:
+            out["events"] = self.events
+        return out
+
+
+@dataclass(frozen=True)
+class Result:
+    scores: dict[str, float | None]
+    thresholds: dict[str, bool]
+    segments: dict[str, str | None]
+    reasons: tuple[Reason, ...] = field(default=())
+
+    def reasons_for(self, score: str) -> list[Reason]:
+        return [r for r in self.reasons if r.score == score]
+
+
+def round_for_display(value: float | None) -> float | None:
+    """Half away from zero to 2 decimals (LANGUAGE.md §6); display only."""
+    if value is None:
+        return None
+    scaled = abs(value) * 100
+    rounded = math.floor(scaled + 0.5) / 100
+    return math.copysign(rounded, value)
