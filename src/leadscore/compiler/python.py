@@ -403,7 +403,8 @@ class _Generator:
         if e.op != "/" and not lm and not rm:
             return f"({left} {e.op} {right})", False
         lb, ln = self._bind(left, lm)
-        rb, rn = self._bind(right, True)  # a divisor is read twice: bind it
+        # A divisor is read twice (zero test, division): bind it once.
+        rb, rn = self._bind(right, True) if rm or e.op == "/" else (right, right)
         guards = []
         if lm:
             guards.append(f"{lb} is None")
