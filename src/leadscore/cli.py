@@ -65,5 +65,64 @@ def check_command(paths: tuple[str, ...], output_format: str, strict: bool,
     sys.exit(1 if errors else 0)
 
 
+def _load_or_exit(path: str, allow_schema_outside: bool = False):
+    """The checked ruleset, or every diagnostic on stderr and exit 1."""
+    from .api import Ruleset
+    from .dsl.diagnostics import render_text, sort_key
+    from .loader import load_ruleset
+
+    loaded = load_ruleset(path, allow_outside_schema=allow_schema_outside)
+    if loaded.checked is None:
+        for d in sorted(loaded.diagnostics, key=sort_key):
+            click.echo(render_text(d, loaded.sources.get(d.span.file, "").splitlines()), err=True)
+        errors = sum(d.is_error for d in loaded.diagnostics)
+        click.echo(f"{path}: {errors} error{'s' * (errors != 1)}; fix them first "
+                   f"(`leadscore check {path}`)", err=True)
+        sys.exit(1)
+    return Ruleset(loaded.checked, tuple(loaded.diagnostics))
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write the whole file or nothing: a failure never leaves half a file."""
+    import os
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".leadscore-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+@main.command("compile")
+@click.argument("ruleset", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="The module to write (default: standard output).")
+@click.option("--allow-schema-outside", is_flag=True,
+              help="Allow a schema path that leads outside the rule file's folder.")
+def compile_command(ruleset: str, output: str | None, allow_schema_outside: bool) -> None:
+    """Compile a ruleset to a standalone Python module.
+
+    The module needs only the standard library (and google-re2 when the
+    ruleset uses `matches`) and exposes score(lead, events, as_of).
+    """
+    from importlib import resources
+
+    from .compiler.python import generate, standalone
+
+    checked = _load_or_exit(ruleset, allow_schema_outside).checked
+    runtime_source = resources.files("leadscore.compiler").joinpath("runtime.py").read_text("utf-8")
+    source = standalone(generate(checked), runtime_source)
+    if output is None:
+        click.echo(source, nl=False)
+    else:
+        write_atomically(output, source)
+        click.echo(f"wrote {output}", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

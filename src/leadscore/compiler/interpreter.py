@@ -15,7 +15,6 @@ from ..dsl import ast
 from ..dsl import types as t
 from ..dsl.checker import CheckedRuleset
 from . import runtime as rt
-from .regex import compile_pattern
 from .runtime import DAY, Event, Reason, Result
 
 
@@ -285,7 +284,7 @@ class Interpreter:
         else:
             key = (self.constants[node.name], "")
         if key not in self._patterns:
-            self._patterns[key] = compile_pattern(*key)
+            self._patterns[key] = rt.compile_pattern(*key)
         return self._patterns[key]
 
     def _e_Call(self, e: ast.Call, env: _Env):

@@ -1,30 +1,17 @@
-"""Regexes run on RE2: linear time whatever the pattern, so an untrusted rule
-file cannot stall a scorer with catastrophic backtracking."""
+"""Checking `matches` patterns: every pattern runs on RE2 (see
+runtime.compile_pattern), so the checker asks RE2 itself whether it compiles."""
 
 from __future__ import annotations
 
-import re2
-
-
-def _options() -> re2.Options:
-    options = re2.Options()
-    options.log_errors = False  # RE2 would print every bad pattern to stderr
-    options.case_sensitive = True
-    return options
-
-
-def _with_flags(pattern: str, flags: str) -> str:
-    return f"(?i){pattern}" if "i" in flags else pattern
-
-
-def compile_pattern(pattern: str, flags: str = ""):
-    return re2.compile(_with_flags(pattern, flags), _options())
+from .runtime import compile_pattern
 
 
 def regex_error(pattern: str, flags: str = "") -> str | None:
     """Why RE2 refuses the pattern, or None when it compiles."""
+    import re2
+
     try:
-        re2.compile(_with_flags(pattern, flags), _options())
+        compile_pattern(pattern, flags)
     except re2.error as exc:
         reason = exc.args[0] if exc.args else b""
         if isinstance(reason, bytes):

@@ -1,6 +1,9 @@
 """The small runtime shared by every backend: how inputs are normalised, the
 decay curves, the calendar buckets of `at most`, and the result types.
 
+Standard library only (RE2 is imported when a pattern is compiled): a
+standalone scorer (`leadscore compile`) embeds this file as it is.
+
 Internal value representation (LANGUAGE.md §5.1, §5.2):
 number -> float, string -> str, boolean -> bool, datetime -> float seconds
 since the Unix epoch (UTC), list -> tuple of str, missing -> None.
@@ -13,8 +16,6 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping
-
-from .regex import compile_pattern  # noqa: F401  (the generated code calls _rt.compile_pattern)
 
 DAY = 86400.0
 
@@ -158,6 +159,19 @@ def idle_penalty(idle_seconds: float, after: float, points: float, every: float)
     if idle_seconds < after:
         return 0.0
     return points * (1 + math.floor((idle_seconds - after) / every))
+
+
+# --- regexes ------------------------------------------------------------------------------
+
+def compile_pattern(pattern: str, flags: str = ""):
+    """An RE2 regex: linear time whatever the pattern, so an untrusted rule
+    file cannot stall a scorer with catastrophic backtracking. Imported here
+    so a scorer without `matches` needs nothing beyond the standard library."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print every bad pattern to stderr
+    return re2.compile(f"(?i){pattern}" if "i" in flags else pattern, options)
 
 
 # --- helpers of the generated code ---------------------------------------------------------
