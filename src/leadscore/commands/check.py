@@ -1,0 +1,55 @@
+"""`leadscore check`: parse and check rule files, report every diagnostic."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "github"]),
+              default="text", show_default=True, help="How to print the diagnostics.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("--allow-schema-outside", is_flag=True,
+              help="Allow a schema path that leads outside the rule file's folder.")
+def command(paths: tuple[str, ...], output_format: str, strict: bool,
+                  allow_schema_outside: bool) -> None:
+    """Check rule files (or every *.score file under folders).
+
+    Exit status: 0 clean, 1 errors (or warnings with --strict), 2 usage error.
+    """
+    from ..dsl.diagnostics import (promote_warnings, render_github, render_json, render_text,
+                                  sort_key)
+    from ..loader import find_rule_files, load_ruleset
+
+    files = find_rule_files(list(paths))
+    if not files:
+        raise click.UsageError("no .score files found under " + ", ".join(paths))
+    everything = []
+    sources: dict[str, list[str]] = {}
+    for file in files:
+        loaded = load_ruleset(file, allow_outside_schema=allow_schema_outside)
+        diagnostics = loaded.diagnostics
+        if strict:
+            diagnostics = promote_warnings(diagnostics)
+        everything.extend(sorted(diagnostics, key=sort_key))
+        for name, text in loaded.sources.items():
+            sources[name] = text.splitlines()
+
+    errors = sum(d.is_error for d in everything)
+    warnings = len(everything) - errors
+    if output_format == "json":
+        click.echo(render_json(everything))
+    else:
+        for d in everything:
+            if output_format == "github":
+                click.echo(render_github(d))
+            else:
+                click.echo(render_text(d, sources.get(d.span.file)))
+                click.echo()
+        summary = f"checked {len(files)} file{'s' * (len(files) != 1)}: " \
+                  f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+        click.echo(summary, err=output_format == "github")
+    sys.exit(1 if errors else 0)
