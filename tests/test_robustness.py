@@ -344,9 +344,6 @@ def test_unmutated_acme_is_the_baseline(acme_schema):
     assert diagnostics == [] and more == [] and checked is not None
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="parse() documents its diagnostics 'in file order', but returns them "
-                   "in discovery order when it gives up at an error at the end of the file")
 def test_parse_diagnostics_are_in_file_order():
     text = HEADER + "score s {\n  a: +1 if employees > 1\n  r: +1 if (employees > 1\n}\n"
     _, diagnostics = parse(text, "f.score")

@@ -9,6 +9,7 @@ the blanked text keeps its length so every later position stays right.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from typing import Iterator
@@ -103,32 +104,71 @@ def terminal_patterns() -> dict[str, str]:
 
 
 def parse(text: str, file: str) -> tuple[ast.Ruleset, list[Diagnostic]]:
-    """Parse a rule file. Always returns a Ruleset (possibly partial) and
-    the syntax diagnostics, in file order."""
+    """Parse a rule file. Always returns a Ruleset (partial after syntax
+    errors: every statement that could be read) and the syntax
+    diagnostics, in file order."""
     if text.startswith("\ufeff"):
         text = " " + text[1:]  # a BOM: keep columns, drop the mark
     diagnostics: list[Diagnostic] = []
     working = text
-    for _ in range(MAX_SYNTAX_ERRORS + 1):
-        state = ParseState(file)
-        token = current_parse.set(state)
-        try:
-            statements = _lark().parse(working)
-        except UnexpectedInput as error:
-            diagnostic, blank_from, blank_to = _syntax_error(error, working, file)
-            diagnostics.append(diagnostic)
-            if blank_to <= blank_from:
-                break  # nothing left to skip (the end of the file)
-            working = working[:blank_from] + _blank(working[blank_from:blank_to]) + working[blank_to:]
-            continue
-        finally:
-            current_parse.reset(token)
-        return _build(statements, state, text, file, diagnostics)
-    else:
-        last = diagnostics[-1].span
-        diagnostics.append(make("LS111", f"more than {MAX_SYNTAX_ERRORS} syntax errors; "
-                                "fix these first", last))
-    return ast.Ruleset(file, (), ()), diagnostics
+    while True:
+        statements, state, failure = _attempt(working, file)
+        if failure is None:
+            return _build(statements, state, text, file, diagnostics)
+        diagnostic, blank_from, blank_to = failure
+        diagnostics.append(diagnostic)
+        if statements is not None:  # the file ended early; closed what was open
+            return _build(statements, state, text, file, diagnostics)
+        if len(diagnostics) > MAX_SYNTAX_ERRORS:
+            diagnostics.append(make("LS111", f"more than {MAX_SYNTAX_ERRORS} syntax errors; "
+                                    "fix these first", diagnostic.span))
+            # Keep what came before the last error, so its statements are
+            # still checked and the file is not taken for an empty one.
+            statements, state, failure = _attempt(working[:blank_from], file)
+            if statements is not None:
+                return _build(statements, state, text, file, diagnostics)
+            return ast.Ruleset(file, (), ()), _in_file_order(diagnostics)
+        if blank_to <= blank_from:
+            return ast.Ruleset(file, (), ()), _in_file_order(diagnostics)
+        working = working[:blank_from] + _blank(working[blank_from:blank_to]) + working[blank_to:]
+
+
+def _attempt(text: str, file: str):
+    """(statements or None, parse state, None or (diagnostic, blank_from, blank_to))."""
+    state = ParseState(file)
+    token = current_parse.set(state)
+    try:
+        return _lark().parse(text), state, None
+    except UnexpectedInput as error:
+        failure = _syntax_error(error, text, file)
+        at_end = isinstance(error, UnexpectedToken) and error.token.type == "$END"
+        return (_close_at_end(error) if at_end else None), state, failure
+    finally:
+        current_parse.reset(token)
+
+
+# More closers than this means brackets far past the depth limit: give up.
+_MAX_CLOSERS = 2 * MAX_DEPTH
+
+
+def _close_at_end(error: UnexpectedToken) -> list | None:
+    """The statements of a file that ended inside a block or bracket: feed
+    the closers the parser accepts until it accepts the end. None when no
+    closer completes it."""
+    parser = error.interactive_parser
+    for _ in range(_MAX_CLOSERS):
+        accepted = parser.accepts()
+        if "$END" in accepted:
+            return parser.feed_eof(error.token)
+        closer = next((t for t in ("RPAR", "RSQB", "_NL", "RBRACE") if t in accepted), None)
+        if closer is None:
+            return None
+        parser.feed_token(Token.new_borrow_pos(closer, "", error.token))
+    return None
+
+
+def _in_file_order(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    return sorted(diagnostics, key=lambda d: (d.span.line, d.span.column))
 
 
 def _build(statements: list, state: ParseState, text: str, file: str,
@@ -139,11 +179,29 @@ def _build(statements: list, state: ParseState, text: str, file: str,
         diagnostics.append(make("LS107", f"this expression is nested more than {MAX_DEPTH} "
                                 "levels deep", Span.point(file, line, column),
                                 "split it into derived scores or simpler rules"))
-        return ast.Ruleset(file, (), ()), diagnostics
+        # Later passes recurse over expressions: leave out what holds it.
+        statements = _without_position(statements, line, column)
     diagnostics.extend(state.diagnostics)
     comments = tuple(_comment(t, text, file) for t in state.comments)
-    ruleset = ast.Ruleset(file, tuple(statements), comments)
-    return ruleset, sorted(diagnostics, key=lambda d: (d.span.line, d.span.column))
+    return ast.Ruleset(file, tuple(statements), comments), _in_file_order(diagnostics)
+
+
+def _contains(span: Span, line: int, column: int) -> bool:
+    return (span.line, span.column) <= (line, column) <= (span.end_line, span.end_column)
+
+
+def _without_position(items, line: int, column: int) -> list:
+    """The statements (or block items, or group rules) without the one
+    holding a position; a block or group holding it keeps its other items."""
+    kept = []
+    for item in items:
+        if not _contains(item.span, line, column):
+            kept.append(item)
+        elif isinstance(item, ast.ScoreBlock):
+            kept.append(replace(item, items=tuple(_without_position(item.items, line, column))))
+        elif isinstance(item, ast.Group):
+            kept.append(replace(item, rules=tuple(_without_position(item.rules, line, column))))
+    return kept
 
 
 def _comment(tok: Token, text: str, file: str) -> ast.Comment:

@@ -77,11 +77,14 @@ def _spanned(method, _name, children, _meta):
     span = edges[0].to(edges[-1]) if edges else Span.point(state.file, 1, 1)
     kept = [c for c in children if not (isinstance(c, Token) and c.type not in _MEANINGFUL)]
     result = method(span, kept)
-    depths = state.depths
-    depth = 1 + max((depths.get(id(c), 0) for c in kept), default=0)
-    depths[id(result)] = depth
-    if depth > MAX_DEPTH and state.too_deep is None:
-        state.too_deep = (span.line, span.column)
+    if isinstance(result, _NESTED):
+        # Only expressions nest without bound; rules and blocks add a fixed
+        # few levels, so the limit (and the report) is about the expression.
+        depths = state.depths
+        depth = 1 + max((depths.get(id(c), 0) for c in kept), default=0)
+        depths[id(result)] = depth
+        if depth > MAX_DEPTH and state.too_deep is None:
+            state.too_deep = (span.line, span.column)
     return result
 
 
@@ -92,6 +95,10 @@ class _Tail:
     op: str
     right: object
     span: Span
+
+
+# Node kinds that count towards the nesting limit.
+_NESTED = (*ast.Expr.__args__, ast.CallArg, _Tail)
 
 
 @v_args(wrapper=_spanned)
@@ -133,7 +140,7 @@ class ToAst(Transformer):
                 code = int(body[1:], 16)
                 if not 0xD800 <= code <= 0xDFFF:
                     return chr(code)
-            column = span.column + match.start()
+            column = span.column + 1 + match.start()  # + 1: the opening quote
             self._error("LS104", f"`\\{body[:1]}` is not an escape this language knows",
                         Span(self.file, span.line, column, span.line, column + 2),
                         'use \\" \\\\ \\n \\t or \\uXXXX (not a surrogate)')
