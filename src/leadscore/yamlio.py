@@ -33,12 +33,15 @@ remember where each entry came from (`Origin`), so callers can point at values.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
+import os
 import re
 from dataclasses import dataclass
 
-import jsonschema
 import yaml
 
+from leadscore.cache import cache_dir
 from leadscore.dsl.diagnostics import Diagnostic, Span, make, sort_key
 
 _Y = "tag:yaml.org,2002:"
@@ -139,7 +142,7 @@ def load_yaml(text: str, file: str, json_schema: dict) -> tuple[object | None, l
     data = builder.value(root, (), 0)
     diags += builder.diags
     try:
-        errors = list(jsonschema.Draft202012Validator(json_schema).iter_errors(data))
+        errors = _validation_errors(data, text, json_schema, clean=not diags)
     except RecursionError:
         errors = []
         diags.append(make("LS601", "the file is nested too deeply to check", Span.point(file, 1, 1)))
@@ -154,6 +157,32 @@ def load_yaml(text: str, file: str, json_schema: dict) -> tuple[object | None, l
                 seen.add((d.code, d.span, d.message))
                 diags.append(d)
     return data, sorted(diags, key=lambda d: (d.span.line, d.span.column, d.code, d.message))
+
+
+def _validation_errors(data: object, text: str, json_schema: dict, clean: bool) -> list:
+    """jsonschema's errors for `data` (read from `text`).
+
+    Importing jsonschema costs about a third of `leadscore check`'s start-up,
+    and CI checks the same schema files on every run; so a text once found
+    valid is remembered by a hash of the text and the JSON Schema, and not
+    validated again (the data is a function of both)."""
+    key = hashlib.sha256(json.dumps(json_schema, sort_keys=True).encode("utf-8")
+                         + b"\0" + text.encode("utf-8", "surrogatepass")).hexdigest()
+    folder = cache_dir()
+    marker = os.path.join(folder, "valid-yaml", key) if folder else None
+    if clean and marker and os.path.exists(marker):
+        return []
+    import jsonschema
+
+    errors = list(jsonschema.Draft202012Validator(json_schema).iter_errors(data))
+    if clean and marker and not errors:
+        try:
+            os.makedirs(os.path.dirname(marker), exist_ok=True)
+            with open(marker, "w", encoding="utf-8"):
+                pass
+        except OSError:
+            pass  # not remembering only costs the time saved
+    return errors
 
 
 # --- reading ---------------------------------------------------------------
@@ -361,7 +390,7 @@ def _first_line(span: Span) -> Span:
     return span if span.end_line == span.line else Span.point(span.file, span.line, span.column)
 
 
-def _explain(error: jsonschema.ValidationError, root: object, file: str) -> list[Diagnostic]:
+def _explain(error, root: object, file: str) -> list[Diagnostic]:
     path = tuple(error.absolute_path)
     span, origin = _where(root, path, file)
     name, kind, instance = _name(path), error.validator, error.instance

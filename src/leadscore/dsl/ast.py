@@ -17,27 +17,27 @@ from .diagnostics import Span
 
 # --- expressions -----------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Number:
     value: float
     text: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class String:
     value: str
     text: str  # as written, quotes and escapes included
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Bool:
     value: bool
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DateTime:
     value: datetime  # always timezone-aware (UTC for a bare date)
     text: str
@@ -45,7 +45,7 @@ class DateTime:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Duration:
     seconds: float
     text: str
@@ -56,14 +56,14 @@ class Duration:
         return self.seconds / 86400.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Percent:
     value: float  # 50% -> 50.0
     text: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Regex:
     pattern: str  # with `\/` already turned into `/`
     flags: str  # "" or "i"
@@ -71,13 +71,13 @@ class Regex:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ListLit:
     items: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Name:
     """A name in an expression: field, constant, score, event property, ...
 
@@ -89,14 +89,14 @@ class Name:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Unary:
     op: str  # "-" or "not"
     operand: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Arith:
     op: str  # + - * /
     left: Expr
@@ -104,14 +104,14 @@ class Arith:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BoolOp:
     op: str  # "and" or "or"
     operands: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Compare:
     # == != < <= > >= in "not in" contains starts_with ends_with matches
     op: str
@@ -120,14 +120,14 @@ class Compare:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class IsMissing:
     operand: Expr
     negated: bool  # True for `is present` / `is not missing`
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CallArg:
     """One argument; `where`/`within` are legal only on count/days_since."""
 
@@ -137,7 +137,7 @@ class CallArg:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Call:
     func: str
     func_span: Span
@@ -151,45 +151,45 @@ Expr = Union[Number, String, Bool, DateTime, Duration, Regex, ListLit, Name,
 
 # --- names and rule pieces ---------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Ident:
     name: str
     text: str  # as written: `Lead Source` keeps its back-quotes
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Points:
     sign: int  # +1 or -1, always written
     value: Number | Name  # a literal or a numeric constant
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DecayNone:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DecayHalfLife:
     half_life: Duration | Name
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DecayLinear:
     length: Duration | Name
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DecayStep:
     age: Duration | Name
     percent: Percent
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DecaySteps:
     steps: tuple[DecayStep, ...]
     span: Span
@@ -198,24 +198,24 @@ class DecaySteps:
 Decay = Union[DecayNone, DecayHalfLife, DecayLinear, DecaySteps]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class MaxModifier:
     limit: Number | Name
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DecayModifier:
     decay: Decay
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class OnceModifier:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class AtMostModifier:
     count: Number | Name
     period: str  # "day" or "week"
@@ -225,7 +225,7 @@ class AtMostModifier:
 Modifier = Union[MaxModifier, DecayModifier, OnceModifier, AtMostModifier]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ConditionRule:
     name: Ident
     points: Points
@@ -233,21 +233,21 @@ class ConditionRule:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CaseBranch:
     points: Points
     condition: Expr | None  # None for `otherwise`
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CaseRule:
     name: Ident
     branches: tuple[CaseBranch, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class EventRule:
     name: Ident
     points: Points
@@ -261,7 +261,7 @@ class EventRule:
 Rule = Union[ConditionRule, CaseRule, EventRule]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Group:
     name: Ident
     limit: Number | Name
@@ -269,20 +269,20 @@ class Group:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DecayOption:
     decay: Decay
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ClampOption:
     low: Expr | None  # a (signed) number or a constant
     high: Expr | None
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class InactivityOption:
     after: Duration | Name
     points: Number | Name  # the `P` of `-P`; the minus is required
@@ -296,61 +296,61 @@ ScoreItem = Union[ConditionRule, CaseRule, EventRule, Group, DecayOption, ClampO
 
 # --- declarations ------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RulesetHeader:
     name: String
     version: Number | String
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class EffectiveHeader:
     date: DateTime
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SchemaHeader:
     path: String
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ConstDecl:
     name: Ident
     value: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ScoreBlock:
     name: Ident
     items: tuple[ScoreItem, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DerivedScore:
     name: Ident
     expr: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Threshold:
     name: Ident
     condition: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SegmentLabel:
     label: Ident
     condition: Expr | None  # None for `otherwise`
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Segment:
     name: Ident
     labels: tuple[SegmentLabel, ...]
@@ -362,14 +362,14 @@ Statement = Union[RulesetHeader, EffectiveHeader, SchemaHeader, ConstDecl, Score
 Declaration = Union[ConstDecl, ScoreBlock, DerivedScore, Threshold, Segment]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Comment:
     text: str  # from `#` to the end of the line
     own_line: bool  # alone on its line (else trailing after code)
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Ruleset:
     file: str
     statements: tuple[Statement, ...]

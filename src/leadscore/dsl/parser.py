@@ -8,6 +8,7 @@ the blanked text keeps its length so every later position stays right.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import replace
 from functools import lru_cache
@@ -91,11 +92,11 @@ def _lark() -> Lark:
 
 def _cache_path() -> str | bool:
     # Building the LALR tables takes ~0.2 s; Lark caches them keyed by the
-    # grammar's hash. Fall back to no cache where the temp dir is read-only.
-    import tempfile
-    import os
-    path = os.path.join(tempfile.gettempdir(), "leadscore-grammar.lark-cache")
-    return path if os.access(tempfile.gettempdir(), os.W_OK) else False
+    # grammar's hash, in the user's private cache folder (the cache is a pickle).
+    from ..cache import cache_dir
+
+    folder = cache_dir()
+    return os.path.join(folder, "grammar.lark-cache") if folder else False
 
 
 def terminal_patterns() -> dict[str, str]:
