@@ -346,3 +346,11 @@ def test_too_deep_drops_only_the_rule_that_holds_it(tmp_path):
     line, column = too_deep[0]
     assert line == 4 and 12 <= column < 12 + 150  # on one of the rule's parentheses
     assert ("LS300", 5, 12) in found
+
+
+def test_an_unclosed_bracket_is_one_error_at_the_bracket(tmp_path):
+    # Newlines inside brackets continue the line, so the parser only notices
+    # on a later line; the report is the bracket, and later rules still parse.
+    assert diagnose(tmp_path / "rules", UNCLOSED_PAREN_IN_BLOCK) == [("LS100", 5, 12)]
+    text = block('r: +1 if industry in ["Retail"\n  t: +1 if employes > 1')
+    assert diagnose(tmp_path / "list", text) == [("LS100", 4, 24), ("LS300", 5, 12)]

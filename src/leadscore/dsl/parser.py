@@ -218,14 +218,37 @@ def _syntax_error(error: UnexpectedInput, text: str, file: str) -> tuple[Diagnos
         diagnostic = describe_unexpected_characters(error, text, file)
         position = error.pos_in_stream
     elif isinstance(error, UnexpectedToken):
-        diagnostic = describe_unexpected_token(error, text, file)
-        position = error.token.start_pos if error.token.start_pos is not None else len(text)
         if error.token.type == "$END":
-            return diagnostic, len(text), len(text)
+            return describe_unexpected_token(error, text, file), len(text), len(text)
+        opener = _unclosed_bracket(error)
+        if opener is not None and error.token.line > opener.line:
+            # Newlines inside brackets do not end the line, so the error
+            # surfaced on a later line; the mistake is the bracket. Blank its
+            # statement only: the lines after it are statements of their own.
+            diagnostic = make("LS100", f"this `{opener}` is never closed",
+                              Span(file, opener.line, opener.column, opener.end_line,
+                                   opener.end_column),
+                              f"close it with `{_CLOSERS[opener.type]}` before the line ends")
+            start, _ = _statement_around(text, opener.start_pos)
+            return diagnostic, start, text.rfind("\n", 0, error.token.start_pos)
+        diagnostic = describe_unexpected_token(error, text, file)
+        position = error.token.start_pos
     else:  # pragma: no cover - LALR raises only the two above
         raise error
     start, end = _statement_around(text, position)
     return diagnostic, start, end
+
+
+_CLOSERS = {"LPAR": ")", "LSQB": "]"}
+
+
+def _unclosed_bracket(error: UnexpectedToken) -> Token | None:
+    """The innermost `(` or `[` still open where the parse failed: with
+    every token kept, an open bracket is a token on the parser's value stack."""
+    for value in reversed(error.interactive_parser.parser_state.value_stack):
+        if isinstance(value, Token) and value.type in _CLOSERS:
+            return value
+    return None
 
 
 _CONTINUATION_START = re.compile(r"[ \t\f]*(and|or)\b")

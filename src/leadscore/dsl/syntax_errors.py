@@ -33,8 +33,13 @@ _WORDS = {
 
 # Situations recognised from the set of acceptable terminals: (terminals that
 # must all be acceptable, message). The first match wins; the most specific
-# situations come first.
+# situations come first. Where an expression could go on (`*` acceptable),
+# `+`/`-` are operators, not points, so the points situations do not apply.
 _SITUATIONS: list[tuple[frozenset[str], str]] = [
+    (frozenset({"STAR", "SLASH", "_NL"}),
+     "expected an operator (`+`, `-`, `*`, `/`) or the end of the line"),
+    (frozenset({"STAR", "SLASH", "RPAR"}),
+     "expected an operator (`+`, `-`, `*`, `/`) or `)`"),
     (frozenset({"CONST", "SCORE", "THRESHOLD", "SEGMENT"}),
      "expected a declaration: `const`, `score`, `threshold` or `segment`"),
     (frozenset({"GROUP", "DECAY", "CLAMP", "INACTIVITY", "RBRACE"}),
@@ -143,7 +148,8 @@ def _hint_for(token, expected: set[str]) -> str | None:
         return f"keywords are lower case: `{text.lower()}`"
     if token.type == "NUMBER" and "DURATION" in expected:
         return f"a duration needs a unit: `{text}d` (days), `{text}h` (hours) or `{text}w` (weeks)"
-    if token.type == "NUMBER" and ("PLUS" in expected or "MINUS" in expected):
+    if token.type == "NUMBER" and "STAR" not in expected and ("PLUS" in expected
+                                                               or "MINUS" in expected):
         return f"points always carry a sign: `+{text}` or `-{text}`"
     return None
 
