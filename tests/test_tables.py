@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from leadscore import tables
 from leadscore.dsl.diagnostics import Span
 from leadscore.dsl.schema import EventSpec, FieldSpec, Schema
-from leadscore.tables import (Event, ProblemLog, RowProblem, TableError, find_history_tables, read_changes,
-                              read_events, read_leads, read_outcomes, table_format)
+from leadscore.tables import (Event, ProblemLog, RowProblem, TableError, event_batches, find_history_tables,
+                              lead_batches, read_changes, read_events, read_leads, read_outcomes, table_format)
 
 UTC = timezone.utc
 HERE = Span("schema.yaml", 1, 1, 1, 2)
@@ -221,7 +221,7 @@ def test_csv_row_numbers_with_quoted_newlines_blank_and_malformed_rows(tmp_path)
 
 
 def test_csv_row_numbers_across_batches(tmp_path, monkeypatch):
-    monkeypatch.setattr(tables, "_CSV_BLOCK", 256)   # many small batches
+    monkeypatch.setattr(tables.sources, "_CSV_BLOCK", 256)   # many small batches
     lines, expected = ["lead_id,type,at,url"], []
     for i in range(300):
         if i % 37 == 5:
@@ -245,7 +245,7 @@ def test_csv_row_numbers_across_batches(tmp_path, monkeypatch):
 
 def test_stopping_early_stops_the_reading_thread(tmp_path, monkeypatch):
     import threading
-    monkeypatch.setattr(tables, "_CSV_BLOCK", 128)
+    monkeypatch.setattr(tables.sources, "_CSV_BLOCK", 128)
     path = write(tmp_path, "events.csv", "lead_id,type,at\n" + "a,demo_request,2026-01-05\n" * 2000)
     rows = read_events(path, SCHEMA, ProblemLog())
     assert next(rows)[0] == "a"
@@ -286,7 +286,7 @@ def test_jsonl_native_and_textual_values(tmp_path):
 
 
 def test_jsonl_blocks_and_line_numbers(tmp_path, monkeypatch):
-    monkeypatch.setattr(tables, "_JSON_BLOCK", 100)
+    monkeypatch.setattr(tables.sources, "_JSON_BLOCK", 100)
     lines = [json.dumps({"lead_id": f"L{i}", "type": "demo_request", "at": "2026-01-05" if i % 7 else "x"})
              for i in range(60)]
     lines[10] = ""
@@ -396,11 +396,67 @@ def test_find_history_tables(tmp_path):
         find_history_tables(str(tmp_path / "nowhere"))
 
 
+# --- column-wise reading, one lead, problems counted elsewhere ------------------------------------------
+
+def test_event_batches_hand_out_typed_columns(tmp_path):
+    path = write(tmp_path, "events.csv",
+                 "lead_id,type,at,url,amount,gift\n"
+                 "b,purchase,2026-01-05T10:00:00+02:00,,12.5,yes\n"
+                 " a ,page_view,2026-01-05,/x,,\n"
+                 "a,nope,2026-01-05,,,\n"
+                 "c,demo_request,2026-01-06T00:00:00Z,,,\n")
+    log = ProblemLog()
+    [part] = list(event_batches(path, SCHEMA, log))
+    assert part.ids.to_pylist() == ["b", "a", "c"]
+    assert part.types.to_pylist() == [1, 0, 2]   # positions in the schema's events
+    assert part.at.to_pylist() == [seconds("2026-01-05T08:00:00+00:00"), seconds("2026-01-05T00:00:00+00:00"),
+                                   seconds("2026-01-06T00:00:00+00:00")]
+    assert part.properties["amount", "number"].to_pylist()[0] == 12.5
+    assert part.properties["url", "string"].to_pylist()[1] == "/x"
+    assert [part.batch.row_of(i) for i in part.index.to_pylist()] == [2, 3, 5]
+    assert where(log) == [(4, "type", "unknown_event_type")]
+
+
+def test_lead_batches_leave_repeats_to_the_caller_unless_given_the_ids_seen(tmp_path):
+    path = write(tmp_path, "leads.csv", "lead_id,employees,tech\nA,1,x; y\nB,two,\nA,3,\n,4,\n")
+    log = ProblemLog()
+    [part] = list(lead_batches(path, SCHEMA, log))
+    assert part.ids.to_pylist() == ["A", "B", "A"] and part.index.to_pylist() == [0, 1, 2]
+    assert part.fields["employees"].to_pylist() == [1.0, None, 3.0]
+    assert part.fields["tech"].to_pylist() == [["x", "y"], None, None]
+    assert where(log) == [(3, "employees", "bad_value"), (5, "lead_id", "bad_row")]
+    log = ProblemLog()
+    [part] = list(lead_batches(path, SCHEMA, log, seen=set()))
+    assert part.ids.to_pylist() == ["A", "B"]
+    assert (4, "lead_id", "duplicate_lead") in where(log)
+
+
+def test_reading_one_lead_reads_only_its_rows(tmp_path):
+    leads = write(tmp_path, "leads.csv", "lead_id,employees\nA,bad\nB,worse\nB,2\n")
+    events = write(tmp_path, "events.csv",
+                   "lead_id,type,at\nA,page_view,nope\nB,page_view,2026-01-05\nB,demo_request,2026-01-06\n"
+                   "B,page_view\n")
+    log = ProblemLog()
+    assert list(read_leads(leads, SCHEMA, log, lead="B")) == [("B", {**dict.fromkeys(SCHEMA.fields), "employees": None})]
+    assert [e.type for _, e in read_events(events, SCHEMA, log, lead="B")] == ["page_view", "demo_request"]
+    # B's own rows, and the row that could not be read at all (whose lead nobody knows)
+    assert where(log) == [(3, "employees", "bad_value"), (4, "lead_id", "duplicate_lead"), (5, None, "bad_row")]
+
+
+def test_problems_counted_elsewhere_join_the_log():
+    log = ProblemLog(keep=2)
+    first = [RowProblem("events", "e.csv", row, "lead_id", "unknown lead", "unknown_lead") for row in (3, 9)]
+    log.add_counted(first, 40)
+    assert log.counts == {("events", "unknown_lead"): 40} and log.examples == first
+    with pytest.raises(TableError, match="e.csv:3"):
+        ProblemLog(strict=True).add_counted(first, 40)
+
+
 # --- nothing raises on arbitrary text -------------------------------------------------------------------
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12), min_size=1, max_size=8),
-       st.sampled_from(["employees", "has_budget", "created_at"]))
+       st.sampled_from(["employees", "has_budget", "created_at", "tech"]))
 def test_random_cells_become_a_value_or_a_problem(tmp_path, cells, column):
     path = tmp_path / "leads.csv"
     with open(path, "w", encoding="utf-8", newline="") as file:
@@ -410,12 +466,15 @@ def test_random_cells_become_a_value_or_a_problem(tmp_path, cells, column):
     log = ProblemLog(keep=100)
     leads = dict(read_leads(str(path), SCHEMA, log))
     kind = SCHEMA.fields[column].type
-    expected_type = {"number": float, "boolean": bool, "datetime": datetime}[kind]
+    expected_type = {"number": float, "boolean": bool, "datetime": datetime, "list": list}[kind]
     bad = {p.row for p in log.examples if p.kind == "bad_value"}
     assert all(p.kind in ("bad_value", "bad_row") for p in log.examples)
     for lead, fields in leads.items():
         value = fields[column]
         assert value is None or isinstance(value, expected_type)
+        if kind == "list":   # split on `;`, trimmed, no empty item: as Python would
+            cell = cells[int(lead[1:])]
+            assert value == ([item.strip() for item in cell.split(";") if item.strip()] or None)
     # a cell that is neither blank nor converted is reported
     assert len(bad) == sum(1 for fields in leads.values() if fields[column] is None) - sum(
         1 for cell in cells if not cell.strip())

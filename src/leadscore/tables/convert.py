@@ -1,0 +1,225 @@
+"""Typed conversion of raw columns: column-wise with pyarrow compute, cell by cell in Python
+only where pyarrow cannot decide, which is also where every reason is written."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_UTC, _EPOCH = timezone.utc, datetime(1970, 1, 1, tzinfo=timezone.utc)
+_TS, _TS_UTC = pa.timestamp("us"), pa.timestamp("us", "UTC")
+_ARROW = {"string": pa.string(), "number": pa.float64(), "boolean": pa.bool_(),
+          "datetime": _TS_UTC, "list": pa.list_(pa.string())}
+_NOUN = {"string": "text", "number": "a number", "boolean": "a boolean (true/false, yes/no, 1/0)",
+         "datetime": "a timestamp", "list": "a list"}
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
+# Shapes pyarrow's cast parses; the rest goes to Python, so a column of odd
+# but valid values is not bisected cell by cell (see _cast_parts).
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_TIME = r"\d{4}-\d\d-\d\d[T ]\d\d(:\d\d(:\d\d(\.\d{1,6})?)?)?"
+_AWARE, _NAIVE = rf"^{_TIME}(Z|[+-]\d\d(:?\d\d)?)$", rf"^{_TIME}$|^\d{{4}}-\d\d-\d\d$"
+
+
+def show_value(value) -> str:
+    """A value as quoted in a reason: on one line, and short."""
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    text = text[1:-1] if isinstance(value, str) else text   # JSON escapes newlines and tabs
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text_of(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def _from_text(text: str, ftype: str):
+    """One cell's text -> (value, reason); reason is None unless the text does not fit."""
+    stripped = text.strip()
+    if ftype == "string":
+        return (text or None), None
+    if ftype == "list":
+        items = [item.strip() for item in text.split(";")]
+        return ([item for item in items if item] or None), None
+    if not stripped:
+        return None, None
+    if ftype == "number":
+        try:
+            number = float(stripped)
+        except ValueError:
+            number = math.nan
+        if math.isfinite(number):
+            return number, None
+    elif ftype == "boolean":
+        lowered = stripped.lower()
+        if lowered in _TRUE or lowered in _FALSE:
+            return lowered in _TRUE, None
+    else:
+        try:
+            moment = datetime.fromisoformat(stripped)
+            return (moment.replace(tzinfo=_UTC) if moment.tzinfo is None else moment.astimezone(_UTC)), None
+        except (ValueError, OverflowError):
+            pass
+    return None, f"`{show_value(text)}` is not {_NOUN[ftype]}"
+
+
+def _cell(value, ftype: str):
+    """Any decoded value (CSV text, JSON, Parquet) -> (typed value or None, reason or None)."""
+    if value is None:
+        return None, None
+    if isinstance(value, str):
+        return _from_text(value, ftype)
+    if isinstance(value, bool):
+        if ftype == "boolean":
+            return value, None
+        if ftype in ("string", "list"):
+            return _from_text(_text_of(value), ftype)
+    elif isinstance(value, (int, float)):
+        if ftype != "datetime":   # read as its text, like a CSV cell; never a time (the unit is unknown)
+            return _from_text(_text_of(value), ftype)
+    elif isinstance(value, (list, tuple)):
+        if ftype == "list":
+            items = [_text_of(item).strip() for item in value if item is not None]
+            return ([item for item in items if item] or None), None
+    elif isinstance(value, date):   # datetime included
+        if ftype == "datetime" and isinstance(value, datetime):
+            return (value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)), None
+        if ftype == "datetime":
+            return datetime(value.year, value.month, value.day, tzinfo=_UTC), None
+        if ftype in ("string", "list"):   # pyarrow's JSON reader took the text for a time
+            return _from_text(value.isoformat(), ftype)
+    return None, f"`{show_value(value)}` is not {_NOUN[ftype]}"
+
+
+def _cast_parts(arr: pa.Array, to: pa.DataType) -> pa.Array:
+    """Cast, leaving null the cells that fail: halve the array until each failure is alone."""
+    try:
+        return pc.cast(arr, to)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if len(arr) == 1:
+            return pa.nulls(1, to)
+        half = len(arr) // 2
+        return pa.concat_arrays([_cast_parts(arr.slice(0, half), to), _cast_parts(arr.slice(half), to)])
+
+
+def _cast_text(arr: pa.Array, routes: list[tuple[str, pa.DataType]], target: pa.DataType) -> pa.Array:
+    for _, to in routes:              # clean data: one cast of the whole column
+        try:
+            return pc.cast(pc.cast(arr, to), target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    out = pa.nulls(len(arr), target)
+    for pattern, to in routes:
+        fits = pc.fill_null(pc.match_substring_regex(arr, pattern), False)
+        out = pc.coalesce(out, pc.cast(_cast_parts(pc.if_else(fits, arr, None), to), target))
+    return out
+
+
+def _fast(arr: pa.Array, ftype: str) -> pa.Array | None:
+    """Column-wise conversion, or None when the column's type has no fast path.
+    Cells it leaves null (or nan/inf) while the input is set are decided by _cell."""
+    t = arr.type
+    text = pa.types.is_string(t)
+    numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+    if ftype == "string":
+        if numeric or pa.types.is_boolean(t):
+            return pc.cast(arr, pa.string())
+    elif ftype == "number":
+        if numeric:   # unsafe: a 64-bit integer beyond 2**53 rounds rather than fails
+            return pc.cast(arr, pa.float64(), safe=False)
+        if text:
+            return _cast_text(arr, [(_NUMBER, pa.float64())], pa.float64())
+    elif ftype == "boolean":
+        if pa.types.is_boolean(t):
+            return arr
+        if text:
+            lowered = pc.utf8_lower(pc.utf8_trim_whitespace(arr))
+            yes, no = pc.is_in(lowered, pa.array(_TRUE)), pc.is_in(lowered, pa.array(_FALSE))
+            return pc.if_else(yes, True, pc.if_else(no, False, pa.scalar(None, pa.bool_())))
+    elif ftype == "datetime":
+        if pa.types.is_timestamp(t):   # unsafe: nanoseconds are truncated to microseconds
+            return pc.cast(arr if t.tz else pc.cast(arr, _TS, safe=False), _TS_UTC, safe=False)
+        if pa.types.is_date(t):
+            return pc.cast(pc.cast(arr, _TS), _TS_UTC)
+        if text:
+            return _cast_text(arr, [(_AWARE, _TS_UTC), (_NAIVE, _TS)], _TS_UTC)
+    elif ftype == "list" and text:
+        return _split_list(arr)
+    return None
+
+
+def _split_list(arr: pa.Array) -> pa.Array:
+    """Text cells -> lists: split on `;`, items trimmed, empty items dropped; a cell left with
+    no item is missing."""
+    parts = pc.split_pattern(arr, ";")
+    items = pc.utf8_trim_whitespace(pc.list_flatten(parts))
+    kept = pc.not_equal(items, "")
+    owners = pc.list_parent_indices(parts).filter(kept).to_numpy()
+    counts = np.bincount(owners, minlength=len(arr))
+    offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), items.filter(kept), mask=pa.array(counts == 0))
+
+
+def _convert(col, ftype: str) -> tuple[pa.Array, dict[int, str]]:
+    """A raw column (pyarrow array or Python list) -> (array of the field's type, {row index: reason})."""
+    target = _ARROW[ftype]
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if isinstance(col, pa.Array):
+        if pa.types.is_dictionary(col.type):
+            col = col.dictionary_decode()
+        if pa.types.is_large_string(col.type) or pa.types.is_string_view(col.type):
+            col = col.cast(pa.string())
+        if pa.types.is_null(col.type):
+            return pa.nulls(len(col), target), {}
+        if ftype == "string" and pa.types.is_string(col.type):   # text is text: no cell can be bad
+            return _blank_is_null(col), {}
+        out = _fast(col, ftype)
+        if out is not None and ftype == "list":   # every text is a list, or missing: no reason to give
+            return out, {}
+        if out is not None:
+            doubtful = pc.is_null(out) if ftype != "number" else pc.invert(pc.fill_null(pc.is_finite(out), False))
+            doubtful = pc.and_(pc.is_valid(col), doubtful)
+            if not pc.any(doubtful).as_py():
+                return out, {}
+            where = pc.indices_nonzero(doubtful)
+            results = [_cell(value, ftype) for value in col.take(where).to_pylist()]
+            out = pc.replace_with_mask(out, doubtful, pa.array([v for v, _ in results], target))
+            return out, {i: r for i, (_, r) in zip(where.to_pylist(), results) if r}
+        col = col.to_pylist()
+    results = [_cell(value, ftype) for value in col]
+    return pa.array([v for v, _ in results], target), {i: r for i, (_, r) in enumerate(results) if r}
+
+
+def _blank_is_null(arr: pa.Array) -> pa.Array:
+    if pc.min(pc.binary_length(arr)).as_py() != 0:   # reads the offsets only: cheap
+        return arr
+    return pc.if_else(pc.not_equal(arr, ""), arr, pa.scalar(None, pa.string()))
+
+
+def _python(arr: pa.Array, ftype: str) -> list:
+    if ftype == "datetime":   # timezone.utc rather than pyarrow's zoneinfo UTC, as the Python path makes
+        return [None if m is None else _EPOCH + timedelta(microseconds=m)
+                for m in pc.cast(arr, pa.int64()).to_pylist()]
+    return arr.to_pylist()
+
+
+def _epoch(arr: pa.Array) -> pa.Array:
+    """Timestamps -> float seconds since the epoch, as datetime.timestamp() computes them."""
+    return pc.divide(pc.cast(arr, pa.int64()), 1e6)
+
+
+def _take(col, rows: pa.Array):
+    return col.take(rows) if isinstance(col, (pa.Array, pa.ChunkedArray)) else [col[i] for i in rows.to_pylist()]
+
+
+def _present(col) -> pa.Array:
+    return pc.is_valid(col) if isinstance(col, pa.Array) else pa.array([v is not None for v in col])
+

@@ -1,0 +1,231 @@
+"""Reading the events table: column-wise (`event_batches`, for scoring many leads) or as Event
+objects (`read_events`)."""
+
+from __future__ import annotations
+
+import gc
+import operator
+from collections import deque
+from collections.abc import Container, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import compress, repeat
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .convert import _convert, _epoch, _present, _python, show_value
+from .problems import ProblemLog, unknown_lead
+from .readers import _Table
+from .sources import _Batch, table_format
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: str
+    at: float            # seconds since the Unix epoch, UTC
+    properties: dict     # property name -> typed value (None when missing)
+
+
+# Millions of events: build them without the frozen __init__ (3 x object.__setattr__),
+# by setting the slots directly, in C-level loops over a whole batch.
+_new_event, _SET_TYPE, _SET_AT, _SET_PROPS = (
+    object.__new__, Event.type.__set__, Event.at.__set__, Event.properties.__set__)
+
+
+def _events(types: list, ats: list, props: list) -> list[Event]:
+    made = list(map(_new_event, repeat(Event, len(ats))))
+    for setter, values in ((_SET_TYPE, types), (_SET_AT, ats), (_SET_PROPS, props)):
+        deque(map(setter, made, values), 0)
+    return made
+
+
+@contextmanager
+def gc_paused():
+    """A batch allocates a few container objects per row, all alive until the batch is handed
+    out: the cyclic collector would walk them over and over (a quarter of the time) and find no
+    cycle. Paused only while a batch is built, never across a yield."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@dataclass(frozen=True, slots=True)
+class EventColumns:
+    """One batch of usable events, column-wise, in file order."""
+
+    batch: _Batch       # its row_of maps `index` to row numbers in the file
+    index: pa.Array     # int64: each event's index in the batch
+    ids: pa.Array       # lead ids, trimmed, never null
+    types: pa.Array     # int32: position of the event's type in the schema's `events` (declaration order)
+    at: pa.Array        # float64: seconds since the Unix epoch
+    properties: dict    # (property, field type) -> typed array; read it only where the row's type declares it
+
+
+class _EventReader:
+    """The events table typed batch by batch; each batch's problems are handed back unlogged, so
+    problems found later (unknown leads) are logged with them, in file order."""
+
+    def __init__(self, path, schema, log: ProblemLog, lead: str | None = None):
+        self.names = tuple(schema.events)
+        self.specs = {name: tuple((p, f.type) for p, f in spec.properties.items())
+                      for name, spec in schema.events.items()}
+        self.props = {p: t for spec in self.specs.values() for p, t in spec}
+        self.nested = table_format(path) != "csv"   # a `properties` object: JSONL (or a Parquet struct)
+        columns = {"type", "at", *self.props} | ({"properties"} if self.nested else set())
+        self.table = _Table(path, "events", log, schema.id_column, ("type", "at"), columns,
+                            {"type", "at", *(p for p, t in self.props.items() if t in ("string", "datetime"))},
+                            lead=lead)
+
+    def __iter__(self) -> Iterator[tuple[list, set, EventColumns]]:
+        for batch in self.table:
+            yield self.convert(batch)
+
+    def convert(self, batch: _Batch) -> tuple[list, set, EventColumns]:
+        """(problems, indices of the rows left out, the kept rows' columns)."""
+        table, specs = self.table, self.specs
+        with gc_paused():
+            problems: list = []
+            ids = table.ids(batch)
+            types = pc.dictionary_encode(table.col(batch, "type", "string")[0])
+            seen = [name.strip() for name in types.dictionary.to_pylist()]   # trim the few distinct values
+            names = [name if name in specs else None for name in seen]
+            at, at_bad = table.col(batch, "at", "datetime")
+            at = _epoch(at)
+            typed = pc.is_in(types.indices, pa.array([k for k, name in enumerate(names) if name], pa.int32()))
+            keep = pc.and_(pc.and_(pc.is_valid(ids), pc.fill_null(typed, False)), pc.is_valid(at))
+            dropped = set(pc.indices_nonzero(pc.invert(keep)).to_pylist())
+            for i in sorted(dropped):
+                code = types.indices[i].as_py()
+                if not ids[i].is_valid:
+                    table.no_lead_id(batch, i, problems)
+                elif code is None or names[code] is None:
+                    problems.append((i, "type", f"unknown event type `{show_value(seen[code])}`", "unknown_event_type")
+                                    if code is not None and seen[code] else (i, "type", "no event type", "bad_row"))
+                else:
+                    problems.append((i, "at", at_bad.get(i, "no time"), "bad_timestamp"))
+            objects = _object_fields(batch.cols.get("properties") if self.nested else None, batch.n, problems)
+            table.unknown_columns(batch, {f"properties.{key}": c for key, c in objects.items()
+                                          if key not in self.props})
+            properties = self._properties(batch, problems, names, objects, types.indices)
+            order = {name: k for k, name in enumerate(self.names)}
+            codes = pa.array([order.get(name) for name in names], pa.int32()).take(types.indices)
+            if dropped:
+                ids, codes, at = ids.filter(keep), codes.filter(keep), at.filter(keep)
+                properties = {key: values.filter(keep) for key, values in properties.items()}
+            return problems, dropped, EventColumns(batch, pc.indices_nonzero(keep), ids, codes, at, properties)
+
+    def _properties(self, batch: _Batch, problems: list, names: list, objects: dict, codes: pa.Array) -> dict:
+        """Every property of the types in the batch, typed; a bad cell is a problem only in a row
+        whose type declares the property."""
+        typed: dict = {}
+        for code, name in enumerate(names):
+            for prop, ftype in self.specs.get(name, ()):
+                if (prop, ftype) not in typed:
+                    typed[prop, ftype] = _property(self.table, batch, objects, prop, ftype)
+                problems.extend((i, prop, reason, "bad_value") for i, reason in typed[prop, ftype][1].items()
+                                if codes[i].as_py() == code)
+        return {key: values for key, (values, _) in typed.items()}
+
+
+def event_batches(path, schema, log: ProblemLog, *, lead: str | None = None) -> Iterator[EventColumns]:
+    """The events table column-wise, its problems logged batch by batch. Whether a lead exists is
+    the caller's question. With `lead`, only that lead's rows are read."""
+    reader = _EventReader(path, schema, log, lead)
+    for problems, dropped, columns in reader:
+        reader.table.flush(columns.batch, problems, dropped)
+        if len(columns.ids):
+            yield columns
+
+
+def read_events(path, schema, log: ProblemLog, known_leads: Container[str] | None = None, *,
+                lead: str | None = None) -> Iterator[tuple[str, Event]]:
+    """(lead id, Event) in file order; with `known_leads`, an event of another lead is a
+    problem. With `lead`, only that lead's rows are read."""
+    reader = _EventReader(path, schema, log, lead)
+    for problems, dropped, columns in reader:
+        with gc_paused():
+            ids, events = columns.ids.to_pylist(), _event_objects(columns, reader.names, reader.specs)
+        if known_leads is not None:
+            found = list(map(known_leads.__contains__, ids))
+            if not all(found):
+                rows = columns.index.to_pylist()
+                for j in compress(range(len(ids)), map(operator.not_, found)):
+                    problems.append((rows[j], reader.table.id_names[0], unknown_lead(ids[j]),
+                                     "unknown_lead"))
+                    dropped.add(rows[j])
+                ids, events = list(compress(ids, found)), list(compress(events, found))
+        reader.table.flush(columns.batch, problems, dropped)
+        yield from zip(ids, events)
+
+
+def _event_objects(columns: EventColumns, names: tuple, specs: dict) -> list[Event]:
+    """The batch's Event objects. Properties are merged one slot at a time (slot j: the j-th
+    property of each row's type) with `choose`, so no Python work runs per cell."""
+    codes = columns.types
+    code_list = codes.to_pylist()
+    present = {code: specs[names[code]] for code in set(code_list)}
+    slots = []
+    for j in range(max(map(len, present.values()), default=0)):
+        by_ftype: dict = {}
+        for code, spec in present.items():
+            if j < len(spec):
+                by_ftype.setdefault(spec[j][1], []).append((code, spec[j]))
+        slot = [None] * len(code_list)
+        for ftype, members in by_ftype.items():
+            lookup = [None] * len(names)
+            for k, (code, _) in enumerate(members):
+                lookup[code] = k
+            which = pa.array(lookup, pa.int32()).take(codes)
+            values = _python(pc.choose(which, *(columns.properties[key] for _, key in members)), ftype)
+            if len(by_ftype) == 1:
+                slot = values
+            else:   # one slot holding several types: rare, so a Python loop
+                for i in pc.indices_nonzero(pc.is_valid(which)).to_pylist():
+                    slot[i] = values[i]
+        slots.append(slot)
+    keys = [tuple(p for p, _ in specs[name]) for name in names]
+    if not slots:
+        made = [{} for _ in code_list]
+    elif len(slots) == 1:
+        first = [k[0] if k else None for k in keys]
+        made = [{k: v} if k is not None else {} for k, v in zip(map(first.__getitem__, code_list), slots[0])]
+    else:
+        made = [dict(zip(k, v)) for k, v in zip(map(keys.__getitem__, code_list), zip(*slots))]
+    return _events(list(map(names.__getitem__, code_list)), columns.at.to_pylist(), made)
+
+
+def _object_fields(col, n: int, problems: list) -> dict:
+    """A JSONL `properties` column -> {key: column}; a value that is not an object is a bad value."""
+    if col is None or isinstance(col, pa.Array) and pa.types.is_null(col.type):
+        return {}
+    if isinstance(col, pa.Array) and pa.types.is_struct(col.type):
+        return {col.type.field(k).name: pc.struct_field(col, [k]) for k in range(col.type.num_fields)}
+    values = col.to_pylist() if isinstance(col, pa.Array) else col
+    fields: dict = {}
+    for i, value in enumerate(values):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                fields.setdefault(key, [None] * n)[i] = item
+        elif value is not None:
+            problems.append((i, "properties", f"`{show_value(value)}` is not a JSON object", "bad_value"))
+    return fields
+
+
+def _property(table: _Table, batch: _Batch, objects: dict, prop: str, ftype: str):
+    """A property typed from its top-level column and its `properties` key; a set key wins."""
+    inside = objects.get(prop)
+    if inside is None:
+        return table.col(batch, prop, ftype)
+    values, bad = _convert(inside, ftype)
+    if prop not in batch.cols:
+        return values, bad
+    top, top_bad = table.col(batch, prop, ftype)
+    present = _present(inside)
+    given = present.to_pylist()
+    return pc.if_else(present, values, top), {**{i: r for i, r in top_bad.items() if not given[i]}, **bad}
