@@ -17,6 +17,8 @@ COMMANDS = {
     "fmt": "fmt",
     "compile": "compile",
     "init": "init",
+    "score": "score",
+    "explain": "explain",
 }
 
 

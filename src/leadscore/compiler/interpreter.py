@@ -128,6 +128,18 @@ class Interpreter:
 
     def _event_rule(self, rule: ast.EventRule, default_decay: ast.Decay | None,
                     env: _Env) -> tuple[float, int]:
+        chosen = self._counted(rule, env)
+        decay = self._rule_decay(rule, default_decay)
+        effective = self._points(rule.points)
+        magnitude = sum(abs(effective) * self._decay(decay, (env.instant - e[0]) / DAY)
+                        for e in chosen)
+        modifiers = {type(m): m for m in rule.modifiers}
+        if ast.MaxModifier in modifiers:
+            magnitude = min(self._number(modifiers[ast.MaxModifier].limit), magnitude)
+        return (math.copysign(magnitude, effective) if magnitude else 0.0), len(chosen)
+
+    def _counted(self, rule: ast.EventRule, env: _Env) -> list[Event]:
+        """The events a per-event rule counts, in time order."""
         chosen = [e for e in env.events(rule.event.name)
                   if rule.where is None or self.eval(rule.where, env.with_event(e)) is True]
         modifiers = {type(m): m for m in rule.modifiers}
@@ -148,13 +160,41 @@ class Interpreter:
         if rule.within is not None:
             window = self._seconds(rule.within)
             chosen = [e for e in chosen if env.instant - window < e[0]]
-        decay = modifiers[ast.DecayModifier].decay if ast.DecayModifier in modifiers else default_decay
-        effective = self._points(rule.points)
-        magnitude = sum(abs(effective) * self._decay(decay, (env.instant - e[0]) / DAY)
-                        for e in chosen)
-        if ast.MaxModifier in modifiers:
-            magnitude = min(self._number(modifiers[ast.MaxModifier].limit), magnitude)
-        return (math.copysign(magnitude, effective) if magnitude else 0.0), len(chosen)
+        return chosen
+
+    @staticmethod
+    def _rule_decay(rule: ast.EventRule, default_decay: ast.Decay | None) -> ast.Decay | None:
+        modifier = {type(m): m for m in rule.modifiers}.get(ast.DecayModifier)
+        return default_decay if modifier is None else modifier.decay
+
+    # --- for explanations (read-only: nothing here changes the interpreter) ----------------
+
+    def event_points(self, fields: dict[str, Any], grouped: dict[str, list[Event]],
+                     instant: float) -> dict[str, list[tuple[Event, float]]]:
+        """Rule name -> each counted event of that per-event rule with its points after decay
+        (signed, before the rule's `max`)."""
+        env = _Env(self, fields, grouped, instant)
+        found: dict[str, list[tuple[Event, float]]] = {}
+        for block in self.checked.ruleset.declarations:
+            if not isinstance(block, ast.ScoreBlock):
+                continue
+            default_decay = next((i.decay for i in block.items if isinstance(i, ast.DecayOption)), None)
+            for item in block.items:
+                for rule in item.rules if isinstance(item, ast.Group) else (item,):
+                    if isinstance(rule, ast.EventRule):
+                        decay, effective = self._rule_decay(rule, default_decay), self._points(rule.points)
+                        found[rule.name.name] = [
+                            (e, math.copysign(abs(effective) * self._decay(decay, (instant - e[0]) / DAY), effective))
+                            for e in self._counted(rule, env)]
+        return found
+
+    def value(self, expr: ast.Expr, fields: dict[str, Any], grouped: dict[str, list[Event]], instant: float,
+              result: Result) -> Any:
+        """An expression's value for a lead at an instant, its scores, thresholds and segments
+        taken from `result`."""
+        env = _Env(self, fields, grouped, instant, scores=dict(result.scores),
+                   thresholds=dict(result.thresholds), segments=dict(result.segments))
+        return self.eval(expr, env)
 
     def _decay(self, decay: ast.Decay | None, age_days: float) -> float:
         if decay is None or isinstance(decay, ast.DecayNone):

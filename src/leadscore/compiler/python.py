@@ -33,16 +33,23 @@ class GeneratedModule:
 @dataclass
 class _Lines:
     lines: list[tuple[str, int | None]] = field(default_factory=list)
+    shift: int = 0  # extra indentation, while a block is emitted under an `if`
 
     def emit(self, indent: int, text: str, source_line: int | None = None) -> None:
-        self.lines.append(("    " * indent + text, source_line))
+        self.lines.append(("    " * (indent + self.shift) + text, source_line))
 
 
 RUNTIME_IMPORT = "from leadscore.compiler import runtime as _rt"
 
 
-def generate(checked: CheckedRuleset) -> GeneratedModule:
-    return _Generator(checked).module()
+def generate(checked: CheckedRuleset, atoms: tuple[ast.Expr, ...] | None = None,
+             fixed: frozenset[str] = frozenset()) -> GeneratedModule:
+    """The scorer module. For replay (`atoms` given, see compiler/analysis.py) it also defines
+    `atoms(F, S, TH, SG)`, a bitmask of which fixed conditions hold, and `evaluate` takes two
+    more arguments: C, the scores of an earlier evaluation of the same fields, whose `fixed`
+    score blocks (fields and constants only) are then not computed again, and L, the time of
+    the lead's latest event at or before T."""
+    return _Generator(checked, atoms, fixed).module()
 
 
 def standalone(generated: GeneratedModule, runtime_source: str) -> str:
@@ -57,8 +64,11 @@ def standalone(generated: GeneratedModule, runtime_source: str) -> str:
 
 
 class _Generator:
-    def __init__(self, checked: CheckedRuleset) -> None:
+    def __init__(self, checked: CheckedRuleset, atoms: tuple[ast.Expr, ...] | None = None,
+                 fixed: frozenset[str] = frozenset()) -> None:
         self.checked = checked
+        self.atoms = atoms
+        self.fixed = fixed
         self.resolutions = checked.resolutions
         self.constants = {n: constant_value(v) for n, v in checked.constants.items()}
         self.module_level = _Lines()
@@ -109,8 +119,16 @@ class _Generator:
         decls = self.checked.ruleset.declarations
         uses_inactivity = any(isinstance(i, ast.InactivityOption)
                               for d in decls if isinstance(d, ast.ScoreBlock) for i in d.items)
+        scores = [d.name.name for d in decls if isinstance(d, (ast.ScoreBlock, ast.DerivedScore))]
         for decl in decls:
-            if isinstance(decl, ast.ScoreBlock):
+            if isinstance(decl, ast.ScoreBlock) and decl.name.name in self.fixed:
+                self.body.emit(1, "if C is None:")
+                self.body.shift = 1
+                self._score_block(decl)
+                self.body.shift = 0
+                self.body.emit(1, "else:")
+                self.body.emit(2, f"{self.locals[(t.SCORE, decl.name.name)]} = C[{scores.index(decl.name.name)}]")
+            elif isinstance(decl, ast.ScoreBlock):
                 self._score_block(decl)
         derived = {d.name.name: d for d in decls if isinstance(d, ast.DerivedScore)}
         for name in self.checked.derived_order:
@@ -125,9 +143,33 @@ class _Generator:
                 self.body.emit(1, f"{local} = {self._condition(decl.condition)}", decl.span.line)
             elif isinstance(decl, ast.Segment):
                 self._segment(decl)
-        return self._assemble(uses_inactivity)
+        atoms = self._atoms() if self.atoms is not None else None
+        return self._assemble(uses_inactivity, atoms)
 
-    def _assemble(self, uses_inactivity: bool) -> GeneratedModule:
+    def _atoms(self) -> _Lines:
+        """`atoms(F, S, TH, SG)`: fixed conditions read no event and no instant, so the
+        locals of evaluate they use are the fields and the result's values."""
+        out = _Lines()
+        out.emit(0, "def atoms(F, S, TH, SG):")
+        out.emit(1, '"""Bit i is set when fixed condition i holds (fields and a result only)."""')
+        tests = [(self._condition(atom), atom.span.line) for atom in self.atoms]
+        used = {n.name for atom in self.atoms for n in ast.walk(atom)
+                if isinstance(n, ast.Name) and self.resolutions[n].kind == t.FIELD}
+        for name, local in self.fields.items():
+            if name in used:
+                out.emit(1, f"{local} = F[{name!r}]")
+        for kind, source in ((t.SCORE, "S"), (t.THRESHOLD, "TH"), (t.SEGMENT, "SG")):
+            names = self._tuple_of(kind)
+            if names != "()":
+                out.emit(1, f"{names} = {source}")
+        out.emit(1, "A = 0")
+        for i, (code, line) in enumerate(tests):
+            out.emit(1, f"if {code}:", line)
+            out.emit(2, f"A |= {1 << i}")
+        out.emit(1, "return A")
+        return out
+
+    def _assemble(self, uses_inactivity: bool, atoms: _Lines | None = None) -> GeneratedModule:
         checked = self.checked
         schema = checked.schema
         out = _Lines()
@@ -149,14 +191,17 @@ class _Generator:
         out.lines.extend(self.module_level.lines)
         out.emit(0, "")
         out.emit(0, "")
-        out.emit(0, "def evaluate(F, G, T, explain=False):")
+        replay = atoms is not None
+        out.emit(0, f"def evaluate(F, G, T, explain=False{', C=None, L=None' if replay else ''}):")
         out.emit(1, "R = [] if explain else None")
         for name, local in self.fields.items():
             out.emit(1, f"{local} = F[{name!r}]")
         for name, local in self.events.items():
             out.emit(1, f"{local} = G[{name!r}]")
         if uses_inactivity:
-            out.emit(1, "L = max((v[-1][0] for v in G.values() if v), default=None)")
+            if replay:
+                out.emit(1, "if L is None:")
+            out.emit(1 + replay, "L = max((v[-1][0] for v in G.values() if v), default=None)")
         out.lines.extend(self.prelude.lines)
         out.lines.extend(self.body.lines)
         out.emit(1, f"return {self._tuple_of(t.SCORE)}, {self._tuple_of(t.THRESHOLD)}, "
@@ -171,6 +216,10 @@ class _Generator:
         out.emit(1, "scores, thresholds, segments, reasons = evaluate(F, G, T, True)")
         out.emit(1, "return _rt.Result(dict(zip(SCORES, scores)), dict(zip(THRESHOLDS, thresholds)),")
         out.emit(1, "                  dict(zip(SEGMENTS, segments)), tuple(_rt.Reason(*r) for r in reasons))")
+        if atoms is not None:
+            out.emit(0, "")
+            out.emit(0, "")
+            out.lines.extend(atoms.lines)
         source = "\n".join(text for text, _ in out.lines) + "\n"
         line_map = {i + 1: line for i, (_, line) in enumerate(out.lines) if line is not None}
         return GeneratedModule(source, line_map, checked.ruleset.file)

@@ -15,6 +15,7 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, Iterable, Mapping
 
 DAY = 86400.0
@@ -238,9 +239,12 @@ class Result:
 
 
 def round_for_display(value: float | None) -> float | None:
-    """Half away from zero to 2 decimals (LANGUAGE.md §6); display only."""
-    if value is None:
-        return None
-    scaled = abs(value) * 100
-    rounded = math.floor(scaled + 0.5) / 100
-    return math.copysign(rounded, value)
+    """Half away from zero to 2 decimals (LANGUAGE.md §6); display only. Decimal rounds the
+    number as written (its shortest repr), so 2.675 shows as 2.68 and 1.005 as 1.01, where
+    binary arithmetic (2.675 is stored as 2.67499999...) would round them down."""
+    if value is None or not math.isfinite(value):
+        return value
+    return float(Decimal(repr(value)).quantize(_CENT, ROUND_HALF_UP, _DISPLAY))
+
+
+_CENT, _DISPLAY = Decimal("0.01"), Context(prec=400)   # enough digits for the largest float

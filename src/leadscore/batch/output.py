@@ -1,0 +1,121 @@
+"""The rows `leadscore score` writes (SIMULATION.md section 7) and the file they go to.
+
+`lead_id` first, then every score, threshold and segment in declaration order; floats in
+their shortest exact form (`repr`), a missing score empty (CSV) or null (JSONL).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from itertools import chain
+from typing import TextIO
+
+FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
+_QUOTED = re.compile(r'[,"\r\n]')
+_CSV_BOOL = _JSON_BOOL = {True: "true", False: "false"}
+
+
+def columns(scores: tuple, thresholds: tuple, segments: tuple, explain: bool) -> list[str]:
+    return ["lead_id", *scores, *thresholds, *segments, *(["reasons"] if explain else [])]
+
+
+def header(fmt: str, names: list[str]) -> str | None:
+    return ",".join(map(_csv_text, names)) + "\n" if fmt == "csv" else None
+
+
+def row_formatter(fmt: str, names: list[str], explain: bool) -> Callable:
+    """(lead id, scores, thresholds, segments, reasons) -> one line, newline included."""
+    return _csv_row(explain) if fmt == "csv" else _jsonl_row(names, explain)
+
+
+def _csv_text(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if _QUOTED.search(text) else text
+
+
+def _csv_number(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def _json_number(value: float | None) -> str:
+    # repr is valid JSON for every finite float; JSON has no infinity
+    return repr(value) if value is not None and math.isfinite(value) else "null"
+
+
+class _Labels(dict):
+    """Segment label -> its text in the output, computed once per label."""
+
+    def __init__(self, missing: str, text: Callable[[str], str]):
+        super().__init__({None: missing})
+        self.text = text
+
+    def __missing__(self, label: str) -> str:
+        self[label] = self.text(label)
+        return self[label]
+
+
+# The row functions run once per lead: C-level maps, and `repr` straight on the scores unless
+# one is missing (a derived score can be).
+def _csv_row(explain: bool) -> Callable:
+    labels = _Labels("", _csv_text)
+
+    def row(lead, scores, thresholds, segments, reasons) -> str:
+        cells = [_csv_text(lead), *map(repr if None not in scores else _csv_number, scores),
+                 *map(_CSV_BOOL.__getitem__, thresholds), *map(labels.__getitem__, segments)]
+        if explain:
+            cells.append(_csv_text(reasons_json(reasons)))
+        return ",".join(cells) + "\n"
+    return row
+
+
+def _jsonl_row(names: list[str], explain: bool) -> Callable:
+    keys = ["{" + json.dumps(names[0]) + ": "] + [", " + json.dumps(name, ensure_ascii=False) + ": "
+                                                  for name in names[1:]]
+    labels = _Labels("null", lambda label: json.dumps(label, ensure_ascii=False))
+
+    def row(lead, scores, thresholds, segments, reasons) -> str:
+        values = [json.dumps(lead, ensure_ascii=False), *map(_json_number, scores),
+                  *map(_JSON_BOOL.__getitem__, thresholds), *map(labels.__getitem__, segments)]
+        if explain:
+            values.append(reasons_json(reasons))
+        return "".join(chain.from_iterable(zip(keys, values))) + "}\n"
+    return row
+
+
+def reasons_json(reasons) -> str:
+    """The contributing rules of one lead (the scorer's reason tuples) as a JSON array."""
+    return json.dumps([{"score": score, "rule": rule, "points": points, "kind": kind,
+                        **({"events": events} if events is not None else {})}
+                       for score, rule, points, kind, events in reasons or ()], ensure_ascii=False)
+
+
+@contextmanager
+def atomic_file(path: str) -> Iterator[TextIO]:
+    """A file written whole or not at all: lines go to a temporary file beside it, renamed over
+    it at the end. (commands.common.write_atomically does the same for text held in memory;
+    the rows of millions of leads are streamed instead.)"""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".leadscore-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+        os.chmod(temporary, _new_file_mode(path))
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _new_file_mode(path: str) -> int:
+    """The mode the file would have had if opened normally (mkstemp makes it private)."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask

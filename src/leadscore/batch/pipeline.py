@@ -1,0 +1,167 @@
+"""Batch scoring end to end: spill the tables into buckets, score each bucket (in worker
+processes with `jobs` > 1), report the problems, write the rows in the leads' input order.
+
+Memory is bounded by the bucket size, not the number of leads: the number of buckets grows
+with the files, and the rows of several buckets are merged back into input order from their
+files, a record batch at a time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import TextIO
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+
+from ..tables import ProblemLog, RowProblem, table_format
+from . import output
+from .bucket import Scored, Setup, score_bucket
+from .spill import Buckets, Layout, Spilled, spill
+
+# A bucket's size, as rows of the input: well under 100 MB of Python objects while scored.
+EVENTS_PER_BUCKET = 300_000
+LEADS_PER_BUCKET = 60_000     # and below 65,536, so numpy sorts lead numbers by radix
+MAX_BUCKETS = 512
+PARALLEL_FROM = 100_000      # events: below this, worker processes cost more than they save
+_ROW_BYTES = {"csv": (60, 40), "jsonl": (120, 70)}   # (lead, event): short rows, so estimates err high
+_OUTPUT = pa.schema([("pos", pa.int64()), ("row", pa.string())])
+_WRITE_ROWS = 8192
+
+
+@dataclass(frozen=True)
+class Summary:
+    leads: int      # leads scored (one output row each)
+    events: int     # events scored
+    later: int      # events after the as-of instant, left out
+
+
+def score_tables(scorer, schema, leads: str, events: str, instant: float, out: TextIO, *, fmt: str,
+                 explain: bool, log: ProblemLog, jobs: int = 1) -> Summary:
+    """Score every lead of `leads` at `instant` and write one row per lead to `out`. Problems go
+    to `log` (raising TableError in strict mode) before anything is written."""
+    layout = Layout.of(schema)
+    names = output.columns(scorer.scores, scorer.thresholds, scorer.segments, explain)
+    setup = Setup(layout, scorer.module.evaluate, instant, explain,
+                  output.row_formatter(fmt, names, explain), max(1, log.keep))
+    count = bucket_count(leads, events, jobs)
+    with ExitStack() as stack:
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="leadscore-score-")) if count > 1 else None
+        buckets = Buckets(count, folder, layout)
+        spilled = spill(leads, events, schema, layout, log, buckets)
+        results = _score_all(spilled, setup, min(jobs, count))
+        _report(results, spilled, schema.id_column, log)
+        head = output.header(fmt, names)
+        if head:
+            out.write(head)
+        if count == 1:
+            _write(out, iter(results[0].rows))
+        else:
+            streams = [stack.enter_context(ipc.open_stream(_output_path(folder, b))) for b in range(count)]
+            _write(out, (row for _, row in heapq.merge(*map(_rows, streams), key=itemgetter(0))))
+    return Summary(sum(r.leads for r in results), sum(r.events for r in results), sum(r.later for r in results))
+
+
+def bucket_count(leads: str, events: str, jobs: int) -> int:
+    n_leads, n_events = _estimate_rows(leads, 0), _estimate_rows(events, 1)
+    count = max(1, math.ceil(n_events / EVENTS_PER_BUCKET), math.ceil(n_leads / LEADS_PER_BUCKET))
+    if jobs > 1 and n_events >= PARALLEL_FROM:
+        count = math.ceil(count / jobs) * jobs   # every worker gets as many buckets
+    return min(count, MAX_BUCKETS)
+
+
+def _estimate_rows(path: str, which: int) -> int:
+    fmt = table_format(path)
+    if fmt == "parquet":
+        try:
+            return pq.ParquetFile(path).metadata.num_rows
+        except (OSError, pa.ArrowException):
+            return 0   # the reader reports what is wrong with the file
+    try:
+        return os.path.getsize(path) // _ROW_BYTES[fmt][which]
+    except OSError:
+        return 0
+
+
+@dataclass
+class _Result:
+    """What a bucket hands back to the main process (its rows stay in memory or in a file)."""
+
+    leads: int
+    events: int
+    later: int
+    problems: dict
+    rows: list[str]
+
+
+# The run a worker process scores buckets of: set before the pool forks, inherited by it.
+_RUN: tuple[Spilled, Setup] | None = None
+
+
+def _score_all(spilled: Spilled, setup: Setup, jobs: int) -> list[_Result]:
+    global _RUN
+    count = spilled.buckets.count
+    if count == 1:
+        scored = score_bucket(spilled.buckets.read("leads", 0), spilled.buckets.read("events", 0), setup)
+        return [_Result(len(scored.rows), scored.events, scored.later, scored.problems, scored.rows)]
+    _RUN = (spilled, setup)
+    try:
+        if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+            # fork: the workers inherit the compiled scorer and the layout, nothing is pickled in
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                return pool.map(_score_spilled, range(count), chunksize=1)
+        return [_score_spilled(bucket) for bucket in range(count)]
+    finally:
+        _RUN = None
+
+
+def _score_spilled(bucket: int) -> _Result:
+    spilled, setup = _RUN
+    buckets = spilled.buckets
+    scored: Scored = score_bucket(buckets.read("leads", bucket), buckets.read("events", bucket), setup)
+    with ipc.new_stream(_output_path(buckets.folder, bucket), _OUTPUT) as writer:
+        for start in range(0, len(scored.rows), _WRITE_ROWS):
+            writer.write_batch(pa.record_batch([pa.array(scored.positions[start:start + _WRITE_ROWS], pa.int64()),
+                                                pa.array(scored.rows[start:start + _WRITE_ROWS], pa.string())],
+                                               schema=_OUTPUT))
+    return _Result(len(scored.rows), scored.events, scored.later, scored.problems, [])
+
+
+def _output_path(folder: str, bucket: int) -> str:
+    return os.path.join(folder, f"rows-{bucket}.arrow")
+
+
+def _rows(stream) -> Iterator[tuple[int, str]]:
+    for batch in stream:
+        yield from zip(batch.column(0).to_pylist(), batch.column(1).to_pylist())
+
+
+def _report(results: list[_Result], spilled: Spilled, id_column: str, log: ProblemLog) -> None:
+    """The buckets' problems, merged into file order, into the log."""
+    for kind, table in (("duplicate_lead", "leads"), ("unknown_lead", "events")):
+        found = [r.problems[kind] for r in results if kind in r.problems]
+        if not found:
+            continue
+        first = sorted(example for _, examples in found for example in examples)[:log.keep or 1]
+        file = spilled.lead_file if table == "leads" else spilled.event_file
+        log.add_counted([RowProblem(table, file, spilled.row(table, position), id_column, reason, kind)
+                         for position, reason in first], sum(count for count, _ in found))
+
+
+def _write(out: TextIO, rows: Iterator[str]) -> None:
+    chunk: list[str] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == _WRITE_ROWS:
+            out.write("".join(chunk))
+            chunk.clear()
+    out.write("".join(chunk))

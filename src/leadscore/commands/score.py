@@ -1,0 +1,96 @@
+"""`leadscore score`: score every lead of the history tables at one instant (SIMULATION.md section 7)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .common import load_or_exit
+
+
+def parse_as_of(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    """--as-of: ISO 8601 (a date is midnight UTC, no offset means UTC) -> epoch seconds."""
+    from ..compiler import runtime as rt
+
+    try:
+        return rt.to_epoch(value, "an ISO 8601 instant (2026-05-01 or 2026-05-01T09:30:00Z)")
+    except rt.InputError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def report_problems(log) -> None:
+    """What was counted while reading, one line per kind of problem, on standard error."""
+    for line in log.summary_lines():
+        click.echo("note: " + line, err=True)
+
+
+@click.command("score")
+@click.argument("ruleset", type=click.Path(exists=True, dir_okay=False))
+@click.option("--leads", "leads_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The leads table (.csv, .jsonl or .parquet).")
+@click.option("--events", "events_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The events table (.csv, .jsonl or .parquet), in any order.")
+@click.option("--as-of", "instant", required=True, callback=parse_as_of, metavar="INSTANT",
+              help="Score at this instant: ISO 8601, no offset means UTC, a date means midnight UTC.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="The file to write (default: standard output); written whole or not at all.")
+@click.option("--format", "output_format", type=click.Choice(["csv", "jsonl"]),
+              help="Output format (default: from the -o extension, else csv).")
+@click.option("--explain", is_flag=True, help="Add a `reasons` column: the contributing rules, as JSON.")
+@click.option("--strict", is_flag=True, help="Any row that cannot be used is an error (exit 1, nothing written).")
+@click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Worker processes for large tables (0: one per CPU).")
+@click.option("--allow-schema-outside", is_flag=True,
+              help="Allow a schema path that leads outside the rule file's folder.")
+def command(ruleset: str, leads_file: str, events_file: str, instant: float, output: str | None,
+            output_format: str | None, explain: bool, strict: bool, jobs: int, allow_schema_outside: bool) -> None:
+    """Score every lead of LEADS at --as-of: one row per lead, in input order.
+
+    Columns: lead_id, every score, threshold and segment in declaration
+    order. Rows that cannot be used are counted and the first ones shown
+    (file:row) on standard error. Exit status: 0 scored, 1 an unusable file
+    (or row, with --strict), 2 usage error.
+    """
+    from ..batch import output as formats
+    from ..batch import score_tables
+    from ..explain import instant_text
+    from ..tables import ProblemLog, TableError
+
+    if output_format is None:
+        extension = os.path.splitext(output)[1].lower() if output else ".csv"
+        if extension not in formats.FORMATS:
+            raise click.UsageError(f"cannot tell the format of {output} from its extension; "
+                                   "use --format csv or --format jsonl")
+        output_format = formats.FORMATS[extension]
+    loaded = load_or_exit(ruleset, allow_schema_outside)
+    scorer, schema = loaded.compile(), loaded.checked.schema
+    log = ProblemLog(strict=strict)
+    run = dict(fmt=output_format, explain=explain, log=log, jobs=jobs or _cpus())
+    try:
+        if output is None:
+            summary = score_tables(scorer, schema, leads_file, events_file, instant, sys.stdout, **run)
+        else:
+            with formats.atomic_file(output) as handle:
+                summary = score_tables(scorer, schema, leads_file, events_file, instant, handle, **run)
+    except TableError as error:
+        report_problems(log)
+        click.echo(f"error: {error}" + (" (--strict)" if error.problem and strict else ""), err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        # the reader of standard output stopped (`| head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except OSError as error:
+        click.echo(f"error: {error.filename or output or 'the output'}: {error.strerror or error}", err=True)
+        sys.exit(1)
+    report_problems(log)
+    later = f"; {summary.later:,} later event{'s' * (summary.later != 1)} left out" if summary.later else ""
+    click.echo(f"scored {summary.leads:,} lead{'s' * (summary.leads != 1)} ({summary.events:,} "
+               f"event{'s' * (summary.events != 1)}) at {instant_text(instant)}{later}"
+               + (f"; wrote {output}" if output else ""), err=True)
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
