@@ -19,6 +19,7 @@ COMMANDS = {
     "init": "init",
     "score": "score",
     "explain": "explain",
+    "test": "test",
 }
 
 

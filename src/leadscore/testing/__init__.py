@@ -1,0 +1,1 @@
+"""`leadscore test`: test files beside a ruleset, their cases, results and rule coverage."""
