@@ -17,9 +17,11 @@ COMMANDS = {
     "fmt": "fmt",
     "compile": "compile",
     "init": "init",
+    "test": "test",
+    "calibrate": "calibrate",
     "score": "score",
     "explain": "explain",
-    "test": "test",
+    "simulate": "simulate",
 }
 
 

@@ -1,0 +1,104 @@
+"""`leadscore calibrate`: success rates of events and field values against the base rate,
+with suggested points written as rules (SIMULATION.md §5)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+def _instant(ctx, param, value: str | None) -> float | None:
+    if value is None:
+        return None
+    from ..compiler.runtime import InputError, to_epoch
+
+    try:
+        return to_epoch(value, "a date or ISO 8601 time")
+    except InputError:
+        raise click.BadParameter(f"{value!r} is not a date (2026-10-01) or an ISO 8601 time "
+                                 "(2026-10-01T09:00:00Z)") from None
+
+
+_TABLE = click.Path(exists=True, dir_okay=False)
+
+
+@click.command("calibrate")
+@click.argument("ruleset", type=click.Path(exists=True, dir_okay=False))
+@click.option("--history", type=click.Path(exists=True, file_okay=False),
+              help="A folder holding leads, events and outcomes tables (.csv, .jsonl or .parquet).")
+@click.option("--leads", "leads_path", type=_TABLE, help="The leads table (instead of --history).")
+@click.option("--events", "events_path", type=_TABLE, help="The events table (instead of --history).")
+@click.option("--outcomes", "outcomes_path", type=_TABLE, help="The outcomes table (instead of --history).")
+@click.option("--as-of", callback=_instant, metavar="TIME",
+              help="Ignore events and outcomes after this date or time (default: none).")
+@click.option("--success", "success_stage", default="won", show_default=True, metavar="STAGE",
+              help="The outcome stage that counts as success (any case).")
+@click.option("--scale", type=click.FloatRange(0, min_open=True), default=10, show_default=True, metavar="S",
+              help="Points of the strongest signal.")
+@click.option("--min-count", type=click.IntRange(1), default=30, show_default=True, metavar="N",
+              help="Suggest points only for signals shown by at least N leads.")
+@click.option("--max-values", type=click.IntRange(1), default=20, show_default=True, metavar="N",
+              help="A text field without declared values is categorical up to N distinct values.")
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write the report to this file instead of stdout.")
+@click.option("--strict", is_flag=True, help="Stop at the first row that cannot be used.")
+@click.option("--allow-schema-outside", is_flag=True,
+              help="Allow a schema path that leads outside the rule file's folder.")
+def command(ruleset: str, history: str | None, leads_path: str | None, events_path: str | None,
+            outcomes_path: str | None, as_of: float | None, success_stage: str, scale: float,
+            min_count: int, max_values: int, output_format: str, output: str | None, strict: bool,
+            allow_schema_outside: bool) -> None:
+    """How often leads that show each event type, `where` variant and field value
+    succeed, against the base rate; suggested points as rules ready to paste.
+
+    Exit status: 0 done, 1 a ruleset or table that cannot be used, 2 usage error.
+    """
+    from ..simulator.calibrate import Options, count_signals, plan_signals, summarise
+    from ..simulator.calibrate_render import render_json, render_markdown, render_text
+    from ..tables import ProblemLog, TableError, find_history_tables, read_events, read_leads, read_outcomes
+    from .common import load_or_exit, write_atomically
+
+    paths = {"leads": leads_path, "events": events_path, "outcomes": outcomes_path}
+    if history is not None:
+        if any(paths.values()):
+            raise click.UsageError("give either --history or --leads/--events/--outcomes, not both")
+        try:
+            paths = find_history_tables(history)
+        except TableError as error:
+            raise click.UsageError(str(error)) from None
+    missing = [f"--{table}" for table in ("leads", "events", "outcomes") if not paths.get(table)]
+    if missing:
+        raise click.UsageError(f"missing {', '.join(missing)} (or give --history DIR)")
+    if not success_stage.strip():
+        raise click.BadParameter("the success stage is empty", param_hint="--success")
+
+    checked = load_or_exit(ruleset, allow_schema_outside).checked
+    schema = checked.schema
+    options = Options(success_stage.strip(), as_of, scale, min_count, max_values)
+    log = ProblemLog(keep=3, strict=strict)
+    try:
+        plan = plan_signals(checked, max_values)
+        tally = count_signals(
+            plan, read_outcomes(paths["outcomes"], log, id_column=schema.id_column),
+            read_leads(paths["leads"], schema, log),
+            lambda known: read_events(paths["events"], schema, log, known_leads=known), options)
+    except TableError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    for line in log.summary_lines():
+        click.echo(line, err=True)
+    skipped: dict[str, int] = {}
+    for (table, kind), n in log.counts.items():
+        if kind != "unknown_column":
+            skipped[table] = skipped.get(table, 0) + n
+
+    result = summarise(plan, tally, options)
+    render = {"text": render_text, "markdown": render_markdown, "json": render_json}[output_format]
+    text = render(result, skipped)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomically(output, text)

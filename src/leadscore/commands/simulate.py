@@ -1,0 +1,243 @@
+"""`leadscore simulate`: replay the history through a ruleset, or two, and report what changes
+(SIMULATION.md §2-§4, §6)."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+import click
+
+_TABLE = click.Path(exists=True, dir_okay=False)
+_FORMATS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
+
+
+def _instant(ctx, param, value: str | None) -> float | None:
+    if value is None:
+        return None
+    from ..compiler.runtime import InputError, to_epoch
+
+    try:
+        return to_epoch(value, "a date or ISO 8601 time")
+    except InputError:
+        raise click.BadParameter(f"{value!r} is not a date (2026-10-01) or an ISO 8601 time "
+                                 "(2026-10-01T09:00:00Z)") from None
+
+
+def _horizon(ctx, param, value: str) -> float:
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([hdw]?)\s*", value)
+    if not found or float(found.group(1)) <= 0:
+        raise click.BadParameter(f"{value!r} is not a duration: write a positive number of hours, days or "
+                                 "weeks, e.g. 90d, 12h, 2w")
+    return float(found.group(1)) * {"h": 3600.0, "d": 86400.0, "w": 604800.0, "": 86400.0}[found.group(2)]
+
+
+@click.command("simulate")
+@click.argument("ruleset", type=click.Path(exists=True, dir_okay=False))
+@click.option("--history", type=click.Path(exists=True, file_okay=False),
+              help="A folder holding the leads, events, outcomes (and changes) tables.")
+@click.option("--leads", "leads_path", type=_TABLE, help="The leads table (instead of the folder's).")
+@click.option("--events", "events_path", type=_TABLE, help="The events table (instead of the folder's).")
+@click.option("--outcomes", "outcomes_path", type=_TABLE, help="The outcomes table (instead of the folder's).")
+@click.option("--changes", "changes_path", type=_TABLE, help="The field changes table (instead of the folder's).")
+@click.option("--baseline", "baseline_path", type=click.Path(exists=True, dir_okay=False),
+              help="Compare with this ruleset file (the baseline; RULESET is the candidate).")
+@click.option("--against", metavar="REV", help="Compare with RULESET as it is at this Git revision.")
+@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="Override a constant (repeatable); applies to the candidate.")
+@click.option("--sweep", metavar="NAME=START:STOP:STEP", help="Report every metric for each value of a constant.")
+@click.option("--start", callback=_instant, metavar="DATE",
+              help="Start of the window (default: midnight UTC of the earliest timestamp).")
+@click.option("--end", callback=_instant, metavar="DATE",
+              help="End of the window, excluded (default: the midnight after the latest timestamp).")
+@click.option("--success", default="won", show_default=True, metavar="STAGE",
+              help="The outcome stage that counts as success (any case).")
+@click.option("--horizon", default="90d", show_default=True, callback=_horizon, metavar="DURATION",
+              help="How long after crossing a success still counts (h, d or w).")
+@click.option("--capacity", type=click.FloatRange(0), metavar="N",
+              help="New MQLs sales can contact per week; weeks above it are counted.")
+@click.option("--target", type=click.IntRange(1), metavar="N",
+              help="Successes wanted: the funnel says how many leads and crossings they need.")
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json", "html"]),
+              help="Report format (default: from the -o extension, else text).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write the HTML report here.")
+@click.option("--examples", type=click.IntRange(0), default=5, show_default=True, metavar="N",
+              help="Flipped leads shown per threshold and kind of change.")
+@click.option("--strict", is_flag=True, help="Any row that cannot be used is an error (exit 1).")
+@click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Worker processes (0: one per CPU).")
+@click.option("--allow-schema-outside", is_flag=True,
+              help="Allow a schema path that leads outside the rule file's folder.")
+def command(ruleset: str, history: str | None, leads_path, events_path, outcomes_path, changes_path,
+            baseline_path: str | None, against: str | None, settings: tuple[str, ...], sweep: str | None,
+            start: float | None, end: float | None, success: str, horizon: float, capacity: float | None,
+            target: int | None, output_format: str | None, output: str | None, html_path: str | None,
+            examples: int, strict: bool, jobs: int, allow_schema_outside: bool) -> None:
+    """Replay the history through RULESET and report, per threshold, how many leads cross,
+    how many of them succeed, how early, and at what weekly volume.
+
+    With --baseline or --against, or with --set alone, two variants are compared: each
+    metric side by side, and the leads that flip. Exit status: 0 done, 1 a ruleset or table
+    that cannot be used (or a bad row, with --strict), 2 usage error.
+    """
+    from ..simulator import variants as v
+    from ..simulator.history import HistoryFiles
+    from ..simulator.run import Options, SweepRequest, simulate
+    from ..tables import ProblemLog, TableError
+
+    if baseline_path and against:
+        raise click.UsageError("give --baseline or --against, not both")
+    if not history and not (leads_path and events_path and outcomes_path):
+        raise click.UsageError("give --history DIR, or --leads, --events and --outcomes")
+    if start is not None and end is not None and end <= start:
+        raise click.UsageError("--end must come after --start")
+    output_format = output_format or _FORMATS.get(os.path.splitext(output or "")[1].lower(), "text")
+    if "html" in (output_format, "html" if html_path else None):
+        _html_report()   # fails early, before a long replay, if the report module is missing
+    try:
+        found = _variants(v, ruleset, baseline_path, against, settings, allow_schema_outside)
+        request = SweepRequest(*v.sweep_values(found[-1].checked, sweep)) if sweep else None
+        files = HistoryFiles.find(history, {"leads": leads_path, "events": events_path, "outcomes": outcomes_path,
+                                            "changes": changes_path})
+    except v.UsageError as error:
+        raise click.UsageError(str(error)) from None
+    except v.RulesetProblems as error:
+        _diagnostics(error)
+        sys.exit(1)
+    except TableError as error:
+        raise click.UsageError(str(error)) from None
+    options = Options(success, horizon, start, end, capacity, target, jobs or _cpus(), examples)
+    log = ProblemLog(strict=strict)
+    try:
+        with _Progress() as progress:
+            simulation = simulate(found, files, options, log, request, progress)
+    except TableError as error:
+        _problems(log)
+        click.echo(f"error: {_table_error(error)}" + (" (--strict)" if error.problem and strict else ""), err=True)
+        sys.exit(1)
+    _problems(log)
+    _write(simulation, options, log, output_format, output, html_path)
+
+
+def _variants(v, ruleset: str, baseline_path, against, settings, allow_outside) -> list:
+    current, _ = v.load_file(ruleset, allow_outside)
+    overrides = v.parse_settings(settings)
+    shown = "".join(f" --set {name}={text}" for name, text in overrides)
+    candidate = v.Variant("candidate", v.override(current, overrides) if overrides else current,
+                          ruleset + shown)
+    if baseline_path:
+        return [v.Variant("baseline", v.load_file(baseline_path, allow_outside)[0], baseline_path), candidate]
+    if against:
+        return [v.Variant("baseline", v.load_at_revision(ruleset, against, allow_outside), f"{ruleset} @ {against}"),
+                candidate]
+    if overrides:
+        return [v.Variant("baseline", current, ruleset), candidate]
+    return [v.Variant("baseline", current, ruleset)]
+
+
+def _diagnostics(error) -> None:
+    from ..dsl.diagnostics import render_text, sort_key
+
+    for d in sorted(error.diagnostics, key=sort_key):
+        if d.is_error:
+            click.echo(render_text(d, error.sources.get(d.span.file, "").splitlines()), err=True)
+    count = sum(d.is_error for d in error.diagnostics)
+    click.echo(f"{error}: {count} error{'s' * (count != 1)}", err=True)
+
+
+def _table_error(error) -> str:
+    from ..simulator.results import problem_text
+
+    return problem_text(error.problem) if error.problem is not None else str(error)
+
+
+def _problems(log) -> None:
+    from ..simulator.results import problems
+
+    for found in problems(log):
+        first = f" (first: {found['first']})" if found["first"] else ""
+        click.echo(f"note: {found['table']}: {found['count']:,} × {found['kind'].replace('_', ' ')}{first}",
+                   err=True)
+
+
+def _html_report():
+    try:
+        from ..simulator.report_html import html_report
+    except ImportError:
+        raise click.UsageError("the HTML report is not available in this installation") from None
+    return html_report
+
+
+def _write(simulation, options, log, output_format: str, output: str | None, html_path: str | None) -> None:
+    from ..simulator.render_json import render_json
+    from ..simulator.results import result_json
+    from .common import write_atomically
+
+    result = result_json(simulation, options, log)
+    try:
+        if html_path:
+            write_atomically(html_path, _html_report()(result))
+        if output_format == "text":
+            _text(result, output)
+            return
+        if output_format == "json":
+            text = render_json(result)
+        elif output_format == "markdown":
+            from ..simulator.render_markdown import render_markdown
+            text = render_markdown(result)
+        else:
+            text = _html_report()(result)
+        if output:
+            write_atomically(output, text)
+        else:
+            click.echo(text, nl=False)
+    except OSError as error:
+        click.echo(f"error: {error.filename or output}: {error.strerror or error}", err=True)
+        sys.exit(1)
+
+
+def _text(result: dict, output: str | None) -> None:
+    import io
+
+    from rich.console import Console
+
+    from ..simulator.render_text import render_text
+    from .common import write_atomically
+
+    if output is None:
+        render_text(result, Console(highlight=False, soft_wrap=False))
+        return
+    buffer = io.StringIO()
+    render_text(result, Console(file=buffer, width=120, color_system=None, highlight=False))
+    write_atomically(output, buffer.getvalue())
+
+
+class _Progress:
+    """A progress bar on standard error for replays of several buckets, when it is a terminal."""
+
+    def __enter__(self):
+        self.bar = None
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if total < 2 or not sys.stderr.isatty():
+            return
+        if self.bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            self.bar = Progress("replaying", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("replay", total=total)
+        self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

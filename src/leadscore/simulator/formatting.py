@@ -1,0 +1,96 @@
+"""How the text and Markdown reports show the result's values: the same rows, the same words."""
+
+from __future__ import annotations
+
+NONE = "—"
+
+# key, label, kind
+METRICS = (
+    ("crossed", "crossed", "count"),
+    ("precision", "precision", "share"),
+    ("recall", "recall", "share"),
+    ("lift", "lift", "ratio"),
+    ("base_rate", "base rate", "share"),
+    ("lead_time_median_days", "lead time, median", "days"),
+    ("lead_time_p90_days", "lead time, p90", "days"),
+    ("censored", "censored", "count"),
+    ("weekly_mean", "crossings per week, mean", "decimal"),
+    ("weekly_p90", "crossings per week, p90", "decimal"),
+    ("weekly_max", "crossings per week, max", "count"),
+    ("weeks_over_capacity", "weeks over capacity", "count"),
+)
+FUNNEL = (
+    ("leads", "funnel: leads with an instant", "count"),
+    ("crossed", "funnel: crossed", "count"),
+    ("successes", "funnel: successes after crossing", "count"),
+    ("leads_needed", "leads needed for the target", "count"),
+    ("crossings_needed", "crossings needed for the target", "count"),
+)
+SHORT = {"weekly_mean": "per week", "weekly_max": "week max", "weeks_over_capacity": "weeks over"}
+SWEEP_COLUMNS = ("crossed", "precision", "recall", "lift", "weekly_mean", "weekly_max", "weeks_over_capacity")
+FLIPS = (("newly_crossed", "newly crossed"), ("no_longer_crossed", "no longer crossed"),
+         ("earlier", "crossed earlier"), ("later", "crossed later"))
+
+
+def value(v, kind: str) -> str:
+    if v is None:
+        return NONE
+    if kind == "count":
+        return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}"
+    if kind == "share":
+        return f"{100 * v:.1f}%"
+    if kind == "ratio":
+        return f"{v:.2f}"
+    if kind == "days":
+        return f"{v:.1f} d"
+    return f"{v:,.1f}"
+
+
+def delta(before, after, kind: str) -> str:
+    if before is None or after is None:
+        return NONE
+    change = after - before
+    if kind == "count":
+        return f"{change:+,.0f}" if float(change).is_integer() else f"{change:+,.1f}"
+    if kind == "share":
+        return f"{100 * change:+.1f} pt"
+    if kind == "ratio":
+        return f"{change:+.2f}"
+    if kind == "days":
+        return f"{change:+.1f} d"
+    return f"{change:+,.1f}"
+
+
+def label(key: str) -> str:
+    return next((text for k, text, _ in METRICS if k == key), key.replace("_", " "))
+
+
+def kind_of(key: str) -> str:
+    return next((kind for k, _, kind in METRICS if k == key), "decimal")
+
+
+def metric_rows(metrics: list[dict]) -> list[tuple[str, str, list]]:
+    """(label, kind, value per variant) for the metrics and the funnel."""
+    rows = [(text, kind, [m.get(key) for m in metrics]) for key, text, kind in METRICS]
+    for key, text, kind in FUNNEL:
+        if any(key in m.get("funnel", {}) for m in metrics):   # the target rows only with --target
+            rows.append((text, kind, [m.get("funnel", {}).get(key) for m in metrics]))
+    return rows
+
+
+def header_lines(result: dict) -> list[str]:
+    variants = result["variants"]
+    first = next(iter(variants.values()))
+    window = result["window"]
+    lines = [f"ruleset {first['ruleset']} version {first['version']}; window {window['start']} → "
+             f"{window['end']} (end excluded)",
+             f"{result['leads']:,} leads ({result['leads_in_window']:,} with an instant in the window), "
+             f"{result['successes']:,} successes ({result['successes_in_window']:,} in the window); success "
+             f"stage `{result['success_stage']}`, horizon {result['horizon_days']} days, "
+             + (f"capacity {result['capacity']} per week" if result["capacity"] is not None else "no capacity given")]
+    if len(variants) > 1:
+        lines.append("; ".join(f"{name}: {v['source']}" for name, v in variants.items()))
+    skipped = result.get("skipped_rows") or {}
+    if skipped:
+        lines.append("rows left out: " + ", ".join(f"{table} {n:,}" for table, n in skipped.items()))
+    return lines

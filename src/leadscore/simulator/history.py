@@ -1,0 +1,336 @@
+"""The history tables (SIMULATION.md §1) -> buckets of leads ready to replay.
+
+Reading and typing is `leadscore.tables`' (every unusable row counted, shown with file and
+row); grouping the rows by lead on disk is `leadscore.batch`'s spill (a hash of the lead id
+picks a bucket; one bucket stays in memory, several go to Arrow files), so memory is bounded
+by a bucket, not by the history. The `changes` table goes to the same buckets, by the same
+hash. Outcomes are small (a success time per successful lead) and stay in memory.
+
+`prepare` turns one bucket into the replay's input: per lead its fields, its events in time
+order (equal times in file order) and its field changes, the runtime's representation
+throughout (datetimes as epoch seconds, lists as tuples).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from itertools import repeat
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+
+from ..batch.spill import Buckets, Layout, Spilled, _bucket_of, spill
+from ..tables import (ProblemLog, RowProblem, TableError, find_history_tables, read_changes, read_outcomes,
+                      repeated_lead, table_format, unknown_lead)
+
+CHANGES = pa.schema([("seq", pa.int64()), ("id", pa.string()), ("field", pa.int32()), ("at", pa.float64()),
+                     ("string", pa.string()), ("number", pa.float64()), ("boolean", pa.bool_()),
+                     ("datetime", pa.float64()), ("list", pa.list_(pa.string()))])
+_CHANGE_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class HistoryFiles:
+    leads: str
+    events: str
+    outcomes: str
+    changes: str | None = None
+
+    @staticmethod
+    def find(folder: str | None, given: dict[str, str | None]) -> HistoryFiles:
+        """The tables of a folder, any of them replaced by an explicit path."""
+        found = find_history_tables(folder) if folder else {}
+        found.update({k: v for k, v in given.items() if v})
+        missing = [t for t in ("leads", "events", "outcomes") if t not in found]
+        if missing:
+            raise TableError(f"no {' and no '.join(missing)} table: give --history DIR or --{missing[0]} FILE")
+        for path in found.values():
+            table_format(path)
+            if not os.path.isfile(path):
+                raise TableError(f"{path}: no such file")
+        return HistoryFiles(found["leads"], found["events"], found["outcomes"], found.get("changes"))
+
+
+# --- outcomes ------------------------------------------------------------------------------------
+
+@dataclass
+class Outcomes:
+    success: dict[str, float]              # lead id -> its first outcome at the success stage
+    leads: dict[str, None]                 # every lead id named by an outcome, in file order
+    earliest: float | None = None
+    latest: float | None = None
+
+
+def read_success(path: str, stage: str, log: ProblemLog, id_column: str) -> Outcomes:
+    stage = stage.strip().lower()
+    out = Outcomes({}, {})
+    times = []
+    for lead, found, at, _ in read_outcomes(path, log, id_column=id_column):
+        out.leads.setdefault(lead)
+        times.append(at)
+        if found == stage and at < out.success.get(lead, float("inf")):
+            out.success[lead] = at
+    if times:
+        out.earliest, out.latest = min(times), max(times)
+    return out
+
+
+# --- spilling the tables into buckets ---------------------------------------------------------------
+
+@dataclass
+class Spill:
+    """One schema's reading of the history, bucketed."""
+
+    layout: Layout
+    spilled: Spilled
+    fields: tuple[str, ...]                 # changes' field codes -> names (schema order)
+    changes_file: str | None
+    changed: frozenset[str] = frozenset()   # the fields with at least one row in the changes table
+
+    @property
+    def buckets(self) -> Buckets:
+        return self.spilled.buckets
+
+
+def spill_history(files: HistoryFiles, schema, log: ProblemLog, count: int, folder: str | None) -> Spill:
+    layout = Layout.of(schema)
+    buckets = Buckets(count, folder, layout)
+    buckets.schemas["changes"] = CHANGES
+    spilled = spill(files.leads, files.events, schema, layout, log, buckets)
+    names = tuple(schema.fields)
+    changed = _spill_changes(files.changes, schema, log, buckets, names) if files.changes else frozenset()
+    return Spill(layout, spilled, names, files.changes, changed)
+
+
+def _spill_changes(path: str, schema, log: ProblemLog, buckets: Buckets, names: tuple[str, ...]) -> frozenset[str]:
+    """Bucket the changes table; the fields it has rows for."""
+    code = {name: k for k, name in enumerate(names)}
+    seen: set[str] = set()
+    types = {name: spec.type for name, spec in schema.fields.items()}
+    rows: list = []
+
+    def flush():
+        columns = {c: [] for c in CHANGES.names}
+        for seq, (lead, name, value, at) in rows:
+            ftype = types[name]
+            columns["seq"].append(seq)
+            columns["id"].append(lead)
+            columns["field"].append(code[name])
+            columns["at"].append(at)
+            for kind in ("string", "number", "boolean", "datetime", "list"):
+                columns[kind].append(_stored(value, ftype) if kind == ftype else None)
+        batch = pa.record_batch([pa.array(columns[c], CHANGES.field(c).type) for c in CHANGES.names], schema=CHANGES)
+        buckets.add("changes", batch, _bucket_of(batch.column(1), buckets.count))
+        rows.clear()
+
+    for seq, row in enumerate(read_changes(path, schema, log)):
+        rows.append((seq, row))
+        seen.add(row[1])
+        if len(rows) == _CHANGE_ROWS:
+            flush()
+    if rows:
+        flush()
+    buckets.finish()
+    return frozenset(seen)
+
+
+def _stored(value, ftype: str):
+    if value is None:
+        return None
+    if ftype == "datetime":
+        return value.timestamp()
+    return list(value) if ftype == "list" else value
+
+
+def read_bucket(buckets: Buckets, table: str, bucket: int) -> pa.Table:
+    """A bucket's table, without taking it out of memory (it is read once per schema, and
+    by the bounds pass); a file is mapped, not copied."""
+    schema = buckets.schemas[table]
+    if buckets.count == 1:
+        return pa.Table.from_batches(buckets.memory.get((table, 0), []), schema)
+    path = buckets.path(table, bucket)
+    if not os.path.exists(path):
+        return schema.empty_table()
+    with ipc.open_stream(pa.memory_map(path)) as reader:
+        return reader.read_all()
+
+
+def bounds(spill_: Spill, created: str | None) -> tuple[float | None, float | None]:
+    """The earliest and latest event, change and creation time of every bucket."""
+    low, high = [], []
+    created_column = None if created is None else f"f{spill_.layout.fields.index((created, 'datetime'))}"
+    for bucket in range(spill_.buckets.count):
+        for table, column in (("events", "at"), ("changes", "at"), ("leads", created_column)):
+            if column is None:
+                continue
+            values = read_bucket(spill_.buckets, table, bucket)[column]
+            found = pc.min_max(values).as_py()
+            if found["min"] is not None:
+                low.append(found["min"])
+                high.append(found["max"])
+    return (min(low) if low else None), (max(high) if high else None)
+
+
+# --- one bucket, ready to replay ----------------------------------------------------------------------
+
+@dataclass
+class Bucket:
+    """The leads of one bucket, in the order of the leads file, and their rows. Lead k's events
+    are `at[starts[k]:starts[k + 1]]` (with `kinds`, `pairs` alike), in time order; its changes
+    `changes[change_starts[k]:change_starts[k + 1]]`, (at, field, value) in time order."""
+
+    ids: list[str]
+    positions: list[int]
+    fields: list[dict]
+    created: list[float | None]
+    at: list[float]
+    kinds: list[str]
+    pairs: list[tuple]                 # (at, properties): the scorer's representation of an event
+    starts: list[int]
+    changes: list[tuple]
+    change_starts: list[int]
+    problems: dict = field(default_factory=dict)   # (table, kind) -> (count, [(position, reason)])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def index(self) -> dict[str, int]:
+        return dict(zip(self.ids, range(len(self.ids))))
+
+
+def prepare(spill_: Spill, bucket: int, created: str | None, end: float, keep: int) -> Bucket:
+    """One bucket's leads with their events before `end` and their field changes."""
+    layout = spill_.layout
+    leads = read_bucket(spill_.buckets, "leads", bucket)
+    events = read_bucket(spill_.buckets, "events", bucket)
+    changes = read_bucket(spill_.buckets, "changes", bucket)
+    problems: dict = {}
+    ids = leads["id"].combine_chunks()
+    first = pc.index_in(ids, value_set=ids)
+    repeated = pc.not_equal(first, pa.array(np.arange(len(ids), dtype=np.int32)))
+    if pc.any(repeated).as_py():
+        _note(problems, "duplicate_lead", "leads", leads["pos"].filter(repeated), ids.filter(repeated),
+              repeated_lead, keep)
+        leads, ids = leads.filter(pc.invert(repeated)), ids.filter(pc.invert(repeated))
+    fields = _fields(leads, layout)
+    created_values = [f[created] for f in fields] if created else [None] * len(fields)
+
+    lead_of = pc.index_in(events["id"], value_set=ids)
+    if lead_of.null_count:
+        unknown = pc.is_null(lead_of)
+        _note(problems, "unknown_lead", "events", events["pos"].filter(unknown), events["id"].filter(unknown),
+              unknown_lead, keep)
+    usable = pc.and_(pc.is_valid(lead_of), pc.less(events["at"], end))
+    events, lead_of = events.filter(usable), lead_of.filter(usable)
+    owners = lead_of.to_numpy(zero_copy_only=False).astype(np.int64)
+    at = events["at"].to_numpy()
+    order = np.lexsort((at, owners))     # stable: equal times keep file order
+    starts = np.concatenate(([0], np.cumsum(np.bincount(owners, minlength=len(ids))))).tolist()
+    kinds_code = events["type"].to_numpy()[order]
+    at_sorted = at[order].tolist()
+    properties = _properties(events, order, kinds_code, layout)
+    pairs = list(zip(at_sorted, properties))
+    kinds = list(map(layout.events.__getitem__, kinds_code.tolist()))
+
+    change_rows, change_starts = _changes(changes, ids, spill_.fields, layout, end, problems, keep)
+    return Bucket(ids.to_pylist(), leads["pos"].to_pylist(), fields, created_values, at_sorted, kinds, pairs,
+                  starts, change_rows, change_starts, problems)
+
+
+def _note(problems: dict, kind: str, table: str, positions, ids, reason, keep: int) -> None:
+    examples = [(position, reason(lead)) for position, lead in
+                zip(positions.slice(0, keep).to_pylist(), ids.slice(0, keep).to_pylist())]
+    count, before = problems.get((table, kind), (0, []))
+    problems[(table, kind)] = (count + len(positions), before + examples)
+
+
+def _fields(leads: pa.Table, layout: Layout) -> list[dict]:
+    names = [name for name, _ in layout.fields]
+    columns = []
+    for k, (_, ftype) in enumerate(layout.fields):
+        values = leads[f"f{k}"].to_pylist()
+        columns.append([None if v is None else tuple(v) for v in values] if ftype == "list" else values)
+    if not columns:
+        return [{} for _ in range(leads.num_rows)]
+    return list(map(dict, map(zip, repeat(names), zip(*columns))))
+
+
+def _properties(events: pa.Table, order: np.ndarray, codes: np.ndarray, layout: Layout) -> list[dict]:
+    """Each event's properties dict, in `order`; equal properties of one type share a dict (the
+    scorer only reads them)."""
+    out: list = [None] * len(order)
+    empty: dict = {}
+    for code in np.unique(codes).tolist():
+        where = np.flatnonzero(codes == code)
+        declared = layout.declared[code]
+        if not declared:
+            for i in where.tolist():
+                out[i] = empty
+            continue
+        rows = pa.array(order[where])
+        columns = []
+        for _, slot in declared:
+            values = events[f"s{slot}"].take(rows).to_pylist()
+            columns.append([None if v is None else tuple(v) for v in values]
+                           if layout.slots[slot] == "list" else values)
+        names = [name for name, _ in declared]
+        shared: dict = {}
+        for i, row in zip(where.tolist(), zip(*columns)):
+            made = shared.get(row)
+            if made is None:
+                made = shared[row] = dict(zip(names, row))
+            out[i] = made
+    return out
+
+
+def _changes(changes: pa.Table, ids: pa.Array, names: tuple[str, ...], layout: Layout, end: float,
+             problems: dict, keep: int) -> tuple[list, list[int]]:
+    lead_of = pc.index_in(changes["id"], value_set=ids)
+    if lead_of.null_count:
+        unknown = pc.is_null(lead_of)
+        _note(problems, "unknown_lead", "changes", changes["seq"].filter(unknown), changes["id"].filter(unknown),
+              unknown_lead, keep)
+    usable = pc.and_(pc.is_valid(lead_of), pc.less(changes["at"], end))
+    changes, lead_of = changes.filter(usable), lead_of.filter(usable)
+    owners = lead_of.to_numpy(zero_copy_only=False).astype(np.int64)
+    at = changes["at"].to_numpy()
+    order = np.lexsort((changes["seq"].to_numpy(), at, owners))
+    starts = np.concatenate(([0], np.cumsum(np.bincount(owners, minlength=len(ids))))).tolist()
+    types = dict(layout.fields)
+    codes = changes["field"].to_numpy()[order].tolist()
+    columns = {kind: changes[kind].take(pa.array(order)).to_pylist()
+               for kind in ("string", "number", "boolean", "datetime", "list")}
+    rows = []
+    for k, (when, code) in enumerate(zip(at[order].tolist(), codes)):
+        name = names[code]
+        value = columns[types[name]][k]
+        rows.append((when, name, tuple(value) if isinstance(value, list) else value))
+    return rows, starts
+
+
+def report(problems: list[dict], spills: Spill, log: ProblemLog, outcomes_file: str) -> None:
+    """The buckets' problems (repeated leads, rows of unknown leads), in file order, into the log."""
+    merged: dict = {}
+    for found in problems:
+        for key, (count, examples) in found.items():
+            total, before = merged.get(key, (0, []))
+            merged[key] = (total + count, before + examples)
+    files = {"leads": spills.spilled.lead_file, "events": spills.spilled.event_file,
+             "changes": spills.changes_file, "outcomes": outcomes_file}
+    for (table, kind), (count, examples) in sorted(merged.items(), key=lambda item: _TABLE_ORDER[item[0][0]]):
+        first = sorted(examples)[:max(1, log.keep)]
+        log.add_counted([RowProblem(table, files[table], _row(spills, table, position), "lead_id", reason, kind)
+                         for position, reason in first], count)
+
+
+_TABLE_ORDER = {"leads": 0, "events": 1, "outcomes": 2, "changes": 3}
+
+
+def _row(spills: Spill, table: str, position: int) -> int:
+    """A row number in the file; 0 where the reader gives none (outcomes and changes)."""
+    if table in ("changes", "outcomes"):
+        return 0
+    return spills.spilled.row(table, position)

@@ -1,0 +1,125 @@
+"""The metrics of one threshold in one variant (SIMULATION.md §3), from per-lead columns.
+
+Inputs are numpy arrays over the leads, nan where there is no such instant: the crossing
+instant, the success (first outcome at the success stage), the lead's first instant in the
+window. Each metric is filtered on the instant that defines it; a metric whose denominator
+is 0 is None. Percentiles interpolate linearly between closest ranks (numpy's default).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    start: float
+    end: float
+    horizon: float                   # seconds
+    last_timestamp: float            # the latest timestamp of the history
+    capacity: float | None = None
+    target: int | None = None
+
+
+@dataclass(frozen=True)
+class Population:
+    """What every threshold shares: one entry per lead."""
+
+    success: np.ndarray              # first success instant, nan when none
+    first_in_window: np.ndarray      # first instant in [start, end), nan when none
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def _inside(values: np.ndarray, settings: Settings) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return (values >= settings.start) & (values < settings.end)
+
+
+def base_rate(population: Population, settings: Settings) -> tuple[int, int]:
+    """(leads with an instant in the window, those whose success lies within H after it)."""
+    present = ~np.isnan(population.first_in_window)
+    s, f = population.success, population.first_in_window
+    with np.errstate(invalid="ignore"):
+        good = present & (s >= f) & (s <= f + settings.horizon)
+    return int(present.sum()), int(good.sum())
+
+
+def threshold_metrics(crossing: np.ndarray, population: Population, settings: Settings) -> dict:
+    s, horizon = population.success, settings.horizon
+    crossed = _inside(crossing, settings)
+    with np.errstate(invalid="ignore"):
+        converted = crossed & (s >= crossing) & (s <= crossing + horizon)
+        won = _inside(s, settings)
+        flagged = won & (crossing <= s)
+        censored = crossed & (crossing + horizon > settings.last_timestamp)
+    n_crossed, n_converted = int(crossed.sum()), int(converted.sum())
+    precision = _ratio(n_converted, n_crossed)
+    leads, good = base_rate(population, settings)
+    rate = _ratio(good, leads)
+    lift = precision / rate if precision is not None and rate else None
+    lead_times = (s[flagged] - crossing[flagged]) / DAY
+    weekly = weekly_counts(crossing[crossed], settings)
+    counts = np.array([n for _, n in weekly], float)
+    out = {
+        "crossed": n_crossed,
+        "precision": precision,
+        "recall": _ratio(int(flagged.sum()), int(won.sum())),
+        "lift": lift,
+        "base_rate": rate,
+        "lead_time_median_days": _percentile(lead_times, 50),
+        "lead_time_p90_days": _percentile(lead_times, 90),
+        "censored": int(censored.sum()),
+        "weekly_mean": float(counts.mean()) if len(counts) else None,
+        "weekly_p90": _percentile(counts, 90),
+        "weekly_max": int(counts.max()) if len(counts) else None,
+        "weeks_over_capacity": None if settings.capacity is None else int((counts > settings.capacity).sum()),
+        "weekly": [{"week": week, "crossed": n} for week, n in weekly],
+        "funnel": funnel(leads, n_crossed, n_converted, settings.target),
+    }
+    return out
+
+
+def _percentile(values: np.ndarray, q: float) -> float | None:
+    return float(np.percentile(values, q)) if len(values) else None
+
+
+def iso_week(seconds: float) -> str:
+    year, week, _ = datetime.fromtimestamp(seconds, timezone.utc).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _week_index(seconds: np.ndarray | float):
+    """Weeks since the Monday before the epoch (the epoch was a Thursday)."""
+    return np.floor((np.floor(np.asarray(seconds) / DAY) + 3) / 7).astype(np.int64)
+
+
+def weekly_counts(crossings: np.ndarray, settings: Settings) -> list[tuple[str, int]]:
+    """Crossings per ISO week (Monday 00:00 UTC) overlapping [start, end), empty weeks included."""
+    if settings.end <= settings.start:
+        return []
+    first, last = int(_week_index(settings.start)), int(_week_index(math.nextafter(settings.end, -math.inf)))
+    counts = np.bincount(_week_index(crossings) - first, minlength=last - first + 1)
+    monday = (first * 7 - 3) * DAY
+    return [(iso_week(monday + 7 * DAY * k), int(n)) for k, n in enumerate(counts.tolist())]
+
+
+def funnel(leads: int, crossed: int, converted: int, target: int | None) -> dict:
+    """Leads with an instant in the window -> crossed -> successes within H of crossing."""
+    out = {"leads": leads, "crossed": crossed, "successes": converted,
+           "crossed_rate": _ratio(crossed, leads), "success_rate": _ratio(converted, crossed)}
+    if target is not None:
+        out["target"] = target
+        per_lead = _ratio(converted, leads)
+        per_crossing = _ratio(converted, crossed)
+        out["leads_needed"] = math.ceil(target / per_lead) if per_lead else None
+        out["crossings_needed"] = math.ceil(target / per_crossing) if per_crossing else None
+    return out

@@ -1,0 +1,61 @@
+"""The simulation result as Markdown, to post on a pull request."""
+
+from __future__ import annotations
+
+from . import formatting as f
+
+_EXAMPLES_SHOWN = 10
+
+
+def _cell(text: str) -> str:
+    """Text in a table cell: pipes escaped, on one line, no HTML from names taken as markup."""
+    return (str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+            .replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def _table(head: list[str], rows: list[list[str]], right: int = 1) -> list[str]:
+    align = ["---"] * min(right, len(head)) + ["---:"] * (len(head) - right)
+    return ["| " + " | ".join(map(_cell, head)) + " |", "| " + " | ".join(align) + " |",
+            *("| " + " | ".join(map(_cell, row)) + " |" for row in rows)]
+
+
+def render_markdown(result: dict) -> str:
+    variants = result["variants"]
+    names = list(variants)
+    compare = names == ["baseline", "candidate"]
+    out = ["## leadscore simulation", ""]
+    out += [f"- {_cell(line)}" for line in f.header_lines(result)]
+    thresholds = list(dict.fromkeys(t for v in variants.values() for t in v["thresholds"]))
+    for threshold in thresholds:
+        metrics = [v["thresholds"].get(threshold, {}) for v in variants.values()]
+        rows = []
+        for label, kind, values in f.metric_rows(metrics):
+            row = [label] + [f.value(v, kind) for v in values]
+            if compare:
+                row.append(f.delta(values[0], values[1], kind))
+            rows.append(row)
+        out += ["", f"### Threshold `{_cell(threshold)}`", ""]
+        out += _table(["metric", *names, *(["change"] if compare else [])], rows)
+        flips = result.get("flips", {}).get(threshold)
+        if flips:
+            out += ["", "Leads that flip: " + ", ".join(f"{text} **{flips.get(key, 0):,}**" for key, text in f.FLIPS)]
+            examples = (flips.get("examples") or [])[:_EXAMPLES_SHOWN]
+            if examples:
+                out += ["", "<details><summary>Examples</summary>", ""]
+                out += _table(["lead", "change", "baseline", "candidate", "rules behind it"],
+                              [[e["lead_id"], e["change"], e["baseline"] or f.NONE, e["candidate"] or f.NONE,
+                                "; ".join(e["rules"]) or f.NONE] for e in examples], right=5)
+                out += ["", "</details>"]
+    if "sweep" in result:
+        sweep = result["sweep"]
+        swept = list(dict.fromkeys(t for p in sweep["points"] for t in p["thresholds"]))
+        for threshold in swept:
+            out += ["", f"### Sweep of `{_cell(sweep['constant'])}`: threshold `{_cell(threshold)}`", ""]
+            out += _table([sweep["constant"], *(f.label(k) for k in f.SWEEP_COLUMNS)],
+                          [[f"{p['value']:g}", *(f.value(p["thresholds"][threshold].get(k), f.kind_of(k))
+                                                 for k in f.SWEEP_COLUMNS)] for p in sweep["points"]], right=0)
+    notes = [f"{p['table']}: {p['count']:,} × {p['kind'].replace('_', ' ')}" for p in result.get("problems", [])]
+    notes += result.get("notes", [])
+    if notes:
+        out += ["", "### Notes", ""] + [f"- {_cell(n)}" for n in notes]
+    return "\n".join(out) + "\n"

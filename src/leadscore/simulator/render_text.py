@@ -1,0 +1,99 @@
+"""The simulation result as terminal tables (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from . import formatting as f
+
+
+def render_text(result: dict, console: Console) -> None:
+    console.print("[bold]Simulation[/bold]", highlight=False)
+    for line in f.header_lines(result):
+        console.print(line, highlight=False, markup=False)
+    variants = result["variants"]
+    names = list(variants)
+    compare = names == ["baseline", "candidate"]
+    thresholds = list(dict.fromkeys(t for v in variants.values() for t in v["thresholds"]))
+    for threshold in thresholds:
+        metrics = [v["thresholds"].get(threshold, {}) for v in variants.values()]
+        table = Table(title=f"threshold {threshold}", title_justify="left", show_edge=False)
+        table.add_column("metric")
+        for name in names:
+            table.add_column(name, justify="right")
+        if compare:
+            table.add_column("change", justify="right")
+        for label, kind, values in f.metric_rows(metrics):
+            row = [label] + [f.value(v, kind) for v in values]
+            if compare:
+                row.append(f.delta(values[0], values[1], kind))
+            table.add_row(*row)
+        console.print()
+        console.print(table)
+        flips = result.get("flips", {}).get(threshold)
+        if flips:
+            _flips(console, threshold, flips)
+    _segments(console, variants)
+    if "sweep" in result:
+        _sweep(console, result["sweep"])
+    _notes(console, result)
+
+
+def _flips(console: Console, threshold: str, flips: dict) -> None:
+    counts = ", ".join(f"{text} {flips.get(key, 0):,}" for key, text in f.FLIPS)
+    console.print(f"leads that flip on {threshold}: {counts}", highlight=False, markup=False)
+    for e in flips.get("examples") or []:
+        console.print(f"  {e['lead_id']}: {e['change']} ({e['baseline'] or f.NONE} → {e['candidate'] or f.NONE}); "
+                      f"at {e['at']}: {'; '.join(e['rules']) or f.NONE}", highlight=False, markup=False,
+                      soft_wrap=True)
+
+
+def _segments(console: Console, variants: dict) -> None:
+    segments = list(dict.fromkeys(s for v in variants.values() for s in v.get("segments", {})))
+    for segment in segments:
+        table = Table(title=f"segment {segment} (leads with an instant in the window)", title_justify="left",
+                      show_edge=False)
+        table.add_column("label")
+        for name in variants:
+            table.add_column(f"{name}: reached", justify="right")
+            table.add_column(f"{name}: at the end", justify="right")
+        labels = list(dict.fromkeys(label for v in variants.values() for label in v.get("segments", {})
+                                    .get(segment, {})))
+        for label in labels:
+            row = [label]
+            for v in variants.values():
+                found = v.get("segments", {}).get(segment, {}).get(label)
+                row += [f.value(found["reached"], "count"), f.value(found["final"], "count")] if found \
+                    else [f.NONE, f.NONE]
+            table.add_row(*row)
+        console.print()
+        console.print(table)
+
+
+def _sweep(console: Console, sweep: dict) -> None:
+    thresholds = list(dict.fromkeys(t for p in sweep["points"] for t in p["thresholds"]))
+    how = ("one replay, values evaluated over the stored score paths" if sweep["method"] == "paths"
+           else "one replay per value")
+    for threshold in thresholds:
+        table = Table(title=f"sweep of {sweep['constant']} ({sweep['variant']}, {how}): threshold {threshold}",
+                      title_justify="left", show_edge=False)
+        table.add_column(sweep["constant"], justify="right")
+        for key in f.SWEEP_COLUMNS:
+            table.add_column(f.SHORT.get(key, f.label(key)), justify="right")
+        for point in sweep["points"]:
+            metrics = point["thresholds"][threshold]
+            table.add_row(f"{point['value']:g}", *(f.value(metrics.get(key), f.kind_of(key))
+                                                   for key in f.SWEEP_COLUMNS))
+        console.print()
+        console.print(table)
+
+
+def _notes(console: Console, result: dict) -> None:
+    lines = [f"{p['table']}: {p['count']:,} × {p['kind'].replace('_', ' ')}" + (f" (first: {p['first']})"
+                                                                              if p["first"] else "")
+             for p in result.get("problems", [])] + list(result.get("notes", []))
+    if lines:
+        console.print()
+        for line in lines:
+            console.print(f"note: {line}", highlight=False, markup=False, soft_wrap=True)

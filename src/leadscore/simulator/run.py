@@ -1,0 +1,338 @@
+"""A simulation end to end: history -> buckets -> every variant's replay -> per-lead columns.
+
+The tables are read once per schema (a Git revision may have its own) into buckets by lead;
+each bucket is then replayed through every variant, in worker processes with `jobs` > 1
+(forked: they inherit the compiled variants, nothing is pickled in). A bucket hands back
+columns only: per lead its success, its instants, and per variant its crossings and final
+state; examples of flipped leads are explained inside the bucket, where the lead's events are.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from ..batch.pipeline import bucket_count
+from ..batch.spill import _bucket_of
+from ..tables import ProblemLog, TableError, unknown_lead
+from . import compare, history
+from .engine import Engine, Plan, Replayed, Window
+from .instants import DAY, lead_times, next_midnight
+from .python_backend import PythonEngine
+from .sweep import first_crossings, margins, swept_thresholds
+from .variants import Variant, literal, override
+
+
+@dataclass(frozen=True)
+class Options:
+    success: str = "won"
+    horizon: float = 90 * DAY
+    start: float | None = None
+    end: float | None = None
+    capacity: float | None = None
+    target: int | None = None
+    jobs: int = 1
+    examples: int = 5
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    constant: str
+    values: list[float]
+
+
+@dataclass
+class SweepOutcome:
+    constant: str
+    values: list[float]
+    method: str                                  # "paths" or "replay"
+    crossings: list[np.ndarray]                  # per value: (leads, thresholds)
+
+
+@dataclass
+class VariantOutcome:
+    crossings: np.ndarray
+    first_labels: list[np.ndarray]
+    final_scores: np.ndarray
+    final_segments: np.ndarray
+    evaluations: int
+
+
+@dataclass
+class Simulation:
+    window: Window
+    last_timestamp: float
+    variants: list[Variant]
+    plans: list[Plan]
+    success: np.ndarray
+    first_in_window: np.ndarray
+    outcomes: list[VariantOutcome]
+    sweep: SweepOutcome | None
+    examples: dict = field(default_factory=dict)     # threshold -> kind -> [example]
+    buckets: int = 1
+    other_problems: dict = field(default_factory=dict)     # (table, kind) -> count, read with another schema
+    changed_fields: frozenset[str] = frozenset()
+
+
+def schema_key(schema) -> tuple:
+    """What reading a history depends on: two schemas with equal keys read it alike."""
+    return (schema.id_column, schema.created, tuple((n, f.type) for n, f in schema.fields.items()),
+            tuple((e, tuple((p, s.type) for p, s in spec.properties.items())) for e, spec in schema.events.items()))
+
+
+@dataclass
+class _Job:
+    """What every bucket's replay needs: set before the pool forks, inherited by the workers."""
+
+    spills: dict
+    main_key: tuple
+    plans: list[tuple[Plan, tuple]]
+    value_plans: list[Plan]
+    swept: tuple[int, ...] | None
+    sweep: SweepRequest | None
+    window: Window
+    success: dict
+    outcome_ids: list[list[tuple[int, str]]]
+    examples: int
+    keep: int
+    compare: bool
+    engine: Engine
+
+
+@dataclass
+class _Bucket:
+    positions: np.ndarray
+    success: np.ndarray
+    first_in_window: np.ndarray
+    replays: list[Replayed]
+    sweep: list[np.ndarray] | None
+    examples: list[tuple[str, str, int, dict]]       # (threshold, kind, position, example)
+    problems: dict
+
+
+_JOB: _Job | None = None
+
+
+def simulate(variants: list[Variant], files: history.HistoryFiles, options: Options, log: ProblemLog,
+             sweep: SweepRequest | None = None, progress: Callable[[int, int], None] | None = None,
+             engine: Engine | None = None) -> Simulation:
+    """Replay the history through every variant (the last is the ruleset as written now, whose
+    schema reads the tables; a sweep applies to it). Problems go to `log`."""
+    global _JOB
+    main = variants[-1]
+    keys = [schema_key(v.checked.schema) for v in variants]
+    main_key = keys[-1]
+    schema = main.checked.schema
+    outcomes = history.read_success(files.outcomes, options.success, log, schema.id_column)
+    count = bucket_count(files.leads, files.events, options.jobs)
+    others = ProblemLog(keep=0)
+    with (tempfile.TemporaryDirectory(prefix="leadscore-simulate-") if count > 1 else nullcontext()) as folder:
+        spills: dict = {}
+        for key, variant in sorted(zip(keys, variants), key=lambda kv: kv[0] != main_key):
+            if key not in spills:
+                sub = os.path.join(folder, str(len(spills))) if folder else None
+                if sub:
+                    os.mkdir(sub)
+                spills[key] = history.spill_history(files, variant.checked.schema, log if key == main_key else others,
+                                                    count, sub)
+        window, last = _window(spills[main_key], schema.created, outcomes, options)
+        plans, value_plans, swept = _plans(variants, keys, sweep)
+        _JOB = _Job(spills, main_key, plans, value_plans, swept, sweep, window, outcomes.success,
+                    _outcome_ids(outcomes, count), options.examples, max(1, log.keep), len(variants) == 2,
+                    engine or PythonEngine())
+        try:
+            found = _run(count, options.jobs, progress)
+        finally:
+            _JOB = None
+        history.report([b.problems for b in found], spills[main_key], log, files.outcomes)
+        changed = spills[main_key].changed
+    simulation = _merge(found, variants, [p for p, _ in plans], window, last, sweep, swept, count, options.examples)
+    simulation.other_problems = dict(others.counts)
+    simulation.changed_fields = changed
+    return simulation
+
+
+def _window(spill_: history.Spill, created: str | None, outcomes: history.Outcomes,
+            options: Options) -> tuple[Window, float]:
+    low, high = history.bounds(spill_, created)
+    found = [v for v in (low, high, outcomes.earliest, outcomes.latest) if v is not None]
+    if not found:
+        raise TableError("the history holds no timestamp (no event, outcome, change or creation time)")
+    start = options.start if options.start is not None else math.floor(min(found) / DAY) * DAY
+    end = options.end if options.end is not None else next_midnight(max(found))
+    if end <= start:
+        raise TableError(f"the window is empty: it ends ({_text(end)}) before it starts ({_text(start)})")
+    return Window(start, end), max(found)
+
+
+def _text(seconds: float) -> str:
+    return compare._iso(seconds)
+
+
+def _plans(variants: list[Variant], keys: list[tuple], sweep: SweepRequest | None):
+    swept = swept_thresholds(variants[-1].checked, sweep.constant) if sweep else None
+    plans = []
+    for i, (variant, key) in enumerate(zip(variants, keys)):
+        if sweep is not None and swept and i == len(variants) - 1:
+            plans.append((Plan.of(variant.name, variant.checked, swept, frozenset({sweep.constant})), key))
+        else:
+            plans.append((Plan.of(variant.name, variant.checked), key))
+    value_plans = []
+    if sweep is not None and swept is None:
+        value_plans = [Plan.of(f"{sweep.constant}={literal(v)}",
+                               override(variants[-1].checked, [(sweep.constant, literal(v))], "--sweep"))
+                       for v in sweep.values]
+    return plans, value_plans, swept
+
+
+def _outcome_ids(outcomes: history.Outcomes, count: int) -> list[list[tuple[int, str]]]:
+    """Each bucket's outcome lead ids, with their order in the file (to find the unknown ones)."""
+    ids = list(outcomes.leads)
+    per_bucket: list[list[tuple[int, str]]] = [[] for _ in range(count)]
+    buckets = _bucket_of(pa.array(ids, pa.string()), count) if count > 1 else np.zeros(len(ids), np.int64)
+    for order, (lead, bucket) in enumerate(zip(ids, buckets.tolist())):
+        per_bucket[bucket].append((order, lead))
+    return per_bucket
+
+
+def _run(count: int, jobs: int, progress) -> list[_Bucket]:
+    found: list = [None] * count
+    done = 0
+    if progress:
+        progress(0, count)
+    if jobs > 1 and count > 1 and "fork" in multiprocessing.get_all_start_methods():
+        with multiprocessing.get_context("fork").Pool(min(jobs, count)) as pool:
+            for bucket, result in pool.imap_unordered(_bucket, range(count)):
+                found[bucket] = result
+                done += 1
+                if progress:
+                    progress(done, count)
+        return found
+    for bucket in range(count):
+        found[bucket] = _bucket(bucket)[1]
+        if progress:
+            progress(bucket + 1, count)
+    return found
+
+
+def _bucket(number: int) -> tuple[int, _Bucket]:
+    job = _JOB
+    window = job.window
+    prepared = {}
+    for key, spill_ in job.spills.items():
+        prepared[key] = history.prepare(spill_, number, key[1], window.end, job.keep)   # key[1]: `created`
+    main = prepared[job.main_key]
+    times = lead_times(main, window.end, window.start)
+    success = np.array([job.success.get(lead, np.nan) for lead in main.ids])
+    replays = []
+    for plan, key in job.plans:
+        found = job.engine.replay(prepared[key], plan, window)
+        replays.append(found if key == job.main_key else _aligned(found, prepared[key], main))
+    sweep = _sweep(job, replays[-1], main) if job.sweep else None
+    examples = _examples(job, prepared, replays) if job.compare and job.examples else []
+    problems = dict(main.problems)
+    index = main.index()
+    unknown = [(order, lead) for order, lead in job.outcome_ids[number] if lead not in index]
+    if unknown:
+        problems[("outcomes", "unknown_lead")] = (len(unknown), [(order, unknown_lead(lead))
+                                                                 for order, lead in unknown[:job.keep]])
+    for r in replays:
+        r.recording = None     # only the sweep reads it, here
+    return number, _Bucket(np.asarray(main.positions, np.int64), success, times["first_in_window"], replays,
+                           sweep, examples, problems)
+
+
+def _aligned(found: Replayed, bucket: history.Bucket, main: history.Bucket) -> Replayed:
+    """A replay of another schema's reading, in the main reading's lead order (leads it lacks: no
+    instant)."""
+    index = bucket.index()
+    rows = np.array([index.get(lead, -1) for lead in main.ids], np.int64)
+    missing = rows < 0
+
+    def take(values: np.ndarray, empty) -> np.ndarray:
+        out = values[np.where(missing, 0, rows)] if len(values) else np.zeros((len(rows),) + values.shape[1:],
+                                                                            values.dtype)
+        out[missing] = empty
+        return out
+
+    return Replayed(take(found.crossings, np.nan), [take(f, np.nan) for f in found.first_labels],
+                    take(found.final_scores, np.nan), take(found.final_thresholds, False),
+                    take(found.final_segments, -1), found.evaluations)
+
+
+def _sweep(job: _Job, replayed: Replayed, main: history.Bucket) -> list[np.ndarray]:
+    """Per sweep value: the crossings of every threshold of the swept variant, (leads, thresholds)."""
+    values = job.sweep.values
+    if job.swept is None:
+        out = []
+        for plan in job.value_plans:
+            out.append(job.engine.replay(main, plan, job.window).crossings)
+        return out
+    out = [replayed.crossings.copy() for _ in values]
+    if job.swept:
+        plan = job.plans[-1][0]
+        for threshold, margin in margins(plan.checked, job.sweep.constant, replayed.recording).items():
+            found = first_crossings(replayed.recording, margin, values, len(main))
+            for k in range(len(values)):
+                out[k][:, threshold] = found[k]
+    return out
+
+
+def _examples(job: _Job, prepared: dict, replays: list[Replayed]) -> list:
+    """The first flipped leads of the bucket (by position in the leads file), explained."""
+    (before, before_key), (after, after_key) = job.plans
+    main = prepared[job.main_key]
+    positions = np.asarray(main.positions)
+    indexes = {key: bucket.index() for key, bucket in prepared.items()}
+    out = []
+    for i, threshold in enumerate(after.thresholds):
+        if threshold not in before.thresholds:
+            continue
+        b_cross = replays[0].crossings[:, before.thresholds.index(threshold)]
+        c_cross = replays[1].crossings[:, i]
+        scores = compare.threshold_scores(after.checked, threshold)
+        for kind, mask in compare.flips(b_cross, c_cross, job.window.start, job.window.end).items():
+            leads = np.flatnonzero(mask)
+            for k in leads[np.argsort(positions[leads], kind="stable")][:job.examples].tolist():
+                lead = main.ids[k]
+                instant = float(np.nanmin([b_cross[k], c_cross[k]]))
+                results = [job.engine.evaluate_at(prepared[key], indexes[key][lead], plan, instant)
+                           if lead in indexes[key] else ((), (), (), ())
+                           for plan, key in ((before, before_key), (after, after_key))]
+                found = compare.example(lead, kind, b_cross[k], c_cross[k], instant, results[0], results[1],
+                                        scores, (before.scores, after.scores))
+                out.append((threshold, kind, int(positions[k]), found))
+    return out
+
+
+def _merge(found: list[_Bucket], variants, plans, window, last, sweep, swept, count, limit: int) -> Simulation:
+    def joined(get) -> np.ndarray:
+        return np.concatenate([get(b) for b in found])
+
+    outcomes = []
+    for v in range(len(plans)):
+        outcomes.append(VariantOutcome(
+            joined(lambda b: b.replays[v].crossings),
+            [joined(lambda b: b.replays[v].first_labels[s]) for s in range(len(plans[v].labels))],
+            joined(lambda b: b.replays[v].final_scores), joined(lambda b: b.replays[v].final_segments),
+            sum(b.replays[v].evaluations for b in found)))
+    sweep_outcome = None
+    if sweep is not None:
+        sweep_outcome = SweepOutcome(sweep.constant, sweep.values, "replay" if swept is None else "paths",
+                                     [joined(lambda b: b.sweep[k]) for k in range(len(sweep.values))])
+    examples: dict = {}
+    for threshold, kind, position, example in sorted((e for b in found for e in b.examples),
+                                                     key=lambda e: e[2]):
+        kept = examples.setdefault(threshold, {}).setdefault(kind, [])
+        if len(kept) < limit:
+            kept.append(example)
+    return Simulation(window, last, variants, plans, joined(lambda b: b.success),
+                      joined(lambda b: b.first_in_window), outcomes, sweep_outcome, examples, count)
