@@ -22,6 +22,7 @@ COMMANDS = {
     "score": "score",
     "explain": "explain",
     "simulate": "simulate",
+    "diff": "diff",
 }
 
 

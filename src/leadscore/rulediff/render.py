@@ -1,0 +1,153 @@
+"""The changes as text (one per line), Markdown (a pull-request comment) or JSON.
+
+Names, expressions and strings come from the rule files, which are untrusted: every
+output but JSON shows control and invisible formatting characters as `?` (they could
+drive the terminal or hide what a line says), and Markdown puts every piece of user
+text in a code span, where it is neither markup nor an @mention.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import asdict
+from typing import Sequence
+
+from ..dsl.formatter import name as quoted
+from .compare import ADDED, CHANGED, MOVED, REMOVED, Change
+
+_KINDS = (ADDED, REMOVED, CHANGED, MOVED)
+# Entities whose name alone says what changed, with no "rule"/"label" word before it.
+_BARE = ("header", "constant", "list item")
+# Entities named by the language, not by the rule file: their names are never quoted.
+_FIXED = ("header", "option")
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def _own(change: Change) -> bool:
+    """The change is about the section itself (a threshold's condition), not a part."""
+    return change.section == f"{change.entity} {change.name}"
+
+
+def _name(change: Change) -> str:
+    """The name as the rule file would write it (`` `us based` ``), so that a name with
+    spaces or colons cannot blur where it ends."""
+    return change.name if change.entity in _FIXED else quoted(change.name)
+
+
+def _section(change: Change) -> str:
+    kind, _, name = change.section.partition(" ")
+    return f"{kind} {quoted(name)}" if name else kind
+
+
+def _subject(change: Change) -> str:
+    if change.entity in _BARE:
+        return _name(change)
+    return "" if _own(change) else f"{change.entity} {_name(change)}"
+
+
+def _show(value: str | None) -> str:
+    return "(none)" if value is None else value
+
+
+def _moved(change: Change) -> str:
+    field = change.field
+    old, new = (None if n is None else quoted(n) for n in (change.old, change.new))
+    if field == "group" and old is None:
+        return f"moved into group {new}"
+    if field == "group" and new is None:
+        return f"moved out of group {old}"
+    return f"moved from {field} {old} to {field} {new}"
+
+
+def line(change: Change) -> str:
+    """One change in plain words: `score fit: rule enterprise_finance: points +30 → +25`."""
+    subject = _subject(change)
+    if change.kind in (ADDED, REMOVED):
+        value = change.new if change.kind == ADDED else change.old
+        if change.entity == "list item":
+            body = f"{subject}: {change.kind} item {value}"
+        else:
+            body = f"{change.kind} {subject}".rstrip() + ("" if value is None else f": {value}")
+    elif change.kind == MOVED:
+        body = f"{subject}: {_moved(change)}"
+    else:
+        what = f"{subject}: {change.field}" if subject and change.field else subject or change.field
+        body = f"{what} {_show(change.old)} → {_show(change.new)}"
+    return f"{_section(change)}: {body}"
+
+
+def render_text(changes: Sequence[Change]) -> str:
+    if not changes:
+        return "no semantic changes\n"
+    return "".join(_printable(line(c)) + "\n" for c in changes)
+
+
+def render_json(changes: Sequence[Change]) -> str:
+    return json.dumps([asdict(c) for c in changes], indent=2, ensure_ascii=False) + "\n"
+
+
+# --- Markdown ------------------------------------------------------------------------------
+
+def _code(text: str, table: bool = True) -> str:
+    """User text as a code span (in a GFM table cell unless `table` is false).
+
+    The fence is one backtick longer than the longest run inside, so a backtick cannot
+    close it; in a table a pipe is written `\\|`, which the table reads as part of the
+    cell. GFM cannot write a backslash right before a pipe inside a code span, so such
+    text is written as `<code>` with every ASCII punctuation character backslash-escaped."""
+    text = _printable(text)
+    if table and "\\|" in text:
+        return "<code>" + re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text) + "</code>"
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""
+    span = f"{fence}{pad}{text}{pad}{fence}"
+    return span.replace("|", "\\|") if table else span
+
+
+def _where(change: Change) -> str:
+    kind, _, name = change.section.partition(" ")
+    return f"{kind} {_code(name)}" if name else kind
+
+
+def _what(change: Change) -> str:
+    if change.entity == "header":
+        parts = [change.name]
+    elif change.entity == "list item":
+        parts = [f"{_code(change.name)} item"]
+    elif change.entity == "constant":
+        parts = [_code(change.name)]
+    elif _own(change):
+        return change.field or change.entity
+    else:
+        parts = [f"{change.entity} {_code(change.name)}"]
+    if change.field:
+        parts.append(change.field)
+    return ": ".join(parts)
+
+
+def _cell(value: str | None) -> str:
+    return "" if value is None else _code(value)
+
+
+def _summary(changes: Sequence[Change]) -> str:
+    """`3 changes: 1 added, 2 changed`, or `no semantic changes`."""
+    if not changes:
+        return "no semantic changes"
+    counts = Counter(c.kind for c in changes)
+    parts = ", ".join(f"{counts[k]} {k}" for k in _KINDS if counts[k])
+    return f"{len(changes)} change{'s' * (len(changes) != 1)}: {parts}"
+
+
+def render_markdown(changes: Sequence[Change], old_label: str, new_label: str) -> str:
+    out = ["### leadscore diff", "",
+           f"{_code(old_label, False)} → {_code(new_label, False)}: **{_summary(changes)}**"]
+    if changes:
+        out += ["", "| change | where | what | old | new |", "|---|---|---|---|---|"]
+        out += [f"| {c.kind} | {_where(c)} | {_what(c)} | {_cell(c.old)} | {_cell(c.new)} |"
+                for c in changes]
+    return "\n".join(out) + "\n"
