@@ -113,11 +113,14 @@ def command(ruleset: str, history: str | None, leads_path, events_path, outcomes
     try:
         with _Progress() as progress:
             simulation = simulate(found, files, options, log, request, progress)
+    except v.UsageError as error:
+        raise click.UsageError(str(error)) from None
     except TableError as error:
         _problems(log)
         click.echo(f"error: {_table_error(error)}" + (" (--strict)" if error.problem and strict else ""), err=True)
         sys.exit(1)
-    _problems(log)
+    if not (output_format == "text" and output is None):
+        _problems(log)   # a text report on standard output lists them itself
     _write(simulation, options, log, output_format, output, html_path)
 
 

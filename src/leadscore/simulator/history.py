@@ -59,22 +59,18 @@ class HistoryFiles:
 @dataclass
 class Outcomes:
     success: dict[str, float]              # lead id -> its first outcome at the success stage
-    leads: dict[str, None]                 # every lead id named by an outcome, in file order
-    earliest: float | None = None
-    latest: float | None = None
+    leads: dict[str, tuple[float, float]]  # every lead id named by an outcome, in file order ->
+                                           # its earliest and latest outcome time (any stage)
 
 
 def read_success(path: str, stage: str, log: ProblemLog, id_column: str) -> Outcomes:
     stage = stage.strip().lower()
     out = Outcomes({}, {})
-    times = []
     for lead, found, at, _ in read_outcomes(path, log, id_column=id_column):
-        out.leads.setdefault(lead)
-        times.append(at)
+        low, high = out.leads.get(lead, (at, at))
+        out.leads[lead] = (min(low, at), max(high, at))
         if found == stage and at < out.success.get(lead, float("inf")):
             out.success[lead] = at
-    if times:
-        out.earliest, out.latest = min(times), max(times)
     return out
 
 
@@ -158,19 +154,29 @@ def read_bucket(buckets: Buckets, table: str, bucket: int) -> pa.Table:
         return reader.read_all()
 
 
-def bounds(spill_: Spill, created: str | None) -> tuple[float | None, float | None]:
-    """The earliest and latest event, change and creation time of every bucket."""
+def bounds(spill_: Spill, created: str | None, outcomes: Outcomes) -> tuple[float | None, float | None]:
+    """The earliest and latest time of the rows a replay keeps: events, changes and outcomes of
+    known leads, and the creation time of each lead's first row. A row left out (an unknown
+    lead, a repeated lead id) must not stretch the window."""
     low, high = [], []
     created_column = None if created is None else f"f{spill_.layout.fields.index((created, 'datetime'))}"
     for bucket in range(spill_.buckets.count):
-        for table, column in (("events", "at"), ("changes", "at"), ("leads", created_column)):
-            if column is None:
-                continue
-            values = read_bucket(spill_.buckets, table, bucket)[column]
+        leads = read_bucket(spill_.buckets, "leads", bucket)
+        ids = leads["id"].combine_chunks()
+        first = pc.equal(pc.index_in(ids, value_set=ids), pa.array(np.arange(len(ids), dtype=np.int32)))
+        columns = [read_bucket(spill_.buckets, table, bucket) for table in ("events", "changes")]
+        columns = [t["at"].filter(pc.is_in(t["id"], value_set=ids)) for t in columns]
+        if created_column is not None:
+            columns.append(leads[created_column].filter(first))
+        for values in columns:
             found = pc.min_max(values).as_py()
             if found["min"] is not None:
                 low.append(found["min"])
                 high.append(found["max"])
+        for lead in ids.to_pylist():
+            if lead in outcomes.leads:
+                low.append(outcomes.leads[lead][0])
+                high.append(outcomes.leads[lead][1])
     return (min(low) if low else None), (max(high) if high else None)
 
 

@@ -28,7 +28,7 @@ from .engine import Engine, Plan, Replayed, Window
 from .instants import DAY, lead_times, next_midnight
 from .python_backend import PythonEngine
 from .sweep import first_crossings, margins, swept_thresholds
-from .variants import Variant, literal, override
+from .variants import UsageError, Variant, literal, override
 
 
 @dataclass(frozen=True)
@@ -162,14 +162,14 @@ def simulate(variants: list[Variant], files: history.HistoryFiles, options: Opti
 
 def _window(spill_: history.Spill, created: str | None, outcomes: history.Outcomes,
             options: Options) -> tuple[Window, float]:
-    low, high = history.bounds(spill_, created)
-    found = [v for v in (low, high, outcomes.earliest, outcomes.latest) if v is not None]
+    found = [v for v in history.bounds(spill_, created, outcomes) if v is not None]
     if not found:
         raise TableError("the history holds no timestamp (no event, outcome, change or creation time)")
     start = options.start if options.start is not None else math.floor(min(found) / DAY) * DAY
     end = options.end if options.end is not None else next_midnight(max(found))
     if end <= start:
-        raise TableError(f"the window is empty: it ends ({_text(end)}) before it starts ({_text(start)})")
+        raise UsageError(f"the window is empty: it ends ({_text(end)}) before it starts ({_text(start)}); "
+                         "--start and --end must leave some of the history between them")
     return Window(start, end), max(found)
 
 

@@ -78,7 +78,12 @@ def load_at_revision(path: str, revision: str, allow_outside: bool) -> CheckedRu
     folder = os.path.dirname(os.path.abspath(path))
     root = _git(folder, "rev-parse", "--show-toplevel").strip()
     relative = PurePosixPath(os.path.relpath(os.path.realpath(path), os.path.realpath(root)).replace(os.sep, "/"))
-    _git(root, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
+    if revision.startswith("-"):   # never read as one of git's options
+        raise UsageError(f"--against {revision!r}: a revision cannot start with '-'")
+    try:
+        _git(root, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
+    except UsageError:
+        raise UsageError(f"--against {revision}: no such commit, branch or tag in the repository at {root}") from None
     display = f"{path}@{revision}"
     text = _git(root, "show", f"{revision}:{relative}")
     sources = {display: text}
