@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import leadscore
 from leadscore.simulator.engine import Plan, Window
 from leadscore.simulator.python_backend import PythonEngine
-from leadscore.simulator.sweep import first_crossings, margins, swept_thresholds
+from leadscore.simulator.sweep import first_crossings, sweep_crossings, swept_thresholds
 from leadscore.simulator.variants import literal, override, sweep_values
 from test_simulator_skip import LEADS, histories
 from test_simulator_support import bucket_of, ruleset, ts
@@ -25,6 +25,9 @@ FORMS = st.sampled_from([
     "a >= k", "a > k", "k <= a", "a <= k", "a < k", "k > c", "not (a < k)", "b >= 10 and a >= k",
     "a >= k or b > 5", "c >= k and a > 3", "(a >= k and c >= k) or b >= 10", "a - b >= k", "max(a, b) >= k",
     "not (a >= k or b >= 10)", "a >= 20", "a >= k and a - b >= k", "a - b > k or a > k + 0",
+    # evaluated over the rows once per value (no margin form)
+    "a == k", "a != k", "a * k >= 30", "a >= k + 10", "max(a, k) >= 20", "k - a >= -5", "a > k and b < k",
+    "a >= k or a <= k - 10", "a / k > 1", "c is missing or a >= k",
 ])
 
 
@@ -34,8 +37,7 @@ def swept_crossings(checked, bucket, values):
     plan = Plan.of("sweep", checked, indices, frozenset({"k"}))
     replayed = PythonEngine().replay(bucket, plan, Window(START, END))
     out = [replayed.crossings.copy() for _ in values]
-    for i, margin in margins(checked, "k", replayed.recording).items():
-        found = first_crossings(replayed.recording, margin, values, len(bucket))
+    for i, found in sweep_crossings(checked, "k", replayed.recording, values, len(bucket)).items():
         for v in range(len(values)):
             out[v][:, i] = found[v]
     return out
@@ -75,10 +77,11 @@ def test_the_forms_the_stored_paths_cannot_answer_replay_per_value(tmp_path):
 
     assert method("a >= k") == (0,)
     assert method("a >= 20") == ()                       # the constant is not in any threshold
-    assert method("a == k") is None                       # not a bound
-    assert method("a * k >= 3") is None                   # the constant inside arithmetic
-    assert method("a >= k and employees > 5") is None     # beside a field
-    assert method("a >= k or a <= k - 1") is None
+    assert method("a == k") == (0,)                       # not a bound: evaluated per value on the paths
+    assert method("a * k >= 3") == (0,)                   # the constant inside arithmetic: likewise
+    assert method("a >= k or a <= k - 1") == (0,)
+    assert method("a >= k and employees > 5") is None     # beside a field, which is not recorded
+    assert method("a >= k and count(page_view) > 2") is None   # beside an aggregate of events
     assert method("a >= 1", "score e {\n  x: +1 if employees >= k\n}\n") is None   # in a score
 
 

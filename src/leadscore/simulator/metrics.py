@@ -118,8 +118,7 @@ def funnel(leads: int, crossed: int, converted: int, target: int | None) -> dict
            "crossed_rate": _ratio(crossed, leads), "success_rate": _ratio(converted, crossed)}
     if target is not None:
         out["target"] = target
-        per_lead = _ratio(converted, leads)
-        per_crossing = _ratio(converted, crossed)
-        out["leads_needed"] = math.ceil(target / per_lead) if per_lead else None
-        out["crossings_needed"] = math.ceil(target / per_crossing) if per_crossing else None
+        # ceil(target / (converted / n)) in integers: in floats 15 / (3 / 11) is 55.00000000000001
+        out["leads_needed"] = -(-target * leads // converted) if converted else None
+        out["crossings_needed"] = -(-target * crossed // converted) if converted else None
     return out

@@ -27,7 +27,7 @@ from . import compare, history
 from .engine import Engine, Plan, Replayed, Window
 from .instants import DAY, lead_times, next_midnight
 from .python_backend import PythonEngine
-from .sweep import first_crossings, margins, swept_thresholds
+from .sweep import sweep_crossings, swept_thresholds
 from .variants import UsageError, Variant, literal, override
 
 
@@ -167,6 +167,9 @@ def _window(spill_: history.Spill, created: str | None, outcomes: history.Outcom
         raise TableError("the history holds no timestamp (no event, outcome, change or creation time)")
     start = options.start if options.start is not None else math.floor(min(found) / DAY) * DAY
     end = options.end if options.end is not None else next_midnight(max(found))
+    if options.start is not None and options.start > max(found):
+        raise UsageError(f"the window holds none of the history: --start ({_text(start)}) is after its last "
+                         f"timestamp ({_text(max(found))})")
     if end <= start:
         raise UsageError(f"the window is empty: it ends ({_text(end)}) before it starts ({_text(start)}); "
                          "--start and --end must leave some of the history between them")
@@ -279,8 +282,8 @@ def _sweep(job: _Job, replayed: Replayed, main: history.Bucket) -> list[np.ndarr
     out = [replayed.crossings.copy() for _ in values]
     if job.swept:
         plan = job.plans[-1][0]
-        for threshold, margin in margins(plan.checked, job.sweep.constant, replayed.recording).items():
-            found = first_crossings(replayed.recording, margin, values, len(main))
+        for threshold, found in sweep_crossings(plan.checked, job.sweep.constant, replayed.recording, values,
+                                                len(main)).items():
             for k in range(len(values)):
                 out[k][:, threshold] = found[k]
     return out

@@ -2,9 +2,9 @@
 
 When the constant appears only in thresholds and segments, the scores do not depend on it:
 one replay records the scores (and the thresholds that do not use the constant) at every
-instant where a swept threshold could first hold, and each value is then a lookup. A
-threshold's condition is turned into a *margin* h over those paths, so that it holds at an
-instant exactly when `sign * value <= h` (or `<`, for a strict comparison):
+instant where a swept threshold could first hold, and each value is then read off those
+paths. The common forms are turned into a *margin* h over the paths, so that a threshold
+holds at an instant exactly when `sign * value <= h` (or `<`, for a strict comparison):
 
     interest >= c                 h = interest                      sign +1
     fit >= 40 and interest >= c   h = interest where fit >= 40, -inf elsewhere
@@ -12,9 +12,10 @@ instant exactly when `sign * value <= h` (or `<`, for a strict comparison):
 
 `and` takes the smaller margin, `or` the larger, `not` turns the comparison around. The first
 instant a value crosses is then a binary search on the running maximum of h, for all leads
-at once. A condition outside these forms (the constant inside arithmetic, compared with
-`==`, or beside a field or an aggregate of events) is replayed once per value instead, and
-the report says so.
+at once. Any other condition over scores, thresholds and constants (`interest >= c + 10`,
+`max(fit, c)`, `==`) is evaluated over the recorded rows once per value, with the same
+float arithmetic as the scorer. Only a condition that also reads a field or an aggregate of
+events (not recorded) is replayed once per value, and the report says so.
 """
 
 from __future__ import annotations
@@ -51,24 +52,44 @@ def swept_thresholds(checked: CheckedRuleset, constant: str) -> tuple[int, ...] 
     try:
         for i, decl in enumerate(evaluator.thresholds):
             if evaluator.involves(decl.condition):
-                evaluator.check(decl.condition)
+                evaluator.check_plain(decl.condition)
                 swept.append(i)
-        # the bounds that meet in `and`/`or` must point the same way: the same pass over no rows
-        margins(checked, constant, Recording(np.zeros(0, np.int64), np.zeros(0), np.zeros((0, len(
-            evaluator.score_index))), np.zeros((0, len(evaluator.thresholds)), bool)))
     except Unsupported:
         return None
     return tuple(swept)
 
 
-def margins(checked: CheckedRuleset, constant: str, recording: Recording) -> dict[int, Margin]:
-    """Threshold index -> its margin over the recorded rows."""
+def sweep_crossings(checked: CheckedRuleset, constant: str, recording: Recording, values: list[float],
+                    leads: int) -> dict[int, np.ndarray]:
+    """Threshold index -> (values, leads): the first recorded instant at which the threshold
+    holds with each value of the constant, nan when none. Thresholds in margin form are a
+    binary search; the others are evaluated over the rows once per value."""
     evaluator = _MarginEvaluator(checked, constant, recording)
-    out: dict[int, Margin] = {}
+    found: dict[int, np.ndarray] = {}
+    evaluated: list[tuple[int, ast.Threshold]] = []
     for i, decl in enumerate(evaluator.thresholds):
-        if evaluator.involves(decl.condition):
-            out[i] = evaluator.margins[decl.name.name] = evaluator.margin(decl.condition)
-    return out
+        if not evaluator.involves(decl.condition):
+            continue
+        try:
+            evaluator.check(decl.condition)
+            margin = evaluator.margins[decl.name.name] = evaluator.margin(decl.condition)
+        except Unsupported:
+            evaluated.append((i, decl))
+            continue
+        found[i] = first_crossings(recording, margin, values, leads)
+    for i, _ in evaluated:
+        found[i] = np.full((len(values), leads), np.nan)
+    for k, value in enumerate(values):
+        evaluator.value, evaluator.holds = value, {}
+        for name, margin in evaluator.margins.items():
+            evaluator.holds[name] = (margin.sign * value < margin.h) if margin.strict else \
+                (margin.sign * value <= margin.h)
+        for i, decl in evaluated:
+            holds = evaluator.holds[decl.name.name] = evaluator.boolean(decl.condition)
+            rows = np.flatnonzero(holds)
+            owners, first = np.unique(recording.lead[rows], return_index=True)
+            found[i][k, owners] = recording.at[rows[first]]
+    return found
 
 
 def first_crossings(recording: Recording, margin: Margin, values: list[float], leads: int) -> np.ndarray:
@@ -110,6 +131,9 @@ class _MarginEvaluator:
         self.threshold_index = {d.name.name: i for i, d in enumerate(self.thresholds)}
         self.tainted = tainted_by(checked, constant)
         self.margins: dict[str, Margin] = {}
+        # while one value is evaluated: the value, and the swept thresholds' rows where they hold
+        self.value: float | None = None
+        self.holds: dict[str, np.ndarray] = {}
 
     def _kind(self, name: ast.Name) -> str:
         return self.checked.resolutions[name].kind
@@ -127,23 +151,24 @@ class _MarginEvaluator:
 
     def check(self, expr: ast.Expr) -> None:
         if not self.involves(expr):
-            self._check_plain(expr)
+            self.check_plain(expr)
         elif isinstance(expr, ast.BoolOp):
             for operand in expr.operands:
                 self.check(operand)
         elif isinstance(expr, ast.Unary) and expr.op == "not":
             self.check(expr.operand)
         elif isinstance(expr, ast.Name) and self._kind(expr) == t.THRESHOLD:
-            return      # a swept threshold declared before: its own margin
+            if expr.name not in self.margins:
+                raise Unsupported   # a swept threshold declared before, evaluated per value
         elif isinstance(expr, ast.Compare) and expr.op in ("<", "<=", ">", ">="):
             left, right = self._is_constant(expr.left), self._is_constant(expr.right)
             if left == right:
                 raise Unsupported
-            self._check_plain(expr.right if left else expr.left)
+            self.check_plain(expr.right if left else expr.left)
         else:
             raise Unsupported
 
-    def _check_plain(self, expr: ast.Expr) -> None:
+    def check_plain(self, expr: ast.Expr) -> None:
         """Only scores, constants, literals and thresholds, through arithmetic and logic."""
         for node in ast.walk(expr):
             if isinstance(node, ast.Name) and self._kind(node) not in (t.SCORE, t.CONSTANT, t.THRESHOLD):
@@ -153,10 +178,21 @@ class _MarginEvaluator:
                 raise Unsupported
             if isinstance(node, ast.Call) and node.func not in ("min", "max"):
                 raise Unsupported
-            if isinstance(node, ast.Compare) and node.op not in ("<", "<=", ">", ">=", "==", "!="):
+            if isinstance(node, ast.Compare) and (node.op not in ("<", "<=", ">", ">=", "==", "!=") or
+                                                  not (self._numeric(node.left) and self._numeric(node.right))):
                 raise Unsupported
             if isinstance(node, (ast.String, ast.DateTime, ast.Duration, ast.ListLit, ast.Regex)):
                 raise Unsupported
+
+    def _numeric(self, expr: ast.Expr) -> bool:
+        """Not a boolean operand (a threshold, a boolean constant or literal): the rows hold
+        numbers for comparisons."""
+        if isinstance(expr, ast.Bool):
+            return False
+        if isinstance(expr, ast.Name):
+            kind = self._kind(expr)
+            return kind == t.SCORE or kind == t.CONSTANT and not isinstance(self.checked.constants[expr.name], bool)
+        return True
 
     # --- over the recorded rows ------------------------------------------------------------
 
@@ -198,6 +234,8 @@ class _MarginEvaluator:
             kind = self._kind(expr)
             if kind == t.SCORE:
                 return self.recording.scores[:, self.score_index[expr.name]]
+            if self._is_constant(expr) and self.value is not None:
+                return np.full(self.rows(), float(self.value))
             return np.full(self.rows(), float(self.checked.constants[expr.name]))
         if isinstance(expr, ast.Unary):
             return -self.number(expr.operand)
@@ -221,6 +259,10 @@ class _MarginEvaluator:
         if isinstance(expr, ast.Bool):
             return np.full(self.rows(), expr.value)
         if isinstance(expr, ast.Name):
+            if expr.name in self.holds:
+                return self.holds[expr.name]
+            if self._kind(expr) == t.CONSTANT:
+                return np.full(self.rows(), bool(self.checked.constants[expr.name]))
             return self.recording.thresholds[:, self.threshold_index[expr.name]]
         if isinstance(expr, ast.Unary):
             return ~self.boolean(expr.operand)
