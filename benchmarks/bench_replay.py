@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import math
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -47,7 +46,7 @@ from bench_score import T, by_hand, make_data  # noqa: E402
 from leadscore.simulator.engine import Plan, Window  # noqa: E402
 from leadscore.simulator.history import Bucket  # noqa: E402
 from leadscore.simulator.python_backend import PythonEngine  # noqa: E402
-from leadscore.simulator.sweep import first_crossings, margins, swept_thresholds  # noqa: E402
+from leadscore.simulator.sweep import sweep_crossings, swept_thresholds  # noqa: E402
 from leadscore.simulator.variants import literal, override  # noqa: E402
 
 DAY = 86400.0
@@ -155,9 +154,7 @@ def run_sweep(buckets: list[Bucket], checked, values: list[float]):
     out = []
     for bucket in buckets:
         replayed = engine.replay(bucket, plan, window)
-        per_threshold = {i: first_crossings(replayed.recording, m, values, len(bucket))
-                         for i, m in margins(checked, constant, replayed.recording).items()}
-        out.append(per_threshold)
+        out.append(sweep_crossings(checked, constant, replayed.recording, values, len(bucket)))
     return time.perf_counter() - start, out
 
 
@@ -210,19 +207,40 @@ def write_history(folder: Path, data, seed: int = 5) -> None:
 
 
 def end_to_end(data, leads: int, jobs: int) -> tuple[float, float]:
-    """(seconds, peak resident MB) of `leadscore simulate` on a history of the first `leads` leads."""
+    """(seconds, peak memory MB) of `leadscore simulate` on a history of the first `leads` leads.
+
+    The peak is sampled from /proc: the proportional set size (PSS) of the child and its worker
+    processes, summed, so pages the workers share with it count once. (getrusage's maxrss of
+    a child would count this big benchmark process, whose pages the child holds until exec.)"""
     with tempfile.TemporaryDirectory(prefix="bench-replay-") as folder:
         write_history(Path(folder), data[:leads])
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "leadscore.cli", "simulate", str(ACME), "--history", folder,
-                               "--format", "json", "-o", str(Path(folder) / "result.json"), "--jobs", str(jobs)],
-                              capture_output=True, text=True, cwd=ROOT)
+        child = subprocess.Popen([sys.executable, "-m", "leadscore.cli", "simulate", str(ACME), "--history", folder,
+                                  "--format", "json", "-o", str(Path(folder) / "result.json"), "--jobs", str(jobs)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        peak = 0
+        while child.poll() is None:
+            peak = max(peak, _tree_pss_kb(child.pid))
+            time.sleep(0.02)
         seconds = time.perf_counter() - start
-        if done.returncode != 0:
-            sys.exit(f"leadscore simulate failed:\n{done.stderr}")
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) / 1024
+        if child.returncode != 0:
+            sys.exit(f"leadscore simulate failed:\n{child.stderr.read()}")
+    return seconds, peak / 1024
+
+
+def _tree_pss_kb(pid: int) -> int:
+    """The memory of a process and its descendants now, in kB (0 for those already gone)."""
+    total, stack = 0, [pid]
+    while stack:
+        found = stack.pop()
+        try:
+            rollup = Path(f"/proc/{found}/smaps_rollup").read_text()
+            total += sum(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
+            for task in Path(f"/proc/{found}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return total
 
 
 def main() -> None:
