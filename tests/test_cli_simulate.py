@@ -942,6 +942,7 @@ def test_a_set_value_the_rules_cannot_use_exits_1(tmp_path):
     result = invoke(rules, "--history", folder, "--set", "cap=-5")
     assert result.exit_code == 1
     assert re.search(r":\d+:\d+", result.stderr)
+    assert re.search(r"max cap\n *\^\^\^", result.stderr)    # the rule file's line, a caret under `cap`
 
 
 @pytest.mark.parametrize("args", [

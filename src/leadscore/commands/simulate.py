@@ -145,9 +145,21 @@ def _diagnostics(error) -> None:
 
     for d in sorted(error.diagnostics, key=sort_key):
         if d.is_error:
-            click.echo(render_text(d, error.sources.get(d.span.file, "").splitlines()), err=True)
+            click.echo(render_text(d, _source(error.sources, d.span.file).splitlines()), err=True)
     count = sum(d.is_error for d in error.diagnostics)
     click.echo(f"{error}: {count} error{'s' * (count != 1)}", err=True)
+
+
+def _source(sources: dict[str, str], file: str) -> str:
+    """The text a diagnostic points into: a `--set` value or a Git revision's file as read, else
+    the rule file on disk (an error that only a `--set` value reveals points into it)."""
+    if file in sources:
+        return sources[file]
+    try:
+        with open(file, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return ""
 
 
 def _table_error(error) -> str:
