@@ -20,24 +20,11 @@ import math
 from html import escape
 
 from . import report_charts as charts
+from .formatting import METRICS as _METRICS
+from .formatting import NONE as _NONE
+from .formatting import SWEEP_COLUMNS as _SWEEP_COLUMNS
 
-_METRICS = (  # key, label, kind (how the value is shown)
-    ("crossed", "crossed", "count"),
-    ("precision", "precision", "share"),
-    ("recall", "recall", "share"),
-    ("lift", "lift", "ratio"),
-    ("base_rate", "base rate", "share"),
-    ("lead_time_median_days", "lead time, median", "days"),
-    ("lead_time_p90_days", "lead time, p90", "days"),
-    ("censored", "censored", "count"),
-    ("weekly_mean", "crossings per week, mean", "decimal"),
-    ("weekly_p90", "crossings per week, p90", "decimal"),
-    ("weekly_max", "crossings per week, max", "decimal"),
-    ("weeks_over_capacity", "weeks over capacity", "count"),
-)
 _KNOWN = {key for key, _, _ in _METRICS} | {"weekly"}
-_SWEEP_COLUMNS = ("crossed", "precision", "recall", "lift", "weekly_mean", "weekly_max", "weeks_over_capacity")
-_NONE = "—"
 # Which way a change is an improvement (green) or not (red); other metrics stay neutral.
 _BETTER = {"precision": 1, "recall": 1, "lift": 1, "lead_time_median_days": -1, "lead_time_p90_days": -1,
            "weeks_over_capacity": -1}
