@@ -11,7 +11,7 @@ from . import formatting as f
 def render_text(result: dict, console: Console) -> None:
     console.print("[bold]Simulation[/bold]", highlight=False)
     for line in f.header_lines(result):
-        console.print(line, highlight=False, markup=False)
+        console.print(line, highlight=False, markup=False, soft_wrap=True)   # one line each, as in Markdown
     variants = result["variants"]
     names = list(variants)
     compare = names == ["baseline", "candidate"]

@@ -266,7 +266,10 @@ def _sweep_section(result: dict, variants: dict[str, dict], figures: _Charts) ->
     constant = str(sweep.get("constant", "value"))
     points.sort(key=lambda p: _num(p["value"]))
     values = [_num(p["value"]) for p in points]
-    current = _num(_obj(next(iter(variants.values()), {}).get("constants")).get(constant))
+    # the value as written in the variant the sweep varies (the candidate, when there are two)
+    name = sweep.get("variant")
+    swept = (_obj(variants.get(name)) if isinstance(name, str) else {}) or _obj(next(iter(variants.values()), {}))
+    current = _num(_obj(swept.get("constants")).get(constant))
     capacity = _num(result.get("capacity"))
     names: dict[str, None] = {}
     for p in points:
