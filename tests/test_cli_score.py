@@ -10,6 +10,7 @@ import os
 import random
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -18,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import leadscore
-from leadscore.batch import output, pipeline, score_tables
+from leadscore.batch import bucket, output, pipeline, score_tables
 from leadscore.cli import main
 from leadscore.tables import ProblemLog
 
@@ -403,3 +404,46 @@ def test_output_row_helpers():
     assert row("x", (1.0,), (True,), (None,), None) == "x,1.0,true,\n"
     assert output.row_formatter("jsonl", names, False)("x", (float("inf"),), (False,), ("lbl",), None) == \
         '{"lead_id": "x", "a": null, "t": false, "g": "lbl"}\n'
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.text(min_size=1, max_size=6),
+                          st.tuples(*[st.one_of(st.none(), st.floats(), st.sampled_from([0.0, -0.0]))] * 2),
+                          st.tuples(st.booleans(), st.booleans()),
+                          st.tuples(*[st.one_of(st.none(), st.text(max_size=5))] * 2)), max_size=8),
+       st.booleans())
+def test_rows_of_many_leads_are_the_rows_of_each_lead(leads, explain):
+    names = output.columns(("a", "b"), ("t", "u"), ("g", "h"), explain)
+    ids = [lead for lead, *_ in leads]
+    results = [(scores, thresholds, segments, (("a", "r", 1.0, "rule", None),) if explain else None)
+               for _, scores, thresholds, segments in leads]
+    for fmt in ("csv", "jsonl"):
+        row = output.row_formatter(fmt, names, explain)
+        assert output.rows_formatter(fmt, names, explain)(ids, results) == [row(i, *r) for i, r in zip(ids, results)]
+
+
+def test_rows_of_the_buckets_merge_into_position_order():
+    rng = random.Random(5)
+    positions = list(range(2000))
+    rng.shuffle(positions)
+    streams = []
+    for bucket in range(8):   # the last one has no rows
+        mine = sorted(positions[bucket::7]) if bucket < 7 else []
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, pipeline._OUTPUT) as writer:
+            start = 0
+            while start < len(mine):   # batches of any size, empty ones included
+                size = rng.choice([0, 1, 5, 60])
+                part = mine[start:start + size]
+                writer.write_batch(pa.record_batch([pa.array(part, pa.int64()), pa.array([f"{p}\n" for p in part])],
+                                                   schema=pipeline._OUTPUT))
+                start += size
+        streams.append(pa.ipc.open_stream(sink.getvalue()))
+    assert "".join(pipeline._merged(streams)) == "".join(f"{p}\n" for p in range(2000))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 6), max_size=60))
+def test_events_at_equal_times_stay_in_file_order(times):
+    at = np.array(times, float)
+    assert bucket._time_order(at).tolist() == np.argsort(at, kind="stable").tolist()

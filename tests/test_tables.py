@@ -478,3 +478,11 @@ def test_random_cells_become_a_value_or_a_problem(tmp_path, cells, column):
     # a cell that is neither blank nor converted is reported
     assert len(bad) == sum(1 for fields in leads.values() if fields[column] is None) - sum(
         1 for cell in cells if not cell.strip())
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(["", None, "a", "bc", " "]), max_size=30), st.integers(0, 30), st.integers(0, 30))
+def test_blank_text_is_missing_in_any_slice_of_a_column(cells, start, length):
+    column = pa.array(cells, pa.string()).slice(min(start, len(cells)), length)
+    expected = [None if cell == "" else cell for cell in column.to_pylist()]
+    assert tables.convert._blank_is_null(column).to_pylist() == expected
