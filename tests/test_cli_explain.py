@@ -131,7 +131,7 @@ def test_bad_input_is_a_plain_message(tmp_path):
         assert message in result.stderr and "Traceback" not in result.stderr
     bad_time = CliRunner().invoke(main, ["explain", ACME, "--lead", "L-100", "--leads", str(DATA / "leads.csv"),
                                          "--events", str(DATA / "events.csv"), "--as-of", "2026-13-01"])
-    assert bad_time.exit_code == 2 and "is not an ISO 8601 instant" in bad_time.stderr
+    assert bad_time.exit_code == 2 and "'--as-of': '2026-13-01' is not a date" in bad_time.stderr
 
 
 def test_a_disagreement_with_the_reference_is_refused(monkeypatch):

@@ -378,7 +378,7 @@ def test_bad_input_is_a_plain_message_never_a_traceback(tmp_path):
     cases = [
         (["--leads", str(tmp_path / "missing.csv"), "--events", str(DATA / "events.csv"), "--as-of", AS_OF], 2,
          "does not exist"),
-        (fixture_args()[:4] + ["--as-of", "next tuesday"], 2, "is not an ISO 8601 instant"),
+        (fixture_args()[:4] + ["--as-of", "next tuesday"], 2, "'next tuesday' is not a date"),
         (["--leads", str(garbage), "--events", str(DATA / "events.csv"), "--as-of", AS_OF], 1, "cannot read"),
         (["--leads", str(DATA / "leads.csv"), "--events", str(empty), "--as-of", AS_OF], 1, "cannot read"),
         (["--leads", str(DATA / "leads.csv"), "--events", str(no_type), "--as-of", AS_OF], 1, "no `type` column"),

@@ -1,4 +1,4 @@
-"""The rows `leadscore score` writes (SIMULATION.md section 7) and the file they go to.
+"""The rows `leadscore score` writes (SIMULATION.md section 7).
 
 `lead_id` first, then every score, threshold and segment in declaration order; floats in
 their shortest exact form (`repr`), a missing score empty (CSV) or null (JSONL).
@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from itertools import chain, repeat
-from typing import TextIO
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
 _QUOTED = re.compile(r'[,"\r\n]')
@@ -117,30 +113,3 @@ def reasons_json(reasons) -> str:
     return json.dumps([{"score": score, "rule": rule, "points": points, "kind": kind,
                         **({"events": events} if events is not None else {})}
                        for score, rule, points, kind, events in reasons or ()], ensure_ascii=False)
-
-
-@contextmanager
-def atomic_file(path: str) -> Iterator[TextIO]:
-    """A file written whole or not at all: lines go to a temporary file beside it, renamed over
-    it at the end. (commands.common.write_atomically does the same for text held in memory;
-    the rows of millions of leads are streamed instead.)"""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".leadscore-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            yield handle
-        os.chmod(temporary, _new_file_mode(path))
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
-def _new_file_mode(path: str) -> int:
-    """The mode the file would have had if opened normally (mkstemp makes it private)."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask

@@ -7,17 +7,7 @@ import sys
 
 import click
 
-
-def _instant(ctx, param, value: str | None) -> float | None:
-    if value is None:
-        return None
-    from ..compiler.runtime import InputError, to_epoch
-
-    try:
-        return to_epoch(value, "a date or ISO 8601 time")
-    except InputError:
-        raise click.BadParameter(f"{value!r} is not a date (2026-10-01) or an ISO 8601 time "
-                                 "(2026-10-01T09:00:00Z)") from None
+from .common import parse_instant
 
 
 _TABLE = click.Path(exists=True, dir_okay=False)
@@ -30,7 +20,7 @@ _TABLE = click.Path(exists=True, dir_okay=False)
 @click.option("--leads", "leads_path", type=_TABLE, help="The leads table (instead of --history).")
 @click.option("--events", "events_path", type=_TABLE, help="The events table (instead of --history).")
 @click.option("--outcomes", "outcomes_path", type=_TABLE, help="The outcomes table (instead of --history).")
-@click.option("--as-of", callback=_instant, metavar="TIME",
+@click.option("--as-of", callback=parse_instant, metavar="TIME",
               help="Ignore events and outcomes after this date or time (default: none).")
 @click.option("--success", "success_stage", default="won", show_default=True, metavar="STAGE",
               help="The outcome stage that counts as success (any case).")

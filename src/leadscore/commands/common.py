@@ -1,10 +1,13 @@
-"""Helpers the commands share: load a ruleset or exit with its diagnostics, write files atomically."""
+"""Helpers the commands share: load a ruleset or exit with its diagnostics, read an instant,
+write files atomically."""
 
 from __future__ import annotations
 
 import sys
 
 import click
+
+from ..atomic import write_atomically  # noqa: F401  (the commands import it from here)
 
 
 def load_or_exit(path: str, allow_schema_outside: bool = False):
@@ -24,17 +27,14 @@ def load_or_exit(path: str, allow_schema_outside: bool = False):
     return Ruleset(loaded.checked, tuple(loaded.diagnostics))
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Write the whole file or nothing: a failure never leaves half a file."""
-    import os
-    import tempfile
+def parse_instant(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """An instant option (--as-of, --start, --end): ISO 8601, a date is midnight UTC, no offset
+    means UTC -> epoch seconds."""
+    if value is None:
+        return None
+    from ..compiler import runtime as rt
 
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".leadscore-", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+        return rt.to_epoch(value, "a date (2026-10-01) or an ISO 8601 time (2026-10-01T09:30:00Z)")
+    except rt.InputError as error:
+        raise click.BadParameter(str(error)) from None

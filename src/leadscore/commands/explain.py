@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .common import load_or_exit
-from .score import parse_as_of, report_problems
+from .common import load_or_exit, parse_instant
+from .score import report_problems
 
 if TYPE_CHECKING:
     from ..explain import Condition, Contribution, Explanation, ScoreExplanation
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
               help="The leads table (.csv, .jsonl or .parquet).")
 @click.option("--events", "events_file", required=True, type=click.Path(exists=True, dir_okay=False),
               help="The events table (.csv, .jsonl or .parquet).")
-@click.option("--as-of", "instant", required=True, callback=parse_as_of, metavar="INSTANT",
+@click.option("--as-of", "instant", required=True, callback=parse_instant, metavar="INSTANT",
               help="Explain the scores at this instant: ISO 8601, no offset means UTC.")
 @click.option("--timeline", is_flag=True, help="Also show the scores after each of the lead's events.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)

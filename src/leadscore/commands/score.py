@@ -7,17 +7,7 @@ import sys
 
 import click
 
-from .common import load_or_exit
-
-
-def parse_as_of(ctx: click.Context, param: click.Parameter, value: str) -> float:
-    """--as-of: ISO 8601 (a date is midnight UTC, no offset means UTC) -> epoch seconds."""
-    from ..compiler import runtime as rt
-
-    try:
-        return rt.to_epoch(value, "an ISO 8601 instant (2026-05-01 or 2026-05-01T09:30:00Z)")
-    except rt.InputError as error:
-        raise click.BadParameter(str(error)) from None
+from .common import load_or_exit, parse_instant
 
 
 def report_problems(log) -> None:
@@ -32,7 +22,7 @@ def report_problems(log) -> None:
               help="The leads table (.csv, .jsonl or .parquet).")
 @click.option("--events", "events_file", required=True, type=click.Path(exists=True, dir_okay=False),
               help="The events table (.csv, .jsonl or .parquet), in any order.")
-@click.option("--as-of", "instant", required=True, callback=parse_as_of, metavar="INSTANT",
+@click.option("--as-of", "instant", required=True, callback=parse_instant, metavar="INSTANT",
               help="Score at this instant: ISO 8601, no offset means UTC, a date means midnight UTC.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="The file to write (default: standard output); written whole or not at all.")
@@ -53,6 +43,7 @@ def command(ruleset: str, leads_file: str, events_file: str, instant: float, out
     (file:row) on standard error. Exit status: 0 scored, 1 an unusable file
     (or row, with --strict), 2 usage error.
     """
+    from ..atomic import atomic_file
     from ..batch import output as formats
     from ..batch import score_tables
     from ..explain import instant_text
@@ -72,7 +63,7 @@ def command(ruleset: str, leads_file: str, events_file: str, instant: float, out
         if output is None:
             summary = score_tables(scorer, schema, leads_file, events_file, instant, sys.stdout, **run)
         else:
-            with formats.atomic_file(output) as handle:
+            with atomic_file(output) as handle:
                 summary = score_tables(scorer, schema, leads_file, events_file, instant, handle, **run)
     except TableError as error:
         report_problems(log)

@@ -9,20 +9,10 @@ import sys
 
 import click
 
+from .common import parse_instant
+
 _TABLE = click.Path(exists=True, dir_okay=False)
 _FORMATS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
-
-
-def _instant(ctx, param, value: str | None) -> float | None:
-    if value is None:
-        return None
-    from ..compiler.runtime import InputError, to_epoch
-
-    try:
-        return to_epoch(value, "a date or ISO 8601 time")
-    except InputError:
-        raise click.BadParameter(f"{value!r} is not a date (2026-10-01) or an ISO 8601 time "
-                                 "(2026-10-01T09:00:00Z)") from None
 
 
 def _horizon(ctx, param, value: str) -> float:
@@ -47,9 +37,9 @@ def _horizon(ctx, param, value: str) -> float:
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
               help="Override a constant (repeatable); applies to the candidate.")
 @click.option("--sweep", metavar="NAME=START:STOP:STEP", help="Report every metric for each value of a constant.")
-@click.option("--start", callback=_instant, metavar="DATE",
+@click.option("--start", callback=parse_instant, metavar="DATE",
               help="Start of the window (default: midnight UTC of the earliest timestamp).")
-@click.option("--end", callback=_instant, metavar="DATE",
+@click.option("--end", callback=parse_instant, metavar="DATE",
               help="End of the window, excluded (default: the midnight after the latest timestamp).")
 @click.option("--success", default="won", show_default=True, metavar="STAGE",
               help="The outcome stage that counts as success (any case).")
