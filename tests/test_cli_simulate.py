@@ -792,7 +792,8 @@ def messy(tmp_path: Path) -> tuple[Path, Path]:
                       ("L9", "page_view", "2027-01-08T09:00:00Z", None),
                       ("L3", "page_view", "not-a-time", None),
                       ("L3", "demo_request", "2026-01-09T00:00:00Z", None)],
-                     [("L1", "won", "2026-01-16T10:00:00Z"), ("L8", "won", "2027-02-01T00:00:00Z")])
+                     [("L1", "won", "2026-01-16T10:00:00Z"), ("L8", "won", "2027-02-01T00:00:00Z")],
+                     [("L2", "employees", "80", "2026-01-05T00:00:00Z"), ("L7", "employees", "5", "2027-01-01")])
     return rules, folder
 
 
@@ -801,15 +802,17 @@ def test_unusable_rows_are_counted_and_shown_with_file_and_row(messy):
     result = invoke(rules, "--history", folder, "--format", "json")
     assert result.exit_code == 0
     report = loads(result.stdout)
-    assert report["skipped_rows"] == {"leads": 1, "events": 3, "outcomes": 1}
+    assert report["skipped_rows"] == {"leads": 1, "events": 3, "outcomes": 1, "changes": 1}
     kinds = {(p["table"], p["kind"]): p["count"] for p in report["problems"]}
     assert kinds == {("leads", "duplicate_lead"): 1, ("events", "unknown_event_type"): 1,
-                     ("events", "unknown_lead"): 1, ("events", "bad_timestamp"): 1, ("outcomes", "unknown_lead"): 1}
+                     ("events", "unknown_lead"): 1, ("events", "bad_timestamp"): 1, ("outcomes", "unknown_lead"): 1,
+                     ("changes", "unknown_lead"): 1}
     events = str(folder / "events.csv")
     for row in (4, 5, 6):
         assert f"{events}:{row}" in result.stderr
     assert f"{folder / 'leads.csv'}:5" in result.stderr
-    assert str(folder / "outcomes.csv") in result.stderr
+    assert f"{folder / 'outcomes.csv'}:3" in result.stderr     # L8, under the header and L1's row
+    assert f"{folder / 'changes.csv'}:3" in result.stderr      # L7
     # L1 crosses at 01-06 10:00 and is won 10 d later; L3's demo (01-09) crosses; L2 has no usable event
     m = mql(report)
     assert (report["leads"], report["leads_in_window"], m["crossed"], m["precision"]) == (3, 2, 2, 0.5)

@@ -397,6 +397,9 @@ def test_a_missing_or_outside_ruleset(tmp_path):
     code, document = run_json(str(path))
     assert code == 1 and errors(document) == [("LS603", 1, 10)]
     assert run("--allow-outside", str(path)).exit_code == 0
+    path.write_text('ruleset: "rules\\0.score"\n' + ONE_PASSING, encoding="utf-8")   # a NUL in the path
+    code, document = run_json(str(path))
+    assert code == 1 and errors(document) == [("LS600", 1, 10)]
 
 
 def test_a_ruleset_with_errors_is_reported_and_its_tests_not_run(tmp_path):

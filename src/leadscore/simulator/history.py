@@ -59,16 +59,17 @@ class HistoryFiles:
 @dataclass
 class Outcomes:
     success: dict[str, float]              # lead id -> its first outcome at the success stage
-    leads: dict[str, tuple[float, float]]  # every lead id named by an outcome, in file order ->
-                                           # its earliest and latest outcome time (any stage)
+    leads: dict[str, tuple[float, float, int]]  # every lead id named by an outcome, in file order ->
+                                                # its earliest and latest outcome time (any stage)
+                                                # and the file row of its first outcome
 
 
 def read_success(path: str, stage: str, log: ProblemLog, id_column: str) -> Outcomes:
     stage = stage.strip().lower()
     out = Outcomes({}, {})
-    for lead, found, at, _ in read_outcomes(path, log, id_column=id_column):
-        low, high = out.leads.get(lead, (at, at))
-        out.leads[lead] = (min(low, at), max(high, at))
+    for lead, found, at, _, row in read_outcomes(path, log, id_column=id_column, with_rows=True):
+        low, high, first = out.leads.get(lead, (at, at, row))
+        out.leads[lead] = (min(low, at), max(high, at), first)
         if found == stage and at < out.success.get(lead, float("inf")):
             out.success[lead] = at
     return out
@@ -122,7 +123,7 @@ def _spill_changes(path: str, schema, log: ProblemLog, buckets: Buckets, names: 
         buckets.add("changes", batch, _bucket_of(batch.column(1), buckets.count))
         rows.clear()
 
-    for seq, row in enumerate(read_changes(path, schema, log)):
+    for *row, seq in read_changes(path, schema, log, with_rows=True):   # seq: the file row, in file order
         rows.append((seq, row))
         seen.add(row[1])
         if len(rows) == _CHANGE_ROWS:
@@ -336,7 +337,7 @@ _TABLE_ORDER = {"leads": 0, "events": 1, "outcomes": 2, "changes": 3}
 
 
 def _row(spills: Spill, table: str, position: int) -> int:
-    """A row number in the file; 0 where the reader gives none (outcomes and changes)."""
+    """A row number in the file: outcomes and changes are noted by theirs already."""
     if table in ("changes", "outcomes"):
-        return 0
+        return position
     return spills.spilled.row(table, position)

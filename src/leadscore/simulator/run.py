@@ -197,12 +197,13 @@ def _plans(variants: list[Variant], keys: list[tuple], sweep: SweepRequest | Non
 
 
 def _outcome_ids(outcomes: history.Outcomes, count: int) -> list[list[tuple[int, str]]]:
-    """Each bucket's outcome lead ids, with their order in the file (to find the unknown ones)."""
+    """Each bucket's outcome lead ids, with the file row of their first outcome (to find and
+    show the unknown ones)."""
     ids = list(outcomes.leads)
     per_bucket: list[list[tuple[int, str]]] = [[] for _ in range(count)]
     buckets = _bucket_of(pa.array(ids, pa.string()), count) if count > 1 else np.zeros(len(ids), np.int64)
-    for order, (lead, bucket) in enumerate(zip(ids, buckets.tolist())):
-        per_bucket[bucket].append((order, lead))
+    for lead, bucket in zip(ids, buckets.tolist()):
+        per_bucket[bucket].append((outcomes.leads[lead][2], lead))
     return per_bucket
 
 

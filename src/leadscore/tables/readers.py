@@ -147,8 +147,9 @@ def read_leads(path, schema, log: ProblemLog, *, lead: str | None = None) -> Ite
                     for lead, values in zip(part.ids.to_pylist(), zip(*columns) if columns else repeat(())))
 
 
-def read_outcomes(path, log: ProblemLog, *, id_column: str = "lead_id"
-                  ) -> Iterator[tuple[str, str, float, float | None]]:
+def read_outcomes(path, log: ProblemLog, *, id_column: str = "lead_id", with_rows: bool = False
+                  ) -> Iterator[tuple]:
+    """(lead, stage, at, amount), and the row number in the file `with_rows`."""
     table = _Table(path, "outcomes", log, id_column, ("stage", "at"), {"stage", "at", "amount"}, {"stage", "at"})
     for batch in table:
         problems: list = []
@@ -166,14 +167,15 @@ def read_outcomes(path, log: ProblemLog, *, id_column: str = "lead_id"
             elif when is None:
                 problems.append((i, "at", at_bad.get(i, "no time"), "bad_timestamp"))
             else:
-                kept.append((lead, stage, when, amount))
+                kept.append((lead, stage, when, amount, batch.row_of(i)) if with_rows else (lead, stage, when, amount))
                 continue
             dropped.add(i)
         table.flush(batch, problems, dropped)
         yield from kept
 
 
-def read_changes(path, schema, log: ProblemLog) -> Iterator[tuple[str, str, object, float]]:
+def read_changes(path, schema, log: ProblemLog, *, with_rows: bool = False) -> Iterator[tuple]:
+    """(lead, field, value, at), and the row number in the file `with_rows`."""
     table = _Table(path, "changes", log, schema.id_column, ("field", "value", "at"), {"field", "value", "at"},
                    {"field", "at"})
     for batch in table:
@@ -202,7 +204,7 @@ def read_changes(path, schema, log: ProblemLog) -> Iterator[tuple[str, str, obje
             elif when is None:
                 problems.append((i, "at", at_bad.get(i, "no time"), "bad_timestamp"))
             else:
-                kept.append((lead, field, value, when))
+                kept.append((lead, field, value, when, batch.row_of(i)) if with_rows else (lead, field, value, when))
                 continue
             dropped.add(i)
         table.flush(batch, problems, dropped)

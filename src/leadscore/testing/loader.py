@@ -66,6 +66,8 @@ def resolve_ruleset(test: ReadTestFile, allow_outside: bool) -> tuple[str | None
     if isinstance(named, str) and named:
         span = test.data.origins["ruleset"].span
         display = os.path.normpath(os.path.join(folder, named))
+        if "\0" in named:   # no file has such a name, and the path functions refuse it
+            return None, make("LS600", f"no rule file at {display!r}", span, "the path is relative to the test file")
         inside = Path(display).resolve().is_relative_to(Path(folder or ".").resolve())
         if not allow_outside and not inside:
             # The rule file's lines would be shown under its diagnostics; a test
