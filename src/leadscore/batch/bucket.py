@@ -59,7 +59,7 @@ def _score(leads: pa.Table, events: pa.Table, setup: Setup) -> Scored:
         _note(problems, "duplicate_lead", leads["pos"].filter(repeated), ids.filter(repeated), repeated_lead,
               setup.keep)
         leads, ids = leads.filter(pc.invert(repeated)), ids.filter(pc.invert(repeated))
-    fields = _fields(leads, setup.layout)
+    fields = lead_fields(leads, setup.layout)
 
     lead_of = pc.index_in(events["id"], value_set=ids)
     if lead_of.null_count:
@@ -83,8 +83,9 @@ def _note(problems: dict, kind: str, positions, ids, reason: Callable, keep: int
     problems[kind] = (len(positions), examples)
 
 
-def _fields(leads: pa.Table, layout: Layout) -> list[dict]:
-    """Each lead's fields in the runtime's representation (lists as tuples)."""
+def lead_fields(leads: pa.Table, layout: Layout) -> list[dict]:
+    """Each lead's fields in the runtime's representation (lists as tuples), one new dict per
+    lead (the simulator changes them as the field history goes)."""
     columns = []
     for k, (_, ftype) in enumerate(layout.fields):
         values = leads[f"f{k}"].to_pylist()

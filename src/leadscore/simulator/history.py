@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from itertools import repeat
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
+from ..batch.bucket import lead_fields
 from ..batch.spill import Buckets, Layout, Spilled, _bucket_of, spill
 from ..tables import (ProblemLog, RowProblem, TableError, find_history_tables, read_changes, read_outcomes,
                       repeated_lead, table_format, unknown_lead)
@@ -222,7 +222,7 @@ def prepare(spill_: Spill, bucket: int, created: str | None, end: float, keep: i
         _note(problems, "duplicate_lead", "leads", leads["pos"].filter(repeated), ids.filter(repeated),
               repeated_lead, keep)
         leads, ids = leads.filter(pc.invert(repeated)), ids.filter(pc.invert(repeated))
-    fields = _fields(leads, layout)
+    fields = lead_fields(leads, layout)
     created_values = [f[created] for f in fields] if created else [None] * len(fields)
 
     lead_of = pc.index_in(events["id"], value_set=ids)
@@ -252,17 +252,6 @@ def _note(problems: dict, kind: str, table: str, positions, ids, reason, keep: i
                 zip(positions.slice(0, keep).to_pylist(), ids.slice(0, keep).to_pylist())]
     count, before = problems.get((table, kind), (0, []))
     problems[(table, kind)] = (count + len(positions), before + examples)
-
-
-def _fields(leads: pa.Table, layout: Layout) -> list[dict]:
-    names = [name for name, _ in layout.fields]
-    columns = []
-    for k, (_, ftype) in enumerate(layout.fields):
-        values = leads[f"f{k}"].to_pylist()
-        columns.append([None if v is None else tuple(v) for v in values] if ftype == "list" else values)
-    if not columns:
-        return [{} for _ in range(leads.num_rows)]
-    return list(map(dict, map(zip, repeat(names), zip(*columns))))
 
 
 def _properties(events: pa.Table, order: np.ndarray, codes: np.ndarray, layout: Layout) -> list[dict]:
