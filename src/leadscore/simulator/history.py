@@ -225,14 +225,7 @@ def prepare(spill_: Spill, bucket: int, created: str | None, end: float, keep: i
     fields = lead_fields(leads, layout)
     created_values = [f[created] for f in fields] if created else [None] * len(fields)
 
-    lead_of = pc.index_in(events["id"], value_set=ids)
-    if lead_of.null_count:
-        unknown = pc.is_null(lead_of)
-        _note(problems, "unknown_lead", "events", events["pos"].filter(unknown), events["id"].filter(unknown),
-              unknown_lead, keep)
-    usable = pc.and_(pc.is_valid(lead_of), pc.less(events["at"], end))
-    events, lead_of = events.filter(usable), lead_of.filter(usable)
-    owners = lead_of.to_numpy(zero_copy_only=False).astype(np.int64)
+    events, owners = _owned(events, "events", "pos", ids, end, problems, keep)
     at = events["at"].to_numpy()
     order = np.lexsort((at, owners))     # stable: equal times keep file order
     starts = np.concatenate(([0], np.cumsum(np.bincount(owners, minlength=len(ids))))).tolist()
@@ -282,16 +275,22 @@ def _properties(events: pa.Table, order: np.ndarray, codes: np.ndarray, layout: 
     return out
 
 
-def _changes(changes: pa.Table, ids: pa.Array, names: tuple[str, ...], layout: Layout, end: float,
-             problems: dict, keep: int) -> tuple[list, list[int]]:
-    lead_of = pc.index_in(changes["id"], value_set=ids)
+def _owned(rows: pa.Table, table: str, position: str, ids: pa.Array, end: float, problems: dict,
+           keep: int) -> tuple[pa.Table, np.ndarray]:
+    """The rows of known leads before `end`, with each one's lead number; the rows of unknown
+    leads are noted (by their `position` column)."""
+    lead_of = pc.index_in(rows["id"], value_set=ids)
     if lead_of.null_count:
         unknown = pc.is_null(lead_of)
-        _note(problems, "unknown_lead", "changes", changes["seq"].filter(unknown), changes["id"].filter(unknown),
+        _note(problems, "unknown_lead", table, rows[position].filter(unknown), rows["id"].filter(unknown),
               unknown_lead, keep)
-    usable = pc.and_(pc.is_valid(lead_of), pc.less(changes["at"], end))
-    changes, lead_of = changes.filter(usable), lead_of.filter(usable)
-    owners = lead_of.to_numpy(zero_copy_only=False).astype(np.int64)
+    usable = pc.and_(pc.is_valid(lead_of), pc.less(rows["at"], end))
+    return rows.filter(usable), lead_of.filter(usable).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _changes(changes: pa.Table, ids: pa.Array, names: tuple[str, ...], layout: Layout, end: float,
+             problems: dict, keep: int) -> tuple[list, list[int]]:
+    changes, owners = _owned(changes, "changes", "seq", ids, end, problems, keep)
     at = changes["at"].to_numpy()
     order = np.lexsort((changes["seq"].to_numpy(), at, owners))
     starts = np.concatenate(([0], np.cumsum(np.bincount(owners, minlength=len(ids))))).tolist()
