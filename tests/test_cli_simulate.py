@@ -44,9 +44,11 @@ DAY = 86400.0
 # L4    page_view x2 at 01-13 08:00          20            01-13 08:00       Won 01-15 20:00, won 01-18 00:00
 # L5    page_view 01-14 00:00                10            never             sql 01-14 12:00
 # L6    page_view 01-09 10:00, 01-10 10:00   10, 20        01-10 10:00       (none)
+#       email_open 01-20 10:00 (no rule reads it)
 #
 # Default window: midnight of the earliest timestamp (01-05 09:00) -> 2026-01-05T00:00Z; the
-# midnight after the latest (L2's Lost, 01-20 15:00) -> 2026-01-21T00:00Z. Weeks W02, W03, W04.
+# midnight after the latest event (L6's, 01-20 10:00) -> 2026-01-21T00:00Z. Weeks W02, W03, W04.
+# The history's last timestamp (for censoring) is L2's Lost, 01-20 15:00.
 # Success (stage won, any case, earliest): L1 01-16 10:00, L3 01-12 09:00, L4 01-15 20:00 (the
 # later won is ignored) -> 3 successes, all in the window.
 
@@ -66,6 +68,7 @@ EVENTS = [
     ("L4", "page_view", "2026-01-13T08:00:00Z", "/a"), ("L4", "page_view", "2026-01-13T08:00:00Z", "/c"),
     ("L5", "page_view", "2026-01-14T00:00:00Z", "/a"),
     ("L6", "page_view", "2026-01-09T10:00:00Z", "/a"), ("L6", "page_view", "2026-01-10T10:00:00Z", "/a"),
+    ("L6", "email_open", "2026-01-20T10:00:00Z", None),
 ]
 OUTCOMES = [
     ("L1", "won", "2026-01-16T10:00:00Z"), ("L2", "SQL", "2026-01-08T12:00:00Z"),
@@ -162,6 +165,29 @@ def test_the_json_report_has_the_section_6_shape_and_the_numbers_worked_out_by_h
     # ceil(10 / (2/4)) = 20 crossings.
     assert m["funnel"] == {"leads": 6, "crossed": 4, "successes": 2, "crossed_rate": pytest.approx(4 / 6),
                            "success_rate": 0.5, "target": 10, "leads_needed": 30, "crossings_needed": 20}
+
+
+def test_outcomes_do_not_stretch_the_default_end_and_earlier_winners_leave_the_base_rate(tmp_path):
+    # L1: page_view 01-01, won 01-02 (before the window); L2: demo 01-10, won 01-11 18:00; L3: page_view
+    # 01-11 09:00, lost 01-20. The latest event is L3's (01-11 09:00): the default end is 01-12, and
+    # L3's later outcome does not move it. With --start 01-05, L1 still has instants in the window
+    # (midnights after its event) but had succeeded before it starts: it is no base-rate candidate.
+    # Candidates L2, L3; L2 succeeds within 90 d of its first instant -> base rate 1/2. mql: L2 crosses
+    # at its demo and wins -> precision 1, lift 2. The funnel still starts from all 3 leads.
+    rules = ruleset(tmp_path / "rules", BODY)
+    folder = history(tmp_path / "history", [{"lead_id": "L1"}, {"lead_id": "L2"}, {"lead_id": "L3"}],
+                     [("L1", "page_view", "2026-01-01T10:00:00Z", "/a"), ("L2", "demo_request", "2026-01-10T10:00:00Z", None),
+                      ("L3", "page_view", "2026-01-11T09:00:00Z", "/a")],
+                     [("L1", "won", "2026-01-02T10:00:00Z"), ("L2", "won", "2026-01-11T18:00:00Z"),
+                      ("L3", "lost", "2026-01-20T00:00:00Z")])
+    report = simulate_json(rules, folder, "--start", "2026-01-05")
+    assert report["window"] == {"start": "2026-01-05T00:00:00Z", "end": "2026-01-12T00:00:00Z"}
+    m = mql(report)
+    assert (m["crossed"], m["precision"], m["base_rate"], m["lift"]) == (1, 1.0, 0.5, 2.0)
+    assert m["funnel"]["leads"] == 3
+    # without --start the window opens on 01-01: L1 is a candidate again (its success lies within
+    # 90 d of its first instant) -> 2 / 3
+    assert mql(simulate_json(rules, folder))["base_rate"] == pytest.approx(2 / 3)
 
 
 def test_a_metric_whose_denominator_is_zero_is_null(project):
@@ -820,11 +846,12 @@ def test_unusable_rows_are_counted_and_shown_with_file_and_row(messy):
 
 def test_stray_rows_do_not_move_the_window(messy):
     rules, folder = messy
-    # the latest usable timestamp is L1's success, 01-16 10:00: the stray event (2027-01-08), the
-    # unknown lead's outcome (2027-02-01) and the repeated lead's creation time (2027-03-01) are left out
+    # the latest usable event is L3's demo, 01-09 00:00 (outcomes do not stretch the default end): the
+    # stray event (2027-01-08), the unknown lead's outcome (2027-02-01) and the repeated lead's
+    # creation time (2027-03-01) are left out
     report = simulate_json(rules, folder)
-    assert report["window"] == {"start": "2026-01-05T00:00:00Z", "end": "2026-01-17T00:00:00Z"}
-    assert weeks(mql(report)) == [("2026-W02", 2), ("2026-W03", 0)]
+    assert report["window"] == {"start": "2026-01-05T00:00:00Z", "end": "2026-01-10T00:00:00Z"}
+    assert weeks(mql(report)) == [("2026-W02", 2)]
 
 
 def test_outcomes_without_a_usable_stage_or_time_are_left_out(tmp_path):
@@ -1018,10 +1045,11 @@ def expected_metrics(leads: int, events, outcomes, bar: int, start: float | None
     (no decay, bar > 0): a lead crosses at the first event time before the end whose running total
     (every event at or before it) reaches the bar. None: the window is empty."""
     known = {f"L{k}" for k in range(leads)}
-    stamps = [at for who, _, at in events if who in known] + [at for who, _, at in outcomes if who in known]
+    activity = [at for who, _, at in events if who in known]
+    stamps = activity + [at for who, _, at in outcomes if who in known]
     last = max(stamps)
     start = math.floor(min(stamps) / DAY) * DAY if start is None else start
-    end = (last // DAY + 1) * DAY if end is None else end
+    end = (max(activity) // DAY + 1) * DAY if end is None else end   # outcomes do not stretch it
     if end <= start:
         return None
     horizon = 90 * DAY
@@ -1056,11 +1084,13 @@ def expected_metrics(leads: int, events, outcomes, bar: int, start: float | None
     if times:
         middle = len(times) // 2
         median = times[middle] if len(times) % 2 else (times[middle - 1] + times[middle]) / 2
-    good = [lead for lead, f in first.items() if lead in success and f <= success[lead] <= f + horizon]
+    # the base rate's leads: an instant in the window and no success before it starts
+    candidates = [lead for lead in first if not success.get(lead, math.inf) < start]
+    good = [lead for lead in candidates if lead in success and first[lead] <= success[lead] <= first[lead] + horizon]
     return {"crossed": len(crossed), "precision": len(converted) / len(crossed) if crossed else None,
             "recall": len(times) / len(won) if won else None, "successes": len(success),
             "lead_time_median_days": median, "leads_in_window": len(first),
-            "base_rate": len(good) / len(first) if first else None,
+            "base_rate": len(good) / len(candidates) if candidates else None,
             "censored": sum(crossing[lead] + horizon > last for lead in crossed), "last": last}
 
 

@@ -40,7 +40,7 @@ def _horizon(ctx, param, value: str) -> float:
 @click.option("--start", callback=parse_instant, metavar="DATE",
               help="Start of the window (default: midnight UTC of the earliest timestamp).")
 @click.option("--end", callback=parse_instant, metavar="DATE",
-              help="End of the window, excluded (default: the midnight after the latest timestamp).")
+              help="End of the window, excluded (default: the midnight after the latest event, change or lead creation).")
 @click.option("--success", default="won", show_default=True, metavar="STAGE",
               help="The outcome stage that counts as success (any case).")
 @click.option("--horizon", default="90d", show_default=True, callback=_horizon, metavar="DURATION",

@@ -155,11 +155,22 @@ def read_bucket(buckets: Buckets, table: str, bucket: int) -> pa.Table:
         return reader.read_all()
 
 
-def bounds(spill_: Spill, created: str | None, outcomes: Outcomes) -> tuple[float | None, float | None]:
-    """The earliest and latest time of the rows a replay keeps: events, changes and outcomes of
-    known leads, and the creation time of each lead's first row. A row left out (an unknown
-    lead, a repeated lead id) must not stretch the window."""
-    low, high = [], []
+@dataclass(frozen=True)
+class Bounds:
+    """The time span of the rows a replay keeps. `activity` is the latest event, change or lead
+    creation (the default window ends at the midnight after it); `latest` also counts outcomes
+    (the history's last timestamp, for censoring). A row left out (an unknown lead, a repeated
+    lead id) must not stretch either."""
+
+    earliest: float | None
+    activity: float | None
+    latest: float | None
+
+
+def bounds(spill_: Spill, created: str | None, outcomes: Outcomes) -> Bounds:
+    """The bounds of the events, changes and outcomes of known leads and the creation time of
+    each lead's first row."""
+    low, high, outcome_high = [], [], []
     created_column = None if created is None else f"f{spill_.layout.fields.index((created, 'datetime'))}"
     for bucket in range(spill_.buckets.count):
         leads = read_bucket(spill_.buckets, "leads", bucket)
@@ -177,8 +188,9 @@ def bounds(spill_: Spill, created: str | None, outcomes: Outcomes) -> tuple[floa
         for lead in ids.to_pylist():
             if lead in outcomes.leads:
                 low.append(outcomes.leads[lead][0])
-                high.append(outcomes.leads[lead][1])
-    return (min(low) if low else None), (max(high) if high else None)
+                outcome_high.append(outcomes.leads[lead][1])
+    latest = high + outcome_high
+    return Bounds(min(low) if low else None, max(high) if high else None, max(latest) if latest else None)
 
 
 # --- one bucket, ready to replay ----------------------------------------------------------------------

@@ -45,12 +45,19 @@ def _inside(values: np.ndarray, settings: Settings) -> np.ndarray:
 
 
 def base_rate(population: Population, settings: Settings) -> tuple[int, int]:
-    """(leads with an instant in the window, those whose success lies within H after it)."""
-    present = ~np.isnan(population.first_in_window)
+    """(leads with an instant in the window that had not succeeded before it starts, those whose
+    success lies within H after their first instant in the window). A lead won long before a late
+    window is no candidate: counting it as a failure would make lift look better than it is."""
     s, f = population.success, population.first_in_window
     with np.errstate(invalid="ignore"):
-        good = present & (s >= f) & (s <= f + settings.horizon)
-    return int(present.sum()), int(good.sum())
+        candidates = ~np.isnan(f) & ~(s < settings.start)
+        good = candidates & (s >= f) & (s <= f + settings.horizon)
+    return int(candidates.sum()), int(good.sum())
+
+
+def present(population: Population) -> int:
+    """Leads with an instant in the window: the top of the funnel."""
+    return int((~np.isnan(population.first_in_window)).sum())
 
 
 def threshold_metrics(crossing: np.ndarray, population: Population, settings: Settings) -> dict:
@@ -83,7 +90,7 @@ def threshold_metrics(crossing: np.ndarray, population: Population, settings: Se
         "weekly_max": int(counts.max()) if len(counts) else None,
         "weeks_over_capacity": None if settings.capacity is None else int((counts > settings.capacity).sum()),
         "weekly": [{"week": week, "crossed": n} for week, n in weekly],
-        "funnel": funnel(leads, n_crossed, n_converted, settings.target),
+        "funnel": funnel(present(population), n_crossed, n_converted, settings.target),
     }
     return out
 

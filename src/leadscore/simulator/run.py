@@ -162,18 +162,21 @@ def simulate(variants: list[Variant], files: history.HistoryFiles, options: Opti
 
 def _window(spill_: history.Spill, created: str | None, outcomes: history.Outcomes,
             options: Options) -> tuple[Window, float]:
-    found = [v for v in history.bounds(spill_, created, outcomes) if v is not None]
-    if not found:
+    span = history.bounds(spill_, created, outcomes)
+    if span.latest is None:
         raise TableError("the history holds no timestamp (no event, outcome, change or creation time)")
-    start = options.start if options.start is not None else math.floor(min(found) / DAY) * DAY
-    end = options.end if options.end is not None else next_midnight(max(found))
-    if options.start is not None and options.start > max(found):
+    start = options.start if options.start is not None else math.floor(span.earliest / DAY) * DAY
+    # The default end follows activity, not outcomes: outcomes after it still count for
+    # precision, and the window must not end in weeks where nothing could cross.
+    activity = span.activity if span.activity is not None else span.latest
+    end = options.end if options.end is not None else next_midnight(activity)
+    if options.start is not None and options.start > span.latest:
         raise UsageError(f"the window holds none of the history: --start ({_text(start)}) is after its last "
-                         f"timestamp ({_text(max(found))})")
+                         f"timestamp ({_text(span.latest)})")
     if end <= start:
         raise UsageError(f"the window is empty: it ends ({_text(end)}) before it starts ({_text(start)}); "
                          "--start and --end must leave some of the history between them")
-    return Window(start, end), max(found)
+    return Window(start, end), span.latest
 
 
 def _text(seconds: float) -> str:
