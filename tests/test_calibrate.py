@@ -364,8 +364,10 @@ def test_bad_ruleset_and_bad_tables_exit_1(project):
 
 def test_no_success_means_no_points(project):
     folder, _ = project
-    (folder / "history" / "outcomes.csv").write_text("lead_id,stage,at\nL001,lost,2026-01-02\n", encoding="utf-8")
-    result = calibrate_json(folder, "--min-count", "1")
+    # the success stage exists, but only after --as-of
+    (folder / "history" / "outcomes.csv").write_text("lead_id,stage,at\nL001,lost,2026-01-02\nL002,won,2026-06-01\n",
+                                                     encoding="utf-8")
+    result = calibrate_json(folder, "--min-count", "1", "--as-of", "2026-05-01")
     assert result["successes"] == 0 and result["base_rate"] == 0
     assert result["suggested_rules"] is None and all(s["lift"] is None for s in result["signals"])
     assert any("no lead succeeded" in note for note in result["notes"])

@@ -190,6 +190,25 @@ def test_outcomes_do_not_stretch_the_default_end_and_earlier_winners_leave_the_b
     assert mql(simulate_json(rules, folder))["base_rate"] == pytest.approx(2 / 3)
 
 
+def test_a_success_stage_no_outcome_has_is_a_usage_error_naming_the_stages_seen(project):
+    rules, folder = project
+    result = invoke(rules, "--history", folder, "--success", "closed-won")
+    assert result.exit_code == 2
+    # the outcomes hold won (3, any case), sql (2) and lost (1): all named, most common first
+    message = " ".join(result.output.split())
+    assert "'closed-won'" in message and "'won' (4), 'sql' (2), 'lost' (1)" in message
+    result = invoke(rules, "--history", folder, "--success", "SQL")      # any case, as matching is
+    assert result.exit_code == 0, result.output
+    result = invoke(rules, "--history", folder, "--success", "closed-won", command="calibrate")
+    assert result.exit_code == 2 and "'won' (4)" in " ".join(result.output.split())
+
+
+def test_a_history_without_any_outcome_still_simulates(tmp_path):
+    rules = ruleset(tmp_path / "rules", BODY)
+    report = simulate_json(rules, history(tmp_path / "history", LEADS, EVENTS, []))
+    assert mql(report)["crossed"] == 4 and mql(report)["precision"] == 0.0
+
+
 def test_a_metric_whose_denominator_is_zero_is_null(project):
     rules, folder = project
     report = simulate_json(rules, folder, "--capacity", "1", "--target", "10")
@@ -301,9 +320,11 @@ def test_the_success_stage_is_matched_in_any_case(project):
     assert m["lead_time_median_days"] == pytest.approx(1.0) and m["lead_time_p90_days"] == pytest.approx(1.0)
     # base rate: L2 (01-07 12:00 -> 01-08 12:00) and L5 (01-14 00:00 -> 12:00) of 6 -> 1/3
     assert m["base_rate"] == pytest.approx(1 / 3) and m["lift"] == pytest.approx(0.75)
-    nobody = simulate_json(rules, folder, "--success", "signed")
-    assert nobody["successes"] == 0
-    assert mql(nobody)["recall"] is None and mql(nobody)["precision"] == 0.0
+    # a stage that outcomes hold only after the window (L2's Lost, 01-20): no success in it, so recall
+    # is null, while precision still sees it (L2 crossed 01-07, within 90 d) -> 1/4
+    nobody = simulate_json(rules, folder, "--success", "lost", "--end", "2026-01-15")
+    assert (nobody["successes"], nobody["successes_in_window"]) == (1, 0)
+    assert mql(nobody)["recall"] is None and mql(nobody)["precision"] == 0.25
 
 
 def test_start_and_end_make_a_half_open_window(project):
@@ -1120,7 +1141,8 @@ def test_random_small_histories_agree_with_the_definitions(tmp_path, case):
     args = ["--set", f"bar={bar}", "--capacity", "1", "--target", "3"]
     args += ["--start", start] if start else []
     args += ["--end", end] if end else []
-    if expected is None:
+    if expected is None or (outcomes and not expected["successes"]):
+        # an empty window, or outcomes none of which is at the success stage: usage errors
         assert invoke(rules, "--history", folder, *args).exit_code == 2
         return
     report = simulate_json(rules, folder, *args)

@@ -47,6 +47,7 @@ def command(ruleset: str, history: str | None, leads_path: str | None, events_pa
     Exit status: 0 done, 1 a ruleset or table that cannot be used, 2 usage error.
     """
     from ..simulator.calibrate import Options, count_signals, plan_signals, summarise
+    from ..simulator.variants import UsageError
     from ..simulator.calibrate_render import render_json, render_markdown, render_text
     from ..tables import ProblemLog, TableError, find_history_tables, read_events, read_leads, read_outcomes
     from .common import load_or_exit, write_atomically
@@ -78,6 +79,8 @@ def command(ruleset: str, history: str | None, leads_path: str | None, events_pa
     except TableError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
+    except UsageError as error:
+        raise click.UsageError(str(error)) from None
     for line in log.summary_lines():
         click.echo(line, err=True)
     skipped: dict[str, int] = {}

@@ -16,6 +16,7 @@ pass), events (one small bitmask of signals per lead).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ from ..dsl import ast
 from ..dsl.checker import CheckedRuleset
 from . import calibrate_rules as lang
 from .calibrate_probe import WhereProbe, reads_other_events, where_fields
+from .stages import require_stage
 
 Z95 = 1.959963984540054   # the 97.5th percentile of the standard normal
 
@@ -185,9 +187,12 @@ def count_signals(plan: Plan, outcomes: Iterable[tuple], leads: Iterable[tuple[s
     as_of = math.inf if options.as_of is None else options.as_of
     stage = options.success_stage.strip().lower()
     success: dict[str, float] = {}
+    seen: Counter = Counter()
     for lead, outcome_stage, at, _amount in outcomes:
+        seen[outcome_stage] += 1
         if outcome_stage == stage and at <= as_of and at < success.get(lead, math.inf):
             success[lead] = at
+    require_stage(seen, stage)
 
     tally = Tally(events=[[0, 0] for _ in plan.event_signals],
                   values={name: {} for name in plan.fields})

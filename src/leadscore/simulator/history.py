@@ -14,6 +14,7 @@ throughout (datetimes as epoch seconds, lists as tuples).
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,7 @@ import pyarrow.ipc as ipc
 
 from ..batch.bucket import lead_fields
 from ..batch.spill import Buckets, Layout, Spilled, _bucket_of, spill
+from .stages import require_stage
 from ..tables import (ProblemLog, RowProblem, TableError, find_history_tables, read_changes, read_outcomes,
                       repeated_lead, table_format, unknown_lead)
 
@@ -67,11 +69,14 @@ class Outcomes:
 def read_success(path: str, stage: str, log: ProblemLog, id_column: str) -> Outcomes:
     stage = stage.strip().lower()
     out = Outcomes({}, {})
+    seen: Counter = Counter()
     for lead, found, at, _, row in read_outcomes(path, log, id_column=id_column, with_rows=True):
+        seen[found] += 1
         low, high, first = out.leads.get(lead, (at, at, row))
         out.leads[lead] = (min(low, at), max(high, at), first)
         if found == stage and at < out.success.get(lead, float("inf")):
             out.success[lead] = at
+    require_stage(seen, stage)
     return out
 
 
