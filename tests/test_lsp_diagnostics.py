@@ -38,3 +38,53 @@ async def test_diagnostics_have_check_codes_positions_and_hints(client: Language
     # As the user types: the fix clears it.
     fixed = text.replace("industy", "industry")
     assert await change_document(client, uri, fixed, 2) == []
+
+
+async def test_a_problem_in_the_schema_is_shown_at_the_schema_line(client: LanguageClient, tmp_path):
+    folder = folder_with_schema(tmp_path / "rules", "lead:\n  fields:\n    employees: {type: integer}\n")
+    uri, text = write_rules(folder, "const a = 1\n")
+    found = await open_document(client, uri, text)
+    assert [d.code for d in found] == ["LS602"]
+    # Shown on the `schema "schema.yaml"` line, pointing into the schema file.
+    assert found[0].range.start.line == 1
+    related = found[0].related_information[0].location
+    assert related.uri == (folder / "schema.yaml").as_uri() and related.range.start.line == 2
+
+
+async def test_an_empty_document_is_one_diagnostic(client: LanguageClient, tmp_path):
+    found = await open_document(client, (tmp_path / "empty.score").as_uri(), "")
+    assert [(d.code, d.range.start.line, d.range.start.character) for d in found] == [("LS200", 0, 0)]
+
+
+async def test_a_missing_schema_is_ls600_and_the_server_goes_on(client: LanguageClient, tmp_path):
+    (tmp_path / "lonely").mkdir()
+    uri, text = write_rules(tmp_path / "lonely", "const a = 1\nscore s {\n  r: +a if nothing == 1\n}\n")
+    found = await open_document(client, uri, text)
+    assert [(d.code, d.range.start.line) for d in found] == [("LS600", 1)]
+    hover = await client.text_document_hover_async(types.HoverParams(
+        types.TextDocumentIdentifier(uri), types.Position(4, 7)))
+    assert "**const** `a`" in hover.contents.value
+
+
+async def test_an_unsaved_document_is_checked_without_a_schema(client: LanguageClient):
+    uri = "untitled:Untitled-1"
+    found = await open_document(client, uri, 'ruleset "t" version 1\nscore s {\n  r: +1 if\n}\n')
+    codes = {d.code for d in found}
+    assert "LS100" in codes
+    symbols = await client.text_document_document_symbol_async(types.DocumentSymbolParams(
+        types.TextDocumentIdentifier(uri)))
+    assert [s.name for s in symbols] == ["s"]
+
+
+async def test_a_file_at_the_root_of_the_file_system(client: LanguageClient):
+    # Never written: the server must not need the file, nor a folder around it.
+    uri = "file:///t.score"
+    found = await open_document(client, uri, 'ruleset "t" version 1\nschema "schema.yaml"\n')
+    assert [d.code for d in found] == ["LS600"]
+
+
+async def test_a_client_without_a_root_uri(rootless: LanguageClient, tmp_path):
+    folder = folder_with_schema(tmp_path / "rules")
+    uri, text = write_rules(folder, "score fit {\n  a: +10 if employees > 5\n}\n")
+    assert await open_document(rootless, uri, text) == []
+    assert await open_document(rootless, "untitled:x", "") != []
