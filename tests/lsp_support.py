@@ -34,7 +34,12 @@ def capabilities() -> types.ClientCapabilities:
 
 
 async def start(client: LanguageClient, root: Path | None, options: dict | None = None) -> None:
-    await client.initialize_session(types.InitializeParams(
+    """Initialize; the server's answer is kept as `client.initialize_result`."""
+    @client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
+    def code_lens_refresh(ls, params) -> None:
+        ls.code_lens_refreshes = getattr(ls, "code_lens_refreshes", 0) + 1
+
+    client.initialize_result = await client.initialize_session(types.InitializeParams(
         capabilities=capabilities(), root_uri=root.as_uri() if root else None,
         initialization_options=options))
 

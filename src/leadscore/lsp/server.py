@@ -14,7 +14,7 @@ from pygls import uris
 from pygls.lsp.server import LanguageServer
 
 from ..dsl import ast
-from ..dsl.diagnostics import Span
+from ..dsl.diagnostics import Span, sort_key
 from ..dsl.formatter import format_ruleset, shape
 from ..dsl.parser import parse
 from . import lens, navigation, problems
@@ -57,7 +57,7 @@ class RulesServer(LanguageServer):
         codec, lines = self.workspace.position_codec, analysis.lines
         header = analysis.ruleset.schema
         found = []
-        for d in analysis.diagnostics:
+        for d in sorted(analysis.diagnostics, key=sort_key):
             elsewhere = d.span.file != analysis.file
             at = header.path.span if elsewhere and header else Span.point(d.span.file, 1, 1) if elsewhere \
                 else d.span
