@@ -3,6 +3,9 @@ crashed other servers (empty, unsaved, no folder, no schema, no root URI)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import pytest_lsp
 from lsprotocol import types
@@ -88,3 +91,15 @@ async def test_a_client_without_a_root_uri(rootless: LanguageClient, tmp_path):
     uri, text = write_rules(folder, "score fit {\n  a: +10 if employees > 5\n}\n")
     assert await open_document(rootless, uri, text) == []
     assert await open_document(rootless, "untitled:x", "") != []
+
+
+async def test_check_does_not_import_the_language_server(tmp_path):
+    # `leadscore check` runs in CI and pre-commit hooks: its start-up must not pay for pygls.
+    folder = folder_with_schema(tmp_path / "rules")
+    write_rules(folder, "const a = 1\n")
+    script = ("import sys\nfrom click.testing import CliRunner\nfrom leadscore.cli import main\n"
+              f"result = CliRunner().invoke(main, ['check', {str(folder / 't.score')!r}])\n"
+              "print(result.exit_code, 'pygls' in sys.modules, 'lsprotocol' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=SERVER.server_env,
+                          check=True)
+    assert done.stdout.split() == ["0", "False", "False"]
