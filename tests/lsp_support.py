@@ -10,7 +10,6 @@ import os
 import sys
 from pathlib import Path
 
-import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
@@ -85,5 +84,3 @@ def doc(uri: str) -> types.TextDocumentIdentifier:
 def pos(line: int, character: int) -> types.Position:
     return types.Position(line=line, character=character)
 
-
-__all__ = ["SERVER", "pytest_lsp"]

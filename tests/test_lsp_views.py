@@ -142,8 +142,8 @@ async def test_inlay_hints_show_decayed_points(client: LanguageClient, tmp_path)
     hints = await client.text_document_inlay_hint_async(types.InlayHintParams(
         text_document=doc(uri), range=types.Range(pos(0, 0), pos(9, 0))))
     found = [(h.position.line, h.position.character, h.label) for h in hints]
-    assert found == [(4, 22, "  7d: +17.01 · 30d: +10 · 90d: +2.5"),
-                     (5, 46, "  7d: +10 · 30d: 0 · 90d: 0")]
+    assert found == [(4, 22, "7d: +17.01 · 30d: +10 · 90d: +2.5"),
+                     (5, 46, "7d: +10 · 30d: 0 · 90d: 0")]
 
 
 async def test_code_lens_counts_threshold_crossings_in_the_history(client: LanguageClient, tmp_path):

@@ -43,7 +43,7 @@ def analyse(text: str, path: str | None, display: str) -> Analysis:
     """`path` is an absolute file path, or None when the document has none."""
     if path is None:
         ruleset, diagnostics = parse(text, display)
-        checked, more = check(ruleset, None)
+        _, more = check(ruleset, None)
         return Analysis(None, text, ruleset, None, None, tuple(diagnostics + more), {display: text},
                         index(ruleset, None))
     loaded = check_text(os.path.abspath(path), text)

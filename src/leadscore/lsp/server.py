@@ -271,8 +271,8 @@ def inlay_hint(ls: RulesServer, params: types.InlayHintParams) -> list[types.Inl
         return []
     codec = ls.workspace.position_codec
     hints = decay_hints(analysis.ruleset, params.range.start.line + 1, params.range.end.line + 1)
-    return [types.InlayHint(to_range(h.at, analysis.lines, codec).end, "  " + h.label,
-                            kind=types.InlayHintKind.Parameter, tooltip=h.tooltip) for h in hints]
+    return [types.InlayHint(to_range(h.at, analysis.lines, codec).end, h.label, padding_left=True,
+                            tooltip=h.tooltip) for h in hints]
 
 
 @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
