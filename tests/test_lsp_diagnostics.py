@@ -103,3 +103,12 @@ async def test_check_does_not_import_the_language_server(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=SERVER.server_env,
                           check=True)
     assert done.stdout.split() == ["0", "False", "False"]
+
+
+async def test_positions_count_utf16_units(client: LanguageClient, tmp_path):
+    # Each emoji is one character for the checker and two UTF-16 units for the editor.
+    folder = folder_with_schema(tmp_path / "rules")
+    uri, text = write_rules(folder, 'score fit {\n  a: +1 if job_title == "\U0001F600\U0001F600" and industy == "x"\n}\n')
+    (found,) = await open_document(client, uri, text)
+    assert found.code == "LS300"
+    assert found.range.start.character == text.splitlines()[3].index("industy") + 2

@@ -1,6 +1,7 @@
 """Properties of the language server's analysis, on rulesets hypothesis
 writes: the names it indexes are where it says, its decay hints are what the
-scorer computes, and completion copes with every half-typed line."""
+scorer computes, and completion copes with every half-typed line; and where
+the threshold lens may look for a history."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from leadscore.dsl import ast
 from leadscore.lsp.analysis import analyse
 from leadscore.lsp.completion import complete, place
+from leadscore.lsp.lens import history_folder
 from leadscore.lsp.words import worth_after
 from scoring_helpers import AS_OF, SCHEMA, build, event
 from test_backend_agreement import rulesets
@@ -66,3 +68,19 @@ def test_a_decay_hint_is_what_the_scorer_gives_one_event(tmp_path, points, defau
     at = (AS_OF - timedelta(days=age)).isoformat()
     scored = ruleset.compile().score({"lead_id": "L"}, [event("page_view", at, url="/")], AS_OF).scores["s"]
     assert abs(shown - scored) < 1e-9
+
+
+def test_the_history_folder_stays_inside_the_rule_files_folder(tmp_path):
+    rules = tmp_path / "rules"
+    (rules / "history").mkdir(parents=True)
+    (rules / "data").mkdir()
+    (tmp_path / "outside").mkdir()
+    (rules / "escape").symlink_to(tmp_path / "outside")
+    path = str(rules / "t.score")
+    assert history_folder(path, None) == str((rules / "history").resolve())
+    assert history_folder(path, "data") == str((rules / "data").resolve())
+    assert history_folder(path, "../outside") is None
+    assert history_folder(path, "escape") is None
+    assert history_folder(path, str(tmp_path / "outside")) is None
+    assert history_folder(path, "missing") is None
+    assert history_folder(None, None) is None

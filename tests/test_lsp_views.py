@@ -182,3 +182,24 @@ async def test_no_code_lens_without_a_history(client: LanguageClient, tmp_path):
     uri, text = write_rules(folder, "score s {\n  a: +1 if employees > 1\n}\nthreshold t: s > 0\n")
     await open_document(client, uri, text)
     assert not await client.text_document_code_lens_async(types.CodeLensParams(doc(uri)))
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def configured(lsp_client: LanguageClient, tmp_path):
+    await start(lsp_client, tmp_path, {"history": "data"})
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_the_history_option_names_another_folder_inside(configured: LanguageClient, tmp_path):
+    folder = folder_with_schema(tmp_path / "rules", SCHEMA)
+    history(folder / "data", [{"lead_id": "L1"}], [("L1", "demo_request", "2026-06-01T12:00:00Z", None)])
+    uri, text = write_rules(folder, "score s {\n  d: +30 per demo_request, decay none\n}\nthreshold t: s > 0\n")
+    await open_document(configured, uri, text)
+    assert await lens_titles(configured, uri) == [(5, "1 lead crossed it in the last 90 days of the history")]
+    # `history/` is not read when the option names another folder.
+    other = folder_with_schema(tmp_path / "other", SCHEMA)
+    history(other / "history", [{"lead_id": "L1"}], [("L1", "demo_request", "2026-06-01T12:00:00Z", None)])
+    uri, text = write_rules(other, "score s {\n  d: +30 per demo_request, decay none\n}\nthreshold t: s > 0\n")
+    await open_document(configured, uri, text)
+    assert not await configured.text_document_code_lens_async(types.CodeLensParams(doc(uri)))

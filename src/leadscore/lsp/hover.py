@@ -3,6 +3,8 @@ constant's value, a rule's points, decay and window in words."""
 
 from __future__ import annotations
 
+import os
+
 from ..dsl import ast
 from ..dsl import formatter as fmt
 from ..dsl.schema import FieldSpec
@@ -15,15 +17,15 @@ from .words import constants, rule_words
 def hover_text(analysis: Analysis, found: Occurrence) -> str | None:
     schema = analysis.schema
     if found.kind == sym.FIELD and schema and found.name in schema.fields:
-        return f"**field** {_field(schema.fields[found.name])}" + _where(schema.fields[found.name])
+        return f"**field** {_field(schema.fields[found.name])}" + _where(schema.fields[found.name], analysis)
     if found.kind == sym.EVENT and schema and found.name in schema.events:
         event = schema.events[found.name]
         props = ", ".join(_field(p) for p in event.properties.values()) or "none"
-        return f"**event type** `{found.name}`\n\nproperties: {props}" + _where(event)
+        return f"**event type** `{found.name}`\n\nproperties: {props}" + _where(event, analysis)
     if found.kind == sym.PROPERTY and schema and found.event in schema.events:
         spec = schema.events[found.event].properties.get(found.name)
         if spec is not None:
-            return f"**property** of `{found.event}`: {_field(spec)}" + _where(spec)
+            return f"**property** of `{found.event}`: {_field(spec)}" + _where(spec, analysis)
         return None
     return _declared(analysis.ruleset, found)
 
@@ -65,5 +67,7 @@ def _field(spec: FieldSpec) -> str:
     return f"`{spec.name}`: {spec.type}{values}"
 
 
-def _where(spec) -> str:
-    return f"\n\ndeclared in {spec.span.file}, line {spec.span.line}"
+def _where(spec, analysis: Analysis) -> str:
+    # The schema's name as the rule file's `schema` line would write it.
+    shown = os.path.relpath(spec.span.file, os.path.dirname(analysis.path)) if analysis.path else spec.span.file
+    return f"\n\ndeclared in {shown}, line {spec.span.line}"
