@@ -59,8 +59,8 @@ class RulesServer(LanguageServer):
         found = []
         for d in sorted(analysis.diagnostics, key=sort_key):
             elsewhere = d.span.file != analysis.file
-            at = header.path.span if elsewhere and header else Span.point(d.span.file, 1, 1) if elsewhere \
-                else d.span
+            # A problem in the schema file is shown on the line that names it.
+            at = d.span if not elsewhere else header.path.span if header else Span.point(analysis.file, 1, 1)
             related = None
             if elsewhere and d.span.file in analysis.sources:
                 related = [types.DiagnosticRelatedInformation(
