@@ -58,6 +58,9 @@ async def test_completion_offers_what_the_place_expects(client: LanguageClient, 
             '  \n'
             '  f: +1 \n'
             '  g: +1 per page_view, \n'
+            '  h: +1 per page_view, at most 2 per \n'
+            '  inactivity \n'
+            '  inactivity after 30d: -5 \n'
             '}\n')
     (folder / "t.score").write_text(text)
     uri = (folder / "t.score").as_uri()
@@ -77,6 +80,9 @@ async def test_completion_offers_what_the_place_expects(client: LanguageClient, 
     assert set(await at_end(10)) == {"decay", "clamp", "inactivity", "group"}
     assert set(await at_end(11)) == {"if", "per"}
     assert "once" in await at_end(12)
+    assert set(await at_end(13)) == {"day", "week"}
+    assert await at_end(14) == ["after"]
+    assert await at_end(15) == ["every"]
     assert "threshold" in await labels(client, uri, 3, 0)
     assert await labels(client, uri, 0, 10) == []  # inside the ruleset's name
 

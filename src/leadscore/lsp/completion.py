@@ -30,6 +30,9 @@ _AFTER_POINTS = re.compile(rf"^\s*{_NAME}\s*:\s*[+-]\s*\w+\s+\w*\Z|^\s*[+-]\s*\w
 _AFTER_EVENT = re.compile(rf"\bper\s+{_NAME}\s+\w*\Z")
 _AFTER_COMMA = re.compile(rf"\bper\s+{_NAME}\b.*,\s*\w*\Z")
 _AFTER_DECAY = re.compile(r"\bdecay\s+\w*\Z")
+_AT_MOST_PER = re.compile(r"\bat\s+most\s+\w+\s+per\s+\w*\Z")
+_INACTIVITY = re.compile(r"^\s*inactivity\s+\w*\Z")
+_INACTIVITY_POINTS = re.compile(r"^\s*inactivity\b.*:\s*-\s*\w+\s+\w*\Z")
 _LINE_START = re.compile(r"^\s*[A-Za-z_]*\Z")
 _STRINGS_AND_COMMENTS = re.compile(r'"(?:[^"\\\n]|\\.)*"?|#.*')
 
@@ -72,6 +75,12 @@ def complete(analysis: Analysis | None, where: Place) -> list[types.CompletionIt
     if state == "comment":
         return []
     names = _Names(analysis)
+    if _AT_MOST_PER.search(before):
+        return _keywords(("day", "week"))
+    if _INACTIVITY.search(before):
+        return _keywords(("after",))
+    if _INACTIVITY_POINTS.search(before):
+        return _keywords(("every",))
     if _EVENT_PLACE.search(before):
         return names.events()
     if _AFTER_DECAY.search(before):

@@ -5,8 +5,8 @@ The history is the folder `history/` next to the rule file (or the folder the
 `history` initialization option names, relative to the rule file; like the
 schema, it must stay inside the rule file's folder). The replay goes through
 the simulator, the same replay `leadscore simulate` does, in one background
-thread; an edit supersedes it: a replay still queued never starts, and one
-running stops at its next bucket."""
+thread, once typing pauses; an edit supersedes it: a replay not yet started
+never starts, and one running stops at its next bucket."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from ..dsl.checker import CheckedRuleset
 
 QUARTER_DAYS = 90
+# A replay starts once the document has not changed for this long.
+TYPING_PAUSE_SECONDS = 0.4
 DEFAULT_HISTORY = "history"
 
 

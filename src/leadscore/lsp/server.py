@@ -105,6 +105,8 @@ class RulesServer(LanguageServer):
             return self.generations.get(uri) != generation
 
         async def run() -> None:
+            # While the user types, each keystroke cancels this task before the replay starts.
+            await asyncio.sleep(lens.TYPING_PAUSE_SECONDS)
             loop = asyncio.get_running_loop()
             try:
                 found = await loop.run_in_executor(
