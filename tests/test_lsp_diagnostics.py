@@ -112,3 +112,45 @@ async def test_positions_count_utf16_units(client: LanguageClient, tmp_path):
     (found,) = await open_document(client, uri, text)
     assert found.code == "LS300"
     assert found.range.start.character == text.splitlines()[3].index("industy") + 2
+
+
+NASTY = [
+    "{",
+    "}}}}",
+    'ruleset "t',
+    "\x00\x01\x02",
+    "score s {\n  a: +1 per\n",
+    'ruleset "t" version 1\r\nschema "schema.yaml"\r\nscore s {\r\n  a: +1 if employees > 1\r\n}\r\n',
+    'ruleset "t" version 1\nschema "schema.yaml"\nscore s = s + `\n',
+    "const a = " + "(" * 300 + "1" + ")" * 300 + "\n",
+    "# only a comment",
+    'ruleset "t" version 1\nschema "../schema.yaml"\nthreshold t: x >= 1\n',
+]
+
+
+@pytest.mark.parametrize("text", NASTY)
+async def test_every_feature_answers_on_broken_text(client: LanguageClient, tmp_path, text):
+    folder = folder_with_schema(tmp_path / "rules")
+    uri = (folder / "t.score").as_uri()
+    await open_document(client, uri, text)
+    document = types.TextDocumentIdentifier(uri)
+    lines = text.splitlines() or [""]
+    for line, content in enumerate(lines[:6]):
+        for character in range(0, min(len(content), 40) + 1, 3):
+            at = types.Position(line, character)
+            await client.text_document_hover_async(types.HoverParams(document, at))
+            await client.text_document_definition_async(types.DefinitionParams(document, at))
+            await client.text_document_completion_async(types.CompletionParams(document, at))
+            await client.text_document_prepare_rename_async(types.PrepareRenameParams(document, at))
+            await client.text_document_references_async(types.ReferenceParams(
+                context=types.ReferenceContext(include_declaration=True), text_document=document, position=at))
+    whole = types.Range(types.Position(0, 0), types.Position(len(lines), 0))
+    await client.text_document_document_symbol_async(types.DocumentSymbolParams(document))
+    await client.text_document_semantic_tokens_full_async(types.SemanticTokensParams(document))
+    await client.text_document_inlay_hint_async(types.InlayHintParams(text_document=document, range=whole))
+    await client.text_document_code_lens_async(types.CodeLensParams(document))
+    await client.text_document_formatting_async(types.DocumentFormattingParams(
+        text_document=document, options=types.FormattingOptions(tab_size=2, insert_spaces=True)))
+    await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=document, range=whole, context=types.CodeActionContext(
+            diagnostics=list(client.diagnostics[uri]))))
