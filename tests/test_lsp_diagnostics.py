@@ -154,3 +154,12 @@ async def test_every_feature_answers_on_broken_text(client: LanguageClient, tmp_
     await client.text_document_code_action_async(types.CodeActionParams(
         text_document=document, range=whole, context=types.CodeActionContext(
             diagnostics=list(client.diagnostics[uri]))))
+
+
+async def test_closing_a_document_clears_its_diagnostics(client: LanguageClient, tmp_path):
+    folder = folder_with_schema(tmp_path / "rules")
+    uri, text = write_rules(folder, "const a = \n")
+    assert await open_document(client, uri, text) != []
+    client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert list(client.diagnostics[uri]) == []
