@@ -23,6 +23,7 @@ COMMANDS = {
     "explain": "explain",
     "simulate": "simulate",
     "diff": "diff",
+    "lsp": "lsp",
 }
 
 

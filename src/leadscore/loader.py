@@ -54,11 +54,16 @@ def read_text(path: str | Path, display: str) -> tuple[str | None, Diagnostic | 
 
 def load_ruleset(path: str, *, allow_outside_schema: bool = False) -> LoadedRuleset:
     """Read, parse and check one rule file and the schema it names."""
-    result = LoadedRuleset(path)
     text, problem = read_text(path, path)
     if problem is not None:
-        result.diagnostics.append(problem)
-        return result
+        return LoadedRuleset(path, diagnostics=[problem])
+    return check_text(path, text, allow_outside_schema=allow_outside_schema)
+
+
+def check_text(path: str, text: str, *, allow_outside_schema: bool = False) -> LoadedRuleset:
+    """Parse and check the text of a rule file at `path` (an editor's unsaved
+    buffer, say); its schema is read from disk relative to `path`."""
+    result = LoadedRuleset(path)
     result.sources[path] = text
     ruleset, diagnostics = parse(text, path)
     result.ruleset = ruleset
