@@ -38,6 +38,9 @@ def requirement_from_option(text: str) -> Requirement:
     spec = text.strip()
     if not spec or any(not c.isprintable() for c in spec):
         raise ValueError("the requirement must be one line of printable text")
+    if "${{" in spec:
+        # GitHub would evaluate it as an expression in the workflow.
+        raise ValueError("the requirement must not contain `${{`")
     if _VERSION.fullmatch(spec):
         return Requirement(f"leadscore=={spec}")
     if _VCS.match(spec) or spec.startswith(("https://", "http://")):
