@@ -128,6 +128,17 @@ def test_default_requirement_is_how_leadscore_itself_was_installed(monkeypatch, 
     assert (chosen.warning is not None) == warns
 
 
+def test_a_leadscore_that_is_not_installed_gets_the_latest_release_and_a_warning(monkeypatch):
+    from importlib import metadata
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "distribution", missing)
+    chosen = installed_requirement()
+    assert chosen.spec == "leadscore" and "--requirement" in chosen.warning
+
+
 def test_init_warns_loudly_when_ci_cannot_install_this_leadscore(tmp_path, monkeypatch):
     from importlib import metadata
 

@@ -52,7 +52,12 @@ def installed_requirement() -> Requirement:
     """The requirement that installs the leadscore running now (module docstring)."""
     from importlib import metadata
 
-    distribution = metadata.distribution("leadscore")
+    try:
+        distribution = metadata.distribution("leadscore")
+    except metadata.PackageNotFoundError:
+        return Requirement("leadscore", "this leadscore is not installed as a package (it runs from a "
+                           "source tree), so which release CI should install is unknown.\nThe generated "
+                           "files install the latest `leadscore`; give init --requirement SPEC to pin one.")
     version = distribution.version
     try:
         origin = json.loads(distribution.read_text("direct_url.json") or "null")
