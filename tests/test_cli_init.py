@@ -10,7 +10,7 @@ import yaml
 from click.testing import CliRunner
 
 from leadscore.cli import main
-from leadscore.commands.init_settings import Requirement, installed_requirement, requirement_from_option
+from leadscore.commands.init_settings import installed_requirement, requirement_from_option
 
 
 def run(*args: str):
@@ -85,7 +85,18 @@ def test_shipped_pre_commit_hooks_name_real_commands():
     ("leadscore @ git+https://github.com/org/leadscore@main", "leadscore @ git+https://github.com/org/leadscore@main"),
 ])
 def test_requirement_option_takes_a_version_a_url_a_path_or_a_requirement(given, written):
-    assert requirement_from_option(given) == Requirement(written)
+    assert requirement_from_option(given).spec == written
+
+
+@pytest.mark.parametrize("given, warns", [("./wheels/leadscore-0.2.0-py3-none-any.whl", True),
+                                          ("../leadscore", True), ("wheels/leadscore-0.2.0.tar.gz", True),
+                                          ("/opt/wheels/leadscore-0.2.0-py3-none-any.whl", False),
+                                          ("0.2.0", False), ("leadscore>=0.2", False)])
+def test_a_relative_path_warns_that_pre_commit_cannot_use_it(given, warns):
+    chosen = requirement_from_option(given)
+    assert (chosen.warning is not None) == warns
+    if warns:
+        assert "pre-commit" in chosen.warning
 
 
 @pytest.mark.parametrize("given", ["", "   ", "leadscore\nrun: evil", "0.1\x1b[2J",

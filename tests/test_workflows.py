@@ -155,16 +155,21 @@ def test_a_fork_that_may_not_comment_falls_back_to_the_summary(tmp_path, fake_gh
     assert any("--method POST" in call for call in calls)
 
 
+def _runner_env() -> dict[str, str]:
+    """Git with no user configuration, and `leadscore` on PATH being this checkout's, as
+    `pip install` makes it on a runner."""
+    return {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.test",
+            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.test",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "PYTHONPATH": str(Path(leadscore.__file__).parents[1])}
+
+
 def test_the_plan_holds_the_diff_and_the_simulation_against_the_base(tmp_path):
     if shutil.which("git") is None or shutil.which("bash") is None:
         pytest.skip("git and bash are needed")
     project = _init(tmp_path / "p", "--requirement", "0.1.0")
-    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.test",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.test",
-           # `leadscore` on PATH is this checkout's, as `pip install` makes it on a runner.
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(Path(leadscore.__file__).parents[1])}
+    env = _runner_env()
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "rules"]):
         subprocess.run(["git", *args], cwd=project, env=env, check=True, capture_output=True)
     rules = project / "rules" / "scoring.score"
@@ -183,3 +188,21 @@ def test_the_plan_holds_the_diff_and_the_simulation_against_the_base(tmp_path):
     simulation = plan.split("## leadscore simulation\n", 1)[1]
     assert "baseline: rules/scoring.score @ main; candidate: rules/scoring.score" in simulation
     assert summary.read_text() == plan
+
+
+def test_a_pull_request_that_adds_the_ruleset_gets_a_plan_without_a_comparison(tmp_path):
+    if shutil.which("git") is None or shutil.which("bash") is None:
+        pytest.skip("git and bash are needed")
+    project = _init(tmp_path / "p", "--requirement", "0.1.0")
+    env = _runner_env()
+    for args in (["init", "-q", "-b", "main"], ["add", "README.md"], ["commit", "-qm", "readme"]):
+        subprocess.run(["git", *args], cwd=project, env=env, check=True, capture_output=True)
+    runner_temp, summary = tmp_path / "runner-temp", tmp_path / "summary.md"
+    runner_temp.mkdir()
+    done = _bash(_steps(project)["Plan against the base branch"]["run"], project,
+                 {**env, "BASE": "main", "RUNNER_TEMP": str(runner_temp), "GITHUB_STEP_SUMMARY": str(summary)})
+    assert done.returncode == 0, done.stderr
+    plan = (runner_temp / "plan.md").read_text()
+    assert "**new ruleset, " in plan
+    simulation = plan.split("## leadscore simulation\n", 1)[1]
+    assert "- ruleset starter version 1" in simulation and "candidate" not in simulation

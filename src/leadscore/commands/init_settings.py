@@ -10,6 +10,7 @@ install cannot be reproduced on a CI runner, so `init` writes `leadscore==X` and
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -45,6 +46,11 @@ def requirement_from_option(text: str) -> Requirement:
         return Requirement(f"leadscore=={spec}")
     if _VCS.match(spec) or spec.startswith(("https://", "http://")):
         return Requirement(f"leadscore @ {spec}")
+    if spec.startswith(("./", "../")) or (spec.endswith((".whl", ".tar.gz", ".zip")) and "@" not in spec
+                                          and not os.path.isabs(spec)):
+        return Requirement(spec, "a relative path works in CI, which installs from the repository's root, "
+                                 "but not in pre-commit,\nwhich installs hook dependencies from a folder "
+                                 "of its own: give pre-commit an absolute path or a URL.")
     return Requirement(spec)
 
 
