@@ -12,8 +12,10 @@ import click
 if TYPE_CHECKING:
     from ..api import Scorer
     from ..dsl.checker import CheckedRuleset
+    from ..dsl.diagnostics import Span
     from ..testing.coverage import BranchChooser
     from ..testing.model import CoverageItem
+    from ..testing.report import Run
 
 
 @dataclass
@@ -56,8 +58,8 @@ def command(paths: tuple[str, ...], output_format: str, coverage_min: float | No
     from ..loader import load_ruleset
     from ..testing.cases import build_case_file
     from ..testing.coverage import BranchChooser, coverage_items, measure
-    from ..testing.loader import find_test_files, read_test_file, resolve_ruleset
     from ..testing.coverage_report import render_coverage_json
+    from ..testing.loader import find_test_files, read_test_file, resolve_ruleset
     from ..testing.report import Run, render_json_report, render_text_report
     from ..testing.runner import run_case_file
 
@@ -131,7 +133,7 @@ def _selected(name: str, patterns: tuple[str, ...]) -> bool:
     return any(pattern.casefold() in folded for pattern in patterns)
 
 
-def _update(run) -> set:
+def _update(run: Run) -> set[Span]:
     """Write the actual values over the failed expectations; the spans rewritten."""
     from ..testing.update import apply, edits
     from .common import write_atomically
