@@ -87,6 +87,13 @@ def test_sdist_and_wheel_hold_the_data_files_and_the_version(built):
         assert name in in_sdist, name
 
 
+def test_twine_check_passes_as_in_the_release_workflow(built):
+    pytest.importorskip("twine", reason="twine is a test dependency (pip install -e '.[test]')")
+    done = _run([sys.executable, "-m", "twine", "check", "--strict", built["sdist"], built["wheel"]],
+                built["root"], _clean_env())
+    assert done.stdout.count("PASSED") == 2
+
+
 def test_the_wheel_works_in_a_fresh_environment_outside_the_checkout(built):
     root = built["root"]
     venv = root / "venv"
