@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -172,6 +173,21 @@ def test_pre_commit_hooks_install_the_requirement_with_language_python(tmp_path)
     for hook in hooks:
         assert hook["language"] == "python"
         assert hook["additional_dependencies"] == [requirement]
+
+
+@pytest.mark.parametrize("requirement", ["0.1.0", 'leadscore @ git+https://example.test/o/l@v1 "q" #x: {y}'])
+def test_pre_commit_accepts_the_generated_configuration(tmp_path, requirement):
+    pytest.importorskip("pre_commit", reason="pre-commit is a test dependency (pip install -e '.[test]')")
+    assert run("init", str(tmp_path / "p"), "--requirement", requirement).exit_code == 0
+    config = tmp_path / "p" / ".pre-commit-config.yaml"
+
+    def validate() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pre_commit", "validate-config", str(config)],
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    assert validate().returncode == 0, validate().stdout
+    config.write_text(config.read_text().replace("language: python", "language: pythn", 1))
+    assert validate().returncode == 1          # the validator is not a rubber stamp
 
 
 # --- the default branch ------------------------------------------------------------------------
