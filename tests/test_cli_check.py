@@ -207,7 +207,8 @@ def test_exit_1_on_missing_schema(tmp_path):
         [("LS600", 2, 8)]
 
 
-def test_exit_2_without_paths():
+def test_exit_2_without_paths_in_a_folder_without_rule_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)       # no PATH means the current folder, like `leadscore test`
     assert run().exit_code == 2
 
 

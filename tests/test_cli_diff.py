@@ -335,7 +335,8 @@ def test_shipped_acme_reformatted_reordered_and_commented_is_no_change(tmp_path)
     assert variant != original
     old, new = files(tmp_path, variant, old=original)
     shutil.copy(ACME_DIR / "schema.yaml", tmp_path / "schema.yaml")
-    for output_format, expected in (("text", "no semantic changes\n"), ("json", "[]\n")):
+    for output_format, expected in (("text", "no semantic changes\n"),
+                                    ("json", '{\n  "new_ruleset": false,\n  "changes": [],\n  "schema": []\n}\n')):
         result = run(old, new, "--format", output_format)
         assert (result.exit_code, result.stdout) == (0, expected), result.output
     result = run(old, new, "--format", "markdown")
@@ -435,7 +436,7 @@ def test_a_diff_is_empty_exactly_when_the_trees_mean_the_same(body, data):
     assert bool(compare(after, before)) == bool(found)
     # Every change renders in every format.
     assert render_text(found).count("\n") == max(1, len(found))
-    assert len(json.loads(render_json(found))) == len(found)
+    assert len(json.loads(render_json(found))["changes"]) == len(found)
     assert len(_table_rows(render_markdown(found, "a", "b"))) == len(found)
 
 
@@ -457,7 +458,7 @@ def test_json_and_markdown(tmp_path):
     old, new = files(tmp_path, edited(("+30 if industry", "+25 if industry"), ("threshold sql: bant >= 75\n", "")))
     result = run(old, new, "--format", "json")
     assert result.exit_code == 1
-    assert json.loads(result.stdout) == [
+    assert json.loads(result.stdout)["changes"] == [
         {"kind": "changed", "section": "score fit", "entity": "rule", "name": "enterprise_finance",
          "field": "points", "old": "+30", "new": "+25"},
         {"kind": "removed", "section": "threshold sql", "entity": "threshold", "name": "sql",
@@ -497,14 +498,14 @@ def test_text_output_shows_control_characters_as_question_marks(tmp_path):
 
 def test_output_file_format_from_its_extension(tmp_path):
     old, new = files(tmp_path, edited(("const mql_fit = 40", "const mql_fit = 45")))
-    for name, check_text in (("d.json", lambda t: json.loads(t)[0]["name"] == "mql_fit"),
+    for name, check_text in (("d.json", lambda t: json.loads(t)["changes"][0]["name"] == "mql_fit"),
                              ("d.md", lambda t: t.startswith("### leadscore diff")),
                              ("d.txt", lambda t: t == "constants: mql_fit 40 → 45\n")):
         result = run(old, new, "-o", str(tmp_path / name))
         assert (result.exit_code, result.stdout) == (1, "")
         assert check_text((tmp_path / name).read_text(encoding="utf-8"))
     run(old, new, "-o", str(tmp_path / "d.md"), "--format", "json")
-    assert json.loads((tmp_path / "d.md").read_text(encoding="utf-8"))[0]["new"] == "45"
+    assert json.loads((tmp_path / "d.md").read_text(encoding="utf-8"))["changes"][0]["new"] == "45"
 
 
 # --- --against REV --------------------------------------------------------------------------------
@@ -535,7 +536,8 @@ def test_against_a_revision_with_its_own_schema(repo):
     path.write_text(edited(("+30 if", "+25 if"), ("  budget:", "  trial: +15 per trial_started\n  budget:")))
     result = run(str(path), "--against", "HEAD")
     assert (result.exit_code, result.stdout) == (1, "score fit: rule enterprise_finance: points +30 → +25\n"
-                                                    "score bant: added rule trial: +15 per trial_started\n")
+                                                    "score bant: added rule trial: +15 per trial_started\n"
+                                                    "schema: added event trial_started\n")
     result = run(str(path), "--against", "HEAD", "--format", "markdown")
     assert f"`{path}@HEAD` → `{path}`" in result.stdout
 

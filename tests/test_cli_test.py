@@ -447,8 +447,10 @@ def test_coverage_lists_what_never_fired_including_case_branches(tmp_path):
                      f"{rules}:9:5: fit.size branch 3: +1 otherwise",
                      f"{rules}:12:3: fit.fresh", f"{rules}:13:3: fit.vip_tag",
                      f"{rules}:18:5: interest.opens", f"{rules}:19:5: interest.clicks",
-                     f"{rules}:21:3: interest.demo", f"{rules}:22:3: interest.visit"]
-    assert "  segment tier: no case gave silver" in lines
+                     f"{rules}:21:3: interest.demo", f"{rules}:22:3: interest.visit",
+                     f"{rules}:30:3: segment tier label silver"]
+    # Labels are counted on their own, under the rules: gold was reached, silver not.
+    assert lines[lines.index("  no case reaches:") - 1] == "  segment labels: 1 of 2 reached"
 
 
 def test_same_points_branches_are_told_apart(tmp_path):

@@ -41,7 +41,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="leadscore")
+@click.version_option(package_name="leadscore", message="%(prog)s %(version)s")
 def main() -> None:
     """Lead scoring as code: check, compile and simulate scoring rules."""
 

@@ -107,11 +107,17 @@ def _load_schema(rule_path: str, header: ast.SchemaHeader, allow_outside: bool,
 
 
 def find_rule_files(paths: list[str]) -> list[str]:
-    """Files as given, and every `*.score` below each folder, sorted."""
+    """Files as given, and every `*.score` below each folder, sorted; hidden folders
+    below one (`.git`, `.venv`) are skipped, as `leadscore test` skips them."""
     found: list[str] = []
     for path in paths:
-        if os.path.isdir(path):
-            found.extend(sorted(str(p) for p in Path(path).rglob("*.score") if p.is_file()))
-        else:
+        if not os.path.isdir(path):
             found.append(path)
+            continue
+        below: list[str] = []
+        for folder, subfolders, files in os.walk(path):
+            subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+            below.extend(os.path.normpath(os.path.join(folder, f)) for f in files
+                         if f.endswith(".score") and os.path.isfile(os.path.join(folder, f)))
+        found.extend(sorted(below))
     return found

@@ -21,7 +21,7 @@ _TABLE = click.Path(exists=True, dir_okay=False)
 @click.option("--events", "events_path", type=_TABLE, help="The events table (instead of --history).")
 @click.option("--outcomes", "outcomes_path", type=_TABLE, help="The outcomes table (instead of --history).")
 @click.option("--as-of", callback=parse_instant, metavar="TIME",
-              help="Ignore events and outcomes after this date or time (default: none).")
+              help="Ignore events and outcomes after this date or time, or `now` (default: none).")
 @click.option("--success", "success_stage", default="won", show_default=True, metavar="STAGE",
               help="The outcome stage that counts as success (any case).")
 @click.option("--scale", type=click.FloatRange(0, min_open=True), default=10, show_default=True, metavar="S",

@@ -8,7 +8,7 @@ import click
 
 
 @click.command("check")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "github"]),
               default="text", show_default=True, help="How to print the diagnostics.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
@@ -16,7 +16,7 @@ import click
               help="Allow a schema path that leads outside the rule file's folder.")
 def command(paths: tuple[str, ...], output_format: str, strict: bool,
                   allow_schema_outside: bool) -> None:
-    """Check rule files (or every *.score file under folders).
+    """Check rule files (every *.score file under folders; default: this folder).
 
     Exit status: 0 clean, 1 errors (or warnings with --strict), 2 usage error.
     """
@@ -24,9 +24,10 @@ def command(paths: tuple[str, ...], output_format: str, strict: bool,
                                   sort_key)
     from ..loader import find_rule_files, load_ruleset
 
-    files = find_rule_files(list(paths))
+    given = list(paths) or ["."]
+    files = find_rule_files(given)
     if not files:
-        raise click.UsageError("no .score files found under " + ", ".join(paths))
+        raise click.UsageError("no .score files found under " + ", ".join(given))
     everything = []
     sources: dict[str, list[str]] = {}
     for file in files:

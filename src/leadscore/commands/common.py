@@ -28,13 +28,22 @@ def load_or_exit(path: str, allow_schema_outside: bool = False):
 
 
 def parse_instant(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    """An instant option (--as-of, --start, --end): ISO 8601, a date is midnight UTC, no offset
-    means UTC -> epoch seconds."""
+    """An instant option (--as-of, --start, --end): `now` (the moment the command started), or
+    ISO 8601, a date is midnight UTC, no offset means UTC -> epoch seconds."""
     if value is None:
         return None
+    if value.strip().lower() == "now":
+        return _started(ctx)
     from ..compiler import runtime as rt
 
     try:
-        return rt.to_epoch(value, "a date (2026-10-01) or an ISO 8601 time (2026-10-01T09:30:00Z)")
+        return rt.to_epoch(value, "a date (2026-10-01), an ISO 8601 time (2026-10-01T09:30:00Z) or now")
     except rt.InputError as error:
         raise click.BadParameter(str(error)) from None
+
+
+def _started(ctx: click.Context) -> float:
+    """This run's `now`, read once so that `--start now --end now` is one instant."""
+    import time
+
+    return ctx.meta.setdefault("leadscore.now", time.time())

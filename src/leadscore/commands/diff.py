@@ -10,6 +10,8 @@ import click
 _FORMATS = {".json": "json", ".md": "markdown", ".markdown": "markdown"}
 # Like diff(1): 1 means "they differ", 2 means trouble.
 _TROUBLE = 2
+# What the old side is when the rule file does not exist at the revision.
+_NEW = object()
 
 
 @click.command("diff")
@@ -24,9 +26,11 @@ _TROUBLE = 2
               help="Allow a schema path that leads outside the rule file's folder.")
 def command(old: str, new: str | None, against: str | None, output_format: str | None,
             output: str | None, allow_schema_outside: bool) -> None:
-    """Show what changed between two rulesets: rules added, removed, moved or changed
-    (points, conditions, modifiers, groups), score options, constants, derived scores,
-    thresholds, segments and the header. Layout, comments and order are not changes.
+    """Show what changed between two rulesets: rules added, removed, moved, renamed or
+    changed (points, conditions, modifiers, groups), score options, constants, derived
+    scores, thresholds, segments, the header, and the schema's fields, event types,
+    properties and values. Layout, comments and order are not changes. A rule file that
+    does not exist at REV is a new ruleset: everything in it is added.
 
     \b
     leadscore diff OLD NEW                two rule files
@@ -35,29 +39,37 @@ def command(old: str, new: str | None, against: str | None, output_format: str |
     Exit status: 0 no semantic change, 1 changes, 2 usage error or a ruleset that
     does not check (its diagnostics on standard error).
     """
+    from ..dsl import ast
     from ..rulediff import compare
     from ..rulediff.render import render_json, render_markdown, render_text
+    from ..rulediff.schema import compare_schemas
     from .common import write_atomically
 
     if (new is None) == (against is None):
         raise click.UsageError("give two rule files (OLD NEW), or one rule file and --against REV")
+    new_ruleset = False
     if against is None:
         before, after = _load(old, allow_schema_outside), _load(new, allow_schema_outside)
         labels = (old, new)
     else:
         before, after = _at_revision(old, against, allow_schema_outside), _load(old, allow_schema_outside)
         labels = (f"{old}@{against}", old)
+        new_ruleset = before is _NEW
     if before is None or after is None:
         sys.exit(_TROUBLE)
 
-    changes = compare(before.ruleset, after.ruleset)
+    if new_ruleset:
+        # Everything the new file declares is an addition; its schema has nothing to compare with.
+        changes, schema = compare(ast.Ruleset(labels[0], (), ()), after.ruleset), ()
+    else:
+        changes, schema = compare(before.ruleset, after.ruleset), compare_schemas(before.schema, after.schema)
     output_format = output_format or _FORMATS.get(os.path.splitext(output or "")[1].lower(), "text")
     if output_format == "json":
-        text = render_json(changes)
+        text = render_json(changes, schema, new_ruleset)
     elif output_format == "markdown":
-        text = render_markdown(changes, *labels)
+        text = render_markdown(changes, *labels, schema, new_ruleset)
     else:
-        text = render_text(changes)
+        text = render_text(changes, schema, new_ruleset)
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -67,7 +79,7 @@ def command(old: str, new: str | None, against: str | None, output_format: str |
             click.echo(f"error: {output}: {error.strerror or error}", err=True)
             sys.exit(_TROUBLE)
         click.echo(f"wrote {output}", err=True)
-    sys.exit(1 if changes else 0)
+    sys.exit(1 if changes or schema or new_ruleset else 0)
 
 
 def _load(path: str, allow_outside: bool):
@@ -85,6 +97,8 @@ def _at_revision(path: str, revision: str, allow_outside: bool):
 
     try:
         return variants.load_at_revision(path, revision, allow_outside)
+    except variants.NotAtRevision:
+        return _NEW
     except variants.UsageError as error:
         raise click.UsageError(str(error)) from None
     except variants.RulesetProblems as problems:

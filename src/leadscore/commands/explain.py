@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING
@@ -19,18 +20,21 @@ if TYPE_CHECKING:
 @click.command("explain")
 @click.argument("ruleset", type=click.Path(exists=True, dir_okay=False))
 @click.option("--lead", "lead_id", required=True, help="The id of the lead to explain.")
-@click.option("--leads", "leads_file", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="The leads table (.csv, .jsonl or .parquet).")
-@click.option("--events", "events_file", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="The events table (.csv, .jsonl or .parquet).")
+@click.option("--history", type=click.Path(exists=True, file_okay=False),
+              help="A folder holding the leads and events tables (as for `simulate`).")
+@click.option("--leads", "leads_file", type=click.Path(exists=True, dir_okay=False),
+              help="The leads table (.csv, .jsonl or .parquet; instead of the folder's).")
+@click.option("--events", "events_file", type=click.Path(exists=True, dir_okay=False),
+              help="The events table (.csv, .jsonl or .parquet; instead of the folder's).")
 @click.option("--as-of", "instant", required=True, callback=parse_instant, metavar="INSTANT",
-              help="Explain the scores at this instant: ISO 8601, no offset means UTC.")
+              help="Explain the scores at this instant: `now`, or ISO 8601 (no offset means UTC).")
 @click.option("--timeline", is_flag=True, help="Also show the scores after each of the lead's events.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
-def command(ruleset: str, lead_id: str, leads_file: str, events_file: str, instant: float, timeline: bool,
-            output_format: str, allow_schema_outside: bool) -> None:
+def command(ruleset: str, lead_id: str, history: str | None, leads_file: str | None,
+            events_file: str | None, instant: float, timeline: bool, output_format: str,
+            allow_schema_outside: bool) -> None:
     """Explain one lead's scores at --as-of: the rules that gave points (per-event
     rules with each event and its decayed points), the rules that did not fire
     and why, how far the lead is from each threshold, and its segments.
@@ -42,6 +46,7 @@ def command(ruleset: str, lead_id: str, leads_file: str, events_file: str, insta
     from ..loader import read_text
     from ..tables import ProblemLog, TableError, read_events, read_leads
 
+    leads_file, events_file = _tables(history, leads_file, events_file)
     lead_id = lead_id.strip()   # ids are trimmed when read
     loaded = load_or_exit(ruleset, allow_schema_outside)
     scorer, schema = loaded.compile(), loaded.checked.schema
@@ -68,6 +73,25 @@ def command(ruleset: str, lead_id: str, leads_file: str, events_file: str, insta
         sys.exit(1)
     report_problems(log)
     click.echo(render_json(explanation, schema) if output_format == "json" else render_text(explanation))
+
+
+def _tables(history: str | None, leads_file: str | None, events_file: str | None) -> tuple[str, str]:
+    """The leads and events tables: those given, else the folder's (which need no outcomes)."""
+    from ..tables.sources import FORMATS
+
+    given = {"leads": leads_file, "events": events_file}
+    for table in given:
+        if given[table] is None and history is not None:
+            hits = [path for ext in FORMATS if os.path.isfile(path := os.path.join(history, table + ext))]
+            if len(hits) > 1:
+                raise click.UsageError(f"{history}: {' and '.join(hits)} both hold the {table} table; "
+                                       f"keep one or give --{table} FILE")
+            given[table] = hits[0] if hits else None
+    missing = [table for table, path in given.items() if path is None]
+    if missing:
+        where = f"{history} has no {' and no '.join(missing)} table" if history else "give --history DIR"
+        raise click.UsageError(f"{where}, or --{missing[0]} FILE")
+    return given["leads"], given["events"]
 
 
 # --- text --------------------------------------------------------------------------------------

@@ -9,11 +9,12 @@ import click
 from .common import write_atomically
 
 @click.command("fmt")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 if a file would change.")
 @click.option("--diff", "show_diff", is_flag=True, help="Change nothing; print a unified diff.")
 def command(paths: tuple[str, ...], check: bool, show_diff: bool) -> None:
-    """Rewrite rule files in the one canonical layout, keeping every comment.
+    """Rewrite rule files (every *.score file under folders; default: this folder) in the
+    one canonical layout, keeping every comment.
 
     Exit status: 0 nothing to do (or done), 1 with --check when a file would
     change or when a file has syntax errors (it is left as it is).
@@ -26,7 +27,7 @@ def command(paths: tuple[str, ...], check: bool, show_diff: bool) -> None:
     from ..loader import find_rule_files, read_text
 
     failed = changed = False
-    for file in find_rule_files(list(paths)):
+    for file in find_rule_files(list(paths) or ["."]):
         text, problem = read_text(file, file)
         if problem is not None:
             click.echo(render_text(problem, None), err=True)

@@ -17,8 +17,9 @@ _RENAMED = {
 @click.command("init")
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--requirement", metavar="SPEC",
-              help="What CI installs (default: this leadscore version from PyPI), "
-                   "e.g. 'leadscore @ git+https://github.com/ORG/leadscore@v0.1.0'.")
+              help="What CI and pre-commit install: a version (0.2.0), a Git URL "
+                   "(git+https://github.com/ORG/leadscore@v0.2.0), a path to a wheel, or any pip "
+                   "requirement. Default: the leadscore running now, when it is a release.")
 def command(directory: str, requirement: str | None) -> None:
     """Create a rules project in DIRECTORY: a ruleset, its schema, tests
     covering every rule, a small history, a GitHub Actions workflow and a
@@ -27,30 +28,43 @@ def command(directory: str, requirement: str | None) -> None:
     Existing files are never overwritten: the command stops (exit 2) when
     any of them is already there.
     """
-    from importlib import metadata
     from pathlib import Path
 
     from .common import write_atomically
+    from .init_settings import default_branch, installed_requirement, requirement_from_option
 
-    files = dict(_template_files())
     if requirement is None:
-        requirement = f"leadscore=={metadata.version('leadscore')}"
+        chosen = installed_requirement()
+    else:
+        try:
+            chosen = requirement_from_option(requirement)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="'--requirement'") from None
     target = Path(directory)
+    files = dict(_template_files())
     clashes = sorted(name for name in files if (target / name).exists())
     if clashes:
         click.echo(f"{directory}: not created: these files are already there: "
                    + ", ".join(clashes), err=True)
         sys.exit(2)
+    branch, branch_warning = default_branch(target.resolve())
+    # Both values go into YAML as JSON strings (valid YAML) and are printable single lines.
+    values = {'"{{requirement}}"': _yaml_string(chosen.spec),
+              '"{{default_branch}}"': _yaml_string(branch), "{{default_branch}}": branch}
     for name, text in sorted(files.items()):
-        if name == ".github/workflows/leadscore.yml":
-            text = text.replace('"{{requirement}}"', _yaml_string(requirement))
+        for placeholder, value in values.items():
+            text = text.replace(placeholder, value)
         path = target / name
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(str(path), text)
-    click.echo(f"created {len(files)} files in {directory}. Next:\n"
+    click.echo(f"created {len(files)} files in {directory}; CI and pre-commit install "
+               f"{chosen.spec!r}; the default branch is {branch!r}. Next:\n"
                f"  cd {directory}\n"
                "  leadscore check rules/ && leadscore test rules/\n"
                "  leadscore simulate rules/scoring.score --history history/")
+    for warning in (chosen.warning, branch_warning):
+        if warning:
+            click.secho(f"\nWARNING: {warning}", err=True, fg="yellow", bold=True)
 
 
 def _template_files():

@@ -23,7 +23,7 @@ def report_problems(log) -> None:
 @click.option("--events", "events_file", required=True, type=click.Path(exists=True, dir_okay=False),
               help="The events table (.csv, .jsonl or .parquet), in any order.")
 @click.option("--as-of", "instant", required=True, callback=parse_instant, metavar="INSTANT",
-              help="Score at this instant: ISO 8601, no offset means UTC, a date means midnight UTC.")
+              help="Score at this instant: `now`, or ISO 8601 (no offset means UTC, a date means midnight UTC).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="The file to write (default: standard output); written whole or not at all.")
 @click.option("--format", "output_format", type=click.Choice(["csv", "jsonl"]),

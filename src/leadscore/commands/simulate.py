@@ -38,9 +38,9 @@ def _horizon(ctx, param, value: str) -> float:
               help="Override a constant (repeatable); applies to the candidate.")
 @click.option("--sweep", metavar="NAME=START:STOP:STEP", help="Report every metric for each value of a constant.")
 @click.option("--start", callback=parse_instant, metavar="DATE",
-              help="Start of the window (default: midnight UTC of the earliest timestamp).")
+              help="Start of the window, or `now` (default: midnight UTC of the earliest timestamp).")
 @click.option("--end", callback=parse_instant, metavar="DATE",
-              help="End of the window, excluded (default: the midnight after the latest event, change or lead creation).")
+              help="End of the window, excluded, or `now` (default: the midnight after the latest event, change or lead creation).")
 @click.option("--success", default="won", show_default=True, metavar="STAGE",
               help="The outcome stage that counts as success (any case).")
 @click.option("--horizon", default="90d", show_default=True, callback=_horizon, metavar="DURATION",
@@ -184,6 +184,7 @@ def _write(simulation, options, log, output_format: str, output: str | None, htm
     try:
         if html_path:
             write_atomically(html_path, _html_report()(result))
+            click.echo(f"wrote {html_path}", err=True)
         if output_format == "text":
             _text(result, output)
             return
@@ -196,6 +197,7 @@ def _write(simulation, options, log, output_format: str, output: str | None, htm
             text = _html_report()(result)
         if output:
             write_atomically(output, text)
+            click.echo(f"wrote {output}", err=True)
         else:
             click.echo(text, nl=False)
     except OSError as error:
@@ -217,6 +219,7 @@ def _text(result: dict, output: str | None) -> None:
     buffer = io.StringIO()
     render_text(result, Console(file=buffer, width=120, color_system=None, highlight=False))
     write_atomically(output, buffer.getvalue())
+    click.echo(f"wrote {output}", err=True)
 
 
 class _Progress:

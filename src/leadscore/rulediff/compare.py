@@ -2,8 +2,9 @@
 
 A pure function of two syntax trees. Things are matched by name (names are unique
 across a file), so a rule that moved to another score or group is one move, not a
-removal and an addition. Two nodes are the same when they mean the same: spans,
-comments and layout are ignored, and so are the order of declarations, of the rules
+removal and an addition; a rule whose body is unchanged under a new name is one
+rename. Two nodes are the same when they mean the same: spans, comments and layout
+are ignored, and so are the order of declarations, of the rules
 and options of a score, of the rules of a group, of a rule's modifiers and of the
 items of a list, and the spelling of one value (`5_000` and `5000`, `1w` and `7d`,
 `` `fit` `` and `fit`). Order that decides a result is kept: case branches and
@@ -23,7 +24,7 @@ from typing import Callable, Iterator
 from ..dsl import ast
 from ..dsl import formatter as fmt
 
-ADDED, REMOVED, CHANGED, MOVED = "added", "removed", "changed", "moved"
+ADDED, REMOVED, CHANGED, MOVED, RENAMED = "added", "removed", "changed", "moved", "renamed"
 _RULES = (ast.ConditionRule, ast.CaseRule, ast.EventRule)
 _OPTIONS = {ast.DecayOption: "decay", ast.ClampOption: "clamp", ast.InactivityOption: "inactivity"}
 _MODIFIERS = ("max", "decay", "once", "at most")
@@ -34,7 +35,7 @@ class Change:
     """One change. `old`/`new` are display text, None where there is nothing
     (the old side of an addition, an absent `within`, ...)."""
 
-    kind: str            # added, removed, changed, moved
+    kind: str            # added, removed, changed, moved, renamed
     section: str         # "header", "constants", "score NAME", "threshold NAME", "segment NAME"
     entity: str          # what `name` names: header, constant, list item, score, option, group,
                          # rule, threshold, segment, label
@@ -358,19 +359,45 @@ def _placed_definition(placed: _Placed) -> str:
     return text + (f" (in group {placed.group})" if placed.group else "")
 
 
+def _body(rule: ast.Rule) -> object:
+    """What a rule means, its name aside."""
+    return (type(rule).__name__,) + tuple(key(getattr(rule, f.name)) for f in fields(rule)
+                                          if f.name not in _SPELLING and f.name != "name")
+
+
+def _renames(before: dict[str, _Placed], after: dict[str, _Placed]) -> dict[str, str]:
+    """New name -> old name of each rule that only changed its name: a removed rule and an
+    added one with the same body, paired in file order."""
+    gone: dict[object, list[str]] = {}
+    for name, was in before.items():
+        if name not in after:
+            gone.setdefault(_body(was.node), []).append(name)
+    out = {}
+    for name, now in after.items():
+        if name not in before and gone.get(_body(now.node)):
+            out[name] = gone[_body(now.node)].pop(0)
+    return out
+
+
 def _rule_changes(old: ast.Ruleset, new: ast.Ruleset) -> Iterator[Change]:
     before, after = _rules(old), _rules(new)
+    renamed = _renames(before, after)
     for name, now in after.items():
         section = f"score {now.score}"
         was = before.get(name)
+        if name in renamed:
+            yield Change(RENAMED, section, "rule", name, None, renamed[name], name)
+            yield from _moves(section, "rule", name, before[renamed[name]], now)
+            continue
         if was is None:
             yield Change(ADDED, section, "rule", name, new=_placed_definition(now))
             continue
         yield from _moves(section, "rule", name, was, now)
         for field, a, b in _rule_fields(was.node, now.node):
             yield Change(CHANGED, section, "rule", name, field, a, b)
+    kept = set(renamed.values())
     for name, was in before.items():
-        if name not in after:
+        if name not in after and name not in kept:
             yield Change(REMOVED, f"score {was.score}", "rule", name, old=_placed_definition(was))
 
 

@@ -15,9 +15,10 @@ from dataclasses import asdict
 from typing import Sequence
 
 from ..dsl.formatter import name as quoted
-from .compare import ADDED, CHANGED, MOVED, REMOVED, Change
+from .compare import ADDED, CHANGED, MOVED, REMOVED, RENAMED, Change
+from .schema import SchemaChange
 
-_KINDS = (ADDED, REMOVED, CHANGED, MOVED)
+_KINDS = (ADDED, REMOVED, CHANGED, MOVED, RENAMED)
 # Entities whose name alone says what changed, with no "rule"/"label" word before it.
 _BARE = ("header", "constant", "list item")
 # Entities named by the language, not by the rule file: their names are never quoted.
@@ -75,20 +76,55 @@ def line(change: Change) -> str:
             body = f"{change.kind} {subject}".rstrip() + ("" if value is None else f": {value}")
     elif change.kind == MOVED:
         body = f"{subject}: {_moved(change)}"
+    elif change.kind == RENAMED:
+        body = f"{subject}: renamed from {quoted(change.old)}"
     else:
         what = f"{subject}: {change.field}" if subject and change.field else subject or change.field
         body = f"{what} {_show(change.old)} → {_show(change.new)}"
     return f"{_section(change)}: {body}"
 
 
-def render_text(changes: Sequence[Change]) -> str:
-    if not changes:
-        return "no semantic changes\n"
-    return "".join(_printable(line(c)) + "\n" for c in changes)
+def _schema_subject(change: SchemaChange) -> str:
+    """`lead field industry`, `event page_view`, `event page_view: property url`, `id column`."""
+    if change.entity in ("id column", "created column"):
+        return change.entity
+    if change.entity == "lead field" or (change.entity == "value" and change.property is None):
+        return f"lead field {quoted(change.name)}"
+    subject = f"event {quoted(change.name)}"
+    return subject if change.property is None else f"{subject}: property {quoted(change.property)}"
 
 
-def render_json(changes: Sequence[Change]) -> str:
-    return json.dumps([asdict(c) for c in changes], indent=2, ensure_ascii=False) + "\n"
+def schema_line(change: SchemaChange) -> str:
+    """One schema change in plain words: `schema: lead field employees: type number → string`."""
+    subject = _schema_subject(change)
+    value = change.new if change.kind == ADDED else change.old
+    if change.entity == "value":
+        return f"schema: {subject}: {change.kind} value {value}"
+    if change.kind == CHANGED:
+        what = f"{subject}: {change.field}" if change.field else subject
+        return f"schema: {what} {_show(change.old)} → {_show(change.new)}"
+    if change.entity == "event property":
+        event, _, prop = subject.partition(": ")
+        subject = f"{event}: {change.kind} {prop}"
+    else:
+        subject = f"{change.kind} {subject}"
+    return f"schema: {subject}" + (f": {value}" if value else "")
+
+
+def render_text(changes: Sequence[Change], schema: Sequence[SchemaChange] = (),
+                new_ruleset: bool = False) -> str:
+    head = "new ruleset: it did not exist at the old revision\n" if new_ruleset else ""
+    if not changes and not schema:
+        return head or "no semantic changes\n"
+    return head + "".join(_printable(line(c)) + "\n" for c in changes) \
+        + "".join(_printable(schema_line(c)) + "\n" for c in schema)
+
+
+def render_json(changes: Sequence[Change], schema: Sequence[SchemaChange] = (),
+                new_ruleset: bool = False) -> str:
+    document = {"new_ruleset": new_ruleset, "changes": [asdict(c) for c in changes],
+                "schema": [asdict(c) for c in schema]}
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 # --- Markdown ------------------------------------------------------------------------------
@@ -134,7 +170,7 @@ def _cell(value: str | None) -> str:
     return "" if value is None else _code(value)
 
 
-def _summary(changes: Sequence[Change]) -> str:
+def _summary(changes: Sequence) -> str:
     """`3 changes: 1 added, 2 changed`, or `no semantic changes`."""
     if not changes:
         return "no semantic changes"
@@ -143,11 +179,33 @@ def _summary(changes: Sequence[Change]) -> str:
     return f"{len(changes)} change{'s' * (len(changes) != 1)}: {parts}"
 
 
-def render_markdown(changes: Sequence[Change], old_label: str, new_label: str) -> str:
+def _schema_what(change: SchemaChange) -> str:
+    """The subject as in the text, each name in a code span."""
+    if change.entity in ("id column", "created column"):
+        what = change.entity
+    elif change.entity == "lead field" or (change.entity == "value" and change.property is None):
+        what = f"lead field {_code(change.name)}"
+    else:
+        what = f"event {_code(change.name)}" + (
+            "" if change.property is None else f" property {_code(change.property)}")
+    if change.entity == "value":
+        return f"{what}: value"
+    return f"{what}: {change.field}" if change.field else what
+
+
+def render_markdown(changes: Sequence[Change], old_label: str, new_label: str,
+                    schema: Sequence[SchemaChange] = (), new_ruleset: bool = False) -> str:
+    summary = _summary(changes)
+    if new_ruleset:
+        summary = f"new ruleset, {summary}"
     out = ["### leadscore diff", "",
-           f"{_code(old_label, False)} → {_code(new_label, False)}: **{_summary(changes)}**"]
+           f"{_code(old_label, False)} → {_code(new_label, False)}: **{summary}**"]
     if changes:
         out += ["", "| change | where | what | old | new |", "|---|---|---|---|---|"]
         out += [f"| {c.kind} | {_where(c)} | {_what(c)} | {_cell(c.old)} | {_cell(c.new)} |"
                 for c in changes]
+    if schema:
+        out += ["", f"Schema: **{_summary(schema)}**", "",
+                "| change | what | old | new |", "|---|---|---|---|"]
+        out += [f"| {c.kind} | {_schema_what(c)} | {_cell(c.old)} | {_cell(c.new)} |" for c in schema]
     return "\n".join(out) + "\n"

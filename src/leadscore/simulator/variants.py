@@ -32,6 +32,10 @@ class UsageError(Exception):
     """A bad option (exit 2)."""
 
 
+class NotAtRevision(UsageError):
+    """The rule file does not exist at the revision: a new ruleset."""
+
+
 class RulesetProblems(Exception):
     """A ruleset that does not check (exit 1): every diagnostic, with the texts to show them."""
 
@@ -85,6 +89,10 @@ def load_at_revision(path: str, revision: str, allow_outside: bool) -> CheckedRu
     except UsageError:
         raise UsageError(f"--against {revision}: no such commit, branch or tag in the repository at {root}") from None
     display = f"{path}@{revision}"
+    try:
+        _git(root, "cat-file", "-e", f"{revision}:{relative}")
+    except UsageError:
+        raise NotAtRevision(f"--against {revision}: {path} does not exist at {revision} (a new ruleset)") from None
     text = _git(root, "show", f"{revision}:{relative}")
     sources = {display: text}
     ruleset, diagnostics = parse(text, display)

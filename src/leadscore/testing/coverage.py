@@ -1,4 +1,5 @@
-"""Rule coverage: which rules, and which branches of case rules, some case made fire.
+"""Rule coverage: which rules, and which branches of case rules, some case made fire;
+and which segment labels some case's lead got.
 
 A rule fired in a case when it is among the result's reasons (it contributed
 points). A case rule's reason does not say which branch contributed (two
@@ -17,7 +18,7 @@ from ..compiler import runtime as rt
 from ..compiler.interpreter import Interpreter, _Env
 from ..dsl import ast
 from ..dsl.checker import CheckedRuleset
-from .model import Case, CaseOutcome, Coverage, CoverageItem
+from .model import Case, CaseOutcome, Coverage, CoverageItem, LabelItem
 from .runner import fired_rules
 
 
@@ -72,20 +73,16 @@ def measure(ruleset: str, checked: CheckedRuleset, items: tuple[CoverageItem, ..
             outcomes: Iterable[CaseOutcome]) -> Coverage:
     """What the outcomes (of every case, passed or failed) made fire."""
     fired: set[CoverageItem] = set()
-    labels_seen: dict[str, set[str]] = {}
+    seen: set[tuple[str, str]] = set()
     for outcome in outcomes:
         rules = fired_rules(outcome.result)
         fired.update(item for item in items if _fired(item, rules, outcome.branches))
-        for segment, label in outcome.result.segments.items():
-            labels_seen.setdefault(segment, set()).add(label)
-    not_seen = {}
-    for decl in checked.ruleset.declarations:
-        if isinstance(decl, ast.Segment):
-            seen = labels_seen.get(decl.name.name, set())
-            missing = tuple(label.label.name for label in decl.labels if label.label.name not in seen)
-            if missing:
-                not_seen[decl.name.name] = missing
-    return Coverage(ruleset, items, frozenset(fired), not_seen)
+        seen.update(outcome.result.segments.items())
+    labels = tuple(LabelItem(decl.name.name, label.label.name, label.label.span)
+                   for decl in checked.ruleset.declarations if isinstance(decl, ast.Segment)
+                   for label in decl.labels)
+    reached = frozenset(label for label in labels if (label.segment, label.label) in seen)
+    return Coverage(ruleset, items, frozenset(fired), labels, reached)
 
 
 def _fired(item: CoverageItem, rules: Mapping[str, float],

@@ -106,16 +106,39 @@ class CoverageItem:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelItem:
+    """A segment label that a test can make a lead get."""
+
+    segment: str
+    label: str
+    span: Span                 # the label in the rule file
+
+
+@dataclass(frozen=True, slots=True)
 class Coverage:
     ruleset: str
     items: tuple[CoverageItem, ...]
     fired: frozenset[CoverageItem]
-    # Segment -> labels (declaration order) that no case produced; reported, not counted.
-    labels_not_seen: Mapping[str, tuple[str, ...]]
+    # Segment labels are counted on their own: a label may be unreachable by design, and
+    # --coverage-min is about the rules (docs/testing.md, "Coverage").
+    labels: tuple[LabelItem, ...] = ()
+    reached: frozenset[LabelItem] = frozenset()
 
     @property
     def not_fired(self) -> tuple[CoverageItem, ...]:
         return tuple(item for item in self.items if item not in self.fired)
+
+    @property
+    def not_reached(self) -> tuple[LabelItem, ...]:
+        return tuple(label for label in self.labels if label not in self.reached)
+
+    @property
+    def labels_not_seen(self) -> Mapping[str, tuple[str, ...]]:
+        """Segment -> its labels (declaration order) that no case produced."""
+        out: dict[str, tuple[str, ...]] = {}
+        for label in self.not_reached:
+            out[label.segment] = out.get(label.segment, ()) + (label.label,)
+        return out
 
     @property
     def percent(self) -> float:

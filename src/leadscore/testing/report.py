@@ -26,6 +26,7 @@ class Run:
     sources: dict[str, list[str]] = field(default_factory=dict)   # file -> lines, for diagnostics
     coverages: list[Coverage] = field(default_factory=list)
     coverage_min: float | None = None
+    deselected: int = 0                                           # cases left out by -k
 
     @property
     def failed(self) -> list[CaseOutcome]:
@@ -152,8 +153,12 @@ def _coverage(coverage: Coverage, minimum: float | None) -> list[str]:
         out.append("  never fired:")
         out.extend(f"    {item.span.file}:{item.span.line}:{item.span.column}: {item.label}"
                    for item in coverage.not_fired)
-    for segment, labels in coverage.labels_not_seen.items():
-        out.append(f"  segment {segment}: no case gave {', '.join(labels)}")
+    if coverage.labels:
+        out.append(f"  segment labels: {len(coverage.reached)} of {len(coverage.labels)} reached")
+    if coverage.not_reached:
+        out.append("  no case reaches:")
+        out.extend(f"    {label.span.file}:{label.span.line}:{label.span.column}: "
+                   f"segment {label.segment} label {label.label}" for label in coverage.not_reached)
     if minimum is not None and not coverage.meets(minimum):
         out.append(f"  FAILED: below the minimum of {format_number(minimum)}%")
     return out
@@ -163,6 +168,8 @@ def _summary(run: Run) -> str:
     parts = [f"{len(run.outcomes) - len(run.failed)} passed"]
     if run.failed:
         parts.append(f"{len(run.failed)} failed")
+    if run.deselected:
+        parts.append(f"{run.deselected} deselected")
     if run.files_with_errors:
         parts.append(f"{run.files_with_errors} file{'s' * (run.files_with_errors != 1)} with errors")
     if run.below_minimum:
@@ -177,7 +184,7 @@ def render_json_report(run: Run) -> str:
         "ok": run.ok,
         "summary": {"test_files": len(run.files), "cases": len(run.outcomes),
                     "passed": len(run.outcomes) - len(run.failed), "failed": len(run.failed),
-                    "files_with_errors": run.files_with_errors},
+                    "files_with_errors": run.files_with_errors, "deselected": run.deselected},
         "diagnostics": [to_json_dict(d) for d in run.diagnostics],
         "not_run": [{"file": span.file, "line": span.line, "name": name}
                     for name, span in run.invalid_cases],
@@ -213,4 +220,5 @@ def _coverage_json(coverage: Coverage, minimum: float | None) -> dict:
                        "file": i.span.file, "line": i.span.line, "column": i.span.column}
                       for i in coverage.not_fired],
         "segment_labels_not_seen": {k: list(v) for k, v in coverage.labels_not_seen.items()},
+        "labels_reached": len(coverage.reached), "labels_total": len(coverage.labels),
     }
