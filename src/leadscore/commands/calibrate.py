@@ -3,6 +3,7 @@ with suggested points written as rules (SIMULATION.md §5)."""
 
 from __future__ import annotations
 
+import math
 import sys
 
 import click
@@ -11,6 +12,16 @@ from .common import parse_instant
 
 
 _TABLE = click.Path(exists=True, dir_okay=False)
+_MAX_SCALE = 1_000_000
+
+
+def _scale(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    # FloatRange lets nan (no comparison holds) and inf through; either makes every
+    # suggested point infinite or undefined.
+    if not (math.isfinite(value) and 0 < value <= _MAX_SCALE):
+        raise click.BadParameter(f"{value} is not a number above 0 and at most {_MAX_SCALE:,}")
+    return value
+
 
 
 @click.command("calibrate")
@@ -24,7 +35,7 @@ _TABLE = click.Path(exists=True, dir_okay=False)
               help="Ignore events and outcomes after this date or time (default: none).")
 @click.option("--success", "success_stage", default="won", show_default=True, metavar="STAGE",
               help="The outcome stage that counts as success (any case).")
-@click.option("--scale", type=click.FloatRange(0, min_open=True), default=10, show_default=True, metavar="S",
+@click.option("--scale", type=float, callback=_scale, default=10, show_default=True, metavar="S",
               help="Points of the strongest signal.")
 @click.option("--min-count", type=click.IntRange(1), default=30, show_default=True, metavar="N",
               help="Suggest points only for signals shown by at least N leads.")
