@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from ..safe_text import shown
 from .common import parse_instant
 
 
@@ -69,7 +70,7 @@ def command(ruleset: str, history: str | None, leads_path: str | None, events_pa
         try:
             paths = find_history_tables(history)
         except TableError as error:
-            raise click.UsageError(str(error)) from None
+            raise click.UsageError(shown(error)) from None
     missing = [f"--{table}" for table in ("leads", "events", "outcomes") if not paths.get(table)]
     if missing:
         raise click.UsageError(f"missing {', '.join(missing)} (or give --history DIR)")
@@ -87,10 +88,10 @@ def command(ruleset: str, history: str | None, leads_path: str | None, events_pa
             read_leads(paths["leads"], schema, log),
             lambda known: read_events(paths["events"], schema, log, known_leads=known), options)
     except TableError as error:
-        click.echo(f"error: {error}", err=True)
+        click.echo(shown(f"error: {error}"), err=True)
         sys.exit(1)
     for line in log.summary_lines():
-        click.echo(line, err=True)
+        click.echo(shown(line), err=True)
     skipped: dict[str, int] = {}
     for (table, kind), n in log.counts.items():
         if kind != "unknown_column":
