@@ -90,6 +90,9 @@ def render_text(x: Explanation) -> str:
         lines.extend(f"  {name}: {label or '(none)'}" for name, label in x.segments.items())
     if x.timeline:
         lines.extend(["", "timeline (scores after each event)"])
+        if x.timeline_omitted:
+            lines.append(f"  (the last {len(x.timeline):,} of the lead's {len(x.timeline) + x.timeline_omitted:,} "
+                         f"events; the {x.timeline_omitted:,} before them count in every row)")
         lines.extend(_timeline_lines(x))
     # Names, values and the lead id come from the rule file and the tables.
     return "\n".join(shown(line) for line in lines)
