@@ -196,6 +196,14 @@ PLAIN = {"ruleset": "r", "constant": "bar", "rule": "view", "value": "pro", "thr
 INJECTION = "x\n::error title=pwned::owned\r\n::add-mask::secret"
 
 
+def github_annotations_only(result) -> None:
+    """`check --format github`: every line of standard output is one of its annotations."""
+    assert result.exit_code in (0, 1), result.output
+    for line in result.stdout.splitlines():
+        assert re.match(r"::(error|warning) file=[^\n]*::", line), line
+        assert not RAW.search(line), line
+
+
 @pytest.mark.parametrize("position, text", [
     ("ruleset", INJECTION), ("case", INJECTION), ("lead", INJECTION), ("value", INJECTION),
     ("rule", "a\x1b[2J\x07b"), ("threshold", "::error::x"), ("label", "::warning::y"), ("constant", "\u202ebar"),
@@ -206,6 +214,7 @@ def test_hostile_text_reaches_no_output_raw(tmp_path, position, text):
     for command, args in commands(paths, names).items():
         result = run_safely(args)
         assert not workflow_commands(result.output), command
+    github_annotations_only(CliRunner().invoke(main, ["check", str(paths["rules"]), "--format", "github"]))
 
 
 def test_a_back_quoted_name_in_a_message_keeps_no_escape_character(tmp_path):
@@ -256,8 +265,11 @@ POSITIONS = ("ruleset", "constant", "rule", "value", "threshold", "label", "lead
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(position=st.sampled_from(POSITIONS), text=NAME, command=st.sampled_from(
-    ["test", "simulate", "simulate markdown", "explain", "diff", "calibrate", "score", "check"]))
+    ["test", "simulate", "simulate markdown", "explain", "diff", "calibrate", "score", "check", "check github"]))
 def test_any_text_in_any_position_through_any_command(tmp_path_factory, position, text, command):
     names = {**PLAIN, position: text}
     paths = write_project(tmp_path_factory.mktemp("fuzz"), names)
-    run_safely(commands(paths, names)[command])
+    if command == "check github":
+        github_annotations_only(CliRunner().invoke(main, ["check", str(paths["rules"]), "--format", "github"]))
+    else:
+        run_safely(commands(paths, names)[command])

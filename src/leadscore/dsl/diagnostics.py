@@ -200,7 +200,8 @@ def render_github(d: Diagnostic) -> str:
     text = d.message + (f" (hint: {d.hint})" if d.hint else "")
     props = (f"file={_gh_prop(s.file)},line={s.line},col={s.column},"
              f"endLine={s.end_line},endColumn={s.end_column},title={_gh_prop(d.code)}")
-    return f"::{level} {props}::{_gh_data(text)}"
+    # Line breaks are the command's own escapes; `shown` takes care of ESC, bidi and the like.
+    return f"::{level} {shown(props)}::{shown(_gh_data(text))}"
 
 
 def _gh_data(text: str) -> str:
