@@ -438,6 +438,7 @@ def test_set_overrides_a_back_quoted_constant_in_either_spelling(tmp_path, spell
     folder = history(tmp_path / "history", LEADS, EVENTS, OUTCOMES)
     report = simulate_json(rules, folder, "--set", spelling, "--capacity", "1")
     assert report["variants"]["candidate"]["constants"] == {"mql bar": 10}
+    assert report["variants"]["candidate"]["source"].endswith(" --set `mql bar`=10")
     check_bar_10_candidate(mql(report, "candidate"))
     swept = simulate_json(rules, folder, "--sweep", spelling.replace("10", "10:20:10"))
     assert [p["value"] for p in swept["sweep"]["points"]] == [10, 20]

@@ -227,6 +227,15 @@ def test_a_back_quoted_name_in_a_message_keeps_no_escape_character(tmp_path):
     assert "a\\x1b[31m\\x07" in result.stdout
 
 
+def test_the_source_line_under_a_diagnostic_cannot_be_a_workflow_command(tmp_path):
+    (tmp_path / "schema.yaml").write_text(SCHEMA, encoding="utf-8")
+    rules = tmp_path / "rules.score"
+    rules.write_text('ruleset "r" version 1\nschema "schema.yaml"\n  ::error::x ##[add-mask]y\n', encoding="utf-8")
+    result = run_safely(["check", str(rules)])
+    assert result.exit_code == 1
+    assert "    ?:error::x #?[add-mask]y" in result.stdout.splitlines()
+
+
 def test_a_ruleset_name_cannot_issue_a_workflow_command_from_the_test_report(tmp_path):
     names = {**PLAIN, "case": "fine\n::error file=x::pwned"}
     paths = write_project(tmp_path, names)

@@ -117,11 +117,13 @@ def command(ruleset: str, history: str | None, leads_path, events_path, outcomes
 
 
 def _variants(v, ruleset: str, baseline_path, against, settings, allow_outside) -> list:
+    from ..dsl.formatter import name as written
+
     current, _ = v.load_file(ruleset, allow_outside)
     overrides = v.parse_settings(settings)
-    shown = "".join(f" --set {name}={text}" for name, text in overrides)
+    described = "".join(f" --set {written(name)}={text}" for name, text in overrides)   # `mql bar`=60
     candidate = v.Variant("candidate", v.override(current, overrides) if overrides else current,
-                          ruleset + shown)
+                          ruleset + described)
     if baseline_path:
         return [v.Variant("baseline", v.load_file(baseline_path, allow_outside)[0], baseline_path), candidate]
     if against:
