@@ -83,7 +83,13 @@ def markdown_with_code(text: object) -> str:
                    else markdown(part) for part in parts)
 
 
+# What json.dumps(ensure_ascii=False) leaves raw that a terminal or a reader could trip on; it
+# escapes the C0 controls itself.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
 def json_text(document: str) -> str:
-    """A JSON document dumped with ensure_ascii=False, with lone surrogates (which no encoding
-    can write) as the `\\uXXXX` escapes JSON allows; they only occur inside strings."""
-    return re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", document)
+    """A JSON document dumped with ensure_ascii=False, with C1 controls, separators, bidi controls
+    and lone surrogates (which no encoding can write) as `\\uXXXX` escapes: the same JSON value,
+    since these only occur inside strings."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", document)
