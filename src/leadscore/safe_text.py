@@ -42,11 +42,6 @@ def shown(text: object) -> str:
     return escaped.replace(_OLD_COMMAND, "#\\x23[")
 
 
-def shown_lines(text: str) -> str:
-    """A block of lines built by leadscore (its own newlines kept), each line `shown`."""
-    return "\n".join(shown(line) for line in text.split("\n"))
-
-
 # Mid-line, only these make markup (a line never starts with user text in the reports).
 _MARKDOWN = re.compile(r"[\\`*_\[\]|~]")
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
