@@ -295,3 +295,16 @@ def test_any_text_in_any_position_through_any_command(tmp_path_factory, position
         github_annotations_only(CliRunner().invoke(main, ["check", str(paths["rules"]), "--format", "github"]))
     else:
         run_safely(commands(paths, names)[command])
+
+
+def test_hostile_file_names_found_in_a_folder_are_shown_escaped(tmp_path):
+    folder = tmp_path / "x\n::error::y \x1b[2J"
+    paths = write_project(folder, PLAIN)
+    paths["changed"].unlink()
+    broken = folder / "z\n::warning::w.score"
+    broken.write_text('ruleset "r" version 1\nschema "schema.yaml"\nthreshold mql: nope >= 1\n', encoding="utf-8")
+    (folder / "other\n::error::t.test.yaml").write_text("cases: 3\n", encoding="utf-8")
+    for args in (["test", str(tmp_path)], ["check", str(tmp_path)]):
+        result = run_safely(args)
+        assert result.exit_code == 1
+        assert "x\\n::error::y \\x1b[2J" in result.output
