@@ -344,9 +344,18 @@ def test_usage_errors_exit_2(project):
     assert run(rules, "--history", history, "--as-of", "next tuesday").exit_code == 2
     assert run(rules, "--history", history, "--min-count", "0").exit_code == 2
     assert run(rules, "--history", history, "--scale", "-1").exit_code == 2
+
     assert run(rules, "--history", str(folder / "nowhere")).exit_code == 2
     assert run(rules, "--history", str(folder)).exit_code == 2                # no tables in the folder
     assert run(rules, "--history", history, "--success", " ").exit_code == 2
+
+
+@pytest.mark.parametrize("scale", ["nan", "inf", "-inf", "NaN", "1e400", "0", "1000001"])
+def test_a_scale_that_is_not_a_finite_positive_number_is_a_usage_error(project, scale):
+    folder, _ = project
+    done = run(str(folder / "rules.score"), "--history", str(folder / "history"), "--scale", scale)
+    assert done.exit_code == 2, done.output
+    assert "--scale" in done.output and "Traceback" not in done.output
 
 
 def test_bad_ruleset_and_bad_tables_exit_1(project):

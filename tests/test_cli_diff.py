@@ -489,11 +489,11 @@ def test_markdown_user_text_is_never_markup(tmp_path):
             r"job_title matches /\|\b(chief|vp|director|head)\b/i"] in cells
 
 
-def test_text_output_shows_control_characters_as_question_marks(tmp_path):
+def test_text_output_shows_control_characters_as_escapes(tmp_path):
     result = run(*files(tmp_path, edited(('"salesforce"', '"sales\x1b[2Jforce\u202e"'))))
     assert result.exit_code == 1
     assert result.stdout == ('score fit: rule uses_salesforce: condition tech contains "salesforce" → '
-                             'tech contains "sales?[2Jforce?"\n')
+                             'tech contains "sales\\x1b[2Jforce\\u202e"\n')
 
 
 def test_output_file_format_from_its_extension(tmp_path):

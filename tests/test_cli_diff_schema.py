@@ -149,7 +149,7 @@ def test_schema_changes_are_empty_exactly_when_the_schemas_agree_and_mirror_when
 
 def test_schema_names_are_shown_safely():
     spaced = SchemaChange("added", "lead field", "bad name\x1b", new="string")
-    assert render_text([], [spaced]) == "schema: added lead field `bad name?`: string\n"
+    assert render_text([], [spaced]) == "schema: added lead field `bad name\\x1b`: string\n"
     piped = SchemaChange("added", "event property", "e|x", "bad`name", new="string")
     rows = _table_rows(render_markdown([], "a", "b", [piped]))
     assert rows == [["added", "event e|x property bad`name", "", "string"]]

@@ -192,3 +192,65 @@ def test_read_csv_fixture_is_unsorted():
     with open(DATA / "events.csv", newline="") as handle:
         ids = [row["lead_id"] for row in csv.DictReader(io.StringIO(handle.read()))]
     assert ids != sorted(ids)
+
+
+class _CountingScorer:
+    """The compiled scorer, counting its evaluations and the events each one walked."""
+
+    def __init__(self, scorer):
+        self.module, self.scorer, self.events_walked = scorer.module, scorer, 0
+
+    def evaluate(self, fields, grouped, instant, explain=False):
+        self.events_walked += sum(len(events) for events in grouped.values())
+        return self.scorer.evaluate(fields, grouped, instant, explain)
+
+
+def _many_events(n: int) -> list[tuple[str, float, dict]]:
+    rng = random.Random(n)
+    kinds = ["page_view", "email_open", "content_download", "demo_request"]
+    return [(kind, T - rng.randrange(0, 400) * 86400.0 - rng.random() * 3600,
+             {p: rng.choice(["/pricing", "/blog"]) for p in SCORER.module.PROPERTY_TYPES[kind]})
+            for kind in (rng.choice(kinds) for _ in range(n))]
+
+
+def test_the_timeline_costs_a_bounded_number_of_evaluations_per_event():
+    # Each entry evaluates every earlier event: entries for all n events would walk n²/2 events.
+    from leadscore.explain import TIMELINE_ROWS
+
+    fields = rt.prepare_fields({"industry": "Manufacturing"}, SCORER.module.FIELD_TYPES)
+    for n in (TIMELINE_ROWS * 2, TIMELINE_ROWS * 4):
+        counting = _CountingScorer(SCORER)
+        x = explain(RULESET, counting, SOURCE, "lead", fields, _many_events(n), T, timeline=True)
+        assert len(x.timeline) == TIMELINE_ROWS and x.timeline_omitted == n - TIMELINE_ROWS
+        assert counting.events_walked <= (TIMELINE_ROWS + 1) * n
+
+
+def test_the_timeline_rows_shown_are_those_of_the_full_timeline():
+    from leadscore.explain import TIMELINE_ROWS
+
+    fields = rt.prepare_fields({"industry": "Manufacturing", "employees": 300.0}, SCORER.module.FIELD_TYPES)
+    events = _many_events(TIMELINE_ROWS + 40)
+    x = explain(RULESET, SCORER, SOURCE, "lead", fields, events, T, timeline=True)
+    ordered = sorted(events, key=lambda e: e[1])
+    for k in (0, 1, TIMELINE_ROWS - 1):   # the entry after event `omitted + k`, from all events up to it
+        upto = ordered[:x.timeline_omitted + k + 1]
+        grouped = {name: [(at, p) for kind, at, p in upto if kind == name] for name in SCORER.module.PROPERTY_TYPES}
+        expected = SCORER.evaluate(fields, grouped, upto[-1][1])
+        assert (x.timeline[k].at, x.timeline[k].scores, x.timeline[k].thresholds) == \
+            (upto[-1][1], expected.scores, expected.thresholds)
+
+
+def test_a_long_timeline_says_how_many_events_it_leaves_out(tmp_path):
+    from leadscore.explain import TIMELINE_ROWS
+
+    n = TIMELINE_ROWS + 3
+    events = tmp_path / "events.csv"
+    events.write_text("lead_id,type,at,url\n" + "".join(
+        f"L-100,page_view,2026-03-{1 + k % 28:02d}T10:00:00Z,/blog\n" for k in range(n)), encoding="utf-8")
+    result = run("--lead", "L-100", "--timeline", events=events)
+    lines = lines_of(result)
+    at = lines.index("timeline (scores after each event)")
+    assert lines[at + 1] == f"  (the last {TIMELINE_ROWS} of the lead's {n} events; the 3 before them count in every row)"
+    assert len(lines) - at - 3 == TIMELINE_ROWS + 1          # header, the rows, the as-of row
+    data = json.loads(run("--lead", "L-100", "--timeline", "--format", "json", events=events).stdout)
+    assert (len(data["timeline"]), data["timeline_omitted"]) == (TIMELINE_ROWS, 3)

@@ -478,6 +478,27 @@ def test_set_alone_compares_the_file_as_written_with_the_override(project):
     check_bar_10_flips(report)
 
 
+@pytest.mark.parametrize("spelling", ["`mql bar`=10", "mql bar=10", " `mql bar` = 10"])
+def test_set_overrides_a_back_quoted_constant_in_either_spelling(tmp_path, spelling):
+    rules = ruleset(tmp_path / "rules", BODY.replace("const bar = 20", "const `mql bar` = 20")
+                    .replace("interest >= bar", "interest >= `mql bar`"))
+    folder = history(tmp_path / "history", LEADS, EVENTS, OUTCOMES)
+    report = simulate_json(rules, folder, "--set", spelling, "--capacity", "1")
+    assert report["variants"]["candidate"]["constants"] == {"mql bar": 10}
+    assert report["variants"]["candidate"]["source"].endswith(" --set `mql bar`=10")
+    check_bar_10_candidate(mql(report, "candidate"))
+    swept = simulate_json(rules, folder, "--sweep", spelling.replace("10", "10:20:10"))
+    assert [p["value"] for p in swept["sweep"]["points"]] == [10, 20]
+
+
+def test_set_reads_a_back_quoted_name_holding_an_equals_sign(tmp_path):
+    rules = ruleset(tmp_path / "rules", BODY.replace("const bar = 20", "const `bar=x` = 20")
+                    .replace("interest >= bar", "interest >= `bar=x`"))
+    folder = history(tmp_path / "history", LEADS, EVENTS, OUTCOMES)
+    report = simulate_json(rules, folder, "--set", "`bar=x`=10")
+    assert report["variants"]["candidate"]["constants"] == {"bar=x": 10}
+
+
 def test_examples_can_be_limited_or_left_out(project):
     rules, folder = project
     one = simulate_json(rules, folder, "--set", "bar=10", "--examples", "1")
@@ -998,7 +1019,8 @@ def test_a_set_value_the_rules_cannot_use_exits_1(tmp_path):
 
 @pytest.mark.parametrize("args", [
     ("--set", "nope=3"), ("--set", "bar=abc"), ("--set", "bar=true"), ("--set", "bar"), ("--set", "=3"),
-    ("--sweep", "nope=1:3:1"),
+    ("--sweep", "nope=1:3:1"), ("--set", "`bar`"), ("--set", "`bar`=  "), ("--set", "``=3"),
+    ("--sweep", "`bar`"),
 ])
 def test_a_bad_set_is_a_usage_error(project, args):
     rules, folder = project

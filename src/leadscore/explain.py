@@ -99,6 +99,7 @@ class Explanation:
     thresholds: tuple[ThresholdExplanation, ...]
     segments: Mapping[str, str | None]
     timeline: tuple[TimelineEntry, ...]       # empty unless asked for; the scores at as_of are `scores`
+    timeline_omitted: int = 0                 # the earliest events with no timeline entry (TIMELINE_ROWS)
 
 
 def explain(ruleset, scorer, source: str, lead: str, fields: dict, events: list[tuple[str, float, dict]],
@@ -110,14 +111,14 @@ def explain(ruleset, scorer, source: str, lead: str, fields: dict, events: list[
     interpreter = ruleset.interpret()
     _agree(result, interpreter.evaluate(fields, grouped, instant))
     view = _View(ruleset.checked, interpreter, source.splitlines(), fields, grouped, instant, result)
+    entries, omitted = _timeline(scorer, fields, events) if timeline else ((), 0)
     return Explanation(
         lead, ruleset.name, ruleset.version, instant, dict(fields),
         tuple(view.score(decl) for decl in ruleset.checked.ruleset.declarations
               if isinstance(decl, (ast.ScoreBlock, ast.DerivedScore))),
         tuple(view.threshold(decl) for decl in ruleset.checked.ruleset.declarations
               if isinstance(decl, ast.Threshold)),
-        dict(result.segments),
-        _timeline(scorer, fields, events) if timeline else ())
+        dict(result.segments), entries, omitted)
 
 
 def _grouped(events: list[tuple[str, float, dict]], types: Mapping) -> dict[str, list]:
@@ -137,15 +138,25 @@ def _agree(result: rt.Result, reference: rt.Result) -> None:
                            "this is a bug in leadscore: please report it with the rule file and the lead")
 
 
-def _timeline(scorer, fields: dict, events: list[tuple[str, float, dict]]) -> tuple[TimelineEntry, ...]:
-    """The scores right after each event, at its instant (events in time order, ties in file order)."""
+# An entry is one evaluation over every earlier event (decay makes each of them count anew at
+# every instant), so entries for all n events cost n²; bounding them keeps the cost linear.
+TIMELINE_ROWS = 200
+
+
+def _timeline(scorer, fields: dict, events: list[tuple[str, float, dict]]) -> tuple[tuple[TimelineEntry, ...], int]:
+    """The scores right after each of the last TIMELINE_ROWS events, at its instant (events in
+    time order, ties in file order), and how many earlier events have no entry."""
+    ordered = sorted(events, key=lambda e: e[1])
+    omitted = max(0, len(ordered) - TIMELINE_ROWS)
     grouped: dict[str, list] = {name: [] for name in scorer.module.PROPERTY_TYPES}
+    for kind, at, properties in ordered[:omitted]:
+        grouped[kind].append((at, properties))
     entries = []
-    for kind, at, properties in sorted(events, key=lambda e: e[1]):
+    for kind, at, properties in ordered[omitted:]:
         grouped[kind].append((at, properties))   # time order kept: each list stays sorted
         result = scorer.evaluate(fields, grouped, at)
         entries.append(TimelineEntry(at, kind, properties, result.scores, result.thresholds))
-    return tuple(entries)
+    return tuple(entries), omitted
 
 
 class _View:

@@ -3,14 +3,26 @@ with suggested points written as rules (SIMULATION.md §5)."""
 
 from __future__ import annotations
 
+import math
 import sys
 
 import click
 
+from ..safe_text import shown
 from .common import parse_instant
 
 
 _TABLE = click.Path(exists=True, dir_okay=False)
+_MAX_SCALE = 1_000_000
+
+
+def _scale(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    # FloatRange lets nan (no comparison holds) and inf through; either makes every
+    # suggested point infinite or undefined.
+    if not (math.isfinite(value) and 0 < value <= _MAX_SCALE):
+        raise click.BadParameter(f"{value} is not a number above 0 and at most {_MAX_SCALE:,}")
+    return value
+
 
 
 @click.command("calibrate")
@@ -24,7 +36,7 @@ _TABLE = click.Path(exists=True, dir_okay=False)
               help="Ignore events and outcomes after this date or time, or `now` (default: none).")
 @click.option("--success", "success_stage", default="won", show_default=True, metavar="STAGE",
               help="The outcome stage that counts as success (any case).")
-@click.option("--scale", type=click.FloatRange(0, min_open=True), default=10, show_default=True, metavar="S",
+@click.option("--scale", type=float, callback=_scale, default=10, show_default=True, metavar="S",
               help="Points of the strongest signal.")
 @click.option("--min-count", type=click.IntRange(1), default=30, show_default=True, metavar="N",
               help="Suggest points only for signals shown by at least N leads.")
@@ -59,7 +71,7 @@ def command(ruleset: str, history: str | None, leads_path: str | None, events_pa
         try:
             paths = find_history_tables(history)
         except TableError as error:
-            raise click.UsageError(str(error)) from None
+            raise click.UsageError(shown(error)) from None
     missing = [f"--{table}" for table in ("leads", "events", "outcomes") if not paths.get(table)]
     if missing:
         raise click.UsageError(f"missing {', '.join(missing)} (or give --history DIR)")
@@ -77,12 +89,12 @@ def command(ruleset: str, history: str | None, leads_path: str | None, events_pa
             read_leads(paths["leads"], schema, log),
             lambda known: read_events(paths["events"], schema, log, known_leads=known), options)
     except TableError as error:
-        click.echo(f"error: {error}", err=True)
+        click.echo(shown(f"error: {error}"), err=True)
         sys.exit(1)
     except UsageError as error:
         raise click.UsageError(str(error)) from None
     for line in log.summary_lines():
-        click.echo(line, err=True)
+        click.echo(shown(line), err=True)
     skipped: dict[str, int] = {}
     for (table, kind), n in log.counts.items():
         if kind != "unknown_column":

@@ -8,6 +8,7 @@ import sys
 import click
 
 from ..atomic import write_atomically  # noqa: F401  (the commands import it from here)
+from ..safe_text import shown
 
 
 def load_or_exit(path: str, allow_schema_outside: bool = False):
@@ -21,8 +22,8 @@ def load_or_exit(path: str, allow_schema_outside: bool = False):
         for d in sorted(loaded.diagnostics, key=sort_key):
             click.echo(render_text(d, loaded.sources.get(d.span.file, "").splitlines()), err=True)
         errors = sum(d.is_error for d in loaded.diagnostics)
-        click.echo(f"{path}: {errors} error{'s' * (errors != 1)}; fix them first "
-                   f"(`leadscore check {path}`)", err=True)
+        click.echo(shown(f"{path}: {errors} error{'s' * (errors != 1)}; fix them first "
+                         f"(`leadscore check {path}`)"), err=True)
         sys.exit(1)
     return Ruleset(loaded.checked, tuple(loaded.diagnostics))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ..safe_text import shown
+
 from .common import load_or_exit, write_atomically
 
 
@@ -30,4 +32,4 @@ def command(ruleset: str, output: str | None, allow_schema_outside: bool) -> Non
         click.echo(source, nl=False)
     else:
         write_atomically(output, source)
-        click.echo(f"wrote {output}", err=True)
+        click.echo(shown(f"wrote {output}"), err=True)

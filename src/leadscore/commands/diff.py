@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from ..safe_text import shown
+
 _FORMATS = {".json": "json", ".md": "markdown", ".markdown": "markdown"}
 # Like diff(1): 1 means "they differ", 2 means trouble.
 _TROUBLE = 2
@@ -76,9 +78,9 @@ def command(old: str, new: str | None, against: str | None, output_format: str |
         try:
             write_atomically(output, text)
         except OSError as error:
-            click.echo(f"error: {output}: {error.strerror or error}", err=True)
+            click.echo(shown(f"error: {output}: {error.strerror or error}"), err=True)
             sys.exit(_TROUBLE)
-        click.echo(f"wrote {output}", err=True)
+        click.echo(shown(f"wrote {output}"), err=True)
     sys.exit(1 if changes or schema or new_ruleset else 0)
 
 
@@ -100,7 +102,7 @@ def _at_revision(path: str, revision: str, allow_outside: bool):
     except variants.NotAtRevision:
         return _NEW
     except variants.UsageError as error:
-        raise click.UsageError(str(error)) from None
+        raise click.UsageError(shown(error)) from None
     except variants.RulesetProblems as problems:
         _show(str(problems), problems.diagnostics, problems.sources)
         return None
@@ -114,4 +116,4 @@ def _show(label: str, diagnostics, sources: dict[str, str]) -> None:
         click.echo(render_text(d, sources.get(d.span.file, "").splitlines()), err=True)
         click.echo(err=True)
     errors = sum(d.is_error for d in diagnostics)
-    click.echo(f"{label}: {errors} error{'s' * (errors != 1)}; fix them before comparing", err=True)
+    click.echo(shown(f"{label}: {errors} error{'s' * (errors != 1)}; fix them before comparing"), err=True)

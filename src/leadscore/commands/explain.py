@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..safe_text import json_text, shown
 from .common import load_or_exit, parse_instant
 from .score import report_problems
 
@@ -55,11 +56,11 @@ def command(ruleset: str, lead_id: str, history: str | None, leads_file: str | N
         found = list(read_leads(leads_file, schema, log, lead=lead_id))
         if not found:
             report_problems(log)
-            click.echo(f"error: lead `{lead_id}` is not in {leads_file}", err=True)
+            click.echo(shown(f"error: lead `{lead_id}` is not in {leads_file}"), err=True)
             sys.exit(1)
         rows = list(read_events(events_file, schema, log, lead=lead_id))
     except TableError as error:
-        click.echo(f"error: {error}", err=True)
+        click.echo(shown(f"error: {error}"), err=True)
         sys.exit(1)
     types = scorer.module.PROPERTY_TYPES
     events = [(e.type, e.at, {p: rt.normalise_value(e.properties.get(p), kind) for p, kind in types[e.type].items()})
@@ -69,7 +70,7 @@ def command(ruleset: str, lead_id: str, history: str | None, leads_file: str | N
         explanation = explain(loaded, scorer, source, lead_id, rt.prepare_fields(found[0][1], scorer.module.FIELD_TYPES),
                               events, instant, timeline=timeline)
     except ExplainError as error:
-        click.echo(f"error: {error}", err=True)
+        click.echo(shown(f"error: {error}"), err=True)
         sys.exit(1)
     report_problems(log)
     click.echo(render_json(explanation, schema) if output_format == "json" else render_text(explanation))
@@ -113,8 +114,12 @@ def render_text(x: Explanation) -> str:
         lines.extend(f"  {name}: {label or '(none)'}" for name, label in x.segments.items())
     if x.timeline:
         lines.extend(["", "timeline (scores after each event)"])
+        if x.timeline_omitted:
+            lines.append(f"  (the last {len(x.timeline):,} of the lead's {len(x.timeline) + x.timeline_omitted:,} "
+                         f"events; the {x.timeline_omitted:,} before them count in every row)")
         lines.extend(_timeline_lines(x))
-    return "\n".join(lines)
+    # Names, values and the lead id come from the rule file and the tables.
+    return "\n".join(shown(line) for line in lines)
 
 
 def _score_lines(score: ScoreExplanation) -> list[str]:
@@ -163,11 +168,11 @@ def _timeline_lines(x: Explanation) -> list[str]:
     from ..explain import instant_text, number
 
     scores = [s.name for s in x.scores]
-    header = ["at", "event", *scores, "thresholds met"]
-    rows = [[instant_text(e.at), e.type + _properties(e.properties), *(number(e.scores[s]) for s in scores),
-             ", ".join(name for name, met in e.thresholds.items() if met) or "-"] for e in x.timeline]
+    header = [shown(name) for name in ("at", "event", *scores, "thresholds met")]
+    rows = [[instant_text(e.at), shown(e.type + _properties(e.properties)), *(number(e.scores[s]) for s in scores),
+             shown(", ".join(name for name, met in e.thresholds.items() if met) or "-")] for e in x.timeline]
     rows.append([instant_text(x.as_of), "(as of)", *(number(s.value) for s in x.scores),
-                 ", ".join(t.name for t in x.thresholds if t.met) or "-"])
+                 shown(", ".join(t.name for t in x.thresholds if t.met) or "-")])
     widths = [max(len(row[k]) for row in [header, *rows]) for k in range(len(header))]
     return ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
 
@@ -202,4 +207,4 @@ def render_json(x: Explanation, schema) -> str:
                 e["at"] = instant_text(e["at"])
     for entry in data["timeline"]:
         entry["at"] = instant_text(entry["at"])
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    return json_text(json.dumps(data, indent=2, ensure_ascii=False))

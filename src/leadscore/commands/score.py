@@ -7,13 +7,14 @@ import sys
 
 import click
 
+from ..safe_text import shown
 from .common import load_or_exit, parse_instant
 
 
 def report_problems(log) -> None:
     """What was counted while reading, one line per kind of problem, on standard error."""
     for line in log.summary_lines():
-        click.echo("note: " + line, err=True)
+        click.echo(shown("note: " + line), err=True)
 
 
 @click.command("score")
@@ -67,20 +68,20 @@ def command(ruleset: str, leads_file: str, events_file: str, instant: float, out
                 summary = score_tables(scorer, schema, leads_file, events_file, instant, handle, **run)
     except TableError as error:
         report_problems(log)
-        click.echo(f"error: {error}" + (" (--strict)" if error.problem and strict else ""), err=True)
+        click.echo(shown(f"error: {error}" + (" (--strict)" if error.problem and strict else "")), err=True)
         sys.exit(1)
     except BrokenPipeError:
         # the reader of standard output stopped (`| head`): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
     except OSError as error:
-        click.echo(f"error: {error.filename or output or 'the output'}: {error.strerror or error}", err=True)
+        click.echo(shown(f"error: {error.filename or output or 'the output'}: {error.strerror or error}"), err=True)
         sys.exit(1)
     report_problems(log)
     later = f"; {summary.later:,} later event{'s' * (summary.later != 1)} left out" if summary.later else ""
-    click.echo(f"scored {summary.leads:,} lead{'s' * (summary.leads != 1)} ({summary.events:,} "
-               f"event{'s' * (summary.events != 1)}) at {instant_text(instant)}{later}"
-               + (f"; wrote {output}" if output else ""), err=True)
+    click.echo(shown(f"scored {summary.leads:,} lead{'s' * (summary.leads != 1)} ({summary.events:,} "
+                     f"event{'s' * (summary.events != 1)}) at {instant_text(instant)}{later}"
+                     + (f"; wrote {output}" if output else "")), err=True)
 
 
 def _cpus() -> int:

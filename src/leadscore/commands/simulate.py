@@ -9,6 +9,7 @@ import sys
 
 import click
 
+from ..safe_text import shown
 from .common import parse_instant
 
 _TABLE = click.Path(exists=True, dir_okay=False)
@@ -92,22 +93,23 @@ def command(ruleset: str, history: str | None, leads_path, events_path, outcomes
         files = HistoryFiles.find(history, {"leads": leads_path, "events": events_path, "outcomes": outcomes_path,
                                             "changes": changes_path})
     except v.UsageError as error:
-        raise click.UsageError(str(error)) from None
+        raise click.UsageError(shown(error)) from None
     except v.RulesetProblems as error:
         _diagnostics(error)
         sys.exit(1)
     except TableError as error:
-        raise click.UsageError(str(error)) from None
+        raise click.UsageError(shown(error)) from None
     options = Options(success, horizon, start, end, capacity, target, jobs or _cpus(), examples)
     log = ProblemLog(strict=strict)
     try:
         with _Progress() as progress:
             simulation = simulate(found, files, options, log, request, progress)
     except v.UsageError as error:
-        raise click.UsageError(str(error)) from None
+        raise click.UsageError(shown(error)) from None
     except TableError as error:
         _problems(log)
-        click.echo(f"error: {_table_error(error)}" + (" (--strict)" if error.problem and strict else ""), err=True)
+        click.echo(shown(f"error: {_table_error(error)}" + (" (--strict)" if error.problem and strict else "")),
+                   err=True)
         sys.exit(1)
     if not (output_format == "text" and output is None):
         _problems(log)   # a text report on standard output lists them itself
@@ -115,11 +117,13 @@ def command(ruleset: str, history: str | None, leads_path, events_path, outcomes
 
 
 def _variants(v, ruleset: str, baseline_path, against, settings, allow_outside) -> list:
+    from ..dsl.formatter import name as written
+
     current, _ = v.load_file(ruleset, allow_outside)
     overrides = v.parse_settings(settings)
-    shown = "".join(f" --set {name}={text}" for name, text in overrides)
+    described = "".join(f" --set {written(name)}={text}" for name, text in overrides)   # `mql bar`=60
     candidate = v.Variant("candidate", v.override(current, overrides) if overrides else current,
-                          ruleset + shown)
+                          ruleset + described)
     if baseline_path:
         return [v.Variant("baseline", v.load_file(baseline_path, allow_outside)[0], baseline_path), candidate]
     if against:
@@ -137,7 +141,7 @@ def _diagnostics(error) -> None:
         if d.is_error:
             click.echo(render_text(d, _source(error.sources, d.span.file).splitlines()), err=True)
     count = sum(d.is_error for d in error.diagnostics)
-    click.echo(f"{error}: {count} error{'s' * (count != 1)}", err=True)
+    click.echo(shown(f"{error}: {count} error{'s' * (count != 1)}"), err=True)
 
 
 def _source(sources: dict[str, str], file: str) -> str:
@@ -163,7 +167,7 @@ def _problems(log) -> None:
 
     for found in problems(log):
         first = f" (first: {found['first']})" if found["first"] else ""
-        click.echo(f"note: {found['table']}: {found['count']:,} × {found['kind'].replace('_', ' ')}{first}",
+        click.echo(shown(f"note: {found['table']}: {found['count']:,} × {found['kind'].replace('_', ' ')}{first}"),
                    err=True)
 
 
@@ -201,7 +205,7 @@ def _write(simulation, options, log, output_format: str, output: str | None, htm
         else:
             click.echo(text, nl=False)
     except OSError as error:
-        click.echo(f"error: {error.filename or output}: {error.strerror or error}", err=True)
+        click.echo(shown(f"error: {error.filename or output}: {error.strerror or error}"), err=True)
         sys.exit(1)
 
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..safe_text import shown
+
 if TYPE_CHECKING:
     from ..api import Scorer
     from ..dsl.checker import CheckedRuleset
@@ -66,7 +68,7 @@ def command(paths: tuple[str, ...], output_format: str, coverage_min: float | No
     given = list(paths) or ["."]
     files = find_test_files(given)
     if not files:
-        raise click.UsageError("no *.test.yaml files found under " + ", ".join(given))
+        raise click.UsageError(shown("no *.test.yaml files found under " + ", ".join(given)))
     run = Run(files, coverage_min=coverage_min)
     tested: dict[str, _Tested] = {}
     for path in files:

@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from enum import Enum
 
+from ..safe_text import json_text, shown
+
 
 class Severity(str, Enum):
     ERROR = "error"
@@ -140,7 +142,7 @@ def promote_warnings(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 def render_text(d: Diagnostic, source_lines: list[str] | None) -> str:
     """`file:line:col: error[CODE]: message`, the source line, a caret, a hint."""
     s = d.span
-    out = [f"{s.file}:{s.line}:{s.column}: {d.severity.value}[{d.code}]: {d.message}"]
+    out = [shown(f"{s.file}:{s.line}:{s.column}: {d.severity.value}[{d.code}]: {d.message}")]
     if source_lines is not None and 1 <= s.line <= len(source_lines):
         line = _printable(source_lines[s.line - 1])
         column = s.column
@@ -155,7 +157,7 @@ def render_text(d: Diagnostic, source_lines: list[str] | None) -> str:
         out.append(f"  {line}")
         out.append("  " + _caret_padding(line, column) + "^" * width)
     if d.hint:
-        out.append(f"  hint: {d.hint}")
+        out.append(shown(f"  hint: {d.hint}"))
     return "\n".join(out)
 
 
@@ -163,9 +165,13 @@ _MAX_SHOWN = 120
 
 
 def _printable(line: str) -> str:
-    # Control characters would garble the terminal; show them as '?', one
-    # character each so the caret still lines up.
-    return "".join(c if c.isprintable() or c == "\t" else "?" for c in line.rstrip("\r\n"))
+    # Control and bidi characters would garble the terminal, and `::` starting the line (or
+    # `##[` anywhere) would be a CI workflow command; show each such character as '?', one for
+    # one so the caret still lines up.
+    line = "".join(c if c.isprintable() or c == "\t" else "?" for c in line.rstrip("\r\n"))
+    line = line.replace("##[", "#?[")
+    rest = line.lstrip()
+    return line[:len(line) - len(rest)] + "?" + rest[1:] if rest.startswith("::") else line
 
 
 def _caret_padding(line: str, column: int) -> str:
@@ -184,7 +190,7 @@ def to_json_dict(d: Diagnostic) -> dict:
 
 
 def render_json(diagnostics: list[Diagnostic]) -> str:
-    return json.dumps([to_json_dict(d) for d in diagnostics], indent=2, ensure_ascii=False)
+    return json_text(json.dumps([to_json_dict(d) for d in diagnostics], indent=2, ensure_ascii=False))
 
 
 def render_github(d: Diagnostic) -> str:
@@ -194,7 +200,8 @@ def render_github(d: Diagnostic) -> str:
     text = d.message + (f" (hint: {d.hint})" if d.hint else "")
     props = (f"file={_gh_prop(s.file)},line={s.line},col={s.column},"
              f"endLine={s.end_line},endColumn={s.end_column},title={_gh_prop(d.code)}")
-    return f"::{level} {props}::{_gh_data(text)}"
+    # Line breaks are the command's own escapes; `shown` takes care of ESC, bidi and the like.
+    return f"::{level} {shown(props)}::{shown(_gh_data(text))}"
 
 
 def _gh_data(text: str) -> str:

@@ -1,20 +1,20 @@
 """The changes as text (one per line), Markdown (a pull-request comment) or JSON.
 
 Names, expressions and strings come from the rule files, which are untrusted: every
-output but JSON shows control and invisible formatting characters as `?` (they could
-drive the terminal or hide what a line says), and Markdown puts every piece of user
-text in a code span, where it is neither markup nor an @mention.
+output but JSON shows them through `leadscore.safe_text` (control and bidi characters as
+escapes, no CI workflow command), and Markdown puts every piece of user text in a code
+span, where it is neither markup nor an @mention.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import asdict
 from typing import Sequence
 
 from ..dsl.formatter import name as quoted
+from ..safe_text import json_text, markdown_code, shown
 from .compare import ADDED, CHANGED, MOVED, REMOVED, RENAMED, Change
 from .schema import SchemaChange
 
@@ -23,10 +23,6 @@ _KINDS = (ADDED, REMOVED, CHANGED, MOVED, RENAMED)
 _BARE = ("header", "constant", "list item")
 # Entities named by the language, not by the rule file: their names are never quoted.
 _FIXED = ("header", "option")
-
-
-def _printable(text: str) -> str:
-    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _own(change: Change) -> bool:
@@ -116,33 +112,22 @@ def render_text(changes: Sequence[Change], schema: Sequence[SchemaChange] = (),
     head = "new ruleset: it did not exist at the old revision\n" if new_ruleset else ""
     if not changes and not schema:
         return head or "no semantic changes\n"
-    return head + "".join(_printable(line(c)) + "\n" for c in changes) \
-        + "".join(_printable(schema_line(c)) + "\n" for c in schema)
+    return head + "".join(shown(line(c)) + "\n" for c in changes) \
+        + "".join(shown(schema_line(c)) + "\n" for c in schema)
 
 
 def render_json(changes: Sequence[Change], schema: Sequence[SchemaChange] = (),
                 new_ruleset: bool = False) -> str:
     document = {"new_ruleset": new_ruleset, "changes": [asdict(c) for c in changes],
                 "schema": [asdict(c) for c in schema]}
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 # --- Markdown ------------------------------------------------------------------------------
 
 def _code(text: str, table: bool = True) -> str:
-    """User text as a code span (in a GFM table cell unless `table` is false).
-
-    The fence is one backtick longer than the longest run inside, so a backtick cannot
-    close it; in a table a pipe is written `\\|`, which the table reads as part of the
-    cell. GFM cannot write a backslash right before a pipe inside a code span, so such
-    text is written as `<code>` with every ASCII punctuation character backslash-escaped."""
-    text = _printable(text)
-    if table and "\\|" in text:
-        return "<code>" + re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text) + "</code>"
-    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
-    pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""
-    span = f"{fence}{pad}{text}{pad}{fence}"
-    return span.replace("|", "\\|") if table else span
+    """User text as a code span (in a GFM table cell unless `table` is false)."""
+    return markdown_code(text, table)
 
 
 def _where(change: Change) -> str:

@@ -1,8 +1,9 @@
 """A calibration as text (terminal), Markdown (a pull request) or JSON (machines).
 
-Labels hold names and values from data files: the text output escapes
-control characters, the Markdown output puts them in code spans with `|`
-escaped, so no value can break a line, a table or a layout.
+Labels hold names and values from data files: every output but JSON shows them through
+`leadscore.safe_text` (control and bidi characters as escapes, no CI workflow command), and
+the Markdown output puts them in code spans with `|` escaped, so no value can break a line,
+a table or a layout.
 """
 
 from __future__ import annotations
@@ -11,16 +12,11 @@ import json
 import re
 from datetime import datetime, timezone
 
+from ..safe_text import json_text, markdown_code, markdown_with_code, shown
 from .calibrate import Calibration, Row
 from .calibrate_rules import where_text
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _NONE = "—"
-
-
-def _plain(text: str) -> str:
-    """One line, control characters escaped (\\n, \\x1b, ...)."""
-    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
 
 
 def _percent(value: float | None) -> str:
@@ -66,18 +62,19 @@ _COLUMNS = ["leads", "successes", "rate", "95% interval", "lift", "points", "not
 
 
 def render_text(cal: Calibration, skipped_rows: dict[str, int] | None = None) -> str:
-    lines = [_plain(line) for line in _headline(cal)]
+    lines = _headline(cal)
     for title, rows in _sections(cal):
-        table = [["signal"] + _COLUMNS] + [[_plain(r.signal.label)] + _cells(r) for r in rows]
+        table = [["signal"] + _COLUMNS] + [[shown(r.signal.label)] + _cells(r) for r in rows]
         widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
         lines += ["", title]
         for line in table:
             cells = [line[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(line[1:-1], widths[1:-1])]
             lines.append(("  " + "  ".join(cells) + "  " + line[-1]).rstrip())
-    lines += _skipped_and_notes(cal, skipped_rows, _plain)
+    lines += _skipped_and_notes(cal, skipped_rows, shown)
     if cal.suggestion:
-        lines += ["", "Suggested rules (paste into the ruleset, then review):", "", cal.suggestion.rstrip("\n")]
-    return "\n".join(lines) + "\n"
+        lines += ["", "Suggested rules (paste into the ruleset, then review):", "",
+                  *cal.suggestion.rstrip("\n").split("\n")]
+    return "\n".join(shown(line) for line in lines) + "\n"
 
 
 def _skipped_and_notes(cal: Calibration, skipped_rows: dict[str, int] | None, show) -> list[str]:
@@ -91,30 +88,19 @@ def _skipped_and_notes(cal: Calibration, skipped_rows: dict[str, int] | None, sh
 
 def _code(text: str) -> str:
     """A Markdown code span holding any text, safe inside a table cell."""
-    text = _plain(text).replace("|", "\\|")
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or longest else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def _markdown_note(text: str) -> str:
-    """A note: names inside back-quotes become code spans, the rest escaped."""
-    parts = re.split(r"(`[^`]*`)", _plain(text))
-    return "".join(_code(p[1:-1]) if p.startswith("`") and p.endswith("`") and len(p) > 1
-                   else re.sub(r"([\\*_<>\[\]|#])", r"\\\1", p) for p in parts)
+    return markdown_code(text, in_table=True)
 
 
 def render_markdown(cal: Calibration, skipped_rows: dict[str, int] | None = None) -> str:
     head = _headline(cal)
-    lines = ["### Calibration: " + _markdown_note(head[0]), "", _markdown_note(head[1])]
+    lines = ["### Calibration: " + markdown_with_code(head[0]), "", markdown_with_code(head[1])]
     for title, rows in _sections(cal):
         lines += ["", f"#### {title}", "", "| signal | " + " | ".join(_COLUMNS) + " |",
                   "|---|" + "---:|" * (len(_COLUMNS) - 1) + "---|"]
         for row in rows:
             cells = _cells(row)
             lines.append(f"| {_code(row.signal.label)} | " + " | ".join(cells[:-1]) + f" | {cells[-1]} |")
-    lines += _skipped_and_notes(cal, skipped_rows, _markdown_note)
+    lines += _skipped_and_notes(cal, skipped_rows, markdown_with_code)
     if cal.suggestion:
         fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", cal.suggestion)), default=0))
         lines += ["", "#### Suggested rules", "", f"{fence}text", cal.suggestion.rstrip("\n"), fence]
@@ -153,4 +139,4 @@ def calibration_json(cal: Calibration, skipped_rows: dict[str, int] | None = Non
 
 
 def render_json(cal: Calibration, skipped_rows: dict[str, int] | None = None) -> str:
-    return json.dumps(calibration_json(cal, skipped_rows), indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(calibration_json(cal, skipped_rows), indent=2, ensure_ascii=False)) + "\n"

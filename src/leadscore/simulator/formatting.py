@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 NONE = "—"
 
 # key, label, kind
@@ -78,18 +80,20 @@ def metric_rows(metrics: list[dict]) -> list[tuple[str, str, list]]:
     return rows
 
 
-def header_lines(result: dict) -> list[str]:
+def header_lines(result: dict, text: Callable[[str], str], code: Callable[[str], str]) -> list[str]:
+    """The lines above the tables; user text goes through `text`, or `code` for a name shown as
+    code (each report's own escaping)."""
     variants = result["variants"]
     first = next(iter(variants.values()))
     window = result["window"]
-    lines = [f"ruleset {first['ruleset']} version {first['version']}; window {window['start']} → "
+    lines = [f"ruleset {text(first['ruleset'])} version {text(first['version'])}; window {window['start']} → "
              f"{window['end']} (end excluded)",
              f"{result['leads']:,} leads ({result['leads_in_window']:,} with an instant in the window), "
              f"{result['successes']:,} successes ({result['successes_in_window']:,} in the window); success "
-             f"stage `{result['success_stage']}`, horizon {result['horizon_days']} days, "
+             f"stage {code(result['success_stage'])}, horizon {result['horizon_days']} days, "
              + (f"capacity {result['capacity']} per week" if result["capacity"] is not None else "no capacity given")]
     if len(variants) > 1:
-        lines.append("; ".join(f"{name}: {v['source']}" for name, v in variants.items()))
+        lines.append("; ".join(f"{name}: {text(v['source'])}" for name, v in variants.items()))
     skipped = result.get("skipped_rows") or {}
     if skipped:
         lines.append("rows left out: " + ", ".join(f"{table} {n:,}" for table, n in skipped.items()))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 
+from ..safe_text import json_text
+
 
 def _clean(value):
     if isinstance(value, float):
@@ -17,4 +19,4 @@ def _clean(value):
 
 
 def render_json(result: dict) -> str:
-    return json.dumps(_clean(result), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return json_text(json.dumps(_clean(result), indent=2, ensure_ascii=False, allow_nan=False)) + "\n"

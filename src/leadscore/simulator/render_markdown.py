@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from ..safe_text import markdown, markdown_code, markdown_with_code
 from . import formatting as f
 
 _EXAMPLES_SHOWN = 10
 
 
 def _cell(text: str) -> str:
-    """Text in a table cell: pipes escaped, on one line, no HTML from names taken as markup."""
-    return (str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-            .replace("<", "&lt;").replace(">", "&gt;"))
+    """Text in a table cell: on one line, pipes escaped, no markup or HTML from names."""
+    return markdown(text)
 
 
 def _table(head: list[str], rows: list[list[str]], right: int = 1) -> list[str]:
@@ -24,7 +24,7 @@ def render_markdown(result: dict) -> str:
     names = list(variants)
     compare = names == ["baseline", "candidate"]
     out = ["## leadscore simulation", ""]
-    out += [f"- {_cell(line)}" for line in f.header_lines(result)]
+    out += [f"- {line}" for line in f.header_lines(result, markdown, markdown_code)]
     thresholds = list(dict.fromkeys(t for v in variants.values() for t in v["thresholds"]))
     for threshold in thresholds:
         metrics = [v["thresholds"].get(threshold, {}) for v in variants.values()]
@@ -34,7 +34,7 @@ def render_markdown(result: dict) -> str:
             if compare:
                 row.append(f.delta(values[0], values[1], kind))
             rows.append(row)
-        out += ["", f"### Threshold `{_cell(threshold)}`", ""]
+        out += ["", f"### Threshold {markdown_code(threshold)}", ""]
         out += _table(["metric", *names, *(["change"] if compare else [])], rows)
         flips = result.get("flips", {}).get(threshold)
         if flips:
@@ -50,12 +50,12 @@ def render_markdown(result: dict) -> str:
         sweep = result["sweep"]
         swept = list(dict.fromkeys(t for p in sweep["points"] for t in p["thresholds"]))
         for threshold in swept:
-            out += ["", f"### Sweep of `{_cell(sweep['constant'])}`: threshold `{_cell(threshold)}`", ""]
+            out += ["", f"### Sweep of {markdown_code(sweep['constant'])}: threshold {markdown_code(threshold)}", ""]
             out += _table([sweep["constant"], *(f.label(k) for k in f.SWEEP_COLUMNS)],
                           [[f"{p['value']:g}", *(f.value(p["thresholds"][threshold].get(k), f.kind_of(k))
                                                  for k in f.SWEEP_COLUMNS)] for p in sweep["points"]], right=0)
     notes = [f"{p['table']}: {p['count']:,} × {p['kind'].replace('_', ' ')}" for p in result.get("problems", [])]
     notes += result.get("notes", [])
     if notes:
-        out += ["", "### Notes", ""] + [f"- {_cell(n)}" for n in notes]
+        out += ["", "### Notes", ""] + [f"- {markdown_with_code(n)}" for n in notes]
     return "\n".join(out) + "\n"

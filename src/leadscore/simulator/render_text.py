@@ -1,27 +1,41 @@
-"""The simulation result as terminal tables (rich)."""
+"""The simulation result as terminal tables (rich).
+
+Names, labels and lead ids come from the rule file and the tables: every cell and title is a
+`Text` (never read as rich markup) of `shown` text, and every line is printed with markup off.
+"""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from ..safe_text import shown
 from . import formatting as f
+
+
+def _text(value: str) -> Text:
+    return Text(shown(value))
+
+
+def _line(console: Console, text: str) -> None:
+    console.print(shown(text), highlight=False, markup=False, soft_wrap=True)
 
 
 def render_text(result: dict, console: Console) -> None:
     console.print("[bold]Simulation[/bold]", highlight=False)
-    for line in f.header_lines(result):
-        console.print(line, highlight=False, markup=False, soft_wrap=True)   # one line each, as in Markdown
+    for line in f.header_lines(result, shown, lambda name: f"`{shown(name)}`"):
+        _line(console, line)   # one line each, as in Markdown
     variants = result["variants"]
     names = list(variants)
     compare = names == ["baseline", "candidate"]
     thresholds = list(dict.fromkeys(t for v in variants.values() for t in v["thresholds"]))
     for threshold in thresholds:
         metrics = [v["thresholds"].get(threshold, {}) for v in variants.values()]
-        table = Table(title=f"threshold {threshold}", title_justify="left", show_edge=False)
+        table = Table(title=_text(f"threshold {threshold}"), title_justify="left", show_edge=False)
         table.add_column("metric")
         for name in names:
-            table.add_column(name, justify="right")
+            table.add_column(_text(name), justify="right")
         if compare:
             table.add_column("change", justify="right")
         for label, kind, values in f.metric_rows(metrics):
@@ -42,26 +56,25 @@ def render_text(result: dict, console: Console) -> None:
 
 def _flips(console: Console, threshold: str, flips: dict) -> None:
     counts = ", ".join(f"{text} {flips.get(key, 0):,}" for key, text in f.FLIPS)
-    console.print(f"leads that flip on {threshold}: {counts}", highlight=False, markup=False)
+    _line(console, f"leads that flip on {threshold}: {counts}")
     for e in flips.get("examples") or []:
-        console.print(f"  {e['lead_id']}: {e['change']} ({e['baseline'] or f.NONE} → {e['candidate'] or f.NONE}); "
-                      f"at {e['at']}: {'; '.join(e['rules']) or f.NONE}", highlight=False, markup=False,
-                      soft_wrap=True)
+        _line(console, f"  {e['lead_id']}: {e['change']} ({e['baseline'] or f.NONE} → {e['candidate'] or f.NONE}); "
+                       f"at {e['at']}: {'; '.join(e['rules']) or f.NONE}")
 
 
 def _segments(console: Console, variants: dict) -> None:
     segments = list(dict.fromkeys(s for v in variants.values() for s in v.get("segments", {})))
     for segment in segments:
-        table = Table(title=f"segment {segment} (leads with an instant in the window)", title_justify="left",
-                      show_edge=False)
+        table = Table(title=_text(f"segment {segment} (leads with an instant in the window)"),
+                      title_justify="left", show_edge=False)
         table.add_column("label")
         for name in variants:
-            table.add_column(f"{name}: reached", justify="right")
-            table.add_column(f"{name}: at the end", justify="right")
+            table.add_column(_text(f"{name}: reached"), justify="right")
+            table.add_column(_text(f"{name}: at the end"), justify="right")
         labels = list(dict.fromkeys(label for v in variants.values() for label in v.get("segments", {})
                                     .get(segment, {})))
         for label in labels:
-            row = [label]
+            row = [_text(label)]
             for v in variants.values():
                 found = v.get("segments", {}).get(segment, {}).get(label)
                 row += [f.value(found["reached"], "count"), f.value(found["final"], "count")] if found \
@@ -76,9 +89,9 @@ def _sweep(console: Console, sweep: dict) -> None:
     how = ("one replay, values evaluated over the stored score paths" if sweep["method"] == "paths"
            else "one replay per value")
     for threshold in thresholds:
-        table = Table(title=f"sweep of {sweep['constant']} ({sweep['variant']}, {how}): threshold {threshold}",
+        table = Table(title=_text(f"sweep of {sweep['constant']} ({sweep['variant']}, {how}): threshold {threshold}"),
                       title_justify="left", show_edge=False)
-        table.add_column(sweep["constant"], justify="right")
+        table.add_column(_text(sweep["constant"]), justify="right")
         for key in f.SWEEP_COLUMNS:
             table.add_column(f.SHORT.get(key, f.label(key)), justify="right")
         for point in sweep["points"]:
@@ -96,4 +109,4 @@ def _notes(console: Console, result: dict) -> None:
     if lines:
         console.print()
         for line in lines:
-            console.print(f"note: {line}", highlight=False, markup=False, soft_wrap=True)
+            _line(console, f"note: {line}")

@@ -4,7 +4,8 @@ revision (read with that revision's schema), or a ruleset with constants overrid
 `--set NAME=VALUE` parses VALUE as a literal of the language and checks the ruleset again,
 so a value of the wrong type, or one the rules cannot use, is reported like any error of
 the file. For a string constant a bare value is taken as the text itself (`--set
-plan=enterprise`); a quoted literal works too.
+plan=enterprise`); a quoted literal works too. A name with spaces is written bare or
+back-quoted (`--set 'mql bar=20'`, ``--set '`mql bar`=20'``).
 """
 
 from __future__ import annotations
@@ -125,13 +126,27 @@ def load_at_revision(path: str, revision: str, allow_outside: bool) -> CheckedRu
 
 # --- constants overridden ----------------------------------------------------------------------
 
+def split_setting(value: str) -> tuple[str, str] | None:
+    """NAME=REST -> (NAME, REST), or None without `=`. NAME is written bare (`mql bar=20`, up to the
+    first `=`) or back-quoted as in a rule file (`` `mql bar`=20 ``, which may hold `=`); the
+    quotes are not part of the name."""
+    stripped = value.lstrip()
+    if stripped.startswith("`"):
+        close = stripped.find("`", 1)
+        if close > 1 and stripped[close + 1:].lstrip().startswith("="):
+            rest = stripped[close + 1:].lstrip()[1:]
+            return stripped[1:close], rest
+    name, sep, rest = value.partition("=")
+    return (name.strip(), rest) if sep else None
+
+
 def parse_settings(values: tuple[str, ...]) -> list[tuple[str, str]]:
     out = []
     for value in values:
-        name, sep, text = value.partition("=")
-        if not sep or not name.strip() or not text.strip():
+        found = split_setting(value)
+        if found is None or not found[0] or not found[1].strip():
             raise UsageError(f"--set {value}: write NAME=VALUE, e.g. --set mql_interest=60")
-        out.append((name.strip(), text.strip()))
+        out.append((found[0], found[1].strip()))
     return out
 
 
@@ -166,7 +181,8 @@ def override(checked: CheckedRuleset, settings: list[tuple[str, str]], option: s
         if kind == t.STRING and not text.startswith('"'):
             text = _quoted(text)
         file = f"{option} {name}"
-        source = f'ruleset "x" version 1\nschema "x"\nconst {name} = {text}\n'
+        # The value is read on its own: the name may need back-quotes the option did not carry.
+        source = f'ruleset "x" version 1\nschema "x"\nconst value = {text}\n'
         parsed, diagnostics = parse(source, file)
         values = [d for d in parsed.declarations if isinstance(d, ast.ConstDecl)]
         if any(d.is_error for d in diagnostics) or len(values) != 1:
@@ -187,11 +203,10 @@ def override(checked: CheckedRuleset, settings: list[tuple[str, str]], option: s
 
 def sweep_values(checked: CheckedRuleset, spec: str) -> tuple[str, list[float]]:
     """NAME=START:STOP:STEP -> (NAME, [START + i * STEP up to STOP inclusive])."""
-    name, sep, rest = spec.partition("=")
+    name, rest = split_setting(spec) or ("", "")
     parts = rest.split(":")
-    if not sep or len(parts) != 3:
+    if not name or len(parts) != 3:
         raise UsageError(f"--sweep {spec}: write NAME=START:STOP:STEP, e.g. --sweep mql_interest=40:80:5")
-    name = name.strip()
     _constant(checked, name, "--sweep")
     if checked.constant_types[name].kind != t.NUMBER:
         raise UsageError(f"--sweep {spec}: `{name}` is not a number")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from ..safe_text import json_text
 from .model import Coverage
 from .report import Run
 
@@ -19,7 +20,7 @@ def render_coverage_json(run: Run) -> str:
         "meets_minimum": None if run.coverage_min is None else not run.below_minimum,
         "rulesets": [_ruleset(c, run.coverage_min) for c in run.coverages],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False)
+    return json_text(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 def _ruleset(coverage: Coverage, minimum: float | None) -> dict:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ..compiler.runtime import Result, from_epoch
 from ..dsl.diagnostics import Diagnostic, Span, render_text, to_json_dict
+from ..safe_text import json_text, shown
 from .model import CaseOutcome, Coverage
 from .runner import format_number, format_outcome, format_points
 
@@ -54,20 +55,22 @@ def render_text_report(run: Run) -> str:
     if run.diagnostics:
         out.append(_rule_line("ERRORS", "="))
         for d in run.diagnostics:
-            out.append(render_text(d, run.sources.get(d.span.file)))
+            out.append(render_text(d, run.sources.get(d.span.file)))   # safe already
             out.append("")
-    out.extend(_case_lines(run))
+    # Every other line holds names, paths and values from the test and rule files.
+    lines = _case_lines(run)
     if run.failed:
-        out.append("")
-        out.append(_rule_line("FAILURES", "="))
+        lines.append("")
+        lines.append(_rule_line("FAILURES", "="))
         for outcome in run.failed:
-            out.extend(_failure(outcome, run))
+            lines.extend(_failure(outcome, run))
     if run.coverages:
-        out.append("")
-        out.append(_rule_line("coverage", "="))
+        lines.append("")
+        lines.append(_rule_line("coverage", "="))
         for coverage in run.coverages:
-            out.extend(_coverage(coverage, run.coverage_min))
-    out.append(_rule_line(_summary(run), "="))
+            lines.extend(_coverage(coverage, run.coverage_min))
+    lines.append(_rule_line(_summary(run), "="))
+    out.extend(shown(line) for line in lines)
     return "\n".join(out)
 
 
@@ -82,7 +85,7 @@ def _case_lines(run: Run) -> list[str]:
 
 
 def _rule_line(title: str, char: str) -> str:
-    title = f" {title} "
+    title = f" {shown(title)} "
     left = max(3, (WIDTH - len(title)) // 2)
     return char * left + title + char * max(3, WIDTH - left - len(title))
 
@@ -192,7 +195,7 @@ def render_json_report(run: Run) -> str:
         "coverage_min": run.coverage_min,
         "coverage": [_coverage_json(c, run.coverage_min) for c in run.coverages],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False)
+    return json_text(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 def _case_json(outcome: CaseOutcome) -> dict:
