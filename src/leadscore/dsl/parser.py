@@ -21,7 +21,8 @@ from lark.lark import PostLex
 
 from . import ast
 from .diagnostics import Diagnostic, Span, make
-from .syntax_errors import describe_unexpected_characters, describe_unexpected_token
+from .syntax_errors import (describe_unexpected_characters, describe_unexpected_token,
+                            unclosed_brace)
 from .transform import MAX_DEPTH, ParseState, ToAst, current_parse, depth_violation
 
 MAX_SYNTAX_ERRORS = 25
@@ -31,22 +32,55 @@ _CONTINUES_LINE = {"AND", "OR", "COMMA", "LBRACE"}
 
 
 
+# Words that start a declaration: written at column 1 inside a block, they
+# mean the block's `}` was forgotten (a rule named like this is indented).
+_DECLARATION_WORDS = {"score", "const", "threshold", "segment"}
+# Score options, which a group cannot hold: one at the start of a line in a
+# group means the group's `}` was forgotten.
+_OPTION_WORDS = {"decay", "clamp", "inactivity", "group"}
+
+
 class LinePostLexer(PostLex):
     """Decides which newlines end a statement (LANGUAGE.md §2.1).
 
     Drops newlines inside ( ) [ ] and decay-step braces, after `and`, `or`,
     `,` and `{`, and blank-line repeats; inserts the newline a block item
-    needs before a `}` written on the same line, and one at end of file."""
+    needs before a `}` written on the same line, and one at end of file.
+
+    It also closes a `{` that was never closed, where the next line shows it
+    (a declaration at column 1, a rule inside `case {`, a new line after a
+    decay step without `,`), and records the opener: one error at the line
+    that opened it, instead of a cascade from a block that swallowed the
+    rest of the file."""
 
     # `}` too: the contextual lexer would otherwise refuse a `}` written on
     # the same line as a block item before this postlexer can add the newline.
-    always_accept = ("_NL", "RBRACE")
+    # NAME too, so that a name beginning with a keyword (`orders`,
+    # `is_decision_maker`) is read as one word wherever it stands: keywords
+    # then match only as whole words.
+    always_accept = ("_NL", "RBRACE", "NAME")
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         brackets: list[bool] = []  # True where newlines continue the line
+        braces: list[tuple[str, Token]] = []  # (kind, `{` token) of each open `{`
         prev: Token | None = None
+        line_start: Token | None = None  # the first token of the current line
         for tok in stream:
             kind = tok.type
+            if braces and prev is not None and kind != "RBRACE" \
+                    and _starts_line(braces[-1][0], tok, prev) \
+                    and _closes(braces[-1][0], tok, prev):
+                while braces and _closes(braces[-1][0], tok, prev):
+                    current_parse.get().unclosed.append(braces.pop()[1])
+                    brackets.pop()
+                    yield Token.new_borrow_pos("RBRACE", "", prev)
+                    prev = Token.new_borrow_pos("_NL", "", prev)
+                    yield prev
+                # It was read in the block that is now closed, where its
+                # keyword was not expected: make it the keyword it is.
+                if kind == "NAME" and str(tok) in _DECLARATION_WORDS | _OPTION_WORDS:
+                    tok = Token.new_borrow_pos(str(tok).upper(), str(tok), tok)
+                    kind = tok.type
             if kind == "_NL":
                 if prev is None or prev.type in _CONTINUES_LINE or prev.type == "_NL" \
                         or (brackets and brackets[-1]):
@@ -54,17 +88,52 @@ class LinePostLexer(PostLex):
             elif kind in ("LPAR", "LSQB"):
                 brackets.append(True)
             elif kind == "LBRACE":
-                brackets.append(prev is not None and prev.type == "STEPS")
+                steps = prev is not None and prev.type == "STEPS"
+                brackets.append(steps)
+                braces.append((_brace_kind(prev, line_start), tok))
             elif kind in ("RPAR", "RSQB", "RBRACE"):
                 is_block = kind == "RBRACE" and bool(brackets) and not brackets[-1]
                 if brackets:
                     brackets.pop()
+                if kind == "RBRACE" and braces:
+                    braces.pop()
                 if is_block and prev is not None and prev.type not in ("_NL", "LBRACE"):
                     yield Token.new_borrow_pos("_NL", "", tok)
+            if line_start is None or tok.line != line_start.line:
+                line_start = tok
             yield tok
             prev = tok
         if prev is not None and prev.type != "_NL":
             yield Token.new_borrow_pos("_NL", "", prev)
+
+
+def _brace_kind(before: Token | None, line_start: Token | None) -> str:
+    if before is not None and before.type in ("STEPS", "CASE"):
+        return before.type.lower()
+    if line_start is not None and line_start.type == "GROUP":
+        return "group"
+    return "block"
+
+
+def _starts_line(brace_kind: str, tok: Token, prev: Token) -> bool:
+    if prev.type == "_NL":
+        return True
+    # Inside decay steps newlines are dropped: a new line shows in the positions.
+    return brace_kind == "steps" and tok.line is not None and prev.end_line is not None \
+        and tok.line > prev.end_line
+
+
+def _closes(brace_kind: str, tok: Token, prev: Token) -> bool:
+    """Whether `tok`, first on its line, shows that the innermost `{` was never closed."""
+    word = str(tok) if tok.type == "NAME" else None
+    declaration = word in _DECLARATION_WORDS and tok.column == 1
+    if brace_kind == "steps":  # a step line follows `{` or `,`; anything else ends them
+        return tok.type in ("NAME", "QUOTED_NAME") and prev.type not in ("COMMA", "LBRACE")
+    if brace_kind == "case":
+        return tok.type in ("NAME", "QUOTED_NAME")
+    if brace_kind == "group":
+        return declaration or word in _OPTION_WORDS
+    return declaration
 
 
 def _record_comment(tok: Token) -> Token:
@@ -183,6 +252,7 @@ def _build(statements: list, state: ParseState, text: str, file: str,
         # Later passes recurse over expressions: leave out what holds it.
         statements = _without_position(statements, line, column)
     diagnostics.extend(state.diagnostics)
+    diagnostics.extend(unclosed_brace(opener, text, file) for opener in state.unclosed)
     comments = tuple(_comment(t, text, file) for t in state.comments)
     return ast.Ruleset(file, tuple(statements), comments), _in_file_order(diagnostics)
 
@@ -219,7 +289,10 @@ def _syntax_error(error: UnexpectedInput, text: str, file: str) -> tuple[Diagnos
         position = error.pos_in_stream
     elif isinstance(error, UnexpectedToken):
         if error.token.type == "$END":
-            return describe_unexpected_token(error, text, file), len(text), len(text)
+            opener = _open_brace(error)
+            diagnostic = (describe_unexpected_token(error, text, file) if opener is None
+                          else unclosed_brace(opener, text, file))
+            return diagnostic, len(text), len(text)
         opener = _unclosed_bracket(error)
         if opener is not None and error.token.line > opener.line:
             # Newlines inside brackets do not end the line, so the error
@@ -240,6 +313,14 @@ def _syntax_error(error: UnexpectedInput, text: str, file: str) -> tuple[Diagnos
 
 
 _CLOSERS = {"LPAR": ")", "LSQB": "]"}
+
+
+def _open_brace(error: UnexpectedToken) -> Token | None:
+    """The innermost `{` still open where the file ended."""
+    for value in reversed(error.interactive_parser.parser_state.value_stack):
+        if isinstance(value, Token) and value.type == "LBRACE":
+            return value
+    return None
 
 
 def _unclosed_bracket(error: UnexpectedToken) -> Token | None:

@@ -215,3 +215,12 @@ def describe_unexpected_characters(error: UnexpectedCharacters, text: str,
     shown = repr(char)[1:-1] if not char.isprintable() else char
     return make("LS101", f"`{shown}` is not part of the language here", span,
                 "a comment starts with #")
+
+
+def unclosed_brace(opener, text: str, file: str) -> Diagnostic:
+    """A `{` never closed, reported once at the line that opened it."""
+    line = text.splitlines()[opener.line - 1] if opener.line <= len(text.splitlines()) else ""
+    opening = line[:opener.column].strip()
+    return make("LS100", f"`{opening}` on line {opener.line} is not closed",
+                Span(file, opener.line, opener.column, opener.end_line, opener.end_column),
+                "add `}` on its own line after the last line of the block")
