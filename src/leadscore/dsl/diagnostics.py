@@ -7,6 +7,7 @@ people and may be reworded. The catalogue below is the single list of codes.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 
@@ -164,8 +165,11 @@ _MAX_SHOWN = 120
 
 def _printable(line: str) -> str:
     # Control characters would garble the terminal; show them as '?', one
-    # character each so the caret still lines up.
-    return "".join(c if c.isprintable() or c == "\t" else "?" for c in line.rstrip("\r\n"))
+    # character each so the caret still lines up. Unicode spaces (a
+    # non-breaking space pasted from a document) are shown as they are: the
+    # message names them, and '?' would hide what the user has to find.
+    return "".join(c if c.isprintable() or c == "\t" or unicodedata.category(c) == "Zs"
+                   else "?" for c in line.rstrip("\r\n"))
 
 
 def _caret_padding(line: str, column: int) -> str:

@@ -180,15 +180,17 @@ def parse(text: str, file: str) -> tuple[ast.Ruleset, list[Diagnostic]]:
     if text.startswith("\ufeff"):
         text = " " + text[1:]  # a BOM: keep columns, drop the mark
     diagnostics: list[Diagnostic] = []
+    unparsed: list[str] = []
     working = text
     while True:
         statements, state, failure = _attempt(working, file)
         if failure is None:
-            return _build(statements, state, text, file, diagnostics)
+            return _build(statements, state, text, file, diagnostics, unparsed)
         diagnostic, blank_from, blank_to = failure
         diagnostics.append(diagnostic)
+        unparsed.extend(_declared_name(working[blank_from:blank_to]))
         if statements is not None:  # the file ended early; closed what was open
-            return _build(statements, state, text, file, diagnostics)
+            return _build(statements, state, text, file, diagnostics, unparsed)
         if len(diagnostics) > MAX_SYNTAX_ERRORS:
             diagnostics.append(make("LS111", f"more than {MAX_SYNTAX_ERRORS} syntax errors; "
                                     "fix these first", diagnostic.span))
@@ -196,7 +198,7 @@ def parse(text: str, file: str) -> tuple[ast.Ruleset, list[Diagnostic]]:
             # still checked and the file is not taken for an empty one.
             statements, state, failure = _attempt(working[:blank_from], file)
             if statements is not None:
-                return _build(statements, state, text, file, diagnostics)
+                return _build(statements, state, text, file, diagnostics, unparsed)
             return ast.Ruleset(file, (), ()), _in_file_order(diagnostics)
         if blank_to <= blank_from:
             return ast.Ruleset(file, (), ()), _in_file_order(diagnostics)
@@ -237,12 +239,26 @@ def _close_at_end(error: UnexpectedToken) -> list | None:
     return None
 
 
+_DECLARATION = re.compile(r"\s*(?:const|score|threshold|segment)\s+(`[^`\n]+`|[^={:#\n]+)")
+
+
+def _declared_name(statement: str) -> list[str]:
+    """The name a blanked statement declares, if it is a declaration; for a
+    name written with spaces, each word and the words joined by `_`."""
+    found = _DECLARATION.match(statement)
+    if found is None:
+        return []
+    words = found.group(1).strip("` \t").split()
+    return words + ["_".join(words)] if len(words) > 1 else words
+
+
 def _in_file_order(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return sorted(diagnostics, key=lambda d: (d.span.line, d.span.column))
 
 
 def _build(statements: list, state: ParseState, text: str, file: str,
-           diagnostics: list[Diagnostic]) -> tuple[ast.Ruleset, list[Diagnostic]]:
+           diagnostics: list[Diagnostic],
+           unparsed: list[str]) -> tuple[ast.Ruleset, list[Diagnostic]]:
     too_deep = depth_violation(state)
     if too_deep is not None:
         line, column = too_deep
@@ -254,7 +270,8 @@ def _build(statements: list, state: ParseState, text: str, file: str,
     diagnostics.extend(state.diagnostics)
     diagnostics.extend(unclosed_brace(opener, text, file) for opener in state.unclosed)
     comments = tuple(_comment(t, text, file) for t in state.comments)
-    return ast.Ruleset(file, tuple(statements), comments), _in_file_order(diagnostics)
+    return ast.Ruleset(file, tuple(statements), comments, tuple(unparsed)), \
+        _in_file_order(diagnostics)
 
 
 def _contains(span: Span, line: int, column: int) -> bool:
@@ -309,7 +326,7 @@ def _syntax_error(error: UnexpectedInput, text: str, file: str) -> tuple[Diagnos
     else:  # pragma: no cover - LALR raises only the two above
         raise error
     start, end = _statement_around(text, position)
-    return diagnostic, start, end
+    return diagnostic, start, _through_block(text, start, end)
 
 
 _CLOSERS = {"LPAR": ")", "LSQB": "]"}
@@ -358,6 +375,24 @@ def _statement_around(text: str, position: int) -> tuple[int, int]:
         else:
             break
     return start, max(end, position + 1 if position < len(text) else end)
+
+
+_BLOCK_OPENING = re.compile(r"(?:score|segment)\b[^#\n]*\{[ \t\f]*(#.*)?$")
+_BLOCK_END = re.compile(r"^\}[ \t\f]*(#.*)?$", re.MULTILINE)
+_NEXT_DECLARATION = re.compile(r"^(?:const|score|threshold|segment)\b", re.MULTILINE)
+
+
+def _through_block(text: str, start: int, end: int) -> int:
+    """Where the blanking of a failed statement ends: after the block's `}`
+    at column 1 when the statement opened a block, so that the block's rules
+    are not each reported as a misplaced line."""
+    if not _BLOCK_OPENING.match(text, start, end):
+        return end
+    closing = _BLOCK_END.search(text, end)
+    following = _NEXT_DECLARATION.search(text, end)
+    if closing is None or (following is not None and following.start() < closing.start()):
+        return end
+    return closing.end()
 
 
 def _blank(fragment: str) -> str:
