@@ -108,6 +108,10 @@ CODES: dict[str, tuple[Severity, str]] = {
     "LS510": (Severity.WARNING, "a negative constant used as points"),
     "LS511": (Severity.ERROR, "`otherwise` that is not the last branch, or given twice"),
     "LS512": (Severity.WARNING, "`once` together with `at most`"),
+    # Reported by `check --strict` only
+    "LS513": (Severity.WARNING, "a constant that nothing uses"),
+    "LS514": (Severity.WARNING, "a schema field or event type that no rule uses"),
+    "LS515": (Severity.WARNING, "a segment label that can never be chosen"),
     # The schema file
     "LS600": (Severity.ERROR, "the schema file cannot be read"),
     "LS601": (Severity.ERROR, "the schema file is not valid YAML"),
