@@ -119,7 +119,7 @@ TABLE = [
     Case("LS513", H + "const unused = 5\n" + USED_BODY, 3, 7, schema=USAGE_SCHEMA, usage=True),
     Case("LS514", H + USED_BODY, 6, 5, schema=USAGE_SCHEMA + "    spare: string\n",
          in_schema=True, usage=True),
-    Case("LS515", H + USED_BODY + "segment g {\n  A if s >= 20\n  B otherwise\n}\n", 9, 3,
+    Case("LS515", H + USED_BODY + "segment g {\n  A if s >= 20\n  B otherwise\n}\n", 8, 3,
          schema=USAGE_SCHEMA, usage=True),
     # --- the schema file -------------------------------------------------------------
     Case("LS600", 'ruleset "t" version 1\nschema "missing.yaml"\n', 2, 8, schema=None),
