@@ -34,7 +34,7 @@ def plain_yaml_error(exc: yaml.MarkedYAMLError) -> tuple[str, str, object] | Non
         return ("this key has no `:` after it", "write `key: value`, with a space after the colon",
                 where or exc.problem_mark)
     if problem == "mapping values are not allowed here":
-        return ("a `:` where a value was expected",
+        return ("this line has a `:` that YAML cannot read here",
                 "indent this line like the keys above it, or put a value containing `: ` in quotes",
                 exc.problem_mark)
     if "'-'" in problem and ("block collection" in context or "indicator" in problem):
@@ -46,3 +46,10 @@ def plain_yaml_error(exc: yaml.MarkedYAMLError) -> tuple[str, str, object] | Non
                 "keys of one block start in the same column; indent with spaces",
                 exc.problem_mark)
     return None
+
+
+# What people write for the schema's types, and the type to write instead.
+TYPE_SYNONYMS = {"integer": "number", "int": "number", "float": "number", "decimal": "number",
+                 "double": "number", "text": "string", "str": "string", "bool": "boolean",
+                 "date": "datetime", "timestamp": "datetime", "time": "datetime",
+                 "array": "list", "tags": "list"}

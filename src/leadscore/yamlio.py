@@ -43,7 +43,7 @@ import yaml
 
 from leadscore.cache import cache_dir
 from leadscore.dsl.diagnostics import Diagnostic, Span, make, sort_key
-from leadscore.yaml_words import plain_yaml_error
+from leadscore.yaml_words import TYPE_SYNONYMS, plain_yaml_error
 
 _Y = "tag:yaml.org,2002:"
 _TEXT_TAGS = {_Y + "str", _Y + "timestamp", _Y + "value"}  # `=` resolves to !!value
@@ -377,6 +377,8 @@ def _describe(value: object, origin: Origin | None) -> str:
 def _suggest(word: object, options: list) -> str | None:
     if not isinstance(word, str):
         return None
+    if TYPE_SYNONYMS.get(word.lower()) in options:
+        return f"write `{TYPE_SYNONYMS[word.lower()]}`"
     lowered = {str(o).lower(): str(o) for o in options}
     close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
     return f"did you mean `{lowered[close[0]]}`?" if close else None
