@@ -204,7 +204,7 @@ def _hint_for(token, expected: set[str]) -> str | None:
     text = str(token)
     if token.type == "NAME" and text in ("if", "per") or text in ("when", "then"):
         return None
-    if token.type in ("WITHIN", "WHERE") and "MAX" in expected:
+    if text in ("within", "where") and ("MAX" in expected or "COMMA" in expected):
         return (f"`{text}` goes right after the event type, before the modifiers: "
                 "`+1 per page_view where ... within 30d, max 5`")
     if token.type == "$END" and "RBRACE" in expected:
