@@ -30,8 +30,6 @@ MAX_SYNTAX_ERRORS = 25
 # Terminals after which a newline continues the line.
 _CONTINUES_LINE = {"AND", "OR", "COMMA", "LBRACE"}
 
-
-
 # Words that start a declaration: written at column 1 inside a block, they
 # mean the block's `}` was forgotten (a rule named like this is indented).
 _DECLARATION_WORDS = {"score", "const", "threshold", "segment"}
@@ -396,7 +394,6 @@ def _through_block(text: str, start: int, end: int) -> int:
 
 
 def _blank(fragment: str) -> str:
-    # Keep newlines (positions) and drop everything else, braces included:
-    # a blanked `score x {` line costs the rules below it their block, which
-    # is reported as further errors rather than guessed at.
+    # Keep newlines (positions) and drop everything else, braces included
+    # (_through_block blanks a failed block opener's rules with it).
     return "".join("\n" if c == "\n" else " " for c in fragment)
