@@ -19,7 +19,7 @@ import leadscore
 
 from leadscore.cli import main
 from leadscore.dsl.checker import check
-from leadscore.dsl.parser import parse
+from leadscore.dsl.parser import parse, terminal_patterns
 from leadscore.dsl.schema import parse_schema
 from leadscore.dsl.score_bounds import score_ranges
 from leadscore.dsl.usage import usage_warnings
@@ -288,3 +288,21 @@ def test_every_acme_lead_scores_inside_the_computed_ranges(industry, employees, 
     result = _ACME.interpret().score(lead, [], AS_OF)
     for name, (low, high) in _ACME_RANGES.items():
         assert low <= result.scores[name] <= high, (name, result.scores[name])
+
+
+KEYWORDS = sorted(text for text in terminal_patterns().values() if text.isidentifier())
+
+
+@settings(max_examples=200, deadline=None)
+@given(keyword=st.sampled_from(KEYWORDS + ["contains", "starts_with", "ends_with", "day", "week"]),
+       suffix=st.from_regex(r"[A-Za-z0-9_]{1,6}", fullmatch=True))
+def test_a_name_beginning_with_a_keyword_is_one_name(keyword, suffix):
+    name = keyword + suffix
+    # After a complete condition: the error names the whole word.
+    _, joined = parse(block(f"r: +1 if employees > 1 {name} > 2"), "f.score")
+    assert [d.code for d in joined] == ["LS100"] and f"`{name}`" in joined[0].message
+    # Where a name is expected, it is read whole.
+    ruleset, clean = parse(block(f"r: +1 if employees > 1 and {name} > 2"), "f.score")
+    assert clean == []
+    rule = ruleset.statements[-1].items[0]
+    assert rule.condition.operands[1].left.name == name
