@@ -17,8 +17,8 @@ _EVENT_FUNCTIONS = ("count", "days_since")
 _ORDERED = (t.NUMBER, t.DATETIME)
 
 # Words people write for true and false (`== yes`), and what to write instead.
-_BOOLEAN_WORDS = {"yes": "true", "no": "false", "y": "true", "n": "false", "on": "true",
-                  "off": "false", "true": "true", "false": "false"}
+_BOOLEAN_WORDS = {"yes": "true", "no": "false", "on": "true", "off": "false",
+                  "true": "true", "false": "false"}
 
 
 def suggest(name: str, candidates, what: str = "") -> str | None:
