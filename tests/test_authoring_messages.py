@@ -306,3 +306,12 @@ def test_a_name_beginning_with_a_keyword_is_one_name(keyword, suffix):
     assert clean == []
     rule = ruleset.statements[-1].items[0]
     assert rule.condition.operands[1].left.name == name
+
+
+def test_caret_stands_under_the_character_after_wide_ones(tmp_path):
+    # `日本` takes four terminal columns, not two: the caret under `＞` moves two further.
+    line = 'r: +1 if country == "\u65e5\u672c" \uff1e 1'
+    path = write_ruleset(tmp_path, block(line))
+    output = CliRunner().invoke(main, ["check", str(path)]).output.splitlines()
+    source = output.index("    " + line)
+    assert output[source + 1] == "  " + " " * (2 + line.index("\uff1e") + 2) + "^"

@@ -177,8 +177,10 @@ def _printable(line: str) -> str:
 
 
 def _caret_padding(line: str, column: int) -> str:
-    # Keep tabs so the caret lines up under tab-indented source.
-    return "".join("\t" if c == "\t" else " " for c in line[: column - 1])
+    # Keep tabs so the caret lines up under tab-indented source; a wide
+    # character (full-width punctuation, CJK) takes two columns on a terminal.
+    return "".join("\t" if c == "\t" else "  " if unicodedata.east_asian_width(c) in "WF" else " "
+                   for c in line[: column - 1])
 
 
 def to_json_dict(d: Diagnostic) -> dict:
