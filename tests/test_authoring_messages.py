@@ -65,6 +65,13 @@ MISTAKES = [
     Mistake("unclosed-case", block("size: case {", "  +2 if employees > 10",
                                    "after: +1 if employees > 1"),
             "LS100", 4, 14, "`size: case {` on line 4"),
+    Mistake("unclosed-case-before-the-blocks-brace",
+            block("size: case {", "  +2 if employees > 10") + "score t {\n  a: +1 if employees > 1\n}\n",
+            "LS100", 4, 14, "`size: case {` on line 4"),
+    Mistake("unclosed-group-before-the-blocks-brace",
+            H + "score s {\n  group email max 15 {\n    opened: +1 per email_open\n}\n"
+            "score t {\n  a: +1 if employees > 1\n}\n",
+            "LS100", 4, 22, "`group email max 15 {` on line 4"),
     Mistake("unclosed-group", block("group email max 15 {", "  opened: +1 per email_open",
                                     "decay half_life 30d"),
             "LS100", 4, 22, "`group email max 15 {` on line 4"),

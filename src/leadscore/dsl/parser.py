@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Iterator
@@ -60,16 +60,17 @@ class LinePostLexer(PostLex):
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         brackets: list[bool] = []  # True where newlines continue the line
-        braces: list[tuple[str, Token]] = []  # (kind, `{` token) of each open `{`
+        braces: list[_Brace] = []
         prev: Token | None = None
         line_start: Token | None = None  # the first token of the current line
         for tok in stream:
             kind = tok.type
             if braces and prev is not None and kind != "RBRACE" \
-                    and _starts_line(braces[-1][0], tok, prev) \
-                    and _closes(braces[-1][0], tok, prev):
-                while braces and _closes(braces[-1][0], tok, prev):
-                    current_parse.get().unclosed.append(braces.pop()[1])
+                    and _starts_line(braces[-1].kind, tok, prev) \
+                    and _closes(braces[-1].kind, tok, prev):
+                while braces and _closes(braces[-1].kind, tok, prev):
+                    closed = braces.pop()
+                    current_parse.get().unclosed.append(closed.suspect or closed.opener)
                     brackets.pop()
                     yield Token.new_borrow_pos("RBRACE", "", prev)
                     prev = Token.new_borrow_pos("_NL", "", prev)
@@ -88,13 +89,19 @@ class LinePostLexer(PostLex):
             elif kind == "LBRACE":
                 steps = prev is not None and prev.type == "STEPS"
                 brackets.append(steps)
-                braces.append((_brace_kind(prev, line_start), tok))
+                braces.append(_Brace(_brace_kind(prev, line_start), tok,
+                                     line_start.column if line_start is not None else 1))
             elif kind in ("RPAR", "RSQB", "RBRACE"):
                 is_block = kind == "RBRACE" and bool(brackets) and not brackets[-1]
                 if brackets:
                     brackets.pop()
                 if kind == "RBRACE" and braces:
-                    braces.pop()
+                    closed = braces.pop()
+                    # A `}` left of the line that opened its block most
+                    # likely belongs to the block around it: if that one
+                    # turns out unclosed, this is the `{` to blame.
+                    if braces and tok.column < closed.indent:
+                        braces[-1].suspect = braces[-1].suspect or closed.opener
                 if is_block and prev is not None and prev.type not in ("_NL", "LBRACE"):
                     yield Token.new_borrow_pos("_NL", "", tok)
             if line_start is None or tok.line != line_start.line:
@@ -103,6 +110,14 @@ class LinePostLexer(PostLex):
             prev = tok
         if prev is not None and prev.type != "_NL":
             yield Token.new_borrow_pos("_NL", "", prev)
+
+
+@dataclass
+class _Brace:
+    kind: str  # "block", "group", "case" or "steps"
+    opener: Token  # the `{`
+    indent: int  # the column of the first token on the opener's line
+    suspect: Token | None = None  # an inner `{` whose `}` seems to be this block's
 
 
 def _brace_kind(before: Token | None, line_start: Token | None) -> str:
