@@ -42,6 +42,12 @@ class Case:
     column: int
     schema: str | None = ACME_SCHEMA
     in_schema: bool = False  # the position is in schema.yaml, not the rule file
+    usage: bool = False  # a finding of `check --strict` only
+
+
+# A schema and a score block that uses all of it; the score is at most 15.
+USAGE_SCHEMA = "events:\n  page_view: {}\nlead:\n  fields:\n    employees: number\n"
+USED_BODY = "score s {\n  r: +10 if employees > 1\n  v: +1 per page_view, max 5\n}\n"
 
 
 def block(*rules: str) -> str:
@@ -109,6 +115,12 @@ TABLE = [
     Case("LS510", H + "const neg = -5\nscore s {\n  r: +neg if employees > 1\n}\n", 5, 6),
     Case("LS511", block("r: case {", "  +1 otherwise", "  +2 if employees > 1", "}"), 5, 5),
     Case("LS512", block("r: +1 per page_view, once, at most 2 per day"), 4, 30),
+    # --- check --strict: what nothing uses or reaches ---------------------------------
+    Case("LS513", H + "const unused = 5\n" + USED_BODY, 3, 7, schema=USAGE_SCHEMA, usage=True),
+    Case("LS514", H + USED_BODY, 6, 5, schema=USAGE_SCHEMA + "    spare: string\n",
+         in_schema=True, usage=True),
+    Case("LS515", H + USED_BODY + "segment g {\n  A if s >= 20\n  B otherwise\n}\n", 8, 3,
+         schema=USAGE_SCHEMA, usage=True),
     # --- the schema file -------------------------------------------------------------
     Case("LS600", 'ruleset "t" version 1\nschema "missing.yaml"\n', 2, 8, schema=None),
     Case("LS601", H, 4, 4, schema="lead:\n  fields:\n    a: string\n   b: number\n", in_schema=True),
@@ -122,7 +134,7 @@ TABLE = [
 
 
 def _run(tmp_path: Path, case: Case):
-    return load(tmp_path / "rules", case.text, case.schema)
+    return load(tmp_path / "rules", case.text, case.schema, usage=case.usage)
 
 
 def _case(param) -> Case:
@@ -162,7 +174,7 @@ def test_table_covers_every_code():
 def test_severities_of_the_catalogue():
     # The warnings of the contract (LANGUAGE.md §4.2, §8): everything else is an error.
     warnings = {code for code, (severity, _) in CODES.items() if severity is Severity.WARNING}
-    assert warnings == {"LS502", "LS508", "LS509", "LS510", "LS512"}
+    assert warnings == {"LS502", "LS508", "LS509", "LS510", "LS512", "LS513", "LS514", "LS515"}
 
 
 # --- each golden case is minimal: only the code it is about ------------------------------

@@ -12,6 +12,7 @@ from .dsl.checker import CheckedRuleset, check
 from .dsl.diagnostics import Diagnostic, Span, make
 from .dsl.parser import parse
 from .dsl.schema import Schema, parse_schema
+from .dsl.usage import usage_warnings
 
 # Rule and schema files are small; a larger file is a mistake (or hostile).
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -52,15 +53,18 @@ def read_text(path: str | Path, display: str) -> tuple[str | None, Diagnostic | 
                           "save it as UTF-8")
 
 
-def load_ruleset(path: str, *, allow_outside_schema: bool = False) -> LoadedRuleset:
-    """Read, parse and check one rule file and the schema it names."""
+def load_ruleset(path: str, *, allow_outside_schema: bool = False,
+                 usage: bool = False) -> LoadedRuleset:
+    """Read, parse and check one rule file and the schema it names; with
+    `usage` (check --strict), also report what nothing uses or reaches."""
     text, problem = read_text(path, path)
     if problem is not None:
         return LoadedRuleset(path, diagnostics=[problem])
-    return check_text(path, text, allow_outside_schema=allow_outside_schema)
+    return check_text(path, text, allow_outside_schema=allow_outside_schema, usage=usage)
 
 
-def check_text(path: str, text: str, *, allow_outside_schema: bool = False) -> LoadedRuleset:
+def check_text(path: str, text: str, *, allow_outside_schema: bool = False,
+               usage: bool = False) -> LoadedRuleset:
     """Parse and check the text of a rule file at `path` (an editor's unsaved
     buffer, say); its schema is read from disk relative to `path`."""
     result = LoadedRuleset(path)
@@ -77,6 +81,8 @@ def check_text(path: str, text: str, *, allow_outside_schema: bool = False) -> L
     # A file with syntax errors is only partly read: never hand it on.
     if not any(d.is_error for d in result.diagnostics):
         result.checked = checked
+        if usage and checked is not None:
+            result.diagnostics.extend(usage_warnings(checked))
     return result
 
 

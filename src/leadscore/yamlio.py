@@ -43,6 +43,7 @@ import yaml
 
 from leadscore.cache import cache_dir
 from leadscore.dsl.diagnostics import Diagnostic, Span, make, sort_key
+from leadscore.yaml_words import TYPE_SYNONYMS, plain_yaml_error
 
 _Y = "tag:yaml.org,2002:"
 _TEXT_TAGS = {_Y + "str", _Y + "timestamp", _Y + "value"}  # `=` resolves to !!value
@@ -233,6 +234,10 @@ _SYNTAX_HINTS = (
 
 def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:
     # Built only from problem/context and marks: str(exc) would quote the file.
+    plain = plain_yaml_error(exc)
+    if plain is not None:
+        message, hint, at = plain
+        return make("LS601", message, Span.point(file, at.line + 1, at.column + 1), hint)
     mark = exc.problem_mark or exc.context_mark
     span = Span.point(file, mark.line + 1, mark.column + 1) if mark else Span.point(file, 1, 1)
     message = exc.problem or exc.context or "the file is not valid YAML"
@@ -372,6 +377,8 @@ def _describe(value: object, origin: Origin | None) -> str:
 def _suggest(word: object, options: list) -> str | None:
     if not isinstance(word, str):
         return None
+    if TYPE_SYNONYMS.get(word.lower()) in options:
+        return f"write `{TYPE_SYNONYMS[word.lower()]}`"
     lowered = {str(o).lower(): str(o) for o in options}
     close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
     return f"did you mean `{lowered[close[0]]}`?" if close else None

@@ -11,7 +11,9 @@ import click
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "github"]),
               default="text", show_default=True, help="How to print the diagnostics.")
-@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("--strict", is_flag=True,
+              help="Treat warnings as errors; also warn (without failing) about unused "
+                   "declarations and unreachable segment labels.")
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
 def command(paths: tuple[str, ...], output_format: str, strict: bool,
@@ -22,6 +24,7 @@ def command(paths: tuple[str, ...], output_format: str, strict: bool,
     """
     from ..dsl.diagnostics import (promote_warnings, render_github, render_json, render_text,
                                   sort_key)
+    from ..dsl.usage import USAGE_CODES
     from ..loader import find_rule_files, load_ruleset
 
     given = list(paths) or ["."]
@@ -31,10 +34,13 @@ def command(paths: tuple[str, ...], output_format: str, strict: bool,
     everything = []
     sources: dict[str, list[str]] = {}
     for file in files:
-        loaded = load_ruleset(file, allow_outside_schema=allow_schema_outside)
+        loaded = load_ruleset(file, allow_outside_schema=allow_schema_outside, usage=strict)
         diagnostics = loaded.diagnostics
         if strict:
-            diagnostics = promote_warnings(diagnostics)
+            # The usage findings stay warnings: a schema shared with the CRM
+            # often declares more than one ruleset uses.
+            diagnostics = promote_warnings([d for d in diagnostics if d.code not in USAGE_CODES]) \
+                + [d for d in diagnostics if d.code in USAGE_CODES]
         everything.extend(sorted(diagnostics, key=sort_key))
         for name, text in loaded.sources.items():
             sources[name] = text.splitlines()

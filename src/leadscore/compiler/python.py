@@ -209,7 +209,7 @@ class _Generator:
         out.emit(0, "")
         out.emit(0, "")
         out.emit(0, "def score(lead, events, as_of):")
-        out.emit(1, '"""Score one lead at `as_of`: LANGUAGE.md semantics, with reasons."""')
+        out.emit(1, '"""Score one lead at `as_of` as docs/language.md describes, with reasons."""')
         out.emit(1, "T = _rt.to_epoch(as_of, 'an as-of instant')")
         out.emit(1, "F = _rt.prepare_fields(lead, FIELD_TYPES)")
         out.emit(1, "G = _rt.prepare_events(events, PROPERTY_TYPES, until=T)")

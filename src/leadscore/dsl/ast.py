@@ -374,6 +374,9 @@ class Ruleset:
     file: str
     statements: tuple[Statement, ...]
     comments: tuple[Comment, ...]
+    # Names of declarations that failed to parse: their syntax error is
+    # reported, so a use of one is not reported again as an unknown name.
+    unparsed: tuple[str, ...] = ()
 
     @property
     def header(self) -> RulesetHeader | None:

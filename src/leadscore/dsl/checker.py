@@ -67,7 +67,9 @@ class _Checker:
         self.ruleset = ruleset
         self.schema = schema
         self.diagnostics: list[Diagnostic] = []
-        self.env = Environment(schema.fields if schema else None, schema.events if schema else None)
+        self.env = Environment(schema.fields if schema else None, schema.events if schema else None,
+                               unreported=frozenset(ruleset.unparsed)
+                               | (schema.broken if schema else frozenset()))
         self.exprs = ExpressionChecker(self.env, self.diagnostics)
         self.derived_order: list[str] = []
 

@@ -7,6 +7,7 @@ people and may be reworded. The catalogue below is the single list of codes.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 
@@ -109,6 +110,10 @@ CODES: dict[str, tuple[Severity, str]] = {
     "LS510": (Severity.WARNING, "a negative constant used as points"),
     "LS511": (Severity.ERROR, "`otherwise` that is not the last branch, or given twice"),
     "LS512": (Severity.WARNING, "`once` together with `at most`"),
+    # Reported by `check --strict` only
+    "LS513": (Severity.WARNING, "a constant that nothing uses"),
+    "LS514": (Severity.WARNING, "a schema field or event type that no rule uses"),
+    "LS515": (Severity.WARNING, "a segment label that can never be chosen"),
     # The schema file
     "LS600": (Severity.ERROR, "the schema file cannot be read"),
     "LS601": (Severity.ERROR, "the schema file is not valid YAML"),
@@ -167,16 +172,21 @@ _MAX_SHOWN = 120
 def _printable(line: str) -> str:
     # Control and bidi characters would garble the terminal, and `::` starting the line (or
     # `##[` anywhere) would be a CI workflow command; show each such character as '?', one for
-    # one so the caret still lines up.
-    line = "".join(c if c.isprintable() or c == "\t" else "?" for c in line.rstrip("\r\n"))
+    # one so the caret still lines up. Unicode spaces (a non-breaking space pasted from a
+    # document) are shown as they are: the message names them, and '?' would hide what the
+    # user has to find.
+    line = "".join(c if c.isprintable() or c == "\t" or unicodedata.category(c) == "Zs" else "?"
+                   for c in line.rstrip("\r\n"))
     line = line.replace("##[", "#?[")
     rest = line.lstrip()
     return line[:len(line) - len(rest)] + "?" + rest[1:] if rest.startswith("::") else line
 
 
 def _caret_padding(line: str, column: int) -> str:
-    # Keep tabs so the caret lines up under tab-indented source.
-    return "".join("\t" if c == "\t" else " " for c in line[: column - 1])
+    # Keep tabs so the caret lines up under tab-indented source; a wide
+    # character (full-width punctuation, CJK) takes two columns on a terminal.
+    return "".join("\t" if c == "\t" else "  " if unicodedata.east_asian_width(c) in "WF" else " "
+                   for c in line[: column - 1])
 
 
 def to_json_dict(d: Diagnostic) -> dict:

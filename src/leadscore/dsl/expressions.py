@@ -16,6 +16,10 @@ FUNCTIONS = ("count", "days_since", "domain", "lower", "upper", "len", "min", "m
 _EVENT_FUNCTIONS = ("count", "days_since")
 _ORDERED = (t.NUMBER, t.DATETIME)
 
+# Words people write for true and false (`== yes`), and what to write instead.
+_BOOLEAN_WORDS = {"yes": "true", "no": "false", "on": "true", "off": "false",
+                  "true": "true", "false": "false"}
+
 
 def suggest(name: str, candidates, what: str = "") -> str | None:
     """A did-you-mean hint for a near name, case differences first."""
@@ -49,6 +53,9 @@ class Environment:
     scores: set[str] = field(default_factory=set)
     thresholds: set[str] = field(default_factory=set)
     segments: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Names whose declaration (in the rule file or the schema) had an error,
+    # already reported: a use of one is not reported again.
+    unreported: frozenset[str] = frozenset()
 
 
 class ExpressionChecker:
@@ -77,6 +84,8 @@ class ExpressionChecker:
         events = self.env.events
         if events is None or ident.name in events:
             return True
+        if ident.name in self.env.unreported:
+            return False
         hint = suggest(ident.name, events)
         if hint is None and self.env.fields and ident.name in self.env.fields:
             hint = "this is a lead field; `per` and `count` take an event type from the schema"
@@ -187,6 +196,8 @@ class ExpressionChecker:
         return self.env.events[ctx.event].properties.get(name)
 
     def _unknown_property(self, e: ast.Name, event: str) -> None:
+        if e.name in self.env.unreported:
+            return
         props = self.env.events[event].properties if event in self.env.events else {}
         hint = suggest(e.name, props)
         if hint is None:
@@ -196,6 +207,8 @@ class ExpressionChecker:
 
     def _unknown_name(self, e: ast.Name, ctx: Context) -> None:
         env = self.env
+        if e.name in env.unreported:
+            return
         if ctx.event is not None and env.events is not None and ctx.event in env.events:
             self._unknown_property(e, ctx.event)
             return
@@ -203,6 +216,8 @@ class ExpressionChecker:
         if ctx.allow_scores:
             candidates += list(env.scores) + list(ctx.visible_thresholds) + list(ctx.visible_segments)
         hint = suggest(e.name, candidates)
+        if hint is None and e.name.lower() in _BOOLEAN_WORDS:
+            hint = f"true and false are written `{_BOOLEAN_WORDS[e.name.lower()]}`"
         if hint is None and env.events is not None and e.name in env.events:
             hint = f"`{e.name}` is an event type: count it with `count({e.name})`"
         self.error("LS300", f"unknown name `{e.name}`: not a lead field, constant or score",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Iterator
@@ -21,7 +21,8 @@ from lark.lark import PostLex
 
 from . import ast
 from .diagnostics import Diagnostic, Span, make
-from .syntax_errors import describe_unexpected_characters, describe_unexpected_token
+from .syntax_errors import (describe_unexpected_characters, describe_unexpected_token,
+                            unclosed_brace)
 from .transform import MAX_DEPTH, ParseState, ToAst, current_parse, depth_violation
 
 MAX_SYNTAX_ERRORS = 25
@@ -29,6 +30,12 @@ MAX_SYNTAX_ERRORS = 25
 # Terminals after which a newline continues the line.
 _CONTINUES_LINE = {"AND", "OR", "COMMA", "LBRACE"}
 
+# Words that start a declaration: written at column 1 inside a block, they
+# mean the block's `}` was forgotten (a rule named like this is indented).
+_DECLARATION_WORDS = {"score", "const", "threshold", "segment"}
+# Score options, which a group cannot hold: one at the start of a line in a
+# group means the group's `}` was forgotten.
+_OPTION_WORDS = {"decay", "clamp", "inactivity", "group"}
 
 
 class LinePostLexer(PostLex):
@@ -36,17 +43,43 @@ class LinePostLexer(PostLex):
 
     Drops newlines inside ( ) [ ] and decay-step braces, after `and`, `or`,
     `,` and `{`, and blank-line repeats; inserts the newline a block item
-    needs before a `}` written on the same line, and one at end of file."""
+    needs before a `}` written on the same line, and one at end of file.
+
+    It also closes a `{` that was never closed, where the next line shows it
+    (a declaration at column 1, a rule inside `case {`, a new line after a
+    decay step without `,`), and records the opener: one error at the line
+    that opened it, instead of a cascade from a block that swallowed the
+    rest of the file."""
 
     # `}` too: the contextual lexer would otherwise refuse a `}` written on
     # the same line as a block item before this postlexer can add the newline.
-    always_accept = ("_NL", "RBRACE")
+    # NAME too, so that a name beginning with a keyword (`orders`,
+    # `is_decision_maker`) is read as one word wherever it stands: keywords
+    # then match only as whole words.
+    always_accept = ("_NL", "RBRACE", "NAME")
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         brackets: list[bool] = []  # True where newlines continue the line
+        braces: list[_Brace] = []
         prev: Token | None = None
+        line_start: Token | None = None  # the first token of the current line
         for tok in stream:
             kind = tok.type
+            if braces and prev is not None and kind != "RBRACE" \
+                    and _starts_line(braces[-1].kind, tok, prev) \
+                    and _closes(braces[-1].kind, tok, prev):
+                while braces and _closes(braces[-1].kind, tok, prev):
+                    closed = braces.pop()
+                    current_parse.get().unclosed.append(closed.suspect or closed.opener)
+                    brackets.pop()
+                    yield Token.new_borrow_pos("RBRACE", "", prev)
+                    prev = Token.new_borrow_pos("_NL", "", prev)
+                    yield prev
+                # It was read in the block that is now closed, where its
+                # keyword was not expected: make it the keyword it is.
+                if kind == "NAME" and str(tok) in _DECLARATION_WORDS | _OPTION_WORDS:
+                    tok = Token.new_borrow_pos(str(tok).upper(), str(tok), tok)
+                    kind = tok.type
             if kind == "_NL":
                 if prev is None or prev.type in _CONTINUES_LINE or prev.type == "_NL" \
                         or (brackets and brackets[-1]):
@@ -54,17 +87,66 @@ class LinePostLexer(PostLex):
             elif kind in ("LPAR", "LSQB"):
                 brackets.append(True)
             elif kind == "LBRACE":
-                brackets.append(prev is not None and prev.type == "STEPS")
+                steps = prev is not None and prev.type == "STEPS"
+                brackets.append(steps)
+                braces.append(_Brace(_brace_kind(prev, line_start), tok,
+                                     line_start.column if line_start is not None else 1))
             elif kind in ("RPAR", "RSQB", "RBRACE"):
                 is_block = kind == "RBRACE" and bool(brackets) and not brackets[-1]
                 if brackets:
                     brackets.pop()
+                if kind == "RBRACE" and braces:
+                    closed = braces.pop()
+                    # A `}` left of the line that opened its block most
+                    # likely belongs to the block around it: if that one
+                    # turns out unclosed, this is the `{` to blame.
+                    if braces and tok.column < closed.indent:
+                        braces[-1].suspect = braces[-1].suspect or closed.opener
                 if is_block and prev is not None and prev.type not in ("_NL", "LBRACE"):
                     yield Token.new_borrow_pos("_NL", "", tok)
+            if line_start is None or tok.line != line_start.line:
+                line_start = tok
             yield tok
             prev = tok
         if prev is not None and prev.type != "_NL":
             yield Token.new_borrow_pos("_NL", "", prev)
+
+
+@dataclass
+class _Brace:
+    kind: str  # "block", "group", "case" or "steps"
+    opener: Token  # the `{`
+    indent: int  # the column of the first token on the opener's line
+    suspect: Token | None = None  # an inner `{` whose `}` seems to be this block's
+
+
+def _brace_kind(before: Token | None, line_start: Token | None) -> str:
+    if before is not None and before.type in ("STEPS", "CASE"):
+        return before.type.lower()
+    if line_start is not None and line_start.type == "GROUP":
+        return "group"
+    return "block"
+
+
+def _starts_line(brace_kind: str, tok: Token, prev: Token) -> bool:
+    if prev.type == "_NL":
+        return True
+    # Inside decay steps newlines are dropped: a new line shows in the positions.
+    return brace_kind == "steps" and tok.line is not None and prev.end_line is not None \
+        and tok.line > prev.end_line
+
+
+def _closes(brace_kind: str, tok: Token, prev: Token) -> bool:
+    """Whether `tok`, first on its line, shows that the innermost `{` was never closed."""
+    word = str(tok) if tok.type == "NAME" else None
+    declaration = word in _DECLARATION_WORDS and tok.column == 1
+    if brace_kind == "steps":  # a step line follows `{` or `,`; anything else ends them
+        return tok.type in ("NAME", "QUOTED_NAME") and prev.type not in ("COMMA", "LBRACE")
+    if brace_kind == "case":
+        return tok.type in ("NAME", "QUOTED_NAME")
+    if brace_kind == "group":
+        return declaration or word in _OPTION_WORDS
+    return declaration
 
 
 def _record_comment(tok: Token) -> Token:
@@ -111,15 +193,17 @@ def parse(text: str, file: str) -> tuple[ast.Ruleset, list[Diagnostic]]:
     if text.startswith("\ufeff"):
         text = " " + text[1:]  # a BOM: keep columns, drop the mark
     diagnostics: list[Diagnostic] = []
+    unparsed: list[str] = []
     working = text
     while True:
         statements, state, failure = _attempt(working, file)
         if failure is None:
-            return _build(statements, state, text, file, diagnostics)
+            return _build(statements, state, text, file, diagnostics, unparsed)
         diagnostic, blank_from, blank_to = failure
         diagnostics.append(diagnostic)
+        unparsed.extend(_declared_name(working[blank_from:blank_to]))
         if statements is not None:  # the file ended early; closed what was open
-            return _build(statements, state, text, file, diagnostics)
+            return _build(statements, state, text, file, diagnostics, unparsed)
         if len(diagnostics) > MAX_SYNTAX_ERRORS:
             diagnostics.append(make("LS111", f"more than {MAX_SYNTAX_ERRORS} syntax errors; "
                                     "fix these first", diagnostic.span))
@@ -127,7 +211,7 @@ def parse(text: str, file: str) -> tuple[ast.Ruleset, list[Diagnostic]]:
             # still checked and the file is not taken for an empty one.
             statements, state, failure = _attempt(working[:blank_from], file)
             if statements is not None:
-                return _build(statements, state, text, file, diagnostics)
+                return _build(statements, state, text, file, diagnostics, unparsed)
             return ast.Ruleset(file, (), ()), _in_file_order(diagnostics)
         if blank_to <= blank_from:
             return ast.Ruleset(file, (), ()), _in_file_order(diagnostics)
@@ -168,12 +252,26 @@ def _close_at_end(error: UnexpectedToken) -> list | None:
     return None
 
 
+_DECLARATION = re.compile(r"\s*(?:const|score|threshold|segment)\s+(`[^`\n]+`|[^={:#\n]+)")
+
+
+def _declared_name(statement: str) -> list[str]:
+    """The name a blanked statement declares, if it is a declaration; for a
+    name written with spaces, each word and the words joined by `_`."""
+    found = _DECLARATION.match(statement)
+    if found is None:
+        return []
+    words = found.group(1).strip("` \t").split()
+    return words + ["_".join(words)] if len(words) > 1 else words
+
+
 def _in_file_order(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return sorted(diagnostics, key=lambda d: (d.span.line, d.span.column))
 
 
 def _build(statements: list, state: ParseState, text: str, file: str,
-           diagnostics: list[Diagnostic]) -> tuple[ast.Ruleset, list[Diagnostic]]:
+           diagnostics: list[Diagnostic],
+           unparsed: list[str]) -> tuple[ast.Ruleset, list[Diagnostic]]:
     too_deep = depth_violation(state)
     if too_deep is not None:
         line, column = too_deep
@@ -183,8 +281,10 @@ def _build(statements: list, state: ParseState, text: str, file: str,
         # Later passes recurse over expressions: leave out what holds it.
         statements = _without_position(statements, line, column)
     diagnostics.extend(state.diagnostics)
+    diagnostics.extend(unclosed_brace(opener, text, file) for opener in state.unclosed)
     comments = tuple(_comment(t, text, file) for t in state.comments)
-    return ast.Ruleset(file, tuple(statements), comments), _in_file_order(diagnostics)
+    return ast.Ruleset(file, tuple(statements), comments, tuple(unparsed)), \
+        _in_file_order(diagnostics)
 
 
 def _contains(span: Span, line: int, column: int) -> bool:
@@ -219,7 +319,10 @@ def _syntax_error(error: UnexpectedInput, text: str, file: str) -> tuple[Diagnos
         position = error.pos_in_stream
     elif isinstance(error, UnexpectedToken):
         if error.token.type == "$END":
-            return describe_unexpected_token(error, text, file), len(text), len(text)
+            opener = _open_brace(error)
+            diagnostic = (describe_unexpected_token(error, text, file) if opener is None
+                          else unclosed_brace(opener, text, file))
+            return diagnostic, len(text), len(text)
         opener = _unclosed_bracket(error)
         if opener is not None and error.token.line > opener.line:
             # Newlines inside brackets do not end the line, so the error
@@ -236,10 +339,18 @@ def _syntax_error(error: UnexpectedInput, text: str, file: str) -> tuple[Diagnos
     else:  # pragma: no cover - LALR raises only the two above
         raise error
     start, end = _statement_around(text, position)
-    return diagnostic, start, end
+    return diagnostic, start, _through_block(text, start, end)
 
 
 _CLOSERS = {"LPAR": ")", "LSQB": "]"}
+
+
+def _open_brace(error: UnexpectedToken) -> Token | None:
+    """The innermost `{` still open where the file ended."""
+    for value in reversed(error.interactive_parser.parser_state.value_stack):
+        if isinstance(value, Token) and value.type == "LBRACE":
+            return value
+    return None
 
 
 def _unclosed_bracket(error: UnexpectedToken) -> Token | None:
@@ -279,8 +390,25 @@ def _statement_around(text: str, position: int) -> tuple[int, int]:
     return start, max(end, position + 1 if position < len(text) else end)
 
 
+_BLOCK_OPENING = re.compile(r"(?:score|segment)\b[^#\n]*\{[ \t\f]*(#.*)?$")
+_BLOCK_END = re.compile(r"^\}[ \t\f]*(#.*)?$", re.MULTILINE)
+_NEXT_DECLARATION = re.compile(r"^(?:const|score|threshold|segment)\b", re.MULTILINE)
+
+
+def _through_block(text: str, start: int, end: int) -> int:
+    """Where the blanking of a failed statement ends: after the block's `}`
+    at column 1 when the statement opened a block, so that the block's rules
+    are not each reported as a misplaced line."""
+    if not _BLOCK_OPENING.match(text, start, end):
+        return end
+    closing = _BLOCK_END.search(text, end)
+    following = _NEXT_DECLARATION.search(text, end)
+    if closing is None or (following is not None and following.start() < closing.start()):
+        return end
+    return closing.end()
+
+
 def _blank(fragment: str) -> str:
-    # Keep newlines (positions) and drop everything else, braces included:
-    # a blanked `score x {` line costs the rules below it their block, which
-    # is reported as further errors rather than guessed at.
+    # Keep newlines (positions) and drop everything else, braces included
+    # (_through_block blanks a failed block opener's rules with it).
     return "".join("\n" if c == "\n" else " " for c in fragment)

@@ -63,6 +63,9 @@ class Schema:
     created: str | None
     fields: Mapping[str, FieldSpec]    # declaration order
     events: Mapping[str, EventSpec]
+    # Fields, properties and event types declared with an error (reported
+    # here): a rule file's uses of them are not reported again.
+    broken: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=1)
@@ -110,9 +113,26 @@ def parse_schema(text: str, file: str) -> tuple[Schema | None, list[Diagnostic]]
     elif not _created_ok(created, fields, lead.origins["created"], extra):
         created = None
 
-    schema = Schema(file, id_column, created, MappingProxyType(fields), MappingProxyType(events))
+    schema = Schema(file, id_column, created, MappingProxyType(fields), MappingProxyType(events),
+                    _declared_with_errors(lead, raw_events, fields, events))
     diags = sorted(diags + extra, key=lambda d: (d.span.line, d.span.column, d.code, d.message))
     return schema, diags
+
+
+def _declared_with_errors(lead: YamlMap, raw_events: object, fields: Mapping[str, FieldSpec],
+                          events: Mapping[str, EventSpec]) -> frozenset[str]:
+    """The names declared in the file that did not make it into the schema."""
+    broken: set[str] = set()
+    raw_fields = lead.get("fields")
+    if isinstance(raw_fields, YamlMap):
+        broken.update(n for n in raw_fields if n and n not in fields)
+    if isinstance(raw_events, YamlMap):
+        for name, raw in raw_events.items():
+            if name and name not in events:
+                broken.add(name)
+            elif isinstance(raw, YamlMap) and isinstance(raw.get("properties"), YamlMap):
+                broken.update(n for n in raw["properties"] if n and n not in events[name].properties)
+    return frozenset(broken)
 
 
 def _created_ok(created: str, fields: Mapping[str, FieldSpec], origin: Origin,

@@ -7,8 +7,11 @@ token names. Messages are chosen from what the parser would have accepted.
 
 from __future__ import annotations
 
+import difflib
 import re
+import unicodedata
 
+from lark import Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
 from .diagnostics import Diagnostic, Span, make
@@ -109,6 +112,10 @@ def describe_unexpected_token(error: UnexpectedToken, text: str, file: str) -> D
         return make("LS108", "comparisons do not chain", span,
                     "join two comparisons with `and`, e.g. `a < b and b < c`")
 
+    mistake = _common_mistake(error, expected, text, span)
+    if mistake is not None:
+        return mistake
+
     for needed, message in _SITUATIONS:
         if needed <= expected:
             return make("LS100", f"{message}; found {found}", span, _hint_for(token, expected))
@@ -124,6 +131,66 @@ def describe_unexpected_token(error: UnexpectedToken, text: str, file: str) -> D
     return make("LS100", f"expected {listed}; found {found}", span, _hint_for(token, expected))
 
 
+def _common_mistake(error: UnexpectedToken, expected: set[str], text: str,
+                    span: Span) -> Diagnostic | None:
+    """Everyday slips, each with the one-line fix."""
+    from .parser import terminal_patterns
+
+    token = error.token
+    word = str(token)
+    before = _previous_token(error)
+    after = text[token.end_pos:] if token.end_pos is not None else ""
+    if token.type in ("NAME", "QUOTED_NAME") and "AND" in expected and "OR" in expected:
+        return make("LS100", f"`{word}` cannot follow a complete condition", span,
+                    f"join conditions with `and` or `or`: `... and {word} ...`")
+    if token.type == "COLON" and before is not None and before.type != "NAME" \
+            and str(before).isidentifier():
+        return make("LS100", f"`{before}` is a keyword here, not a rule name", span,
+                    f"to name a rule `{before}`, back-quote it: `` `{before}`: ... ``")
+    if token.type in ("NAME", "QUOTED_NAME") and before is not None and before.type == "NAME" \
+            and expected & {"COLON", "LBRACE", "EQUAL"}:
+        return make("LS100", f"a name is one word; found `{before} {word}`", span,
+                    f"write `{before}_{word}`, or back-quote the name: `` `{before} {word}` ``")
+    digits_before = re.search(r"\d[\d_]*$", text[:token.start_pos or 0])
+    if token.type == "COMMA" and digits_before is not None and after[:1].isdigit():
+        whole = digits_before.group(0)
+        if re.match(r"\d{3}(?!\d)", after):
+            return make("LS100", f"`{whole},{after[:3]}`: a comma cannot group digits", span,
+                        f"write `{whole}{after[:3]}` or `{whole}_{after[:3]}`")
+        decimals = re.match(r"\d+", after).group(0)
+        return make("LS100", f"`{whole},{decimals}`: decimals are written with a point",
+                    span, f"write `{whole}.{decimals}`")
+    if token.type == "PERCENT" and "PERCENT" not in expected:
+        return make("LS100", "a percentage is only allowed in decay steps", span,
+                    f"points and limits are plain numbers: write `{word[:-1]}`")
+    if "MISSING" in expected and before is not None and before.type in ("IS", "NOT"):
+        return make("LS100", f"`is` tests only `is missing` and `is present`; found {_describe_found(token)}",
+                    span, "to compare, write `!=` (not equal) or `==` (equal): "
+                    "`country != \"US\"`")
+    if token.type == "SLASH" and (after.startswith("/") or text[:token.start_pos].endswith("/")):
+        return make("LS100", "`//` does not start a comment", span,
+                    "comments start with `#`")
+    if token.type == "NAME":
+        keywords = [patterns for name, patterns in terminal_patterns().items()
+                    if name in expected and patterns.isidentifier()]
+        close = difflib.get_close_matches(word, keywords, n=1, cutoff=0.6)
+        if close:
+            return make("LS100", f"`{word}` is not a keyword; expected "
+                        + ", ".join(f"`{k}`" for k in sorted(keywords)), span,
+                        f"did you mean `{close[0]}`?")
+    return None
+
+
+def _previous_token(error: UnexpectedToken):
+    """The token just before the one that failed, if the parser still holds it."""
+    try:
+        stack = error.interactive_parser.parser_state.value_stack
+    except AttributeError:
+        return None
+    last = stack[-1] if stack else None
+    return last if isinstance(last, Token) else None
+
+
 def _acceptable(error: UnexpectedToken) -> set[str]:
     # `error.expected` may include the terminals the postlexer always
     # accepts; asking the parser what it would really take is exact.
@@ -137,7 +204,7 @@ def _hint_for(token, expected: set[str]) -> str | None:
     text = str(token)
     if token.type == "NAME" and text in ("if", "per") or text in ("when", "then"):
         return None
-    if token.type in ("WITHIN", "WHERE") and "MAX" in expected:
+    if text in ("within", "where") and ("MAX" in expected or "COMMA" in expected):
         return (f"`{text}` goes right after the event type, before the modifiers: "
                 "`+1 per page_view where ... within 30d, max 5`")
     if token.type == "$END" and "RBRACE" in expected:
@@ -212,6 +279,52 @@ def describe_unexpected_characters(error: UnexpectedCharacters, text: str,
                     "close it with ` on the same line")
     if char == "'":
         return make("LS101", "strings use double quotes", span, 'write "text", not \'text\'')
+    typographic = _typographic(char)
+    if typographic is not None:
+        return make("LS101", typographic[0], span, typographic[1])
+    if rest.startswith("//"):
+        return make("LS101", "`//` does not start a comment", span, "comments start with `#`")
     shown = repr(char)[1:-1] if not char.isprintable() else char
     return make("LS101", f"`{shown}` is not part of the language here", span,
                 "a comment starts with #")
+
+
+# Characters that word processors and chat tools put in place of the plain
+# ones: (message, hint) in plain words.
+_TYPOGRAPHIC = {
+    "\u201c": ("curly quote `\u201c`", 'use a straight `"`'),
+    "\u201d": ("curly quote `\u201d`", 'use a straight `"`'),
+    "\u201e": ("low curly quote `\u201e`", 'use a straight `"`'),
+    "\u00ab": ("angle quote `\u00ab`", 'use a straight `"`'),
+    "\u00bb": ("angle quote `\u00bb`", 'use a straight `"`'),
+    "\u2018": ("curly single quote `\u2018`", 'strings use straight double quotes: `"`'),
+    "\u2019": ("curly single quote `\u2019`", 'strings use straight double quotes: `"`'),
+    "\u2013": ("en dash `\u2013`", "use a plain minus `-`"),
+    "\u2014": ("em dash `\u2014`", "use a plain minus `-`"),
+    "\u2212": ("minus sign `\u2212`", "use a plain minus `-` (the key next to 0)"),
+    "\u2026": ("ellipsis `\u2026`", "type three dots, or `..` in a clamp"),
+}
+
+
+def _typographic(char: str) -> tuple[str, str] | None:
+    """(message, hint) for a character pasted from a word processor or chat tool."""
+    if char in _TYPOGRAPHIC:
+        name, fix = _TYPOGRAPHIC[char]
+        return f"{name} is not part of the language", fix
+    if char and unicodedata.category(char) == "Zs" or char in "\u200b\u2060\ufeff":
+        name = unicodedata.name(char, "invisible space").lower()
+        return f"{name} (U+{ord(char):04X}), which looks like a space but is not one", \
+            "retype it as a plain space"
+    plain = unicodedata.normalize("NFKC", char) if char else ""
+    if plain != char and len(plain) == 1 and plain.isascii():
+        return f"full-width `{char}` is not part of the language", f"use `{plain}`"
+    return None
+
+
+def unclosed_brace(opener, text: str, file: str) -> Diagnostic:
+    """A `{` never closed, reported once at the line that opened it."""
+    line = text.splitlines()[opener.line - 1] if opener.line <= len(text.splitlines()) else ""
+    opening = line[:opener.column].strip()
+    return make("LS100", f"`{opening}` on line {opener.line} is not closed",
+                Span(file, opener.line, opener.column, opener.end_line, opener.end_column),
+                "add `}` on its own line after the last line of the block")

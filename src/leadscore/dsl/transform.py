@@ -39,6 +39,9 @@ class ParseState:
     # without walking the tree: every later pass recurses over it.
     depths: dict[int, int] = field(default_factory=dict)
     too_deep: tuple[int, int] | None = None
+    # The `{` tokens the postlexer closed because the next line showed they
+    # were never closed (dsl/parser.py reports them).
+    unclosed: list[Token] = field(default_factory=list)
 
 
 current_parse: contextvars.ContextVar[ParseState] = contextvars.ContextVar("current_parse")

@@ -180,7 +180,7 @@ def notes(sim: Simulation) -> list[str]:
             if today:
                 out.append(f"{variant.name}: threshold `{threshold}` reads {_names(today)}, which "
                            f"{'has' if len(today) == 1 else 'have'} no history in the changes table: "
-                           "today's value is used at every instant (LANGUAGE.md §9)")
+                           "today's value is used at every instant (docs/language.md#evaluation-instants)")
     if sim.sweep is not None:
         if sim.sweep.method == "paths":
             out.append(f"sweep of `{sim.sweep.constant}`: one replay; each value evaluated over the stored "
