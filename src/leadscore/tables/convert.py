@@ -23,6 +23,12 @@ _TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _TIME = r"\d{4}-\d\d-\d\d[T ]\d\d(:\d\d(:\d\d(\.\d{1,6})?)?)?"
 _AWARE, _NAIVE = rf"^{_TIME}(Z|[+-]\d\d(:?\d\d)?)$", rf"^{_TIME}$|^\d{{4}}-\d\d-\d\d$"
+# Times are float seconds downstream, exact to the microsecond within 2**53 us of 1970
+# (mid-1684 to mid-2255); the supported range stays inside that, in whole years.
+TIME_RANGE = "1700-01-01 to 2199-12-31"
+_FIRST_SECOND, _END_SECOND = int(datetime(1700, 1, 1, tzinfo=_UTC).timestamp()), \
+    int(datetime(2200, 1, 1, tzinfo=_UTC).timestamp())
+_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 
 
 def show_value(value) -> str:
@@ -169,6 +175,56 @@ def _split_list(arr: pa.Array) -> pa.Array:
 
 def _convert(col, ftype: str) -> tuple[pa.Array, dict[int, str]]:
     """A raw column (pyarrow array or Python list) -> (array of the field's type, {row index: reason})."""
+    if ftype != "datetime":
+        return _convert_any(col, ftype)
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    early: dict[int, str] = {}
+    if isinstance(col, pa.Array) and (pa.types.is_timestamp(col.type) or pa.types.is_date(col.type)):
+        col, early = _native_times_in_range(col)
+    out, bad = _convert_any(col, ftype)
+    outside = pc.and_(pc.is_valid(out), pc.invert(_in_range(out, 10**6)))
+    if not pc.any(outside).as_py():
+        return out, {**early, **bad}
+    where = pc.indices_nonzero(outside)
+    shown = (pc.cast(col.take(where), pa.string()).to_pylist() if isinstance(col, pa.Array)
+             else [str(value) for value in _take(col, where)])
+    reasons = {i: _outside(text) for i, text in zip(where.to_pylist(), shown)}
+    return pc.if_else(outside, pa.scalar(None, _TS_UTC), out), {**early, **bad, **reasons}
+
+
+def _in_range(arr: pa.Array, per_second: int) -> pa.Array:
+    """Whether each time (a timestamp or date column read as integers of its unit) is supported."""
+    ticks = pc.cast(arr, pa.int64())
+    return pc.and_(pc.greater_equal(ticks, _FIRST_SECOND * per_second), pc.less(ticks, _END_SECOND * per_second))
+
+
+def _native_times_in_range(col: pa.Array) -> tuple[pa.Array, dict[int, str]]:
+    """A timestamp or date column with the times outside the supported range made missing, and their
+    reasons; checked in the column's own unit, as a cast to microseconds could overflow."""
+    if pa.types.is_timestamp(col.type):
+        per_second, ticks = _PER_SECOND[col.type.unit], col
+    else:   # date32 counts days, date64 milliseconds
+        per_second, ticks = (None, None) if pa.types.is_date32(col.type) else (1000, col)
+        if per_second is None:
+            days = pc.cast(col, pa.int32())
+            inside = pc.and_(pc.greater_equal(days, _FIRST_SECOND // 86400), pc.less(days, _END_SECOND // 86400))
+    if per_second is not None:
+        inside = _in_range(ticks, per_second)
+    outside = pc.and_(pc.is_valid(col), pc.invert(inside))
+    if not pc.any(outside).as_py():
+        return col, {}
+    where = pc.indices_nonzero(outside)
+    reasons = {i: _outside(text) for i, text in zip(where.to_pylist(),
+                                                    pc.cast(col.take(where), pa.string()).to_pylist())}
+    return pc.if_else(outside, pa.scalar(None, col.type), col), reasons
+
+
+def _outside(text: str) -> str:
+    return f"`{show_value(text)}` is outside the supported time range ({TIME_RANGE})"
+
+
+def _convert_any(col, ftype: str) -> tuple[pa.Array, dict[int, str]]:
     target = _ARROW[ftype]
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()

@@ -1,0 +1,76 @@
+"""Hostile and broken history tables (issue 10): each becomes counted rows or a clear TableError,
+never a traceback, a crash or a silent loss."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from leadscore.tables import ProblemLog, TableError, read_changes, read_events, read_leads, read_outcomes
+
+from test_tables import SCHEMA, seconds, where, write
+
+UTC = timezone.utc
+OUTSIDE = "is outside the supported time range (1700-01-01 to 2199-12-31)"
+
+
+# --- times outside the supported range ---------------------------------------------------------------
+
+def test_csv_times_outside_the_range_are_counted_in_every_table(tmp_path):
+    leads = write(tmp_path, "leads.csv", "lead_id,created_at\na,1699-12-31T23:59:59Z\nb,2200-01-01\n"
+                                         "c,1700-01-01\nd,2199-12-31T23:59:59\ne,0001-01-01\nf,9999-12-31\n")
+    log = ProblemLog()
+    created = {lead: fields["created_at"] for lead, fields in read_leads(leads, SCHEMA, log)}
+    assert created == {"a": None, "b": None, "c": datetime(1700, 1, 1, tzinfo=UTC),
+                       "d": datetime(2199, 12, 31, 23, 59, 59, tzinfo=UTC), "e": None, "f": None}
+    assert where(log) == [(2, "created_at", "bad_value"), (3, "created_at", "bad_value"),
+                          (6, "created_at", "bad_value"), (7, "created_at", "bad_value")]
+    assert log.examples[0].reason == f"`1699-12-31T23:59:59Z` {OUTSIDE}"
+
+    events = write(tmp_path, "events.csv", "lead_id,type,at\na,demo_request,1200-01-01\na,demo_request,2026-01-01\n"
+                                           "a,demo_request,9999-12-31T23:59:59\n")
+    log = ProblemLog()
+    assert [e.at for _, e in read_events(events, SCHEMA, log)] == [seconds("2026-01-01T00:00:00+00:00")]
+    assert where(log) == [(2, "at", "bad_timestamp"), (4, "at", "bad_timestamp")]
+
+    outcomes = write(tmp_path, "outcomes.csv", "lead_id,stage,at\na,won,0001-01-01\n")
+    changes = write(tmp_path, "changes.csv", "lead_id,field,value,at\na,created_at,1500-01-01,2026-01-01\n"
+                                             "a,employees,3,3000-01-01\n")
+    log = ProblemLog()
+    assert list(read_outcomes(outcomes, log)) == []
+    assert list(read_changes(changes, SCHEMA, log)) == [("a", "created_at", None, seconds("2026-01-01T00:00:00Z"))]
+    assert where(log) == [(2, "at", "bad_timestamp"), (2, "value", "bad_value"), (3, "at", "bad_timestamp")]
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_parquet_times_outside_the_range_are_counted_in_their_own_unit(tmp_path, unit):
+    # 10**13 s is year 318857: cast to microseconds unchecked it would wrap around into range.
+    far = {"s": 10**13, "ms": 10**16, "us": -10**17, "ns": -9 * 10**18}[unit]
+    path = str(tmp_path / "events.parquet")
+    pq.write_table(pa.table({"lead_id": ["a"] * 3, "type": ["demo_request"] * 3,
+                             "at": pa.array([far, 0, None], pa.timestamp(unit))}), path)
+    log = ProblemLog()
+    assert [e.at for _, e in read_events(path, SCHEMA, log)] == [0.0]
+    assert where(log) == [(1, "at", "bad_timestamp"), (3, "at", "bad_timestamp")]
+    assert OUTSIDE in log.examples[0].reason
+
+
+def test_parquet_dates_outside_the_range_are_bad_values(tmp_path):
+    path = str(tmp_path / "leads.parquet")
+    # day -10**9 is beyond Python's dates; day -116,000 is in 1652
+    pq.write_table(pa.table({"lead_id": ["a", "b", "c"],
+                             "created_at": pa.array([-10**9, 0, -116_000], pa.date32())}), path)
+    log = ProblemLog()
+    created = {lead: fields["created_at"] for lead, fields in read_leads(path, SCHEMA, log)}
+    assert created == {"a": None, "b": datetime(1970, 1, 1, tzinfo=UTC), "c": None}
+    assert where(log) == [(1, "created_at", "bad_value"), (3, "created_at", "bad_value")]
+
+
+def test_strict_stops_at_a_time_outside_the_range(tmp_path):
+    path = write(tmp_path, "events.csv", "lead_id,type,at\na,demo_request,2300-01-01\n")
+    with pytest.raises(TableError) as error:
+        list(read_events(path, SCHEMA, ProblemLog(strict=True)))
+    assert str(error.value) == f"{path}:2 `2300-01-01` {OUTSIDE}"
