@@ -74,3 +74,27 @@ def test_strict_stops_at_a_time_outside_the_range(tmp_path):
     with pytest.raises(TableError) as error:
         list(read_events(path, SCHEMA, ProblemLog(strict=True)))
     assert str(error.value) == f"{path}:2 `2300-01-01` {OUTSIDE}"
+
+
+# --- repeated column names ---------------------------------------------------------------------------
+
+def test_repeated_csv_column_refuses_the_table(tmp_path):
+    path = write(tmp_path, "events.csv", "lead_id,type,at,lead_id\na,demo_request,2026-01-01,b\n")
+    with pytest.raises(TableError) as error:
+        list(read_events(path, SCHEMA, ProblemLog()))
+    assert str(error.value) == f"{path}:1 column `lead_id` appears twice (columns 1 and 4); rename or remove one"
+
+
+def test_repeated_parquet_column_refuses_the_table_even_unread(tmp_path):
+    path = str(tmp_path / "leads.parquet")
+    pq.write_table(pa.table([pa.array(["a"]), pa.array([1]), pa.array([2])], names=["lead_id", "extra", "extra"]),
+                   path)
+    with pytest.raises(TableError, match="column `extra` appears twice"):
+        list(read_leads(path, SCHEMA, ProblemLog()))
+
+
+def test_columns_without_a_name_may_repeat(tmp_path):
+    path = write(tmp_path, "leads.csv", "lead_id,employees,,\na,5,,\n")
+    log = ProblemLog()
+    assert [(lead, fields["employees"]) for lead, fields in read_leads(path, SCHEMA, log)] == [("a", 5.0)]
+    assert where(log) == [(1, "", "unknown_column")]

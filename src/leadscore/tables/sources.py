@@ -21,6 +21,7 @@ import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
+from .convert import show_value
 from .problems import TableError
 
 TABLES = ("leads", "events", "outcomes", "changes")
@@ -68,14 +69,29 @@ def _open(path: str, known: set, text: set) -> tuple[list[str] | None, Iterator[
     fmt = table_format(path)
     try:
         if fmt == "csv":
-            return _csv(path)
-        if fmt == "parquet":
+            names, batches = _csv(path)
+        elif fmt == "parquet":
             file = pq.ParquetFile(path)
             names = file.schema_arrow.names
-            return names, _parquet(file, [name for name in names if name in known])
-        return None, _jsonl(path, pa.schema([(name, pa.string()) for name in sorted(text)]))
+            batches = _parquet(file, [name for name in names if name in known])
+        else:
+            return None, _jsonl(path, pa.schema([(name, pa.string()) for name in sorted(text)]))
     except (OSError, pa.ArrowException) as error:
         raise TableError(f"{path}: cannot read: {error}") from error
+    _refuse_repeated_columns(path, names)
+    return names, batches
+
+
+def _refuse_repeated_columns(path: str, names: list[str]) -> None:
+    """Two columns of one name: which one holds the values is a guess (a repeated id column would
+    make every row another lead's), so the table is refused. Columns with no name (the trailing
+    commas of a spreadsheet export) are unknown columns, never read, so they may repeat."""
+    first: dict[str, int] = {}
+    for number, name in enumerate(names, 1):
+        if name in first and name:
+            raise TableError(f"{path}:1 column `{show_value(name)}` appears twice (columns {first[name]} "
+                             f"and {number}); rename or remove one")
+        first[name] = number
 
 
 def _csv(path: str):
