@@ -98,3 +98,30 @@ def test_columns_without_a_name_may_repeat(tmp_path):
     log = ProblemLog()
     assert [(lead, fields["employees"]) for lead, fields in read_leads(path, SCHEMA, log)] == [("a", 5.0)]
     assert where(log) == [(1, "", "unknown_column")]
+
+
+# --- rows with no value --------------------------------------------------------------------------------
+
+def test_jsonl_rows_with_no_value_are_counted_even_strict(tmp_path):
+    path = write(tmp_path, "events.jsonl", '{"lead_id": "a", "type": "demo_request", "at": "2026-01-01"}\n'
+                                           '{}\n\n{"lead_id": null, "type": null}\n')
+    log = ProblemLog()
+    assert [lead for lead, _ in read_events(path, SCHEMA, log)] == ["a"]
+    assert where(log) == [(2, "lead_id", "bad_row"), (4, "lead_id", "bad_row")]
+    assert log.examples[0].reason == "no lead id, and no other value"
+    with pytest.raises(TableError, match="events.jsonl:2 no lead id, and no other value"):
+        list(read_events(path, SCHEMA, ProblemLog(strict=True)))
+
+
+def test_parquet_rows_with_no_value_are_counted(tmp_path):
+    path = str(tmp_path / "leads.parquet")
+    pq.write_table(pa.table({"lead_id": ["a", None, None], "employees": [1.0, None, None]}), path)
+    log = ProblemLog()
+    assert [lead for lead, _ in read_leads(path, SCHEMA, log)] == ["a"]
+    assert where(log) == [(2, "lead_id", "bad_row"), (3, "lead_id", "bad_row")]
+
+
+def test_a_blank_csv_line_is_still_no_row(tmp_path):
+    path = write(tmp_path, "leads.csv", "lead_id,employees\na,1\n\nb,2\n")
+    log = ProblemLog(strict=True)
+    assert [lead for lead, _ in read_leads(path, SCHEMA, log)] == ["a", "b"]

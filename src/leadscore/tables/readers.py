@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from .convert import _ARROW, _blank_is_null, _convert, _epoch, _present, _python, show_value, _take
 from .problems import ProblemLog, RowProblem, TableError, repeated_lead
-from .sources import _Batch, _open, _prefetch
+from .sources import _Batch, _open, _prefetch, table_format
 
 
 class _Table:
@@ -23,6 +23,7 @@ class _Table:
         self.id_names = (id_column, "lead_id")
         self.known = {*known, *self.id_names}
         self.names, batches = _open(self.file, self.known, set(text))
+        self.csv = table_format(self.file) == "csv"
         self.reported: set[str] = set()
         if self.names is not None:
             for column in [next((c for c in self.id_names if c in self.names), self.id_names[0]), *required]:
@@ -73,9 +74,12 @@ class _Table:
         return arr, bad
 
     def no_lead_id(self, batch: _Batch, i: int, problems: list) -> None:
-        """Row i has no lead id: say so, unless it has no value at all (a blank CSV line)."""
+        """Row i has no lead id: say so, unless it has no value at all in a CSV (a blank line; JSONL
+        blank lines make no row, so a JSONL or Parquet row with no value is counted)."""
         if any(c[i].is_valid if isinstance(c, pa.Array) else c[i] is not None for c in batch.cols.values()):
             problems.append((i, self.id_names[0], "no lead id", "bad_row"))
+        elif not self.csv:
+            problems.append((i, self.id_names[0], "no lead id, and no other value", "bad_row"))
 
     def narrowed(self, batch: _Batch) -> _Batch:
         """The batch's rows of `self.lead` only (explaining one lead: other rows are not typed,
