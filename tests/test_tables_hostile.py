@@ -125,3 +125,31 @@ def test_a_blank_csv_line_is_still_no_row(tmp_path):
     path = write(tmp_path, "leads.csv", "lead_id,employees\na,1\n\nb,2\n")
     log = ProblemLog(strict=True)
     assert [lead for lead, _ in read_leads(path, SCHEMA, log)] == ["a", "b"]
+
+
+# --- nesting depth of JSONL lines ----------------------------------------------------------------------
+
+def nested(depth: int, inside: str = "1") -> str:
+    return "[" * depth + inside + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [101, 3000])
+def test_jsonl_line_nested_too_deep_is_a_bad_row_and_the_others_keep_their_numbers(tmp_path, depth):
+    good = '{"lead_id": "a", "type": "demo_request", "at": "2026-01-0%d"}'
+    text = "\n".join([good % 1, '{"lead_id": "a", "type": "demo_request", "at": "2026-01-02", "x": %s}'
+                      % nested(depth), "", good % 3, "{not json", good % 5])
+    log = ProblemLog()
+    days = [e.at for _, e in read_events(write(tmp_path, "events.jsonl", text), SCHEMA, log)]
+    assert days == [seconds(f"2026-01-0{d}T00:00:00Z") for d in (1, 3, 5)]
+    assert [(p.row, p.kind, p.reason) for p in log.examples if p.kind == "bad_row"] == [
+        (2, "bad_row", "nested deeper than 100 levels"), (5, "bad_row", "not valid JSON (Expecting property name "
+                                                                        "enclosed in double quotes)")]
+
+
+def test_jsonl_nesting_limit_is_exact_and_brackets_in_strings_do_not_count(tmp_path):
+    lines = ['{"lead_id": "a", "type": "page_view", "at": "2026-01-01", "url": "%s", "x": %s}' % ("[{" * 300, nested(99)),
+             '{"lead_id": "b", "type": "page_view", "at": "2026-01-01", "url": "\\\\\\"[[", "x": %s}' % nested(100)]
+    log = ProblemLog()
+    events = list(read_events(write(tmp_path, "events.jsonl", "\n".join(lines)), SCHEMA, log))
+    assert [(lead, e.properties["url"]) for lead, e in events] == [("a", "[{" * 300)]
+    assert [(p.row, p.reason) for p in log.examples if p.kind == "bad_row"] == [(2, "nested deeper than 100 levels")]

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
@@ -185,10 +186,41 @@ def _jsonl(path: str, text: pa.Schema) -> Iterator[_Batch]:
                 return
 
 
+MAX_JSON_DEPTH = 100   # nesting levels of one JSONL line; parsers recurse per level (pyarrow's crashes)
+_OPENS, _CLOSES = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
+
+
+def _too_deep(lines: list[bytes]) -> list[int]:
+    """Indices of the lines nested deeper than MAX_JSON_DEPTH. A line with fewer brackets than
+    that cannot be; the few others are measured outside strings, column-wise with numpy."""
+    return [k for k, text in enumerate(lines)
+            if text.count(b"[") + text.count(b"{") > MAX_JSON_DEPTH and _depth(text) > MAX_JSON_DEPTH]
+
+
+def _depth(text: bytes) -> int:
+    """The deepest nesting of brackets outside strings in one line of JSON (or would-be JSON)."""
+    chars = np.frombuffer(text, np.uint8)
+    backslash = chars == ord("\\")
+    # A quote is escaped when an odd run of backslashes precedes it.
+    positions = np.arange(len(chars))
+    last_other = np.maximum.accumulate(np.where(backslash, -1, positions))
+    run_before = np.concatenate(([0], positions[:-1] - last_other[:-1]))
+    quotes = (chars == ord('"')) & (run_before % 2 == 0)
+    outside = np.cumsum(quotes) % 2 == 0
+    steps = (np.isin(chars, _OPENS) & outside).astype(np.int64) - (np.isin(chars, _CLOSES) & outside)
+    return int(np.cumsum(steps).max(initial=0))
+
+
 def _json_block(data: bytes, line: int, text: pa.Schema) -> _Batch:
     lines = data.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
+    deep = _too_deep(lines)
+    pre = [(line + k, None, f"nested deeper than {MAX_JSON_DEPTH} levels", "bad_row") for k in deep]
+    if deep:   # left out as blank lines, so the others keep their line numbers
+        for k in deep:
+            lines[k] = b""
+        data = b"\n".join(lines) + b"\n"
     try:
         table = pjson.read_json(
             io.BytesIO(data), read_options=pjson.ReadOptions(use_threads=False, block_size=len(data) + 1),
@@ -199,10 +231,10 @@ def _json_block(data: bytes, line: int, text: pa.Schema) -> _Batch:
             rows = [line + k for k, text in enumerate(lines) if text.strip()]
         if rows is None or len(rows) == table.num_rows:
             cols = {name: col.combine_chunks() for name, col in zip(table.column_names, table.columns)}
-            return _Batch(cols, table.num_rows, (lambda i: line + i) if rows is None else rows.__getitem__, [])
+            return _Batch(cols, table.num_rows, (lambda i: line + i) if rows is None else rows.__getitem__, pre)
     except pa.ArrowInvalid:
         pass   # a malformed line, or a key whose kind changes between lines
-    objects, rows, pre = [], [], []
+    objects, rows = [], []
     for k, text in enumerate(lines):
         if not text.strip():
             continue
