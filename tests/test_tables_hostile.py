@@ -153,3 +153,56 @@ def test_jsonl_nesting_limit_is_exact_and_brackets_in_strings_do_not_count(tmp_p
     events = list(read_events(write(tmp_path, "events.jsonl", "\n".join(lines)), SCHEMA, log))
     assert [(lead, e.properties["url"]) for lead, e in events] == [("a", "[{" * 300)]
     assert [(p.row, p.reason) for p in log.examples if p.kind == "bad_row"] == [(2, "nested deeper than 100 levels")]
+
+
+# --- text that is not UTF-8, lone surrogates ------------------------------------------------------------
+
+def test_csv_cells_that_are_not_utf8_are_bad_values_or_bad_rows(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_bytes(b"lead_id,type,at,url\na,page_view,2026-01-01,\xff\xfe\nb\xff,page_view,2026-01-02,x\n"
+                     b"c,page_view\xc3,2026-01-03,x\nd,page_view,2026-01-04\xed\xa0\x80,x\ne,page_view,2026-01-05,/ok\n")
+    log = ProblemLog()
+    events = list(read_events(str(path), SCHEMA, log))
+    assert [(lead, e.properties["url"]) for lead, e in events] == [("a", None), ("e", "/ok")]
+    assert [(p.row, p.kind, p.reason) for p in log.examples] == [
+        (2, "bad_value", "`\\xff\\xfe` is not valid UTF-8 text"),
+        (3, "bad_row", "lead id `b\\xff` is not valid UTF-8 text"),
+        (4, "bad_row", "event type `page_view\\xc3` is not valid UTF-8 text"),
+        (5, "bad_timestamp", "`2026-01-04\\xed\\xa0\\x80` is not valid UTF-8 text")]
+    for problem in log.examples:
+        problem.reason.encode("utf-8")
+
+
+def test_csv_column_names_that_are_not_utf8_refuse_the_table(tmp_path):
+    path = tmp_path / "leads.csv"
+    path.write_bytes(b"lead_id,\xff\na,1\n")
+    with pytest.raises(TableError, match="leads.csv:1 the column names are not valid UTF-8 text"):
+        list(read_leads(str(path), SCHEMA, ProblemLog()))
+
+
+@pytest.mark.parametrize("broken", [False, True])   # True: a malformed line sends the block through Python
+def test_jsonl_lone_surrogates_and_bytes_that_are_not_utf8(tmp_path, broken):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b'{"lead_id": "a", "type": "page_view", "at": "2026-01-01", "url": "\xff"}\n'
+                     b'{"lead_id": "b", "type": "page_view", "at": "2026-01-01", "url": "x\\ud800"}\n'
+                     b'{"lead_id": "c\\udc00", "type": "page_view", "at": "2026-01-01"}\n'
+                     b'{"lead_id": "d", "type": "page_view", "at": "2026-01-01", "url": "\\ud83d\\ude00", "\xfe": 1}\n'
+                     + (b"{oops\n" if broken else b""))
+    log = ProblemLog()
+    events = [(lead, e.properties["url"]) for lead, e in read_events(str(path), SCHEMA, log)]
+    assert events == [("a", None), ("b", None), ("d", "\U0001f600")]
+    shown = [(p.row, p.kind, p.reason) for p in log.examples if p.kind != "unknown_column"]
+    assert shown[:3] == [(1, "bad_value", "`\\xff` is not valid UTF-8 text"),
+                         (2, "bad_value", "`x\\ud800` is not valid UTF-8 text"),
+                         (3, "bad_row", "lead id `c\\udc00` is not valid UTF-8 text")]
+    assert [p.reason for p in log.examples if p.kind == "unknown_column"] == ["unknown column `\\xfe` ignored"]
+    for problem in log.examples:
+        problem.reason.encode("utf-8")
+
+
+def test_jsonl_lists_with_an_item_that_is_not_utf8(tmp_path):
+    path = tmp_path / "leads.jsonl"
+    path.write_bytes(b'{"lead_id": "a", "tech": ["crm", "\xff"]}\n{"lead_id": "b", "tech": ["crm", "erp"]}\n')
+    log = ProblemLog()
+    assert [(lead, f["tech"]) for lead, f in read_leads(str(path), SCHEMA, log)] == [("a", None), ("b", ["crm", "erp"])]
+    assert where(log) == [(1, "tech", "bad_value")]

@@ -79,6 +79,8 @@ def _open(path: str, known: set, text: set) -> tuple[list[str] | None, Iterator[
             return None, _jsonl(path, pa.schema([(name, pa.string()) for name in sorted(text)]))
     except (OSError, pa.ArrowException) as error:
         raise TableError(f"{path}: cannot read: {error}") from error
+    except UnicodeDecodeError as error:
+        raise TableError(f"{path}:1 the column names are not valid UTF-8 text") from error
     _refuse_repeated_columns(path, names)
     return names, batches
 
@@ -110,7 +112,8 @@ def _csv(path: str):
         path, read_options=pcsv.ReadOptions(use_threads=False, block_size=_CSV_BLOCK),
         parse_options=pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
                                          invalid_row_handler=on_invalid),
-        convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, null_values=[""],
+        # bytes, made text cell by cell as they are typed: invalid UTF-8 costs a cell, not the table
+        convert_options=pcsv.ConvertOptions(column_types={n: pa.binary() for n in names}, null_values=[""],
                                             strings_can_be_null=True, quoted_strings_can_be_null=True))
     first = 2 + sum(n.count("\n") for n in names)   # line of the first data record
     logged = [0]                                      # malformed rows already reported
@@ -232,14 +235,14 @@ def _json_block(data: bytes, line: int, text: pa.Schema) -> _Batch:
         if rows is None or len(rows) == table.num_rows:
             cols = {name: col.combine_chunks() for name, col in zip(table.column_names, table.columns)}
             return _Batch(cols, table.num_rows, (lambda i: line + i) if rows is None else rows.__getitem__, pre)
-    except pa.ArrowInvalid:
-        pass   # a malformed line, or a key whose kind changes between lines
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        pass   # a malformed line, a key whose kind changes between lines, a lone surrogate, a key not UTF-8
     objects, rows = [], []
     for k, text in enumerate(lines):
         if not text.strip():
             continue
-        try:
-            value = json.loads(text)
+        try:   # bytes that are not UTF-8 become lone surrogates: the cell is then not text, as in pyarrow's
+            value = json.loads(text.decode("utf-8", "surrogateescape"))
         except ValueError as error:
             pre.append((line + k, None, f"not valid JSON ({getattr(error, 'msg', error)})", "bad_row"))
             continue
