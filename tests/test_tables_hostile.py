@@ -206,3 +206,74 @@ def test_jsonl_lists_with_an_item_that_is_not_utf8(tmp_path):
     log = ProblemLog()
     assert [(lead, f["tech"]) for lead, f in read_leads(str(path), SCHEMA, log)] == [("a", None), ("b", ["crm", "erp"])]
     assert where(log) == [(1, "tech", "bad_value")]
+
+
+# --- quotes left open, malformed rows ------------------------------------------------------------------
+
+def test_csv_quote_left_open_to_the_end_leaves_its_row_out_and_names_the_lines(tmp_path):
+    path = write(tmp_path, "events.csv", 'lead_id,type,at,url\na,page_view,2026-01-01,/a\n'
+                                         'b,page_view,2026-01-02,"/b\nc,page_view,2026-01-03,/c\n'
+                                         'd,page_view,2026-01-04,/d\n')
+    log = ProblemLog()
+    assert [lead for lead, _ in read_events(path, SCHEMA, log)] == ["a"]
+    assert [(p.row, p.reason) for p in log.examples] == [
+        (3, "a quote opened on line 3 is never closed: lines 3 to 5 are left out")]
+    with pytest.raises(TableError, match="events.csv:3 a quote opened on line 3 is never closed"):
+        list(read_events(path, SCHEMA, ProblemLog(strict=True)))
+
+
+def test_csv_quote_closed_rows_later_names_the_lines_it_swallowed(tmp_path):
+    path = write(tmp_path, "events.csv", 'lead_id,type,at,url\na,page_view,2026-01-01,"/a\n'
+                                         'b,page_view,2026-01-02,/b\nc,page_view,2026-01-03",/c\n'
+                                         'd,page_view,2026-01-04,/d\n')
+    log = ProblemLog()
+    assert [lead for lead, _ in read_events(path, SCHEMA, log)] == ["d"]
+    assert [(p.row, p.reason) for p in log.examples] == [
+        (2, "the row has 5 cells, the header 4; it runs over lines 2 to 4: a quote left open?")]
+
+
+@pytest.mark.parametrize("last", ['e,page_view,2026-01-05,"x\n""y"""\n', 'e,page_view,2026-01-05,"x\ny"z',
+                                  'e,page_view,2026-01-05,"x\ny"', 'e,page_view,"2026-01-05","x,\n"\r\n'])
+def test_csv_last_row_with_a_closed_multiline_cell_is_kept(tmp_path, last):
+    path = write(tmp_path, "events.csv", 'lead_id,type,at,url\nd,page_view,2026-01-04,"5"" screen"\n' + last)
+    log = ProblemLog(strict=True)
+    assert [lead for lead, _ in read_events(path, SCHEMA, log)] == ["d", "e"]
+
+
+def test_csv_malformed_row_that_is_not_utf8_is_counted_quietly(tmp_path, capfd):
+    path = tmp_path / "events.csv"
+    path.write_bytes(b"lead_id,type,at,url\na,page_view,2026-01-01,/\xc3\xa9\nb,page_view,2026-01-02,/b,\xff\n"
+                     b"c,page_view,2026-01-03,\xfe\n")
+    log = ProblemLog()
+    assert [(lead, e.properties["url"]) for lead, e in read_events(str(path), SCHEMA, log)] == [
+        ("a", "/\u00e9"), ("c", None)]
+    assert [(p.row, p.kind) for p in log.examples] == [(3, "bad_row"), (4, "bad_value")]
+    assert capfd.readouterr().err == ""
+
+
+# --- long CSV rows ----------------------------------------------------------------------------------------
+
+def test_csv_row_longer_than_the_block_is_read(tmp_path):
+    path = write(tmp_path, "events.csv", "lead_id,type,at,url\na,page_view,2026-01-01,/a\n"
+                                         f"b,page_view,2026-01-02,{'x' * (3 << 20)}\n"
+                                         f"c,page_view,2026-01-03,\"{'y' * (5 << 20)}\n\"\nd,oops,2026-01-04,\n")
+    log = ProblemLog()
+    assert [(lead, len(e.properties["url"])) for lead, e in read_events(path, SCHEMA, log)] == [
+        ("a", 2), ("b", 3 << 20), ("c", (5 << 20) + 1)]
+    assert where(log) == [(6, "type", "unknown_event_type")]
+
+
+def test_csv_row_longer_than_the_limit_refuses_the_table_with_its_line(tmp_path, monkeypatch):
+    from leadscore.tables import csvfile
+    monkeypatch.setattr(csvfile, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(csvfile, "MAX_ROW_BYTES", 1024)
+    rows = "".join(f"a,page_view,2026-01-01,/{i}\n" for i in range(20))
+    path = write(tmp_path, "events.csv", "lead_id,type,at,url\n" + rows + f"b,page_view,2026-01-02,{'x' * 300}\n"
+                 + f"c,page_view,2026-01-02,{'x' * 3000}\n")
+    events = read_events(path, SCHEMA, ProblemLog())
+    with pytest.raises(TableError) as error:
+        list(events)
+    assert str(error.value).startswith(f"{path}:")
+    line = int(str(error.value)[len(path) + 1:].split()[0])
+    assert 2 <= line <= 23
+    assert str(error.value).endswith("a row at or after this line is longer than 1024 bytes, the limit for one CSV row")

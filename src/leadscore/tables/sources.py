@@ -10,20 +10,18 @@ import io
 import json
 import os
 import queue
-import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
 from .convert import show_value
+from .csvfile import read_csv
 from .problems import TableError
+from .rawbatch import Batch as _Batch
 
 TABLES = ("leads", "events", "outcomes", "changes")
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
@@ -52,16 +50,7 @@ def find_history_tables(folder: str) -> dict[str, str]:
     return found
 
 
-@dataclass(slots=True)
-class _Batch:
-    cols: dict            # column name -> pyarrow array, or Python list (JSONL lines pyarrow refused)
-    n: int
-    row_of: object        # batch index -> row number in the file
-    pre: list             # [(row, column, reason, kind)] found while reading (malformed rows)
-
-
-_CSV_BLOCK, _JSON_BLOCK, _PARQUET_ROWS = 1 << 21, 1 << 22, 1 << 16   # bytes, bytes, rows
-_NEWLINE = re.compile(b"\n")
+_JSON_BLOCK, _PARQUET_ROWS = 1 << 22, 1 << 16   # bytes, rows
 
 
 def _open(path: str, known: set, text: set) -> tuple[list[str] | None, Iterator[_Batch]]:
@@ -70,7 +59,7 @@ def _open(path: str, known: set, text: set) -> tuple[list[str] | None, Iterator[
     fmt = table_format(path)
     try:
         if fmt == "csv":
-            names, batches = _csv(path)
+            names, batches = read_csv(path)
         elif fmt == "parquet":
             file = pq.ParquetFile(path)
             names = file.schema_arrow.names
@@ -95,72 +84,6 @@ def _refuse_repeated_columns(path: str, names: list[str]) -> None:
             raise TableError(f"{path}:1 column `{show_value(name)}` appears twice (columns {first[name]} "
                              f"and {number}); rename or remove one")
         first[name] = number
-
-
-def _csv(path: str):
-    parse = pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
-                              invalid_row_handler=lambda row: "skip")
-    names = pcsv.open_csv(path, parse_options=parse).schema.names
-    invalid = []   # malformed rows in file order: (data record index, newlines in it, cells)
-
-    def on_invalid(row):
-        # row.number (the record number, header = 1) is only given without threads.
-        invalid.append((row.number - 2, row.text.count("\n"), row.actual_columns))
-        return "skip"
-
-    reader = pcsv.open_csv(
-        path, read_options=pcsv.ReadOptions(use_threads=False, block_size=_CSV_BLOCK),
-        parse_options=pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
-                                         invalid_row_handler=on_invalid),
-        # bytes, made text cell by cell as they are typed: invalid UTF-8 costs a cell, not the table
-        convert_options=pcsv.ConvertOptions(column_types={n: pa.binary() for n in names}, null_values=[""],
-                                            strings_can_be_null=True, quoted_strings_can_be_null=True))
-    first = 2 + sum(n.count("\n") for n in names)   # line of the first data record
-    logged = [0]                                      # malformed rows already reported
-
-    def batches():
-        # Line of a record = first + its record index + newlines inside earlier records;
-        # records are valid rows, blank lines (all-null rows) and malformed rows.
-        done = newlines = 0
-        for batch in reader:
-            n = batch.num_rows
-            inside = None
-            if any(c.buffers()[2] is not None and _NEWLINE.search(c.buffers()[2]) for c in batch.columns):
-                counts = [pc.fill_null(pc.count_substring(c, "\n"), 0) for c in batch.columns]
-                total = counts[0]
-                for c in counts[1:]:
-                    total = pc.add(total, c)
-                inside = [0] + pc.cumulative_sum(total).to_pylist()
-
-            def row_of(i, start=done, before=newlines, inside=inside):
-                record, extra = start + i, 0
-                for index, lines, _ in invalid:
-                    if index > record:
-                        break
-                    record, extra = record + 1, extra + lines
-                return first + record + before + (inside[i] if inside else 0) + extra
-
-            pre = malformed(done, n, newlines, inside)
-            yield _Batch({name: batch.column(k) for k, name in enumerate(names)}, n, row_of, pre)
-            done, newlines = done + n, newlines + (inside[n] if inside else 0)
-        yield _Batch({}, 0, None, malformed(done, 0, newlines, None))
-
-    def malformed(done, n, newlines, inside):
-        """The malformed rows among or just after the batch's n rows (pyarrow reports them as it parses)."""
-        pre = []
-        while len(pre) + logged[0] < len(invalid):
-            k = logged[0] + len(pre)
-            index, _, cells = invalid[k]
-            valid_before = index - k - done
-            if valid_before > n:
-                break
-            line = first + index + newlines + (inside[valid_before] if inside else 0) + sum(
-                lines for _, lines, _ in invalid[:k])
-            pre.append((line, None, f"the row has {cells} cells, the header {len(names)}", "bad_row"))
-        logged[0] += len(pre)
-        return pre
-
-    return names, batches()
 
 
 def _parquet(file: pq.ParquetFile, columns: list[str]) -> Iterator[_Batch]:
