@@ -277,3 +277,18 @@ def test_csv_row_longer_than_the_limit_refuses_the_table_with_its_line(tmp_path,
     line = int(str(error.value)[len(path) + 1:].split()[0])
     assert 2 <= line <= 23
     assert str(error.value).endswith("a row at or after this line is longer than 1024 bytes, the limit for one CSV row")
+
+
+def test_csv_malformed_row_that_is_not_utf8_after_many_batches(tmp_path, monkeypatch):
+    from leadscore.tables import csvfile
+    monkeypatch.setattr(csvfile, "BLOCK_BYTES", 128)
+    rows = [f"L{i},page_view,2026-01-01,/{i}".encode() for i in range(200)]
+    rows[150] += b",\xff"          # malformed and not UTF-8: the file is read again as latin-1
+    rows[20] = rows[20] + b"\xc3\xa9"   # valid UTF-8 beyond ASCII
+    rows[170] = rows[170] + b"\xfe"     # a cell that is not UTF-8
+    path = tmp_path / "events.csv"
+    path.write_bytes(b"lead_id,type,at,url\n" + b"\n".join(rows) + b"\n")
+    log = ProblemLog()
+    events = {lead: e.properties["url"] for lead, e in read_events(str(path), SCHEMA, log)}
+    assert len(events) == 199 and events["L20"] == "/20\u00e9" and events["L170"] is None
+    assert [(p.row, p.kind) for p in log.examples] == [(152, "bad_row"), (172, "bad_value")]

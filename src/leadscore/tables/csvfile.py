@@ -9,8 +9,8 @@ costs a cell when it is typed (convert.py), not the table.
 
 from __future__ import annotations
 
-import codecs
 import re
+import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -31,57 +31,72 @@ class _RowTooLong(Exception):
     pass
 
 
-def _all_utf8(path: str) -> bool:
-    """Whether the whole file is UTF-8; ASCII chunks are passed over without decoding."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with open(path, "rb") as file:
-        while chunk := file.read(1 << 24):
-            if decoder.getstate()[0] or np.frombuffer(chunk, np.uint8).max() >= 0x80:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    return False
-    try:
-        decoder.decode(b"", True)
-    except UnicodeDecodeError:
-        return False
-    return True
+def _skip(row) -> str:
+    return "skip"
+
+
+_skip.leadscore_csv = True
+
+
+def _quiet_unshowable_rows() -> None:
+    """pyarrow cannot decode a malformed row that is not UTF-8 to show it to the row handler: it
+    prints the UnicodeDecodeError as an ignored exception, then stops the file, which is then read
+    again as latin-1. Only that message is kept off standard error; every other one goes through."""
+    hook = sys.unraisablehook
+    if getattr(hook, "leadscore_csv", False):
+        return
+
+    def quiet(unraisable):
+        if not (unraisable.exc_type is UnicodeDecodeError and getattr(unraisable.object, "leadscore_csv", False)):
+            hook(unraisable)
+
+    quiet.leadscore_csv = True
+    sys.unraisablehook = quiet
 
 
 class _Records:
     """pyarrow's batches of one CSV file, restarted with a larger block when a row does not fit one,
-    skipping the rows already handed out. A file that is not all UTF-8 is read as latin-1 (each byte
-    one character) and its cells turned back into their bytes: pyarrow cannot show a malformed row
-    that is not UTF-8, it stops the file instead."""
+    skipping the rows already handed out. Cells are bytes, so that invalid UTF-8 costs a cell; but
+    pyarrow stops at a malformed row that is not UTF-8 (it cannot show it), so such a file is read
+    again as latin-1 (each byte one character) and its cells turned back into their bytes."""
 
     def __init__(self, path: str):
-        self.path, self.block = path, BLOCK_BYTES
-        self.encoding = "utf8" if _all_utf8(path) else "latin-1"
+        self.path, self.block, self.encoding = path, BLOCK_BYTES, "utf8"
         self.invalid: list = []   # malformed rows in file order: (data record index, newlines in it, cells)
-        self.read_names = self._reader(lambda row: "skip").schema.names
-        self.names = self.read_names
-        if self.encoding != "utf8":
-            try:
-                self.names = [name.encode("latin-1").decode("utf-8") for name in self.read_names]
-            except UnicodeDecodeError:
-                raise TableError(f"{path}:1 the column names are not valid UTF-8 text") from None
+        self.names: list[str] | None = None
+        _quiet_unshowable_rows()
+        try:
+            self.read_names = self._reader(_skip, typed=False).schema.names
+        except UnicodeDecodeError:
+            self.encoding = "latin-1"
+            self.read_names = self._reader(_skip, typed=False).schema.names
+        try:
+            self.names = [name.encode(self.encoding).decode("utf-8") for name in self.read_names]
+        except UnicodeDecodeError:
+            raise TableError(f"{path}:1 the column names are not valid UTF-8 text") from None
 
-    def _reader(self, on_invalid, names=None):
+    def _reader(self, on_invalid, typed: bool = True):
         while True:
             try:
-                types = None if names is None else {name: pa.string() for name in names}
+                text = pa.binary() if self.encoding == "utf8" else pa.string()
                 return pcsv.open_csv(
                     self.path, read_options=pcsv.ReadOptions(use_threads=False, block_size=self.block,
                                                             encoding=self.encoding),
                     parse_options=pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
                                                     invalid_row_handler=on_invalid),
                     convert_options=pcsv.ConvertOptions(
-                        column_types=types, null_values=[""], strings_can_be_null=True,
-                        quoted_strings_can_be_null=True))
+                        column_types=dict.fromkeys(self.read_names, text) if typed else None, null_values=[""],
+                        strings_can_be_null=True, quoted_strings_can_be_null=True))
             except pa.ArrowInvalid as error:
                 self._grow(error)
 
     def _grow(self, error: pa.ArrowInvalid) -> None:
+        """Read again with a larger block, or as latin-1 (see the class); else raise."""
+        if str(error).startswith("CSV parse error") and self.encoding == "utf8":
+            self.encoding = "latin-1"
+            if self.names is not None:
+                self.read_names = [name.encode("utf-8").decode("latin-1") for name in self.names]
+            return
         if "straddl" not in str(error):
             raise error
         if self.block >= MAX_ROW_BYTES:
@@ -98,7 +113,9 @@ class _Records:
                 found.append((row.number - 2, row.text.count("\n"), row.actual_columns))
                 return "skip"
 
-            reader, skip = self._reader(on_invalid, self.read_names), handed
+            on_invalid.leadscore_csv = True
+
+            reader, skip = self._reader(on_invalid), handed
             self.invalid = found   # a restart finds the same malformed rows again
             try:
                 for batch in reader:
