@@ -133,7 +133,7 @@ class _Records:
         """The batch's columns; read as latin-1, a column with a character beyond ASCII as its bytes."""
         if self.encoding == "utf8":
             return batch.columns
-        return [column if column.buffers()[2] is None or np.frombuffer(column.buffers()[2], np.uint8).max() < 0x80
+        return [column if column.buffers()[2] is None or np.frombuffer(column.buffers()[2], np.uint8).max(initial=0) < 0x80
                 else pa.array([None if cell is None else cell.encode("latin-1") for cell in column.to_pylist()],
                               pa.binary())
                 for column in batch.columns]
