@@ -113,14 +113,20 @@ def _jsonl(path: str, text: pa.Schema) -> Iterator[_Batch]:
 
 
 MAX_JSON_DEPTH = 100   # nesting levels of one JSONL line; parsers recurse per level (pyarrow's crashes)
-_OPENS, _CLOSES = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
 
 
-def _too_deep(lines: list[bytes]) -> list[int]:
-    """Indices of the lines nested deeper than MAX_JSON_DEPTH. A line with fewer brackets than
-    that cannot be; the few others are measured outside strings, column-wise with numpy."""
-    return [k for k, text in enumerate(lines)
-            if text.count(b"[") + text.count(b"{") > MAX_JSON_DEPTH and _depth(text) > MAX_JSON_DEPTH]
+_NOT_OPENING = bytes(b for b in range(256) if b not in b"[{\n")
+
+
+def _too_deep(data: bytes, lines: list[bytes]) -> list[int]:
+    """Indices of the lines nested deeper than MAX_JSON_DEPTH. A line with no more opening brackets
+    than that cannot be: the block is cut down to its brackets and line ends (in C), and only a
+    line with more is measured, outside strings."""
+    per_line = data.translate(None, _NOT_OPENING).split(b"\n")
+    if max(map(len, per_line)) <= MAX_JSON_DEPTH:
+        return []
+    return [k for k, openings in enumerate(per_line)
+            if len(openings) > MAX_JSON_DEPTH and k < len(lines) and _depth(lines[k]) > MAX_JSON_DEPTH]
 
 
 def _depth(text: bytes) -> int:
@@ -133,7 +139,8 @@ def _depth(text: bytes) -> int:
     run_before = np.concatenate(([0], positions[:-1] - last_other[:-1]))
     quotes = (chars == ord('"')) & (run_before % 2 == 0)
     outside = np.cumsum(quotes) % 2 == 0
-    steps = (np.isin(chars, _OPENS) & outside).astype(np.int64) - (np.isin(chars, _CLOSES) & outside)
+    opens, closes = (chars == ord("[")) | (chars == ord("{")), (chars == ord("]")) | (chars == ord("}"))
+    steps = (opens & outside).astype(np.int64) - (closes & outside)
     return int(np.cumsum(steps).max(initial=0))
 
 
@@ -141,7 +148,7 @@ def _json_block(data: bytes, line: int, text: pa.Schema) -> _Batch:
     lines = data.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
-    deep = _too_deep(lines)
+    deep = _too_deep(data, lines)
     pre = [(line + k, None, f"nested deeper than {MAX_JSON_DEPTH} levels", "bad_row") for k in deep]
     if deep:   # left out as blank lines, so the others keep their line numbers
         for k in deep:
