@@ -1,8 +1,8 @@
 """Fuzzing the history tables (issue 10, item 23): timestamps across the whole representable range,
 any Unicode (lone surrogates included) and bytes that are not UTF-8 in cells, nesting depth,
 malformed CSV, JSONL and Parquet. Every row read is accounted for (handed out, or counted as left
-out), and the commands that read tables (`score`, `simulate`, `calibrate`) end with exit 0, 1 or 2,
-never a traceback or a crash."""
+out), and the commands that read tables (`score`, `simulate`, `calibrate`, `explain`) end with
+exit 0, 1 or 2, never a traceback or a crash."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadscore.cli import main
-from leadscore.tables import ProblemLog, event_batches, read_outcomes
+from leadscore.tables import ProblemLog, TableError, event_batches, read_events, read_outcomes
 
 from test_tables import SCHEMA
 
@@ -145,6 +145,34 @@ def test_every_outcome_row_is_handed_out_or_counted(tmp_path_factory, rows, junk
     assert sorted(kept + [p.row for p in log.examples if p.kind in LEFT_OUT]) == records
 
 
+def parquet_bytes() -> bytes:
+    out = io.BytesIO()
+    pq.write_table(pa.table({"lead_id": [f"L{i}" for i in range(40)], "type": ["page_view"] * 40,
+                             "at": pa.array(range(40), pa.timestamp("s")), "url": ["/x"] * 40}), out)
+    return out.getvalue()
+
+
+PARQUET = parquet_bytes()
+
+
+@FUZZ
+@given(cut=st.integers(0, len(PARQUET)), flips=st.lists(st.tuples(st.integers(0, len(PARQUET) - 1),
+                                                                  st.integers(0, 255)), max_size=6))
+def test_corrupt_parquet_gives_rows_or_a_table_error(tmp_path_factory, cut, flips):
+    data = bytearray(PARQUET)
+    for where, byte in flips:
+        data[where] = byte
+    path = tmp_path_factory.mktemp("parquet") / "events.parquet"
+    path.write_bytes(bytes(data[:cut] if cut < len(data) and not flips else data))
+    log = ProblemLog(keep=10**6)
+    try:
+        kept = len(list(read_events(str(path), SCHEMA, log)))
+    except TableError as error:
+        assert str(error).startswith(str(path))
+    else:
+        assert kept + sum(1 for p in log.examples if p.kind in LEFT_OUT) <= 40
+
+
 # --- through the commands -------------------------------------------------------------------------------
 
 @st.composite
@@ -183,6 +211,7 @@ def test_commands_that_read_tables_never_crash(tmp_path_factory, data, strict):
     run("score", ACME, "--leads", folder / "leads.csv", "--events", events, "--as-of", "2026-06-01", *flag)
     run("simulate", ACME, "--history", folder, "--format", "json", *flag)
     run("calibrate", ACME, "--history", folder, "--min-count", 1, *flag)
+    run("explain", ACME, "--lead", "L1", "--leads", folder / "leads.csv", "--events", events, "--as-of", "2026-06-01")
 
 
 def test_20000_levels_of_nesting_do_not_crash_the_process(tmp_path):
