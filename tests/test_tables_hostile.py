@@ -147,8 +147,9 @@ def test_jsonl_line_nested_too_deep_is_a_bad_row_and_the_others_keep_their_numbe
 
 
 def test_jsonl_nesting_limit_is_exact_and_brackets_in_strings_do_not_count(tmp_path):
-    lines = ['{"lead_id": "a", "type": "page_view", "at": "2026-01-01", "url": "%s", "x": %s}' % ("[{" * 300, nested(99)),
-             '{"lead_id": "b", "type": "page_view", "at": "2026-01-01", "url": "\\\\\\"[[", "x": %s}' % nested(100)]
+    row = '{"lead_id": "%s", "type": "page_view", "at": "2026-01-01", "url": "%s", "x": %s}'
+    # one level for the object: 1 + 99 is the limit, 1 + 100 beyond it
+    lines = [row % ("a", "[{" * 300, nested(99)), row % ("b", '\\\\\\"[[', nested(100))]
     log = ProblemLog()
     events = list(read_events(write(tmp_path, "events.jsonl", "\n".join(lines)), SCHEMA, log))
     assert [(lead, e.properties["url"]) for lead, e in events] == [("a", "[{" * 300)]
@@ -160,7 +161,8 @@ def test_jsonl_nesting_limit_is_exact_and_brackets_in_strings_do_not_count(tmp_p
 def test_csv_cells_that_are_not_utf8_are_bad_values_or_bad_rows(tmp_path):
     path = tmp_path / "events.csv"
     path.write_bytes(b"lead_id,type,at,url\na,page_view,2026-01-01,\xff\xfe\nb\xff,page_view,2026-01-02,x\n"
-                     b"c,page_view\xc3,2026-01-03,x\nd,page_view,2026-01-04\xed\xa0\x80,x\ne,page_view,2026-01-05,/ok\n")
+                     b"c,page_view\xc3,2026-01-03,x\nd,page_view,2026-01-04\xed\xa0\x80,x\n"
+                     b"e,page_view,2026-01-05,/ok\n")
     log = ProblemLog()
     events = list(read_events(str(path), SCHEMA, log))
     assert [(lead, e.properties["url"]) for lead, e in events] == [("a", None), ("e", "/ok")]
@@ -292,3 +294,13 @@ def test_csv_malformed_row_that_is_not_utf8_after_many_batches(tmp_path, monkeyp
     events = {lead: e.properties["url"] for lead, e in read_events(str(path), SCHEMA, log)}
     assert len(events) == 199 and events["L20"] == "/20\u00e9" and events["L170"] is None
     assert [(p.row, p.kind) for p in log.examples] == [(152, "bad_row"), (172, "bad_value")]
+
+
+def test_csv_header_longer_than_the_limit_refuses_the_table_at_line_1(tmp_path, monkeypatch):
+    from leadscore.tables import csvfile
+    monkeypatch.setattr(csvfile, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(csvfile, "MAX_ROW_BYTES", 256)
+    path = write(tmp_path, "leads.csv", "lead_id," + "x" * 1000 + "\na,1\n")
+    with pytest.raises(TableError) as error:
+        list(read_leads(path, SCHEMA, ProblemLog()))
+    assert str(error.value) == f"{path}:1 a row at or after this line is longer than 256 bytes, the limit for one CSV row"

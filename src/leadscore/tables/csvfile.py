@@ -103,7 +103,7 @@ class _Records:
             raise _RowTooLong from error
         self.block *= 4
 
-    def __iter__(self) -> Iterator[pa.RecordBatch]:
+    def __iter__(self) -> Iterator[list[pa.Array]]:
         handed = 0
         while True:
             found: list = []
@@ -133,14 +133,26 @@ class _Records:
         """The batch's columns; read as latin-1, a column with a character beyond ASCII as its bytes."""
         if self.encoding == "utf8":
             return batch.columns
-        return [column if column.buffers()[2] is None or np.frombuffer(column.buffers()[2], np.uint8).max(initial=0) < 0x80
-                else pa.array([None if cell is None else cell.encode("latin-1") for cell in column.to_pylist()],
-                              pa.binary())
-                for column in batch.columns]
+        return [_latin1_to_bytes(column) for column in batch.columns]
+
+
+def _latin1_to_bytes(column: pa.Array) -> pa.Array:
+    data = column.buffers()[2]
+    if data is None or np.frombuffer(data, np.uint8).max(initial=0) < 0x80:   # ASCII: the same bytes
+        return column
+    return pa.array([None if cell is None else cell.encode("latin-1") for cell in column.to_pylist()], pa.binary())
+
+
+def _too_long(path: str, line: int) -> TableError:
+    limit = f"{MAX_ROW_BYTES >> 20} MiB" if MAX_ROW_BYTES % (1 << 20) == 0 else f"{MAX_ROW_BYTES} bytes"
+    return TableError(f"{path}:{line} a row at or after this line is longer than {limit}, the limit for one CSV row")
 
 
 def read_csv(path: str) -> tuple[list[str], Iterator[Batch]]:
-    records = _Records(path)
+    try:
+        records = _Records(path)
+    except _RowTooLong:
+        raise _too_long(path, 1) from None
     names = records.names
     first = 2 + sum(n.count("\n") for n in names)   # line of the first data record
     logged = [0]                                      # malformed rows already reported
@@ -180,10 +192,7 @@ def read_csv(path: str) -> tuple[list[str], Iterator[Batch]]:
                 held = Batch(dict(zip(names, columns)), n, row_of, pre)
                 done, newlines = done + n, newlines + (inside[n] if inside else 0)
         except _RowTooLong:
-            line = line_of(done, newlines, records.invalid)
-            limit = f"{MAX_ROW_BYTES >> 20} MiB" if MAX_ROW_BYTES % (1 << 20) == 0 else f"{MAX_ROW_BYTES} bytes"
-            raise TableError(f"{path}:{line} a row at or after this line is longer than {limit}, "
-                             "the limit for one CSV row") from None
+            raise _too_long(path, line_of(done, newlines, records.invalid)) from None
         if held is not None:
             yield _unclosed_quote_at_the_end(path, held)
         yield Batch({}, 0, None, malformed(done, 0, newlines, None))

@@ -113,8 +113,6 @@ def _jsonl(path: str, text: pa.Schema) -> Iterator[_Batch]:
 
 
 MAX_JSON_DEPTH = 100   # nesting levels of one JSONL line; parsers recurse per level (pyarrow's crashes)
-
-
 _NOT_OPENING = bytes(b for b in range(256) if b not in b"[{\n")
 
 
