@@ -9,6 +9,7 @@ costs a cell when it is typed (convert.py), not the table.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -92,12 +93,14 @@ class _Records:
 
     def _grow(self, error: pa.ArrowInvalid) -> None:
         """Read again with a larger block, or as latin-1 (see the class); else raise."""
-        if str(error).startswith("CSV parse error") and self.encoding == "utf8":
+        # A header longer than the block reads as an empty one.
+        longer = "straddl" in str(error) or "Empty CSV" in str(error) and os.path.getsize(self.path) > self.block
+        if not longer and str(error).startswith("CSV parse error") and self.encoding == "utf8":
             self.encoding = "latin-1"
             if self.names is not None:
                 self.read_names = [name.encode("utf-8").decode("latin-1") for name in self.names]
             return
-        if "straddl" not in str(error):
+        if not longer:
             raise error
         if self.block >= MAX_ROW_BYTES:
             raise _RowTooLong from error
