@@ -30,6 +30,7 @@ TIME_RANGE = "1700-01-01 to 2199-12-31"
 _FIRST_SECOND, _END_SECOND = int(datetime(1700, 1, 1, tzinfo=_UTC).timestamp()), \
     int(datetime(2200, 1, 1, tzinfo=_UTC).timestamp())
 _PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def show_value(value) -> str:
@@ -38,9 +39,6 @@ def show_value(value) -> str:
     text = _SURROGATE.sub(_escape_surrogate, json.dumps(value, default=str, ensure_ascii=False))
     text = text[1:-1] if isinstance(value, str) else text   # JSON escapes newlines and tabs
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _escape_surrogate(match: re.Match) -> str:
@@ -265,15 +263,11 @@ def _in_range(arr: pa.Array, per_second: int) -> pa.Array:
 def _native_times_in_range(col: pa.Array) -> tuple[pa.Array, dict[int, str]]:
     """A timestamp or date column with the times outside the supported range made missing, and their
     reasons; checked in the column's own unit, as a cast to microseconds could overflow."""
-    if pa.types.is_timestamp(col.type):
-        per_second, ticks = _PER_SECOND[col.type.unit], col
-    else:   # date32 counts days, date64 milliseconds
-        per_second, ticks = (None, None) if pa.types.is_date32(col.type) else (1000, col)
-        if per_second is None:
-            days = pc.cast(col, pa.int32())
-            inside = pc.and_(pc.greater_equal(days, _FIRST_SECOND // 86400), pc.less(days, _END_SECOND // 86400))
-    if per_second is not None:
-        inside = _in_range(ticks, per_second)
+    if pa.types.is_date32(col.type):   # days
+        days = pc.cast(col, pa.int32())
+        inside = pc.and_(pc.greater_equal(days, _FIRST_SECOND // 86400), pc.less(days, _END_SECOND // 86400))
+    else:   # a timestamp, or date64 (milliseconds)
+        inside = _in_range(col, _PER_SECOND[col.type.unit] if pa.types.is_timestamp(col.type) else 1000)
     outside = pc.and_(pc.is_valid(col), pc.invert(inside))
     if not pc.any(outside).as_py():
         return col, {}
@@ -289,8 +283,6 @@ def _outside(text: str) -> str:
 
 def _convert_any(col, ftype: str) -> tuple[pa.Array, dict[int, str]]:
     target = _ARROW[ftype]
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
     if isinstance(col, pa.Array):
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
