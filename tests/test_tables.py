@@ -221,7 +221,7 @@ def test_csv_row_numbers_with_quoted_newlines_blank_and_malformed_rows(tmp_path)
 
 
 def test_csv_row_numbers_across_batches(tmp_path, monkeypatch):
-    monkeypatch.setattr(tables.sources, "_CSV_BLOCK", 256)   # many small batches
+    monkeypatch.setattr(tables.csvfile, "BLOCK_BYTES", 256)   # many small batches
     lines, expected = ["lead_id,type,at,url"], []
     for i in range(300):
         if i % 37 == 5:
@@ -245,7 +245,7 @@ def test_csv_row_numbers_across_batches(tmp_path, monkeypatch):
 
 def test_stopping_early_stops_the_reading_thread(tmp_path, monkeypatch):
     import threading
-    monkeypatch.setattr(tables.sources, "_CSV_BLOCK", 128)
+    monkeypatch.setattr(tables.csvfile, "BLOCK_BYTES", 128)
     path = write(tmp_path, "events.csv", "lead_id,type,at\n" + "a,demo_request,2026-01-05\n" * 2000)
     rows = read_events(path, SCHEMA, ProblemLog())
     assert next(rows)[0] == "a"

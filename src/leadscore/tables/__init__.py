@@ -7,7 +7,8 @@ releases the GIL) while the caller's thread types the current one column-wise
 with pyarrow compute: only the cells pyarrow cannot decide go through Python
 one by one, which is also where every reason is written.
 
-Modules: `sources` (files -> batches of raw columns with row numbers),
+Modules: `sources` (files -> batches of raw columns with row numbers;
+`csvfile` for CSV, `rawbatch` the batch),
 `convert` (typing), `problems` (the log), `readers` (leads, outcomes,
 changes), `events`. `lead_batches` and `event_batches` hand out typed
 pyarrow columns for scoring many leads; the `read_*` functions Python values.
@@ -17,8 +18,17 @@ Choices the contract leaves open:
 * A value outside a field's declared `values` is kept as is: the scorer
   compares it, and rejecting it here would hide data the checker cannot see.
 * Lead ids and event types are trimmed; types then match exactly. A row
-  with no lead id is left out (`bad_row`), except a row with no value at all
-  (a blank CSV line), which is skipped silently.
+  with no lead id is left out (`bad_row`), except a CSV row with no value at
+  all (a blank line, `,,,`), which is skipped silently; a JSONL or Parquet
+  row with no value is counted.
+* Times outside 1700-01-01 .. 2199-12-31 are unusable (float epoch seconds
+  are exact to the microsecond only within 2**53 us of 1970).
+* Text that is not UTF-8 (CSV is read as bytes; JSONL lone surrogates) makes
+  the cell missing (`bad_value`); column names that are not UTF-8, and two
+  columns of one name (CSV, Parquet), refuse the table.
+* A JSONL line nested deeper than MAX_JSON_DEPTH is a `bad_row`, measured
+  before parsing. A CSV row longer than csvfile.MAX_ROW_BYTES refuses the
+  table; a CSV quote left open to the end of the file leaves its row out.
 * Only the empty cell is missing in CSV (`NULL`, `NA` are text); a number,
   boolean or datetime cell of spaces is missing too; a string keeps spaces.
 * Numbers: what float() accepts, except nan and infinities; a boolean is

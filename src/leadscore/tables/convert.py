@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
@@ -23,13 +24,55 @@ _TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _TIME = r"\d{4}-\d\d-\d\d[T ]\d\d(:\d\d(:\d\d(\.\d{1,6})?)?)?"
 _AWARE, _NAIVE = rf"^{_TIME}(Z|[+-]\d\d(:?\d\d)?)$", rf"^{_TIME}$|^\d{{4}}-\d\d-\d\d$"
+# Times are float seconds downstream, exact to the microsecond within 2**53 us of 1970
+# (mid-1684 to mid-2255); the supported range stays inside that, in whole years.
+TIME_RANGE = "1700-01-01 to 2199-12-31"
+_FIRST_SECOND, _END_SECOND = int(datetime(1700, 1, 1, tzinfo=_UTC).timestamp()), \
+    int(datetime(2200, 1, 1, tzinfo=_UTC).timestamp())
+_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def show_value(value) -> str:
-    """A value as quoted in a reason: on one line, and short."""
-    text = json.dumps(value, default=str, ensure_ascii=False)
+    """A value as quoted in a reason: on one line, short, and printable as UTF-8 (a lone
+    surrogate is shown escaped)."""
+    text = _SURROGATE.sub(_escape_surrogate, json.dumps(value, default=str, ensure_ascii=False))
     text = text[1:-1] if isinstance(value, str) else text   # JSON escapes newlines and tabs
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _escape_surrogate(match: re.Match) -> str:
+    """An undecodable byte (read with surrogateescape) as \\xNN, another lone surrogate as \\uNNNN."""
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def _is_text(text: str) -> bool:
+    """Whether a decoded string is valid text: JSON's `\\ud800` escapes and undecodable bytes
+    (read with surrogateescape) leave lone surrogates, which no output can encode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _not_text(shown: str) -> str:
+    return f"`{show_value(shown)}` is not valid UTF-8 text"
+
+
+def _valid_text(col: pa.Array) -> tuple[pa.Array, dict[int, str]]:
+    """A text or bytes column as text; cells that are not valid UTF-8 are missing, with their reasons
+    (CSV is read as bytes so that one bad cell costs one cell; JSONL strings are not validated)."""
+    raw = pc.cast(col, pa.binary())
+    try:
+        return pc.cast(raw, pa.string()), {}
+    except pa.ArrowInvalid:
+        pass
+    text = _cast_parts(raw, pa.string())
+    where = pc.indices_nonzero(pc.and_(pc.is_valid(raw), pc.is_null(text)))
+    return text, {i: _not_text(cell.decode("utf-8", "surrogateescape"))
+                  for i, cell in zip(where.to_pylist(), raw.take(where).to_pylist())}
 
 
 def _text_of(value) -> str:
@@ -75,7 +118,7 @@ def _cell(value, ftype: str):
     if value is None:
         return None, None
     if isinstance(value, str):
-        return _from_text(value, ftype)
+        return _from_text(value, ftype) if _is_text(value) else (None, _not_text(value))
     if isinstance(value, bool):
         if ftype == "boolean":
             return value, None
@@ -87,6 +130,8 @@ def _cell(value, ftype: str):
     elif isinstance(value, (list, tuple)):
         if ftype == "list":
             items = [_text_of(item).strip() for item in value if item is not None]
+            if not all(map(_is_text, items)):
+                return None, _not_text(json.dumps(items))
             return ([item for item in items if item] or None), None
     elif isinstance(value, date):   # datetime included
         if ftype == "datetime" and isinstance(value, datetime):
@@ -169,9 +214,75 @@ def _split_list(arr: pa.Array) -> pa.Array:
 
 def _convert(col, ftype: str) -> tuple[pa.Array, dict[int, str]]:
     """A raw column (pyarrow array or Python list) -> (array of the field's type, {row index: reason})."""
-    target = _ARROW[ftype]
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
+    early: dict[int, str] = {}
+    if isinstance(col, pa.Array) and _is_textual(col.type):
+        col, early = _valid_text(col)
+    elif isinstance(col, pa.Array) and pa.types.is_list(col.type) and _is_textual(col.type.value_type):
+        col, early = _valid_text_lists(col)
+    elif ftype == "datetime" and isinstance(col, pa.Array) and (pa.types.is_timestamp(col.type)
+                                                                or pa.types.is_date(col.type)):
+        col, early = _native_times_in_range(col)
+    out, bad = _convert_any(col, ftype)
+    if ftype != "datetime":
+        return out, {**early, **bad}
+    outside = pc.and_(pc.is_valid(out), pc.invert(_in_range(out, 10**6)))
+    if not pc.any(outside).as_py():
+        return out, {**early, **bad}
+    where = pc.indices_nonzero(outside)
+    shown = (pc.cast(col.take(where), pa.string()).to_pylist() if isinstance(col, pa.Array)
+             else [str(value) for value in _take(col, where)])
+    reasons = {i: _outside(text) for i, text in zip(where.to_pylist(), shown)}
+    return pc.if_else(outside, pa.scalar(None, _TS_UTC), out), {**early, **bad, **reasons}
+
+
+def _valid_text_lists(col: pa.Array) -> tuple[pa.Array, dict[int, str]]:
+    """A column of lists of text with the lists holding an item that is not valid UTF-8 missing."""
+    items, bad = _valid_text(pc.list_flatten(col))
+    if not bad:
+        return col, {}
+    owners = pc.list_parent_indices(col).take(pa.array(sorted(bad))).to_pylist()
+    reasons = {owner: bad[i] for i, owner in zip(sorted(bad), owners)}
+    mask = np.zeros(len(col), bool)
+    mask[list(reasons)] = True
+    return pc.if_else(pa.array(mask), pa.scalar(None, col.type), col), reasons
+
+
+def _is_textual(t: pa.DataType) -> bool:
+    return (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+            or pa.types.is_binary(t) or pa.types.is_large_binary(t))
+
+
+def _in_range(arr: pa.Array, per_second: int) -> pa.Array:
+    """Whether each time (a timestamp or date column read as integers of its unit) is supported."""
+    ticks = pc.cast(arr, pa.int64())
+    return pc.and_(pc.greater_equal(ticks, _FIRST_SECOND * per_second), pc.less(ticks, _END_SECOND * per_second))
+
+
+def _native_times_in_range(col: pa.Array) -> tuple[pa.Array, dict[int, str]]:
+    """A timestamp or date column with the times outside the supported range made missing, and their
+    reasons; checked in the column's own unit, as a cast to microseconds could overflow."""
+    if pa.types.is_date32(col.type):   # days
+        days = pc.cast(col, pa.int32())
+        inside = pc.and_(pc.greater_equal(days, _FIRST_SECOND // 86400), pc.less(days, _END_SECOND // 86400))
+    else:   # a timestamp, or date64 (milliseconds)
+        inside = _in_range(col, _PER_SECOND[col.type.unit] if pa.types.is_timestamp(col.type) else 1000)
+    outside = pc.and_(pc.is_valid(col), pc.invert(inside))
+    if not pc.any(outside).as_py():
+        return col, {}
+    where = pc.indices_nonzero(outside)
+    reasons = {i: _outside(text) for i, text in zip(where.to_pylist(),
+                                                    pc.cast(col.take(where), pa.string()).to_pylist())}
+    return pc.if_else(outside, pa.scalar(None, col.type), col), reasons
+
+
+def _outside(text: str) -> str:
+    return f"`{show_value(text)}` is outside the supported time range ({TIME_RANGE})"
+
+
+def _convert_any(col, ftype: str) -> tuple[pa.Array, dict[int, str]]:
+    target = _ARROW[ftype]
     if isinstance(col, pa.Array):
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()

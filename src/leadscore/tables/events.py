@@ -92,7 +92,8 @@ class _EventReader:
         with gc_paused():
             problems: list = []
             ids = table.ids(batch)
-            types = pc.dictionary_encode(table.col(batch, "type", "string")[0])
+            types, type_bad = table.col(batch, "type", "string")
+            types = pc.dictionary_encode(types)
             seen = [name.strip() for name in types.dictionary.to_pylist()]   # trim the few distinct values
             names = [name if name in specs else None for name in seen]
             at, at_bad = table.col(batch, "at", "datetime")
@@ -106,7 +107,9 @@ class _EventReader:
                     table.no_lead_id(batch, i, problems)
                 elif code is None or names[code] is None:
                     problems.append((i, "type", f"unknown event type `{show_value(seen[code])}`", "unknown_event_type")
-                                    if code is not None and seen[code] else (i, "type", "no event type", "bad_row"))
+                                    if code is not None and seen[code] else
+                                    (i, "type", f"event type {type_bad[i]}" if i in type_bad else "no event type",
+                                     "bad_row"))
                 else:
                     problems.append((i, "at", at_bad.get(i, "no time"), "bad_timestamp"))
             objects = _object_fields(batch.cols.get("properties") if self.nested else None, batch.n, problems)

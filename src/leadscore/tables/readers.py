@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from .convert import _ARROW, _blank_is_null, _convert, _epoch, _present, _python, show_value, _take
 from .problems import ProblemLog, RowProblem, TableError, repeated_lead
-from .sources import _Batch, _open, _prefetch
+from .sources import _Batch, _open, _prefetch, table_format
 
 
 class _Table:
@@ -23,6 +23,7 @@ class _Table:
         self.id_names = (id_column, "lead_id")
         self.known = {*known, *self.id_names}
         self.names, batches = _open(self.file, self.known, set(text))
+        self.csv = table_format(self.file) == "csv"
         self.reported: set[str] = set()
         if self.names is not None:
             for column in [next((c for c in self.id_names if c in self.names), self.id_names[0]), *required]:
@@ -73,9 +74,14 @@ class _Table:
         return arr, bad
 
     def no_lead_id(self, batch: _Batch, i: int, problems: list) -> None:
-        """Row i has no lead id: say so, unless it has no value at all (a blank CSV line)."""
+        """Row i has no lead id: say so, unless it has no value at all in a CSV (a blank line; JSONL
+        blank lines make no row, so a JSONL or Parquet row with no value is counted)."""
         if any(c[i].is_valid if isinstance(c, pa.Array) else c[i] is not None for c in batch.cols.values()):
-            problems.append((i, self.id_names[0], "no lead id", "bad_row"))
+            raw = next((batch.cols[c] for c in self.id_names if c in batch.cols), None)
+            why = _convert(_take(raw, pa.array([i])), "string")[1].get(0) if raw is not None else None
+            problems.append((i, self.id_names[0], f"lead id {why}" if why else "no lead id", "bad_row"))
+        elif not self.csv:
+            problems.append((i, self.id_names[0], "no lead id, and no other value", "bad_row"))
 
     def narrowed(self, batch: _Batch) -> _Batch:
         """The batch's rows of `self.lead` only (explaining one lead: other rows are not typed,
@@ -154,7 +160,8 @@ def read_outcomes(path, log: ProblemLog, *, id_column: str = "lead_id", with_row
     for batch in table:
         problems: list = []
         ids = table.ids(batch).to_pylist()
-        stages = table.col(batch, "stage", "string")[0].to_pylist()
+        stages, stage_bad = table.col(batch, "stage", "string")
+        stages = stages.to_pylist()
         at, at_bad = table.col(batch, "at", "datetime")
         amounts = table.col(batch, "amount", "number", problems)[0].to_pylist()
         kept, dropped = [], set()
@@ -163,7 +170,7 @@ def read_outcomes(path, log: ProblemLog, *, id_column: str = "lead_id", with_row
             if lead is None:
                 table.no_lead_id(batch, i, problems)
             elif not stage:
-                problems.append((i, "stage", "no stage", "bad_row"))
+                problems.append((i, "stage", f"stage {stage_bad[i]}" if i in stage_bad else "no stage", "bad_row"))
             elif when is None:
                 problems.append((i, "at", at_bad.get(i, "no time"), "bad_timestamp"))
             else:
@@ -181,7 +188,8 @@ def read_changes(path, schema, log: ProblemLog, *, with_rows: bool = False) -> I
     for batch in table:
         problems: list = []
         ids = table.ids(batch).to_pylist()
-        fields = pc.dictionary_encode(pc.utf8_trim_whitespace(table.col(batch, "field", "string")[0]))
+        fields, field_bad = table.col(batch, "field", "string")
+        fields = pc.dictionary_encode(pc.utf8_trim_whitespace(fields))
         values: list = [None] * batch.n
         raw = batch.cols.get("value", [None] * batch.n)
         for code, name in enumerate(fields.dictionary.to_pylist()):
@@ -200,7 +208,8 @@ def read_changes(path, schema, log: ProblemLog, *, with_rows: bool = False) -> I
             if lead is None:
                 table.no_lead_id(batch, i, problems)
             elif field not in schema.fields:
-                problems.append((i, "field", f"unknown field `{show_value(field)}`" if field else "no field", "bad_row"))
+                problems.append((i, "field", f"unknown field `{show_value(field)}`" if field else
+                                 f"field {field_bad[i]}" if i in field_bad else "no field", "bad_row"))
             elif when is None:
                 problems.append((i, "at", at_bad.get(i, "no time"), "bad_timestamp"))
             else:

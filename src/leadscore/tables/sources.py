@@ -10,18 +10,18 @@ import io
 import json
 import os
 import queue
-import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
+from .convert import show_value
+from .csvfile import read_csv
 from .problems import TableError
+from .rawbatch import Batch as _Batch
 
 TABLES = ("leads", "events", "outcomes", "changes")
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
@@ -50,16 +50,7 @@ def find_history_tables(folder: str) -> dict[str, str]:
     return found
 
 
-@dataclass(slots=True)
-class _Batch:
-    cols: dict            # column name -> pyarrow array, or Python list (JSONL lines pyarrow refused)
-    n: int
-    row_of: object        # batch index -> row number in the file
-    pre: list             # [(row, column, reason, kind)] found while reading (malformed rows)
-
-
-_CSV_BLOCK, _JSON_BLOCK, _PARQUET_ROWS = 1 << 21, 1 << 22, 1 << 16   # bytes, bytes, rows
-_NEWLINE = re.compile(b"\n")
+_JSON_BLOCK, _PARQUET_ROWS = 1 << 22, 1 << 16   # bytes, rows
 
 
 def _open(path: str, known: set, text: set) -> tuple[list[str] | None, Iterator[_Batch]]:
@@ -68,79 +59,31 @@ def _open(path: str, known: set, text: set) -> tuple[list[str] | None, Iterator[
     fmt = table_format(path)
     try:
         if fmt == "csv":
-            return _csv(path)
-        if fmt == "parquet":
+            names, batches = read_csv(path)
+        elif fmt == "parquet":
             file = pq.ParquetFile(path)
             names = file.schema_arrow.names
-            return names, _parquet(file, [name for name in names if name in known])
-        return None, _jsonl(path, pa.schema([(name, pa.string()) for name in sorted(text)]))
+            batches = _parquet(file, [name for name in names if name in known])
+        else:
+            return None, _jsonl(path, pa.schema([(name, pa.string()) for name in sorted(text)]))
     except (OSError, pa.ArrowException) as error:
         raise TableError(f"{path}: cannot read: {error}") from error
+    except UnicodeDecodeError as error:
+        raise TableError(f"{path}:1 the column names are not valid UTF-8 text") from error
+    _refuse_repeated_columns(path, names)
+    return names, batches
 
 
-def _csv(path: str):
-    parse = pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
-                              invalid_row_handler=lambda row: "skip")
-    names = pcsv.open_csv(path, parse_options=parse).schema.names
-    invalid = []   # malformed rows in file order: (data record index, newlines in it, cells)
-
-    def on_invalid(row):
-        # row.number (the record number, header = 1) is only given without threads.
-        invalid.append((row.number - 2, row.text.count("\n"), row.actual_columns))
-        return "skip"
-
-    reader = pcsv.open_csv(
-        path, read_options=pcsv.ReadOptions(use_threads=False, block_size=_CSV_BLOCK),
-        parse_options=pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
-                                         invalid_row_handler=on_invalid),
-        convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, null_values=[""],
-                                            strings_can_be_null=True, quoted_strings_can_be_null=True))
-    first = 2 + sum(n.count("\n") for n in names)   # line of the first data record
-    logged = [0]                                      # malformed rows already reported
-
-    def batches():
-        # Line of a record = first + its record index + newlines inside earlier records;
-        # records are valid rows, blank lines (all-null rows) and malformed rows.
-        done = newlines = 0
-        for batch in reader:
-            n = batch.num_rows
-            inside = None
-            if any(c.buffers()[2] is not None and _NEWLINE.search(c.buffers()[2]) for c in batch.columns):
-                counts = [pc.fill_null(pc.count_substring(c, "\n"), 0) for c in batch.columns]
-                total = counts[0]
-                for c in counts[1:]:
-                    total = pc.add(total, c)
-                inside = [0] + pc.cumulative_sum(total).to_pylist()
-
-            def row_of(i, start=done, before=newlines, inside=inside):
-                record, extra = start + i, 0
-                for index, lines, _ in invalid:
-                    if index > record:
-                        break
-                    record, extra = record + 1, extra + lines
-                return first + record + before + (inside[i] if inside else 0) + extra
-
-            pre = malformed(done, n, newlines, inside)
-            yield _Batch({name: batch.column(k) for k, name in enumerate(names)}, n, row_of, pre)
-            done, newlines = done + n, newlines + (inside[n] if inside else 0)
-        yield _Batch({}, 0, None, malformed(done, 0, newlines, None))
-
-    def malformed(done, n, newlines, inside):
-        """The malformed rows among or just after the batch's n rows (pyarrow reports them as it parses)."""
-        pre = []
-        while len(pre) + logged[0] < len(invalid):
-            k = logged[0] + len(pre)
-            index, _, cells = invalid[k]
-            valid_before = index - k - done
-            if valid_before > n:
-                break
-            line = first + index + newlines + (inside[valid_before] if inside else 0) + sum(
-                lines for _, lines, _ in invalid[:k])
-            pre.append((line, None, f"the row has {cells} cells, the header {len(names)}", "bad_row"))
-        logged[0] += len(pre)
-        return pre
-
-    return names, batches()
+def _refuse_repeated_columns(path: str, names: list[str]) -> None:
+    """Two columns of one name: which one holds the values is a guess (a repeated id column would
+    make every row another lead's), so the table is refused. Columns with no name (the trailing
+    commas of a spreadsheet export) are unknown columns, never read, so they may repeat."""
+    first: dict[str, int] = {}
+    for number, name in enumerate(names, 1):
+        if name in first and name:
+            raise TableError(f"{path}:1 column `{show_value(name)}` appears twice (columns {first[name]} "
+                             f"and {number}); rename or remove one")
+        first[name] = number
 
 
 def _parquet(file: pq.ParquetFile, columns: list[str]) -> Iterator[_Batch]:
@@ -169,10 +112,46 @@ def _jsonl(path: str, text: pa.Schema) -> Iterator[_Batch]:
                 return
 
 
+MAX_JSON_DEPTH = 100   # nesting levels of one JSONL line; parsers recurse per level (pyarrow's crashes)
+_NOT_OPENING = bytes(b for b in range(256) if b not in b"[{\n")
+
+
+def _too_deep(data: bytes, lines: list[bytes]) -> list[int]:
+    """Indices of the lines nested deeper than MAX_JSON_DEPTH. A line with no more opening brackets
+    than that cannot be: the block is cut down to its brackets and line ends (in C), and only a
+    line with more is measured, outside strings."""
+    per_line = data.translate(None, _NOT_OPENING).split(b"\n")
+    if max(map(len, per_line)) <= MAX_JSON_DEPTH:
+        return []
+    return [k for k, openings in enumerate(per_line)
+            if len(openings) > MAX_JSON_DEPTH and k < len(lines) and _depth(lines[k]) > MAX_JSON_DEPTH]
+
+
+def _depth(text: bytes) -> int:
+    """The deepest nesting of brackets outside strings in one line of JSON (or would-be JSON)."""
+    chars = np.frombuffer(text, np.uint8)
+    backslash = chars == ord("\\")
+    # A quote is escaped when an odd run of backslashes precedes it.
+    positions = np.arange(len(chars))
+    last_other = np.maximum.accumulate(np.where(backslash, -1, positions))
+    run_before = np.concatenate(([0], positions[:-1] - last_other[:-1]))
+    quotes = (chars == ord('"')) & (run_before % 2 == 0)
+    outside = np.cumsum(quotes) % 2 == 0
+    opens, closes = (chars == ord("[")) | (chars == ord("{")), (chars == ord("]")) | (chars == ord("}"))
+    steps = (opens & outside).astype(np.int64) - (closes & outside)
+    return int(np.cumsum(steps).max(initial=0))
+
+
 def _json_block(data: bytes, line: int, text: pa.Schema) -> _Batch:
     lines = data.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
+    deep = _too_deep(data, lines)
+    pre = [(line + k, None, f"nested deeper than {MAX_JSON_DEPTH} levels", "bad_row") for k in deep]
+    if deep:   # left out as blank lines, so the others keep their line numbers
+        for k in deep:
+            lines[k] = b""
+        data = b"\n".join(lines) + b"\n"
     try:
         table = pjson.read_json(
             io.BytesIO(data), read_options=pjson.ReadOptions(use_threads=False, block_size=len(data) + 1),
@@ -183,15 +162,15 @@ def _json_block(data: bytes, line: int, text: pa.Schema) -> _Batch:
             rows = [line + k for k, text in enumerate(lines) if text.strip()]
         if rows is None or len(rows) == table.num_rows:
             cols = {name: col.combine_chunks() for name, col in zip(table.column_names, table.columns)}
-            return _Batch(cols, table.num_rows, (lambda i: line + i) if rows is None else rows.__getitem__, [])
-    except pa.ArrowInvalid:
-        pass   # a malformed line, or a key whose kind changes between lines
-    objects, rows, pre = [], [], []
+            return _Batch(cols, table.num_rows, (lambda i: line + i) if rows is None else rows.__getitem__, pre)
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        pass   # a malformed line, a key whose kind changes between lines, a lone surrogate, a key not UTF-8
+    objects, rows = [], []
     for k, text in enumerate(lines):
         if not text.strip():
             continue
-        try:
-            value = json.loads(text)
+        try:   # bytes that are not UTF-8 become lone surrogates: the cell is then not text, as in pyarrow's
+            value = json.loads(text.decode("utf-8", "surrogateescape"))
         except ValueError as error:
             pre.append((line + k, None, f"not valid JSON ({getattr(error, 'msg', error)})", "bad_row"))
             continue
