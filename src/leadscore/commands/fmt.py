@@ -6,7 +6,6 @@ import sys
 
 import click
 
-from .common import write_atomically
 
 @click.command("fmt")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
@@ -15,13 +14,17 @@ from .common import write_atomically
 def command(paths: tuple[str, ...], check: bool, show_diff: bool) -> None:
     """Rewrite rule files in the one canonical layout, keeping every comment.
 
-    Exit status: 0 nothing to do (or done), 1 with --check when a file would
-    change or when a file has syntax errors (it is left as it is).
+    A file keeps its line endings (CRLF or LF, as its first line ends) and
+    its byte order mark. A symbolic link is written through to its target, a
+    hard-linked file in place. Exit status: 0 nothing to do (or done), 1 with
+    --check when a file would change, or when a file has syntax errors, is
+    read-only or changed while it was formatted (it is left as it is).
     """
     import difflib
 
+    from ..atomic import RewriteRefused, rewrite_file
     from ..dsl.diagnostics import render_text
-    from ..dsl.formatter import format_ruleset, shape
+    from ..dsl.formatter import format_ruleset, in_layout_of, shape
     from ..dsl.parser import parse
     from ..loader import find_rule_files, read_text
 
@@ -40,7 +43,7 @@ def command(paths: tuple[str, ...], check: bool, show_diff: bool) -> None:
             click.echo(f"{file}: not formatted: fix the syntax errors first", err=True)
             failed = True
             continue
-        formatted = format_ruleset(ruleset)
+        formatted = in_layout_of(text, format_ruleset(ruleset))
         if formatted == text:
             continue
         # Never write a layout that reads back differently: that would be a
@@ -58,6 +61,12 @@ def command(paths: tuple[str, ...], check: bool, show_diff: bool) -> None:
         if check:
             click.echo(f"would reformat {file}")
         elif not show_diff:
-            write_atomically(file, formatted)
+            try:
+                rewrite_file(file, text, formatted)
+            except (RewriteRefused, OSError) as error:
+                reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+                click.echo(f"{file}: not formatted: {reason}; left unchanged", err=True)
+                failed = True
+                continue
             click.echo(f"reformatted {file}")
     sys.exit(1 if failed or (check and changed) else 0)
