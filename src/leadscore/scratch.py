@@ -30,9 +30,8 @@ _TEMPORARY_NAME = re.compile(re.escape(TEMPORARY_PREFIX) + r"(\d+)-[^/]*" + re.e
 def spill_folder() -> Iterator[str]:
     """A new, locked folder in the temporary directory, removed on exit; the leftovers of killed
     runs are removed first."""
-    parent = tempfile.gettempdir()
-    remove_leftovers(parent, _SPILL_NAME)
-    folder = tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-", dir=parent)
+    remove_stale_spill_folders()
+    folder = tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
     lock = os.open(folder, os.O_RDONLY)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -40,6 +39,12 @@ def spill_folder() -> Iterator[str]:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         os.close(lock)
+
+
+def remove_stale_spill_folders() -> None:
+    """The spill folders of killed runs (every `score` and `simulate` run starts with this, as
+    a small run makes no folder of its own)."""
+    remove_leftovers(tempfile.gettempdir(), _SPILL_NAME)
 
 
 def temporary_beside(path: str) -> tuple[int, str]:
