@@ -41,16 +41,17 @@ def tables(tmp_path_factory) -> tuple[Path, Path]:
 
 def start(tables, tmp_path: Path, *extra: str, output: Path | None = None) -> tuple[subprocess.Popen, Path]:
     """`leadscore score` in a session of its own, with a temporary directory of its own."""
+    leads, events = tables
+    command = ["score", str(ACME), "--leads", str(leads), "--events", str(events), "--as-of", "2026-05-01", *extra]
+    return run(tmp_path, command + (["-o", str(output)] if output is not None else []))
+
+
+def run(tmp_path: Path, arguments: list[str]) -> tuple[subprocess.Popen, Path]:
     scratch = tmp_path / "tmp"
     scratch.mkdir(exist_ok=True)
-    leads, events = tables
     env = dict(os.environ, TMPDIR=str(scratch), PYTHONPATH=SOURCE)
-    command = [sys.executable, "-m", "leadscore.cli", "score", str(ACME), "--leads", str(leads),
-               "--events", str(events), "--as-of", "2026-05-01", *extra]
-    if output is not None:
-        command += ["-o", str(output)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               start_new_session=True)
+    process = subprocess.Popen([sys.executable, "-m", "leadscore.cli", *arguments], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     return process, scratch
 
 
@@ -140,3 +141,18 @@ def test_after_sigkill_the_next_run_removes_the_leftovers(tables, tmp_path):
     assert status == 0, errors
     assert spill_folders(scratch) == [] and leftovers(tmp_path) == []
     assert output.read_text().startswith("lead_id,")
+
+
+def test_sigterm_stops_simulate_in_order(tables, tmp_path):
+    leads, events = tables
+    outcomes = tmp_path / "outcomes.csv"
+    outcomes.write_text("lead_id,stage,at\n" + "".join(f"L-{k},won,2026-04-20T10:00:00Z\n" for k in range(0, 40_000, 7)))
+    report = tmp_path / "report.json"
+    process, scratch = run(tmp_path, ["simulate", str(ACME), "--leads", str(leads), "--events", str(events),
+                                      "--outcomes", str(outcomes), "-o", str(report)])
+    wait_for(lambda: spill_folders(scratch), process)
+    process.send_signal(signal.SIGTERM)
+    status, errors = finished(process)
+    assert status == 128 + signal.SIGTERM, errors
+    assert "stopped by SIGTERM" in errors and "Traceback" not in errors
+    assert spill_folders(scratch) == [] and leftovers(tmp_path) == [] and not report.exists()

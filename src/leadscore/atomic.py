@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import TextIO
 
 from .scratch import temporary_beside
+from .signals import hold_back
 
 
 class RewriteRefused(Exception):
@@ -21,18 +22,23 @@ class RewriteRefused(Exception):
 @contextmanager
 def atomic_file(path: str) -> Iterator[TextIO]:
     """A text file to write `path` through; lines are streamed (the rows of millions of leads)."""
+    release = hold_back()
     try:
         fd, temporary = temporary_beside(path)
     except OSError as error:   # name the file asked for, not the temporary one
+        release()
         raise OSError(error.errno, error.strerror, path) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            release()   # a signal held back is raised here, where the file will be removed
             yield handle
         os.chmod(temporary, _new_file_mode(path))
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+    finally:
+        release()
 
 
 def write_atomically(path: str, text: str) -> None:

@@ -19,6 +19,8 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .signals import hold_back
+
 SPILL_PREFIX = "leadscore-spill-"
 TEMPORARY_PREFIX = ".leadscore-"
 TEMPORARY_SUFFIX = ".tmp"
@@ -31,14 +33,20 @@ def spill_folder() -> Iterator[str]:
     """A new, locked folder in the temporary directory, removed on exit; the leftovers of killed
     runs are removed first."""
     remove_stale_spill_folders()
-    folder = tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
-    lock = os.open(folder, os.O_RDONLY)
+    release = hold_back()
+    folder = lock = None
     try:
+        folder = tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
+        lock = os.open(folder, os.O_RDONLY)
         fcntl.flock(lock, fcntl.LOCK_EX)
+        release()   # a signal held back is raised here, where the folder will be removed
         yield folder
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        os.close(lock)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        if lock is not None:
+            os.close(lock)
+        release()
 
 
 def remove_stale_spill_folders() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 _STOPPING = (signal.SIGINT, signal.SIGTERM)
@@ -45,6 +45,13 @@ def stopped_in_order() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+def hold_back() -> Callable[[], None]:
+    """Hold SIGINT and SIGTERM back until the returned function is called (again calls do
+    nothing), so that a file or folder and the `finally` that removes it are made as one step."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    return lambda: signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def _raise_interrupted(signum: int, frame) -> None:
     # A second signal ends the process at once: an exception raised where Python cannot
     # propagate it (a finalizer) is lost, and the user must still be able to stop the run.
@@ -60,14 +67,14 @@ def worker_pool(jobs: int):
     raised inside fork's bookkeeping (where it is ignored) nor before the pool can be ended."""
     import multiprocessing
 
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    release = hold_back()
     try:
         pool = multiprocessing.get_context("fork").Pool(jobs, quiet_worker)
     except BaseException:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        release()
         raise
     with pool:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)   # a signal held back is raised here
+        release()   # a signal held back is raised here, where the pool will be ended
         yield pool
 
 

@@ -12,7 +12,7 @@ import math
 import multiprocessing
 import os
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -57,8 +57,9 @@ def score_tables(scorer, schema, leads: str, events: str, instant: float, out: T
     setup = Setup(layout, scorer.module.evaluate, instant, explain,
                   output.rows_formatter(fmt, names, explain), max(1, log.keep))
     count = bucket_count(leads, events, jobs, min(EVENTS_PER_BUCKET, SCORE_EVENTS_PER_BUCKET))
-    with ExitStack() as stack:
-        folder = stack.enter_context(spill_folder()) if count > 1 else None
+    # a `with` of its own: its removal is due from the moment the folder exists, even if a
+    # signal comes before the next statement
+    with (spill_folder() if count > 1 else nullcontext()) as folder, ExitStack() as stack:
         buckets = Buckets(count, folder, layout)
         spilled = spill(leads, events, schema, layout, log, buckets)
         results = _score_all(spilled, setup, min(jobs, count))
