@@ -106,3 +106,16 @@ def test_rewrite_keeps_the_mode_of_the_file(tmp_path):
     rules.chmod(0o640)
     rewrite_file(str(rules), "old", "new")
     assert rules.read_text() == "new" and rules.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_link_in_a_folder_leading_outside_it_is_left_alone(tmp_path):
+    outside = tmp_path / "outside.score"
+    outside.write_text(MESSY)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "shared.score").symlink_to(outside)
+    (rules / "own.score").write_text(MESSY)
+    result = fmt(str(rules))
+    assert result.exit_code == 0, result.output
+    assert f"note: {rules / 'shared.score'}: left alone: a symbolic link to a file outside {rules}" in result.output
+    assert outside.read_text() == MESSY and (rules / "own.score").read_text() == NEAT

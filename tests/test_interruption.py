@@ -96,19 +96,39 @@ def test_sigterm_removes_the_spill_folder_and_the_temporary_output(tables, tmp_p
     assert list(output.parent.iterdir()) == []   # no output, no temporary file
 
 
-@pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
-                    reason="needs /proc/PID/task/PID/children to see the workers")
-def test_ctrl_c_stops_the_workers_quietly(tables, tmp_path):
-    """Ctrl-C reaches the whole process group: the workers too."""
+SEES_WORKERS = pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
+                                  reason="needs /proc/PID/task/PID/children to see the workers")
+
+
+@SEES_WORKERS
+@pytest.mark.parametrize("signum, whole_group", [(signal.SIGINT, True), (signal.SIGTERM, False)],
+                         ids=["ctrl-c to the process group", "sigterm to the main process"])
+def test_workers_stop_quietly(tables, tmp_path, signum, whole_group):
+    """Ctrl-C reaches the whole process group, the workers too; `kill` only the main process."""
     output = tmp_path / "scores.csv"
     process, scratch = start(tables, tmp_path, "--jobs", "2", output=output)
     wait_for(lambda: len(workers(process)) >= 2, process)
     pool = workers(process)
-    os.killpg(process.pid, signal.SIGINT)
+    if whole_group:
+        os.killpg(process.pid, signum)
+    else:
+        process.send_signal(signum)
     status, errors = finished(process)
-    assert status == 128 + signal.SIGINT, errors
+    assert status == 128 + signum, errors
     assert "Traceback" not in errors and "Error" not in errors, errors
     assert spill_folders(scratch) == [] and leftovers(tmp_path) == [] and not output.exists()
+    for pid in pool:
+        wait_for_exit(int(pid))
+
+
+@SEES_WORKERS
+def test_workers_end_with_a_killed_main_process(tables, tmp_path):
+    process, _ = start(tables, tmp_path, "--jobs", "2", output=tmp_path / "scores.csv")
+    wait_for(lambda: len(workers(process)) >= 2, process)
+    pool = workers(process)
+    process.kill()
+    _, errors = finished(process)   # standard error ends when the last worker holding it has ended
+    assert "Traceback" not in errors and "Error" not in errors, errors
     for pid in pool:
         wait_for_exit(int(pid))
 

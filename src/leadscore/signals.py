@@ -7,6 +7,7 @@ end quietly, without tracebacks."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -69,7 +70,7 @@ def worker_pool(jobs: int):
 
     release = hold_back()
     try:
-        pool = multiprocessing.get_context("fork").Pool(jobs, quiet_worker)
+        pool = multiprocessing.get_context("fork").Pool(jobs, quiet_worker, (os.getpid(),))
     except BaseException:
         release()
         raise
@@ -78,19 +79,22 @@ def worker_pool(jobs: int):
         yield pool
 
 
-def quiet_worker() -> None:
-    """The initializer of worker processes: Ctrl-C reaches the whole process group, but only the
-    main process decides (it ends the workers with SIGTERM, which then ends a worker at once,
-    as does the end of the main process, even by SIGKILL, on Linux); a result sent to a main
-    process that is gone ends the worker instead of raising BrokenPipeError."""
+def quiet_worker(parent: int) -> None:
+    """The initializer of worker processes. Ctrl-C reaches the whole process group, but only the
+    main process (`parent`) decides: it ends the workers with SIGTERM, which ends a worker at
+    once. On Linux the end of the main process, even by SIGKILL, sends a worker SIGTERM too
+    (elsewhere a worker of a killed run waits for work until it is killed). A result sent to a
+    main process that is gone ends the worker instead of raising BrokenPipeError."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
     if sys.platform == "linux":
         import ctypes
 
         try:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
         except (OSError, AttributeError):
-            pass   # without it an orphaned worker finishes its bucket, then ends on SIGPIPE
+            pass
+        if os.getppid() != parent:   # the main process ended before the line above
+            signal.raise_signal(signal.SIGTERM)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)   # held back since the fork
