@@ -67,8 +67,9 @@ def temporary_beside(path: str) -> tuple[int, str]:
 
 
 def remove_leftovers(folder: str, pattern: re.Pattern) -> None:
-    """Remove the entries of `folder` named by `pattern` whose writer is gone. Best effort: an
-    entry that cannot be inspected or removed is left, never an error of this run."""
+    """Remove the entries of `folder` named by `pattern` whose writer is gone: this user's, not
+    a symbolic link, the process named gone and the lock free. Best effort: an entry that
+    cannot be inspected or removed is left, never an error of this run."""
     try:
         names = os.listdir(folder)
     except OSError:
@@ -83,6 +84,8 @@ def remove_leftovers(folder: str, pattern: re.Pattern) -> None:
         except OSError:
             continue
         try:
+            if os.fstat(fd).st_uid != os.getuid():
+                raise PermissionError   # in a shared temporary directory: another user's
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)

@@ -47,7 +47,7 @@ def stopped_in_order() -> Iterator[None]:
 
 
 def hold_back() -> Callable[[], None]:
-    """Hold SIGINT and SIGTERM back until the returned function is called (again calls do
+    """Hold SIGINT and SIGTERM back until the returned function is called (later calls do
     nothing), so that a file or folder and the `finally` that removes it are made as one step."""
     held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
     return lambda: signal.pthread_sigmask(signal.SIG_SETMASK, held)
