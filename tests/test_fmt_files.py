@@ -119,3 +119,10 @@ def test_a_link_in_a_folder_leading_outside_it_is_left_alone(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"note: {rules / 'shared.score'}: left alone: a symbolic link to a file outside {rules}" in result.output
     assert outside.read_text() == MESSY and (rules / "own.score").read_text() == NEAT
+
+
+def test_mixed_line_endings_take_the_kind_of_the_first_line(tmp_path):
+    rules = tmp_path / "rules.score"
+    rules.write_bytes(b'ruleset "r" version 1\r\nscore s {\n  a:+1 if x>1\r\n}\n')
+    assert fmt(str(rules)).exit_code == 0
+    assert rules.read_bytes() == NEAT.replace("\n", "\r\n").encode()
