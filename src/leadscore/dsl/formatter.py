@@ -72,11 +72,6 @@ class _Formatter:
                 and not self.out[-1].rstrip().endswith("{"):
             self.out.append("")
 
-    def _trailing(self, end_line: int) -> str:
-        """The trailing comment on the unit's one line, to put after it."""
-        inside = self._comments_until(end_line)
-        return ("  " + inside[0].text) if inside else ""
-
     def _comments_until(self, end_line: int) -> list[ast.Comment]:
         found = []
         while self.next_comment < len(self.comments) and \
@@ -86,27 +81,27 @@ class _Formatter:
         return found
 
     def _line(self, indent: str, text: str, span) -> None:
-        """A unit written on one line: its last comment trails it if it trailed a line; the
-        comments before that go above it (a line holds one comment)."""
-        self._leading(span.line, indent)
-        inside = self._comments_until(span.end_line)
+        self._unit(indent, text, span.line, span.end_line)
+
+    def _unit(self, indent: str, text: str, first_line: int, last_line: int) -> None:
+        """Source lines `first_line`..`last_line` written as one line: its last comment trails
+        it if it trailed a line; the comments before that go above it (a line holds one)."""
+        self._leading(first_line, indent)
+        inside = self._comments_until(last_line)
         trailing = ""
         if inside and not inside[-1].own_line:
             trailing = "  " + inside.pop().text
         self.out.extend(indent + comment.text for comment in inside)
         self.out.append(indent + text + trailing)
-        self.last_line = span.end_line
+        self.last_line = last_line
 
     def _open(self, indent: str, text: str, span) -> None:
-        """The first line of a block: trailing comments on it only."""
-        self._leading(span.line, indent)
-        self.out.append(indent + text + self._trailing(span.line))
-        self.last_line = span.line
+        """The first line of a block."""
+        self._unit(indent, text, span.line, span.line)
 
     def _close(self, indent: str, span) -> None:
         self._leading(span.end_line, indent + INDENT)
-        self.out.append(indent + "}" + self._trailing(span.end_line))
-        self.last_line = span.end_line
+        self._unit(indent, "}", span.end_line, span.end_line)
 
     # --- statements ---------------------------------------------------------------
 
