@@ -87,3 +87,13 @@ def test_only_leftovers_of_processes_that_are_gone_are_removed(names):
         scratch.remove_leftovers(folder, scratch._SPILL_NAME)
         removed = names - set(os.listdir(folder))
     assert removed == {n for n in names if any(n.startswith(f"leadscore-spill-{pid}-") for pid in GONE)}
+
+
+def test_without_locks_leftovers_are_kept_and_runs_still_work(temporary_directory, monkeypatch):
+    """Where there is no `fcntl` (Windows) nothing tells a leftover from a live run's folder."""
+    monkeypatch.setattr(scratch, "fcntl", None)
+    gone = temporary_directory / f"leadscore-spill-{DEAD}-abc"
+    gone.mkdir()
+    with scratch.spill_folder() as folder:
+        assert Path(folder).is_dir()
+    assert list(temporary_directory.iterdir()) == [gone]

@@ -11,7 +11,6 @@ another machine or container sharing the folder).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
@@ -20,6 +19,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .signals import hold_back
+
+try:
+    import fcntl
+except ImportError:   # Windows: no locks and no safe liveness test, so leftovers are kept
+    fcntl = None
 
 SPILL_PREFIX = "leadscore-spill-"
 TEMPORARY_PREFIX = ".leadscore-"
@@ -37,8 +41,9 @@ def spill_folder() -> Iterator[str]:
     folder = lock = None
     try:
         folder = tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
-        lock = os.open(folder, os.O_RDONLY)
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        if fcntl is not None:
+            lock = os.open(folder, os.O_RDONLY)
+            fcntl.flock(lock, fcntl.LOCK_EX)
         release()   # a signal held back is raised here, where the folder will be removed
         yield folder
     finally:
@@ -62,7 +67,8 @@ def temporary_beside(path: str) -> tuple[int, str]:
     remove_leftovers(folder, _TEMPORARY_NAME)
     fd, temporary = tempfile.mkstemp(dir=folder, prefix=f"{TEMPORARY_PREFIX}{os.getpid()}-",
                                      suffix=TEMPORARY_SUFFIX)
-    fcntl.flock(fd, fcntl.LOCK_EX)
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
     return fd, temporary
 
 
@@ -70,6 +76,8 @@ def remove_leftovers(folder: str, pattern: re.Pattern) -> None:
     """Remove the entries of `folder` named by `pattern` whose writer is gone: this user's, not
     a symbolic link, the process named gone and the lock free. Best effort: an entry that
     cannot be inspected or removed is left, never an error of this run."""
+    if fcntl is None:
+        return
     try:
         names = os.listdir(folder)
     except OSError:

@@ -49,6 +49,8 @@ def stopped_in_order() -> Iterator[None]:
 def hold_back() -> Callable[[], None]:
     """Hold SIGINT and SIGTERM back until the returned function is called (later calls do
     nothing), so that a file or folder and the `finally` that removes it are made as one step."""
+    if not hasattr(signal, "pthread_sigmask"):   # Windows
+        return lambda: None
     held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
     return lambda: signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
