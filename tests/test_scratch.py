@@ -72,7 +72,7 @@ GONE = [DEAD, 10**30]   # a process that ended; an id no process can have
 NAMES = st.one_of(
     st.builds(lambda pid, rest: f"leadscore-spill-{pid}-{rest}",
               st.sampled_from([*GONE, os.getpid(), os.getppid(), 0]), st.text("abcxyz-_.", max_size=6)),
-    st.text(st.characters(blacklist_characters="/\x00"), min_size=1, max_size=20),
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"), min_size=1, max_size=20),
     st.builds(lambda pid, rest: f"{rest}leadscore-spill-{pid}", st.sampled_from(GONE), st.text("-.a", max_size=3)),
 )
 
