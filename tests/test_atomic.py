@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -44,3 +47,39 @@ def test_a_missing_folder_is_reported_under_the_path_asked_for(tmp_path):
     with pytest.raises(OSError) as raised:
         write_atomically(wanted, "{}")
     assert raised.value.filename == wanted
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_the_temporary_file_of_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    leftover = tmp_path / f".leadscore-{_dead_pid()}-abc123.tmp"
+    leftover.write_text("half a row")
+    write_atomically(str(tmp_path / "scores.csv"), "lead_id\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]
+
+
+def test_the_temporary_file_of_a_live_or_locked_writer_is_kept(tmp_path):
+    alive = tmp_path / f".leadscore-{os.getppid()}-abc123.tmp"
+    alive.write_text("being written")
+    locked = tmp_path / f".leadscore-{_dead_pid()}-def456.tmp"   # a writer elsewhere holds its lock
+    locked.write_text("being written")
+    other = tmp_path / ".leadscore-notes.tmp"   # not a name leadscore gives
+    other.write_text("mine")
+    with open(locked) as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        write_atomically(str(tmp_path / "scores.csv"), "lead_id\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, locked.name, other.name,
+                                                                   "scores.csv"])
+
+
+def test_the_temporary_file_is_named_after_its_writer_and_locked(tmp_path):
+    with atomic_file(str(tmp_path / "scores.csv")) as handle:
+        [temporary] = [p for p in tmp_path.iterdir() if p.name.startswith(".leadscore-")]
+        assert temporary.name.startswith(f".leadscore-{os.getpid()}-")
+        with open(temporary) as other, pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        handle.write("x")

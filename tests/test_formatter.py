@@ -131,3 +131,50 @@ def test_fmt_leaves_a_file_with_syntax_errors_alone(tmp_path):
     result = CliRunner().invoke(main, ["fmt", str(broken)])
     assert result.exit_code == 1 and "LS100" in result.output
     assert broken.read_text() == original
+
+
+def test_comments_inside_a_multi_line_rule_move_above_it():
+    """Issue 10, item 20: these were refused with "internal error ... please report this"."""
+    text = """ruleset "r" version 1
+score s {
+  a: +1 if x > 1 and  # why
+     y < 2   # second
+  b: +1 if x in [1,   # one
+       # own line in a list
+       2]
+  c: +1 per page_view, decay steps {  # steps
+     7d: 50%,   # a week
+     # own line in steps
+     30d: 10%
+  }
+  d: +1 if x > 1 and  # only one
+     y < 2
+}
+"""
+    assert assert_round_trip(text) == """ruleset "r" version 1
+score s {
+  # why
+  a: +1 if x > 1 and y < 2  # second
+  # one
+  # own line in a list
+  b: +1 if x in [1, 2]
+  # steps
+  # a week
+  # own line in steps
+  c: +1 per page_view, decay steps { 7d: 50%, 30d: 10% }
+  d: +1 if x > 1 and y < 2  # only one
+}
+"""
+
+
+def test_trailing_spaces_of_a_comment_are_dropped():
+    text = 'ruleset "r" version 1   # spaces after   \nthreshold t: a > 1 #\t\x0c\n'
+    assert assert_round_trip(text) == 'ruleset "r" version 1  # spaces after\nthreshold t: a > 1  #\n'
+
+
+def test_fmt_check_passes_on_a_formatted_file_with_comments_in_a_rule(tmp_path):
+    rules = tmp_path / "rules.score"
+    rules.write_text('ruleset "r" version 1\nscore s {\n  a: +1 if x > 1 and  # why\n     y < 2  # second\n}\n')
+    runner = CliRunner()
+    assert runner.invoke(main, ["fmt", str(rules)]).exit_code == 0
+    assert runner.invoke(main, ["fmt", "--check", str(rules)]).exit_code == 0

@@ -11,9 +11,8 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-import tempfile
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -22,6 +21,8 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
+from ..scratch import spill_folder
+from ..signals import worker_pool
 from ..tables import ProblemLog, RowProblem, table_format
 from . import output
 from .bucket import Scored, Setup, score_bucket
@@ -56,8 +57,9 @@ def score_tables(scorer, schema, leads: str, events: str, instant: float, out: T
     setup = Setup(layout, scorer.module.evaluate, instant, explain,
                   output.rows_formatter(fmt, names, explain), max(1, log.keep))
     count = bucket_count(leads, events, jobs, min(EVENTS_PER_BUCKET, SCORE_EVENTS_PER_BUCKET))
-    with ExitStack() as stack:
-        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="leadscore-score-")) if count > 1 else None
+    # a `with` of its own: its removal is due from the moment the folder exists, even if a
+    # signal comes before the next statement
+    with (spill_folder() if count > 1 else nullcontext()) as folder, ExitStack() as stack:
         buckets = Buckets(count, folder, layout)
         spilled = spill(leads, events, schema, layout, log, buckets)
         results = _score_all(spilled, setup, min(jobs, count))
@@ -121,7 +123,7 @@ def _score_all(spilled: Spilled, setup: Setup, jobs: int) -> list[_Result]:
     try:
         if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
             # fork: the workers inherit the compiled scorer and the layout, nothing is pickled in
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            with worker_pool(jobs) as pool:
                 return pool.map(_score_spilled, range(count), chunksize=1)
         return [_score_spilled(bucket) for bucket in range(count)]
     finally:

@@ -8,6 +8,8 @@ import sys
 import click
 
 from ..safe_text import shown
+from ..scratch import remove_stale_spill_folders
+from ..signals import stopped_in_order
 from .common import load_or_exit, parse_instant
 
 
@@ -35,6 +37,7 @@ def report_problems(log) -> None:
               help="Worker processes for large tables (0: one per CPU).")
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
+@stopped_in_order()
 def command(ruleset: str, leads_file: str, events_file: str, instant: float, output: str | None,
             output_format: str | None, explain: bool, strict: bool, jobs: int, allow_schema_outside: bool) -> None:
     """Score every lead of LEADS at --as-of: one row per lead, in input order.
@@ -42,13 +45,16 @@ def command(ruleset: str, leads_file: str, events_file: str, instant: float, out
     Columns: lead_id, every score, threshold and segment in declaration
     order. Rows that cannot be used are counted and the first ones shown
     (file:row) on standard error. Exit status: 0 scored, 1 an unusable file
-    (or row, with --strict), 2 usage error.
+    (or row, with --strict), 2 usage error, 130 / 143 stopped by Ctrl-C /
+    SIGTERM (temporary files removed).
     """
     from ..atomic import atomic_file
     from ..batch import output as formats
     from ..batch import score_tables
     from ..explain import instant_text
     from ..tables import ProblemLog, TableError
+
+    remove_stale_spill_folders()
 
     if output_format is None:
         extension = os.path.splitext(output)[1].lower() if output else ".csv"

@@ -10,6 +10,8 @@ import sys
 import click
 
 from ..safe_text import shown
+from ..scratch import remove_stale_spill_folders
+from ..signals import stopped_in_order
 from .common import parse_instant
 
 _TABLE = click.Path(exists=True, dir_okay=False)
@@ -61,6 +63,7 @@ def _horizon(ctx, param, value: str) -> float:
               help="Worker processes (0: one per CPU).")
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
+@stopped_in_order()
 def command(ruleset: str, history: str | None, leads_path, events_path, outcomes_path, changes_path,
             baseline_path: str | None, against: str | None, settings: tuple[str, ...], sweep: str | None,
             start: float | None, end: float | None, success: str, horizon: float, capacity: float | None,
@@ -71,13 +74,15 @@ def command(ruleset: str, history: str | None, leads_path, events_path, outcomes
 
     With --baseline or --against, or with --set alone, two variants are compared: each
     metric side by side, and the leads that flip. Exit status: 0 done, 1 a ruleset or table
-    that cannot be used (or a bad row, with --strict), 2 usage error.
+    that cannot be used (or a bad row, with --strict), 2 usage error, 130 / 143 stopped by
+    Ctrl-C / SIGTERM (temporary files removed).
     """
     from ..simulator import variants as v
     from ..simulator.history import HistoryFiles
     from ..simulator.run import Options, SweepRequest, simulate
     from ..tables import ProblemLog, TableError
 
+    remove_stale_spill_folders()
     if baseline_path and against:
         raise click.UsageError("give --baseline or --against, not both")
     if not history and not (leads_path and events_path and outcomes_path):

@@ -3,12 +3,15 @@
 One layout: one rule per line; within a score block (and within a group)
 the rule names and the points are aligned in columns; two-space indents;
 normalised spacing; numbers, strings, regexes, dates and durations exactly as
-written; minimal parentheses. Every comment stays where it was: own-line
-comments before the line they preceded, trailing comments after it. Blank
+written; minimal parentheses. Every comment is kept, in its order: own-line
+comments before the line they preceded, a trailing comment after its line. A
+rule written over several lines becomes one line, so the comments inside it
+(after a trailing `and`, inside a list or decay steps) go on lines of their own
+just above it, except the last one, which trails it if it trailed a line. Blank
 lines between statements or items are kept (several collapse to one).
 
 The properties held by the tests: parse(format(x)) equals parse(x) ignoring
-spans, and format(format(x)) == format(x).
+spans and whether a comment trails a line, and format(format(x)) == format(x).
 """
 
 from __future__ import annotations
@@ -31,6 +34,15 @@ _OR, _AND, _NOT, _COMPARE, _SUM, _PRODUCT, _UNARY, _ATOM = range(1, 9)
 
 def format_ruleset(ruleset: ast.Ruleset) -> str:
     return _Formatter(ruleset).run()
+
+
+def in_layout_of(original: str, formatted: str) -> str:
+    """`formatted` (LF line endings, no byte order mark) with the line endings of `original` (as
+    its first line ends) and its byte order mark, if it has one."""
+    first = original.find("\n")
+    if first > 0 and original[first - 1] == "\r":
+        formatted = formatted.replace("\n", "\r\n")
+    return ("\ufeff" + formatted) if original.startswith("\ufeff") else formatted
 
 
 class _Formatter:
@@ -60,30 +72,36 @@ class _Formatter:
                 and not self.out[-1].rstrip().endswith("{"):
             self.out.append("")
 
-    def _trailing(self, end_line: int) -> str:
-        """Trailing comments on the unit's lines, to put after it."""
+    def _comments_until(self, end_line: int) -> list[ast.Comment]:
         found = []
         while self.next_comment < len(self.comments) and \
                 self.comments[self.next_comment].span.line <= end_line:
-            found.append(self.comments[self.next_comment].text)
+            found.append(self.comments[self.next_comment])
             self.next_comment += 1
-        return ("  " + " ".join(found)) if found else ""
+        return found
 
     def _line(self, indent: str, text: str, span) -> None:
-        self._leading(span.line, indent)
-        self.out.append(indent + text + self._trailing(span.end_line))
-        self.last_line = span.end_line
+        self._unit(indent, text, span.line, span.end_line)
+
+    def _unit(self, indent: str, text: str, first_line: int, last_line: int) -> None:
+        """Source lines `first_line`..`last_line` written as one line: its last comment trails
+        it if it trailed a line; the comments before that go above it (a line holds one)."""
+        self._leading(first_line, indent)
+        inside = self._comments_until(last_line)
+        trailing = ""
+        if inside and not inside[-1].own_line:
+            trailing = "  " + inside.pop().text
+        self.out.extend(indent + comment.text for comment in inside)
+        self.out.append(indent + text + trailing)
+        self.last_line = last_line
 
     def _open(self, indent: str, text: str, span) -> None:
-        """The first line of a block: trailing comments on it only."""
-        self._leading(span.line, indent)
-        self.out.append(indent + text + self._trailing(span.line))
-        self.last_line = span.line
+        """The first line of a block."""
+        self._unit(indent, text, span.line, span.line)
 
     def _close(self, indent: str, span) -> None:
         self._leading(span.end_line, indent + INDENT)
-        self.out.append(indent + "}" + self._trailing(span.end_line))
-        self.last_line = span.end_line
+        self._unit(indent, "}", span.end_line, span.end_line)
 
     # --- statements ---------------------------------------------------------------
 
@@ -261,9 +279,11 @@ def expr(e: ast.Expr) -> str:
 
 
 def shape(node) -> object:
-    """The structure of an AST without spans: what formatting must keep."""
+    """The structure of an AST without spans: what formatting must keep (every comment, in
+    order; a comment inside a multi-line rule may move to a line of its own)."""
     if isinstance(node, ast.Ruleset):
-        return (shape(node.statements), tuple((c.text, c.own_line) for c in node.comments))
+        # the trailing spaces of a comment are not part of it: every written line is stripped
+        return (shape(node.statements), tuple(c.text.rstrip() for c in node.comments))
     if hasattr(node, "__dataclass_fields__"):
         return (type(node).__name__,) + tuple(
             shape(getattr(node, f)) for f in node.__dataclass_fields__

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-import tempfile
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ import pyarrow as pa
 
 from ..batch.pipeline import bucket_count
 from ..batch.spill import _bucket_of
+from ..scratch import spill_folder
+from ..signals import worker_pool
 from ..tables import ProblemLog, TableError, unknown_lead
 from . import compare, history
 from .engine import Engine, Plan, Replayed, Window
@@ -134,7 +135,7 @@ def simulate(variants: list[Variant], files: history.HistoryFiles, options: Opti
     outcomes = history.read_success(files.outcomes, options.success, log, schema.id_column)
     count = bucket_count(files.leads, files.events, options.jobs)
     others = ProblemLog(keep=0)
-    with (tempfile.TemporaryDirectory(prefix="leadscore-simulate-") if count > 1 else nullcontext()) as folder:
+    with (spill_folder() if count > 1 else nullcontext()) as folder:
         spills: dict = {}
         for key, variant in sorted(zip(keys, variants), key=lambda kv: kv[0] != main_key):
             if key not in spills:
@@ -216,7 +217,7 @@ def _run(count: int, jobs: int, progress) -> list[_Bucket]:
     if progress:
         progress(0, count)
     if jobs > 1 and count > 1 and "fork" in multiprocessing.get_all_start_methods():
-        with multiprocessing.get_context("fork").Pool(min(jobs, count)) as pool:
+        with worker_pool(min(jobs, count)) as pool:
             for bucket, result in pool.imap_unordered(_bucket, range(count)):
                 found[bucket] = result
                 done += 1
