@@ -33,7 +33,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from leadscore.dsl.diagnostics import Diagnostic, Severity, Span, make
-from leadscore.yamlio import Origin, YamlList, YamlMap, load_yaml
+from leadscore.yamlio import Origin, YamlList, YamlMap, known_text, load_yaml
 
 FIELD_TYPES = ("string", "number", "boolean", "datetime", "list")
 _TYPES_WITH_VALUES = ("string", "list")
@@ -72,9 +72,18 @@ def schema_format() -> dict:
 
 
 def parse_schema(text: str, file: str) -> tuple[Schema | None, list[Diagnostic]]:
+    schema, diags, _ = parse_schema_and_excerpts(text, file)
+    return schema, diags
+
+
+def parse_schema_and_excerpts(text: str, file: str) -> tuple[Schema | None, list[Diagnostic], str]:
+    """`parse_schema`, and the text that may be shown under its diagnostics:
+    only the lines (or parts of lines) of keys and values the schema format
+    knows, since a rule file can name any file as its schema."""
     data, diags = load_yaml(text, file, schema_format())
+    excerpts = known_text(text, data, schema_format())
     if not isinstance(data, YamlMap):
-        return None, diags
+        return None, diags, excerpts
     extra: list[Diagnostic] = []
 
     lead = data.get("lead")
@@ -112,7 +121,7 @@ def parse_schema(text: str, file: str) -> tuple[Schema | None, list[Diagnostic]]
 
     schema = Schema(file, id_column, created, MappingProxyType(fields), MappingProxyType(events))
     diags = sorted(diags + extra, key=lambda d: (d.span.line, d.span.column, d.code, d.message))
-    return schema, diags
+    return schema, diags, excerpts
 
 
 def _created_ok(created: str, fields: Mapping[str, FieldSpec], origin: Origin,
