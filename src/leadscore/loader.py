@@ -71,21 +71,22 @@ def _read_bytes(path: str) -> tuple[bytes | None, str | None]:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:
         return None, f"cannot read the file: {_reason(exc)}"
-    with os.fdopen(fd, "rb", buffering=0) as handle:
+    try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
             return None, f"cannot read the file: it is {kind}, not a regular file"
         chunks, size = [], 0
-        try:
-            while size <= MAX_FILE_BYTES:
-                chunk = handle.read(min(2**20, MAX_FILE_BYTES + 1 - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-        except OSError as exc:
-            return None, f"cannot read the file: {_reason(exc)}"
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, min(2**20, MAX_FILE_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        return None, f"cannot read the file: {_reason(exc)}"
+    finally:
+        os.close(fd)
     if size > MAX_FILE_BYTES:
         return None, f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB"
     return b"".join(chunks), None

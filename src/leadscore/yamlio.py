@@ -339,6 +339,13 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:
     return make("LS601", message, span, hint)
 
 
+# `"\ud800"` reads as half a UTF-16 surrogate pair: not a character, and text
+# holding one can be neither printed nor written as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_PROBLEM = ("a `\\u` escape here is half of a UTF-16 surrogate pair, not a character",
+                      "write the character itself, or a character beyond U+FFFF as `\\U0001F600`")
+
+
 class _Builder:
     """Turns the composed node tree into YamlMap/YamlList/scalars, reporting what it refuses."""
 
@@ -400,6 +407,10 @@ class _Builder:
             self.diags.append(make("LS601", "merge keys (`<<`) are not supported in this file",
                                    self.span(node), "write the entries out in full"))
             return None
+        if _SURROGATE.search(node.value):
+            message, hint = _SURROGATE_PROBLEM
+            self.diags.append(make("LS601", message, self.span(node), hint))
+            return None
         return node.value  # the text as written, whatever YAML would resolve it to
 
     def sequence(self, node: yaml.SequenceNode, path: tuple, depth: int) -> YamlList:
@@ -413,6 +424,10 @@ class _Builder:
     def scalar(self, node: yaml.ScalarNode, path: tuple) -> object:
         tag = node.tag
         if tag in _TEXT_TAGS:
+            if _SURROGATE.search(node.value):
+                message, hint = _SURROGATE_PROBLEM
+                self.refuse(node, path, message, hint)
+                return None
             return node.value
         constructors = {_Y + "int": ("a whole number", self.loader.construct_yaml_int),
                         _Y + "float": ("a number", self.loader.construct_yaml_float),
