@@ -25,6 +25,10 @@ from .syntax_errors import describe_unexpected_characters, describe_unexpected_t
 from .transform import MAX_DEPTH, ParseState, ToAst, current_parse, depth_violation
 
 MAX_SYNTAX_ERRORS = 25
+# Size limits (docs/language-notes.md), far above any real ruleset. Memory and
+# time stay linear in the file's size below them; past them the parse stops.
+MAX_LITERAL_CHARS = 10_000        # one string or regex literal, quotes included
+MAX_STATEMENT_TOKENS = 50_000     # one statement with its continuation lines
 
 # Terminals after which a newline continues the line.
 _CONTINUES_LINE = {"AND", "OR", "COMMA", "LBRACE"}
@@ -45,8 +49,19 @@ class LinePostLexer(PostLex):
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         brackets: list[bool] = []  # True where newlines continue the line
         prev: Token | None = None
+        tokens = 0                 # in the statement being read
         for tok in stream:
             kind = tok.type
+            tokens = 0 if kind == "_NL" else tokens + 1
+            if tokens > MAX_STATEMENT_TOKENS:
+                raise _TooLarge(tok)
+            if kind in ("STRING", "REGEX") and len(tok) > MAX_LITERAL_CHARS:
+                state = current_parse.get()
+                what = "string" if kind == "STRING" else "regex"
+                state.diagnostics.append(make(
+                    "LS112", f"this {what} is {len(tok):,} characters long; the limit is "
+                    f"{MAX_LITERAL_CHARS:,}", Span(state.file, tok.line, tok.column, tok.line, tok.column + 1),
+                    "keep long lists of values in the schema or in several shorter literals"))
             if kind == "_NL":
                 if prev is None or prev.type in _CONTINUES_LINE or prev.type == "_NL" \
                         or (brackets and brackets[-1]):
@@ -65,6 +80,15 @@ class LinePostLexer(PostLex):
             prev = tok
         if prev is not None and prev.type != "_NL":
             yield Token.new_borrow_pos("_NL", "", prev)
+
+
+class _TooLarge(Exception):
+    """A statement past MAX_STATEMENT_TOKENS: parsing it further would only
+    cost time and memory, so the parse stops at this token."""
+
+    def __init__(self, token: Token) -> None:
+        super().__init__()
+        self.token = token
 
 
 def _record_comment(tok: Token) -> Token:
@@ -144,6 +168,15 @@ def _attempt(text: str, file: str):
         failure = _syntax_error(error, text, file)
         at_end = isinstance(error, UnexpectedToken) and error.token.type == "$END"
         return (_close_at_end(error) if at_end else None), state, failure
+    except _TooLarge as error:
+        # Blanked like a syntax error, so the rest of the file is still read.
+        start, end = _statement_around(text, error.token.start_pos)
+        first = start + len(text[start:end]) - len(text[start:end].lstrip())
+        line = text.count("\n", 0, first) + 1
+        diagnostic = make("LS113", f"this statement has more than {MAX_STATEMENT_TOKENS:,} words and "
+                          "symbols", Span.point(file, line, first - (text.rfind("\n", 0, first) + 1) + 1),
+                          "split it into several rules, constants or derived scores")
+        return None, state, (diagnostic, start, end)
     finally:
         current_parse.reset(token)
 
@@ -283,4 +316,7 @@ def _blank(fragment: str) -> str:
     # Keep newlines (positions) and drop everything else, braces included:
     # a blanked `score x {` line costs the rules below it their block, which
     # is reported as further errors rather than guessed at.
-    return "".join("\n" if c == "\n" else " " for c in fragment)
+    return _NOT_NEWLINE.sub(lambda run: " " * len(run.group()), fragment)
+
+
+_NOT_NEWLINE = re.compile(r"[^\n]+")

@@ -171,7 +171,7 @@ def _spec(name: str, raw: object, origin: Origin, diags: list[Diagnostic]) -> Fi
 
 
 def _values(items: YamlList, diags: list[Diagnostic]) -> tuple[str, ...] | None:
-    kept: list[str] = []
+    kept: dict[str, None] = {}   # ordered, and `in` is constant time (300,000 values)
     for item, where in zip(items, items.origins):
         # A bare `no` was read as False and already reported (LS604); the user
         # meant the text they wrote, so keep that.
@@ -182,5 +182,5 @@ def _values(items: YamlList, diags: list[Diagnostic]) -> tuple[str, ...] | None:
             diags.append(make("LS602", f"`{text}` is listed twice in `values`", where.span,
                               "remove the repeated value", severity=Severity.WARNING))
             continue
-        kept.append(text)
+        kept[text] = None
     return tuple(kept) or None
