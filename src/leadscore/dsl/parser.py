@@ -49,19 +49,11 @@ class LinePostLexer(PostLex):
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         brackets: list[bool] = []  # True where newlines continue the line
         prev: Token | None = None
-        tokens = 0                 # in the statement being read
+        tokens = 0                 # in the statement being read: since the last _NL passed on
         for tok in stream:
             kind = tok.type
-            tokens = 0 if kind == "_NL" else tokens + 1
-            if tokens > MAX_STATEMENT_TOKENS:
-                raise _TooLarge(tok)
             if kind in ("STRING", "REGEX") and len(tok) > MAX_LITERAL_CHARS:
-                state = current_parse.get()
-                what = "string" if kind == "STRING" else "regex"
-                state.diagnostics.append(make(
-                    "LS112", f"this {what} is {len(tok):,} characters long; the limit is "
-                    f"{MAX_LITERAL_CHARS:,}", Span(state.file, tok.line, tok.column, tok.line, tok.column + 1),
-                    "keep long lists of values in the schema or in several shorter literals"))
+                _literal_too_long(tok)
             if kind == "_NL":
                 if prev is None or prev.type in _CONTINUES_LINE or prev.type == "_NL" \
                         or (brackets and brackets[-1]):
@@ -75,11 +67,24 @@ class LinePostLexer(PostLex):
                 if brackets:
                     brackets.pop()
                 if is_block and prev is not None and prev.type not in ("_NL", "LBRACE"):
+                    tokens = 0
                     yield Token.new_borrow_pos("_NL", "", tok)
+            tokens = 0 if kind == "_NL" else tokens + 1
+            if tokens > MAX_STATEMENT_TOKENS:
+                raise _TooLarge(tok)
             yield tok
             prev = tok
         if prev is not None and prev.type != "_NL":
             yield Token.new_borrow_pos("_NL", "", prev)
+
+
+def _literal_too_long(tok: Token) -> None:
+    state = current_parse.get()
+    what = "string" if tok.type == "STRING" else "regex"
+    state.diagnostics.append(make(
+        "LS112", f"this {what} is {len(tok):,} characters long; the limit is {MAX_LITERAL_CHARS:,}",
+        Span(state.file, tok.line, tok.column, tok.line, tok.column + 1),
+        "keep long lists of values in the schema, or split the text"))
 
 
 class _TooLarge(Exception):
