@@ -74,7 +74,7 @@ def _read_bytes(path: str) -> tuple[bytes | None, str | None]:
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+            kind = next((name for test, name in _KINDS if test(mode)), "a special file")
             return None, f"cannot read the file: it is {kind}, not a regular file"
         chunks, size = [], 0
         while size <= MAX_FILE_BYTES:
