@@ -11,6 +11,8 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leadscore.cli import main
 from leadscore.loader import MAX_FILE_BYTES, read_text
@@ -183,3 +185,50 @@ def test_a_surrogate_escape_in_a_test_file_is_ls601(tmp_path):
         result = CliRunner().invoke(main, ["test", "--format", form, str(tmp_path / "r.test.yaml")])
         assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
         assert "LS601" in result.stdout
+
+
+# --- item 1, as a property: whatever the layout, unknown values never show ----------------
+
+# No `fields`, `events` or `properties`: under those any key is a name the format
+# knows. `id` and `created` get harmless values, `lead` a mapping; every other
+# key is unknown wherever it stands, and its value may hold the secret.
+_KEYS = st.sampled_from(["lead", "id", "created", "type", "values", "description",
+                         "password", "token", "x", "a b", "root:x:0"])
+
+
+def _yaml_value(draw, key: str, depth: int, flow: bool = False) -> str:
+    """A value for `key`: block or flow style, nested at most three levels."""
+    if key in ("id", "created"):
+        return draw(st.sampled_from(["lead_id", "created_at", '"quoted"']))
+    secrets = [SECRET, f'"{SECRET}"', f"[{SECRET}, string]"]
+    if not flow:
+        secrets += [f"|\n{'  ' * (depth + 1)}{SECRET}", f"\n{'  ' * depth}- {SECRET}"]
+    nested = depth < 3 and (key == "lead" or draw(st.booleans()))
+    if not nested:
+        return "{}" if key == "lead" else draw(st.sampled_from(secrets))
+    keys = draw(st.lists(_KEYS, min_size=1, max_size=4, unique=True))
+    if flow or draw(st.booleans()):
+        return "{" + ", ".join(f"{k}: {_yaml_value(draw, k, depth + 1, True)}" for k in keys) + "}"
+    indent = "  " * (depth + 1)
+    return "".join(f"\n{indent}{k}: {_yaml_value(draw, k, depth + 1)}" for k in keys)
+
+
+@st.composite
+def schema_shaped_files(draw) -> str:
+    keys = draw(st.lists(_KEYS, min_size=1, max_size=5, unique=True))
+    return "".join(f"{k}: {_yaml_value(draw, k, 0)}\n" for k in keys)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=schema_shaped_files())
+def test_excerpts_never_show_a_value_of_an_unknown_key(text):
+    from leadscore.dsl.schema import parse_schema_and_excerpts, schema_format
+    from leadscore.yamlio import known_text
+
+    _, _, shown = parse_schema_and_excerpts(text, "schema.yaml")
+    assert SECRET not in shown
+    lines, shown_lines = text.splitlines(), shown.splitlines()
+    assert len(shown_lines) <= len(lines)
+    for original, excerpt in zip(lines, shown_lines):
+        assert original.startswith(excerpt)          # lines are cut or withheld, never changed
+    assert known_text(text, None, schema_format()).strip() == ""   # unreadable YAML: nothing shown
