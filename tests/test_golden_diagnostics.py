@@ -68,6 +68,7 @@ TABLE = [
     Case("LS111", TOO_MANY_ERRORS, 28, 13),
     Case("LS112", H + 'const a = "' + "x" * 10_000 + '"\n', 3, 11),
     Case("LS113", H + "score s {\n  r: +1 if " + " or ".join(["employees > 1"] * 12_500) + "\n}\n", 4, 3),
+    Case("LS114", block("r: case {", *[f"  +1 if employees > {1001 - i}" for i in range(1001)], "}"), 1005, 5),
     # --- file structure ----------------------------------------------------------
     Case("LS200", '# no ruleset line\nschema "schema.yaml"\nconst a = 1\n', 2, 1),
     Case("LS201", 'ruleset "t" version 1\nconst a = 1\n', 1, 1),
@@ -111,7 +112,6 @@ TABLE = [
     Case("LS510", H + "const neg = -5\nscore s {\n  r: +neg if employees > 1\n}\n", 5, 6),
     Case("LS511", block("r: case {", "  +1 otherwise", "  +2 if employees > 1", "}"), 5, 5),
     Case("LS512", block("r: +1 per page_view, once, at most 2 per day"), 4, 30),
-    Case("LS513", block("r: case {", *[f"  +1 if employees > {1001 - i}" for i in range(1001)], "}"), 1005, 5),
     # --- the schema file -------------------------------------------------------------
     Case("LS600", 'ruleset "t" version 1\nschema "missing.yaml"\n', 2, 8, schema=None),
     Case("LS601", H, 4, 4, schema="lead:\n  fields:\n    a: string\n   b: number\n", in_schema=True),

@@ -86,7 +86,7 @@ def test_a_long_list_literal_across_lines_is_one_statement(tmp_path):
     assert found[0] == ("LS113", 3, 1) and found[-1][0] == "LS101"
 
 
-# --- counts the checker enforces (LS513) ---------------------------------------------------
+# --- counts the checker enforces (LS114) ---------------------------------------------------
 
 @pytest.fixture
 def small_limits(monkeypatch):
@@ -112,23 +112,23 @@ def test_counts_at_the_limit_are_fine(tmp_path, small_limits):
 
 
 def test_counts_past_the_limit_are_ls513_at_the_first_one_over(tmp_path, small_limits):
-    assert diagnose(tmp_path / "a", _case(4)) == [("LS513", 8, 5)]
+    assert diagnose(tmp_path / "a", _case(4)) == [("LS114", 8, 5)]
     grouped = HEADER + "score s {\n  group g max 5 {\n    r: case {\n" + \
         "".join(f"      +1 if employees > {9 - i}\n" for i in range(5)) + "    }\n  }\n}\n"
-    assert diagnose(tmp_path / "g", grouped) == [("LS513", 9, 7)]
-    assert diagnose(tmp_path / "b", _segment(5)) == [("LS513", 7, 3)]
+    assert diagnose(tmp_path / "g", grouped) == [("LS114", 9, 7)]
+    assert diagnose(tmp_path / "b", _segment(5)) == [("LS114", 7, 3)]
     thresholds = HEADER + "".join(f"threshold t{i}: employees > {i}\n" for i in range(4))
-    assert diagnose(tmp_path / "c", thresholds) == [("LS513", 6, 11)]
+    assert diagnose(tmp_path / "c", thresholds) == [("LS114", 6, 11)]
     segments = HEADER + "".join(f"segment g{i} {{\n  a if employees > {i}\n}}\n" for i in range(4))
-    assert diagnose(tmp_path / "d", segments) == [("LS513", 12, 9)]
+    assert diagnose(tmp_path / "d", segments) == [("LS114", 12, 9)]
 
 
 def test_the_real_limits_hold_for_3000_branches_labels_and_thresholds(tmp_path):
     # Before: 3,000 branches passed check and broke the compiler (20,000 ran out of memory).
-    assert diagnose(tmp_path / "a", _case(3_000)) == [("LS513", 4 + 1 + checker.MAX_CASE_BRANCHES, 5)]
-    assert diagnose(tmp_path / "b", _segment(3_000)) == [("LS513", 4 + checker.MAX_SEGMENT_LABELS, 3)]
+    assert diagnose(tmp_path / "a", _case(3_000)) == [("LS114", 4 + 1 + checker.MAX_CASE_BRANCHES, 5)]
+    assert diagnose(tmp_path / "b", _segment(3_000)) == [("LS114", 4 + checker.MAX_SEGMENT_LABELS, 3)]
     thresholds = HEADER + "".join(f"threshold t{i}: employees > {i}\n" for i in range(3_000))
-    assert diagnose(tmp_path / "c", thresholds) == [("LS513", 3 + checker.MAX_THRESHOLDS, 11)]
+    assert diagnose(tmp_path / "c", thresholds) == [("LS114", 3 + checker.MAX_THRESHOLDS, 11)]
 
 
 # --- schema values (item 11) --------------------------------------------------------------

@@ -20,7 +20,7 @@ from .schema import Schema
 from .types import Symbol, Type
 
 RESERVED_OUTPUT_NAMES = ("lead_id", "reasons")
-# Size limits (docs/language-notes.md, LS513): far above any real ruleset,
+# Size limits (docs/language-notes.md, LS114): far above any real ruleset,
 # and what the generated scorer is built and tested for.
 MAX_CASE_BRANCHES = 1_000
 MAX_SEGMENT_LABELS = 1_000
@@ -152,12 +152,12 @@ class _Checker:
                        'add `schema "schema.yaml"` under the ruleset line')
 
     def _within_limits(self) -> bool:
-        """LS513 at the first construct past each size limit; False if there is one."""
+        """LS114 at the first construct past each size limit; False if there is one."""
         before = len(self.diagnostics)
 
         def over(items: tuple | list, limit: int, what: str, where: str) -> None:
             if len(items) > limit:
-                self.error("LS513", f"{where} has {len(items):,} {what}; the limit is {limit:,}",
+                self.error("LS114", f"{where} has {len(items):,} {what}; the limit is {limit:,}",
                            items[limit].span, "split it up; see the size limits in docs/language-notes.md")
 
         declarations = self.ruleset.declarations

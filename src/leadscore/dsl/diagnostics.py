@@ -66,6 +66,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "LS111": (Severity.ERROR, "too many syntax errors; the rest of the file was not read"),
     "LS112": (Severity.ERROR, "a string or regex literal longer than 10,000 characters"),
     "LS113": (Severity.ERROR, "a statement of more than 50,000 words and symbols"),
+    "LS114": (Severity.ERROR, "more than 1,000 branches in a case, labels in a segment, "
+                              "thresholds or segments"),
     # File structure
     "LS200": (Severity.ERROR, "the file does not start with `ruleset \"NAME\" version N`"),
     "LS201": (Severity.ERROR, "no `schema \"FILE\"` line"),
@@ -109,8 +111,6 @@ CODES: dict[str, tuple[Severity, str]] = {
     "LS510": (Severity.WARNING, "a negative constant used as points"),
     "LS511": (Severity.ERROR, "`otherwise` that is not the last branch, or given twice"),
     "LS512": (Severity.WARNING, "`once` together with `at most`"),
-    "LS513": (Severity.ERROR, "more than 1,000 branches in a case, labels in a segment, "
-                              "thresholds or segments"),
     # The schema file
     "LS600": (Severity.ERROR, "a file cannot be read (the rule file, its schema or a test file)"),
     "LS601": (Severity.ERROR, "the schema file is not valid YAML"),
