@@ -116,8 +116,9 @@ def test_a_schema_that_is_a_folder_or_device_is_refused(tmp_path):
 
 def _leadscore(*args: str, cwd) -> subprocess.CompletedProcess:
     # A separate process: if reading blocked, the test would fail instead of hanging.
-    return subprocess.run([sys.executable, "-c", "from leadscore.cli import main; main()", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    return subprocess.run([sys.executable, "-c", "from leadscore.cli import main; main()", *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
 
 
 def test_a_fifo_or_device_as_rule_or_test_file_is_refused(tmp_path):

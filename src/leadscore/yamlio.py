@@ -514,7 +514,8 @@ def _explain(error, root: object, file: str) -> list[Diagnostic]:
                 continue
             expected = f"; expected one of: {', '.join(allowed)}" if allowed else ""
             if not nameable(key):
-                out.append(make("LS602", f"a key here is not a known key (not quoted: it does not read as a key name){expected}",
+                out.append(make("LS602", "a key here is not a known key (not quoted: it does not "
+                                f"read as a key name){expected}",
                                 instance.origins[key].key_span))
                 continue
             out.append(make("LS602", f"`{key}` is not a known key here{expected}",

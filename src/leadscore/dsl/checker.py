@@ -172,7 +172,8 @@ class _Checker:
                 for item in decl.items:
                     for rule in item.rules if isinstance(item, ast.Group) else (item,):
                         if isinstance(rule, ast.CaseRule):
-                            over(rule.branches, MAX_CASE_BRANCHES, "branches", f"case rule `{rule.name.name}`")
+                            over(rule.branches, MAX_CASE_BRANCHES, "branches",
+                                 f"case rule `{rule.name.name}`")
         return len(self.diagnostics) == before
 
     def _collect_names(self) -> None:
