@@ -49,11 +49,8 @@ class LinePostLexer(PostLex):
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         brackets: list[bool] = []  # True where newlines continue the line
         prev: Token | None = None
-        tokens = 0                 # in the statement being read: since the last _NL passed on
         for tok in stream:
             kind = tok.type
-            if kind in ("STRING", "REGEX") and len(tok) > MAX_LITERAL_CHARS:
-                _literal_too_long(tok)
             if kind == "_NL":
                 if prev is None or prev.type in _CONTINUES_LINE or prev.type == "_NL" \
                         or (brackets and brackets[-1]):
@@ -67,15 +64,27 @@ class LinePostLexer(PostLex):
                 if brackets:
                     brackets.pop()
                 if is_block and prev is not None and prev.type not in ("_NL", "LBRACE"):
-                    tokens = 0
                     yield Token.new_borrow_pos("_NL", "", tok)
-            tokens = 0 if kind == "_NL" else tokens + 1
-            if tokens > MAX_STATEMENT_TOKENS:
-                raise _TooLarge(tok)
             yield tok
             prev = tok
         if prev is not None and prev.type != "_NL":
             yield Token.new_borrow_pos("_NL", "", prev)
+
+
+class _LimitedPostLexer(LinePostLexer):
+    """The statements LinePostLexer passes on, held to the size limits: a
+    literal past MAX_LITERAL_CHARS is an error (LS112), a statement past
+    MAX_STATEMENT_TOKENS stops the parse (LS113)."""
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        tokens = 0   # since the last newline that ended a statement
+        for tok in super().process(stream):
+            if tok.type in ("STRING", "REGEX") and len(tok) > MAX_LITERAL_CHARS:
+                _literal_too_long(tok)
+            tokens = 0 if tok.type == "_NL" else tokens + 1
+            if tokens > MAX_STATEMENT_TOKENS:
+                raise _TooLarge(tok)
+            yield tok
 
 
 def _literal_too_long(tok: Token) -> None:
@@ -114,7 +123,7 @@ def _lark() -> Lark:
     # keyword and end at its closing bracket.
     return Lark(grammar, parser="lalr", lexer="contextual", strict=True,
                 propagate_positions=False, keep_all_tokens=True, maybe_placeholders=True,
-                postlex=LinePostLexer(), lexer_callbacks={"COMMENT": _record_comment},
+                postlex=_LimitedPostLexer(), lexer_callbacks={"COMMENT": _record_comment},
                 transformer=ToAst(),
                 cache=_cache_path())
 
