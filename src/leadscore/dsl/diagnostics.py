@@ -143,10 +143,12 @@ def promote_warnings(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 
 def render_text(d: Diagnostic, source_lines: list[str] | None) -> str:
     """`file:line:col: error[CODE]: message`, the source line, a caret, a hint."""
+    # A blank line has nothing to point at (and is what a withheld line reads as).
+    if source_lines is not None and not "".join(source_lines[d.span.line - 1:d.span.line]).strip():
+        source_lines = None
     s = d.span
     out = [f"{s.file}:{s.line}:{s.column}: {d.severity.value}[{d.code}]: {d.message}"]
-    # A blank line has nothing to point at (and is what a withheld line reads as).
-    if source_lines is not None and 1 <= s.line <= len(source_lines) and source_lines[s.line - 1].strip():
+    if source_lines is not None and 1 <= s.line <= len(source_lines):
         line = _printable(source_lines[s.line - 1])
         column = s.column
         width = (s.end_column - s.column) if s.end_line == s.line else len(line) - s.column + 1
