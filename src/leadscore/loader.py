@@ -34,30 +34,6 @@ class LoadedRuleset:
         return self.checked is not None
 
 
-def read_text(path: str | Path, display: str, where: Span | None = None
-              ) -> tuple[str | None, Diagnostic | None]:
-    """The text of an untrusted file (rule file, schema, test file), or a
-    diagnostic saying why it cannot be used.
-
-    The one way such files are read: only regular files (a FIFO would block,
-    a device such as /dev/zero never ends), at most MAX_FILE_BYTES counted
-    while reading (a size from stat is 0 for /proc files), strict UTF-8.
-    A problem with the path itself is reported at `where` (say, the `schema`
-    line naming it), else at the file's first line."""
-    where = where or Span.point(display, 1, 1)
-    data, problem = _read_bytes(str(path))
-    if problem is not None:
-        return None, make("LS600", problem, where)
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as exc:
-        line_start = data.rfind(b"\n", 0, exc.start) + 1
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = len(data[line_start:exc.start].decode("utf-8", "replace")) + 1
-        return None, make("LS110", f"the file is not UTF-8 text (byte 0x{data[exc.start]:02X})",
-                          Span.point(display, line, column), "save it as UTF-8")
-
-
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
           (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
 
@@ -96,6 +72,31 @@ def _reason(exc: OSError) -> str:
     reason = (exc.strerror or "unreadable").lower()
     return {errno.ELOOP: "the path is a loop of symbolic links",
             errno.ENAMETOOLONG: "the path is too long"}.get(exc.errno, reason)
+
+
+def read_text(path: str | Path, display: str, where: Span | None = None
+              ) -> tuple[str | None, Diagnostic | None]:
+    """The text of an untrusted file (rule file, schema, test file), or a
+    diagnostic saying why it cannot be used.
+
+    The one way such files are read: only regular files (a FIFO would block,
+    a device such as /dev/zero never ends), at most MAX_FILE_BYTES counted
+    while reading (a size from stat is 0 for /proc files), strict UTF-8.
+    A problem with the path itself is reported at `where` (say, the `schema`
+    line naming it), else at the file's first line."""
+    where = where or Span.point(display, 1, 1)
+    data, problem = _read_bytes(str(path))
+    if problem is not None:
+        return None, make("LS600", problem, where)
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[line_start:exc.start].decode("utf-8", "replace")) + 1
+        at = Span.point(display, line, column)
+        return None, make("LS110", f"the file is not UTF-8 text (byte 0x{data[exc.start]:02X})", at,
+                          "save it as UTF-8")
 
 
 def load_ruleset(path: str, *, allow_outside_schema: bool = False) -> LoadedRuleset:

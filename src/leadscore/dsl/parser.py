@@ -71,6 +71,38 @@ class LinePostLexer(PostLex):
             yield Token.new_borrow_pos("_NL", "", prev)
 
 
+def _record_comment(tok: Token) -> Token:
+    current_parse.get().comments.append(tok)
+    return tok
+
+
+def grammar_text() -> str:
+    return resources.files("leadscore.grammar").joinpath("scoring.lark").read_text("utf-8")
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    grammar = grammar_text()
+    # The AST is built inside the LALR reductions (no parse tree, no
+    # recursion however deep the input). Positions come from the tokens, which
+    # Lark always carries; keep_all_tokens lets a node's span start at its
+    # keyword and end at its closing bracket.
+    return Lark(grammar, parser="lalr", lexer="contextual", strict=True,
+                propagate_positions=False, keep_all_tokens=True, maybe_placeholders=True,
+                postlex=_LimitedPostLexer(), lexer_callbacks={"COMMENT": _record_comment},
+                transformer=ToAst(),
+                cache=_cache_path())
+
+
+def _cache_path() -> str | bool:
+    # Building the LALR tables takes ~0.2 s; Lark caches them keyed by the
+    # grammar's hash, in the user's private cache folder (the cache is a pickle).
+    from ..cache import cache_dir
+
+    folder = cache_dir()
+    return os.path.join(folder, "grammar.lark-cache") if folder else False
+
+
 class _LimitedPostLexer(LinePostLexer):
     """The statements LinePostLexer passes on, held to the size limits: a
     literal past MAX_LITERAL_CHARS is an error (LS112), a statement past
@@ -103,38 +135,6 @@ class _TooLarge(Exception):
     def __init__(self, token: Token) -> None:
         super().__init__()
         self.token = token
-
-
-def _record_comment(tok: Token) -> Token:
-    current_parse.get().comments.append(tok)
-    return tok
-
-
-def grammar_text() -> str:
-    return resources.files("leadscore.grammar").joinpath("scoring.lark").read_text("utf-8")
-
-
-@lru_cache(maxsize=1)
-def _lark() -> Lark:
-    grammar = grammar_text()
-    # The AST is built inside the LALR reductions (no parse tree, no
-    # recursion however deep the input). Positions come from the tokens, which
-    # Lark always carries; keep_all_tokens lets a node's span start at its
-    # keyword and end at its closing bracket.
-    return Lark(grammar, parser="lalr", lexer="contextual", strict=True,
-                propagate_positions=False, keep_all_tokens=True, maybe_placeholders=True,
-                postlex=_LimitedPostLexer(), lexer_callbacks={"COMMENT": _record_comment},
-                transformer=ToAst(),
-                cache=_cache_path())
-
-
-def _cache_path() -> str | bool:
-    # Building the LALR tables takes ~0.2 s; Lark caches them keyed by the
-    # grammar's hash, in the user's private cache folder (the cache is a pickle).
-    from ..cache import cache_dir
-
-    folder = cache_dir()
-    return os.path.join(folder, "grammar.lark-cache") if folder else False
 
 
 def terminal_patterns() -> dict[str, str]:
