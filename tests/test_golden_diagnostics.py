@@ -72,6 +72,9 @@ TABLE = [
     Case("LS109", H + "const d = 2026-02-30\n", 3, 11),
     Case("LS110", H.encode() + b'const a = "\xff"\n', 3, 12),
     Case("LS111", TOO_MANY_ERRORS, 28, 13),
+    Case("LS112", H + 'const a = "' + "x" * 10_000 + '"\n', 3, 11),
+    Case("LS113", H + "score s {\n  r: +1 if " + " or ".join(["employees > 1"] * 12_500) + "\n}\n", 4, 3),
+    Case("LS114", block("r: case {", *[f"  +1 if employees > {1001 - i}" for i in range(1001)], "}"), 1005, 5),
     # --- file structure ----------------------------------------------------------
     Case("LS200", '# no ruleset line\nschema "schema.yaml"\nconst a = 1\n', 2, 1),
     Case("LS201", 'ruleset "t" version 1\nconst a = 1\n', 1, 1),

@@ -89,7 +89,9 @@ def test_random_bytes_give_only_diagnostics(tmp_path_factory, data):
         data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        # Columns count characters, as everywhere else, not bytes.
+        line_start = data.rfind(b"\n", 0, error.start) + 1
+        column = len(data[line_start:error.start].decode("utf-8")) + 1
         assert where(loaded.diagnostics) == [("LS110", line, column)]
         assert not loaded.ok
     else:

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 from leadscore.dsl.diagnostics import Diagnostic, Severity, has_errors
 from leadscore.dsl.schema import FIELD_TYPES, EventSpec, FieldSpec, Schema, parse_schema
-from leadscore.yamlio import YamlMap, decode_text, load_yaml
+from leadscore.yamlio import YamlMap, load_yaml
+
+from helpers import HEADER, diagnose
 
 ACME = Path(__file__).resolve().parents[1] / "rulesets" / "acme" / "schema.yaml"
 
@@ -316,11 +318,14 @@ def test_nul_position():
     assert where(diags) == [("LS600", 2, 8)]
 
 
-def test_decode_text_reports_non_utf8():
-    text, diags = decode_text(b"lead:\n  id: caf\xe9\n", "schema.yaml")
-    assert text is None and where(diags) == [("LS600", 2, 10)]
-    text, diags = decode_text("\ufefflead: {}\n".encode(), "schema.yaml")
-    assert text == "lead: {}\n" and diags == []
+def test_a_schema_that_is_not_utf8_is_ls110_like_a_rule_file(tmp_path):
+    # One problem, one code: the rule file and its schema are read by the same reader.
+    found = diagnose(tmp_path, HEADER, b"lead:\n  id: caf\xe9\n")
+    assert found == [("LS110", 2, 10)]
+
+
+def test_a_schema_with_a_bom_reads_clean(tmp_path):
+    assert diagnose(tmp_path, HEADER, "\ufefflead: {fields: {a: string}}\n") == []
 
 
 def test_deep_nesting_and_huge_numbers():

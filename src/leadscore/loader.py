@@ -3,7 +3,9 @@ language front end. Everything after reading is a pure pass."""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from .dsl import ast
 from .dsl.checker import CheckedRuleset, check
 from .dsl.diagnostics import Diagnostic, Span, make
 from .dsl.parser import parse
-from .dsl.schema import Schema, parse_schema
+from .dsl.schema import Schema, parse_schema_and_excerpts
 from .dsl.usage import usage_warnings
 
 # Rule and schema files are small; a larger file is a mistake (or hostile).
@@ -33,23 +35,68 @@ class LoadedRuleset:
         return self.checked is not None
 
 
-def read_text(path: str | Path, display: str) -> tuple[str | None, Diagnostic | None]:
-    """A file's text, or a diagnostic saying why it cannot be used."""
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+          (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _read_bytes(path: str) -> tuple[bytes | None, str | None]:
+    if "\0" in path:
+        return None, "the path contains a NUL character, which no file name can hold"
     try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            return None, make("LS600", f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB",
-                              Span.point(display, 1, 1))
-        data = Path(path).read_bytes()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; the fd's
+        # type is checked before anything is read from it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:
-        return None, make("LS600", f"cannot read the file: {exc.strerror or 'unreadable'}",
-                          Span.point(display, 1, 1))
+        return None, f"cannot read the file: {_reason(exc)}"
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+            return None, f"cannot read the file: it is {kind}, not a regular file"
+        chunks, size = [], 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, min(2**20, MAX_FILE_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        return None, f"cannot read the file: {_reason(exc)}"
+    finally:
+        os.close(fd)
+    if size > MAX_FILE_BYTES:
+        return None, f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB"
+    return b"".join(chunks), None
+
+
+def _reason(exc: OSError) -> str:
+    reason = (exc.strerror or "unreadable").lower()
+    return {errno.ELOOP: "the path is a loop of symbolic links",
+            errno.ENAMETOOLONG: "the path is too long"}.get(exc.errno, reason)
+
+
+def read_text(path: str | Path, display: str, where: Span | None = None
+              ) -> tuple[str | None, Diagnostic | None]:
+    """The text of an untrusted file (rule file, schema, test file), or a
+    diagnostic saying why it cannot be used.
+
+    The one way such files are read: only regular files (a FIFO would block,
+    a device such as /dev/zero never ends), at most MAX_FILE_BYTES counted
+    while reading (a size from stat is 0 for /proc files), strict UTF-8.
+    A problem with the path itself is reported at `where` (say, the `schema`
+    line naming it), else at the file's first line."""
+    where = where or Span.point(display, 1, 1)
+    data, problem = _read_bytes(str(path))
+    if problem is not None:
+        return None, make("LS600", problem, where)
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
         line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        return None, make("LS110", "the file is not UTF-8 text", Span.point(display, line, column),
+        column = len(data[line_start:exc.start].decode("utf-8", "replace")) + 1
+        at = Span.point(display, line, column)
+        return None, make("LS110", f"the file is not UTF-8 text (byte 0x{data[exc.start]:02X})", at,
                           "save it as UTF-8")
 
 
@@ -89,27 +136,47 @@ def check_text(path: str, text: str, *, allow_outside_schema: bool = False,
 def _load_schema(rule_path: str, header: ast.SchemaHeader, allow_outside: bool,
                  result: LoadedRuleset) -> Schema | None:
     reference = header.path.value
-    folder = Path(rule_path).resolve().parent
-    target = (folder / reference).resolve()
+    span = header.path.span
     display = os.path.normpath(os.path.join(os.path.dirname(rule_path), reference))
+    if "\0" in reference:
+        result.diagnostics.append(make(
+            "LS600", "the schema path contains a NUL character, which no file name can hold", span))
+        return None
+    try:
+        folder = Path(rule_path).resolve().parent
+        target = (folder / reference).resolve()
+    except (OSError, RuntimeError) as exc:   # RuntimeError: a symbolic link loop (Python 3.11)
+        reason = _reason(exc) if isinstance(exc, OSError) else "the path is a loop of symbolic links"
+        result.diagnostics.append(make("LS600", f"cannot follow the schema path: {reason}", span))
+        return None
     if not allow_outside and not target.is_relative_to(folder):
         result.diagnostics.append(make(
-            "LS603", "the schema path leads outside the rule file's folder", header.path.span,
+            "LS603", "the schema path leads outside the rule file's folder", span,
             "keep the schema beside the rule file, or pass --allow-schema-outside"))
         return None
-    if not target.is_file():
+    try:
+        os.lstat(target)
+    except FileNotFoundError:
         result.diagnostics.append(make(
-            "LS600", f"no schema file at {display}", header.path.span,
+            "LS600", f"no schema file at {_shorten(display)}", span,
             "the path is relative to the rule file"))
         return None
-    text, problem = read_text(target, display)
+    except OSError as exc:
+        result.diagnostics.append(make("LS600", f"cannot read the schema: {_reason(exc)}", span))
+        return None
+    text, problem = read_text(target, display, span)
     if problem is not None:
         result.diagnostics.append(problem)
         return None
-    result.sources[display] = text
-    schema, diagnostics = parse_schema(text, display)
+    # Only keys and values the schema format knows are ever shown: the path may
+    # name any file (a credentials file, /etc/passwd), and CI logs are public.
+    schema, diagnostics, result.sources[display] = parse_schema_and_excerpts(text, display)
     result.diagnostics.extend(diagnostics)
     return schema
+
+
+def _shorten(path: str, limit: int = 200) -> str:
+    return path if len(path) <= limit else path[: limit // 2] + "..." + path[-limit // 2:]
 
 
 def find_rule_files(paths: list[str]) -> list[str]:

@@ -47,7 +47,6 @@ from leadscore.yaml_words import TYPE_SYNONYMS, plain_yaml_error
 
 _Y = "tag:yaml.org,2002:"
 _TEXT_TAGS = {_Y + "str", _Y + "timestamp", _Y + "value"}  # `=` resolves to !!value
-_REFUSED = "!leadscore/refused"   # placeholder for an alias, already reported
 _MAX_DEPTH = 64                   # far deeper than any real file; keeps recursion safe
 
 
@@ -94,19 +93,6 @@ def locate(root: object, path: tuple) -> Origin | None:
             return origin
         node = node[step]
     return origin
-
-
-def decode_text(data: bytes, file: str) -> tuple[str | None, list[Diagnostic]]:
-    """UTF-8 (with or without a BOM) to text; anything else is LS600 at the first bad byte."""
-    try:
-        return data.decode("utf-8-sig"), []
-    except UnicodeDecodeError as exc:
-        line_start = data.rfind(b"\n", 0, exc.start) + 1
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = len(data[line_start:exc.start].decode("utf-8", "replace")) + 1
-        return None, [make("LS600", f"the file is not UTF-8 text (byte 0x{data[exc.start]:02X})",
-                           Span.point(file, line, column),
-                           "save the file as UTF-8 text")]
 
 
 def load_yaml(text: str, file: str, json_schema: dict) -> tuple[object | None, list[Diagnostic]]:
@@ -160,6 +146,105 @@ def load_yaml(text: str, file: str, json_schema: dict) -> tuple[object | None, l
     return data, sorted(diags, key=lambda d: (d.span.line, d.span.column, d.code, d.message))
 
 
+def known_text(text: str, root: object, json_schema: dict) -> str:
+    """`text` with only the keys and values `json_schema` knows left on their
+    lines, for showing under diagnostics.
+
+    The file may not be what its name claims (a schema path can name any
+    file), so nothing else is echoed: the line of a key the format does not
+    know is cut after the key, the lines of its value are blanked, and so is
+    every line outside a known entry (all of them when the YAML could not be
+    read). Line numbers are kept, so spans still point at the right line."""
+    lines = text.splitlines()
+    known: set[int] = set()
+    cut: dict[int, int] = {}        # line -> characters kept (an unknown key's end)
+    hidden: set[int] = set()
+    _mark_known(root, [json_schema], json_schema, known, cut, hidden)
+    shown = []
+    for number, line in enumerate(lines, 1):
+        if number in hidden:
+            shown.append("")
+        elif number in cut:
+            shown.append(line[:cut[number]])
+        else:
+            shown.append(line if number in known else "")
+    return "\n".join(shown)
+
+
+def nameable(key: str) -> bool:
+    """Whether an unknown key may be named in a message: a short word or
+    phrase, the kind of thing a typo of a real key looks like. Anything else
+    (`root:$6$salt$hash:...` read from a password file) is data, not a name."""
+    return _NAME_LIKE.fullmatch(key) is not None
+
+
+_NAME_LIKE = re.compile(r"[^\W\d][\w .-]{0,39}")
+
+
+def _mark_known(node: object, schemas: list, root_schema: dict, known: set[int],
+                cut: dict[int, int], hidden: set[int]) -> None:
+    expanded = _expand(schemas, root_schema)
+    if isinstance(node, YamlMap):
+        for key, value in node.items():
+            origin = node.origins[key]
+            children = _property_schemas(expanded, key)
+            if not children:
+                key_span = origin.key_span
+                keep = key_span.end_column - 1 if nameable(key) else key_span.column - 1
+                cut[key_span.line] = min(cut.get(key_span.line, keep), keep)
+                hidden.update(range(key_span.line + 1, origin.span.end_line + 1))
+                continue
+            known.add(origin.key_span.line)
+            _mark_value(value, origin, children, root_schema, known, cut, hidden)
+    elif isinstance(node, YamlList):
+        children = [s["items"] for s in expanded if isinstance(s.get("items"), dict)]
+        if children:
+            for value, origin in zip(node, node.origins):
+                _mark_value(value, origin, children, root_schema, known, cut, hidden)
+
+
+def _mark_value(value: object, origin: Origin, schemas: list, root_schema: dict, known: set[int],
+                cut: dict[int, int], hidden: set[int]) -> None:
+    if isinstance(value, (YamlMap, YamlList)):
+        _mark_known(value, schemas, root_schema, known, cut, hidden)
+    else:
+        known.update(range(origin.span.line, origin.span.end_line + 1))
+
+
+def _expand(schemas: list, root_schema: dict) -> list[dict]:
+    """The schemas that apply, with `$ref`s followed and every branch of
+    if/then/else and the combinators included."""
+    out, stack, seen = [], list(schemas), set()
+    while stack:
+        schema = stack.pop()
+        if not isinstance(schema, dict) or id(schema) in seen:
+            continue
+        seen.add(id(schema))
+        out.append(schema)
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            target = root_schema
+            for part in ref[2:].split("/"):
+                target = target.get(part, {}) if isinstance(target, dict) else {}
+            stack.append(target)
+        stack.extend(schema[k] for k in ("then", "else") if k in schema)
+        for k in ("allOf", "anyOf", "oneOf"):
+            stack.extend(schema.get(k, []))
+    return out
+
+
+def _property_schemas(schemas: list[dict], key: str) -> list:
+    found = []
+    for schema in schemas:
+        if key in schema.get("properties", {}):
+            found.append(schema["properties"][key])
+        found.extend(sub for pattern, sub in schema.get("patternProperties", {}).items()
+                     if re.search(pattern, key))
+        if isinstance(schema.get("additionalProperties"), dict):
+            found.append(schema["additionalProperties"])
+    return found
+
+
 def _validation_errors(data: object, text: str, json_schema: dict, clean: bool) -> list:
     """jsonschema's errors for `data` (read from `text`).
 
@@ -188,6 +273,11 @@ def _validation_errors(data: object, text: str, json_schema: dict, clean: bool) 
 
 # --- reading ---------------------------------------------------------------
 
+class _RefusedNode(yaml.ScalarNode):
+    """Stands in for an alias, already reported. A class, not a tag, so that
+    no file can write one."""
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader that records anchors and aliases instead of honouring them."""
 
@@ -200,7 +290,7 @@ class _Loader(yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent):
             self.get_event()
             self.refusals.append(("aliases (`*name`)", event))
-            return yaml.ScalarNode(_REFUSED, "", event.start_mark, event.end_mark)
+            return _RefusedNode("", "", event.start_mark, event.end_mark)
         if event.anchor is not None:
             self.refusals.append(("anchors (`&name`)", event))
             event.anchor = None  # never registered, so no alias can expand it
@@ -254,6 +344,13 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:
     return make("LS601", message, span, hint)
 
 
+# `"\ud800"` reads as half a UTF-16 surrogate pair: not a character, and text
+# holding one can be neither printed nor written as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_PROBLEM = ("a `\\u` escape here is half of a UTF-16 surrogate pair, not a character",
+                      "write the character itself, or a character beyond U+FFFF as `\\U0001F600`")
+
+
 class _Builder:
     """Turns the composed node tree into YamlMap/YamlList/scalars, reporting what it refuses."""
 
@@ -270,7 +367,7 @@ class _Builder:
         self.diags.append(make("LS601", message, self.span(node), hint))
 
     def value(self, node, path: tuple, depth: int) -> object:
-        if node.tag == _REFUSED:
+        if isinstance(node, _RefusedNode):
             self.refused.append(path)
             return None
         if depth > _MAX_DEPTH:
@@ -305,7 +402,7 @@ class _Builder:
         return result
 
     def key(self, node) -> str | None:
-        if node.tag == _REFUSED:
+        if isinstance(node, _RefusedNode):
             return None
         if not isinstance(node, yaml.ScalarNode):
             self.diags.append(make("LS601", "a key must be a plain word or phrase, not a list or mapping",
@@ -314,6 +411,10 @@ class _Builder:
         if node.tag == _Y + "merge":
             self.diags.append(make("LS601", "merge keys (`<<`) are not supported in this file",
                                    self.span(node), "write the entries out in full"))
+            return None
+        if _SURROGATE.search(node.value):
+            message, hint = _SURROGATE_PROBLEM
+            self.diags.append(make("LS601", message, self.span(node), hint))
             return None
         return node.value  # the text as written, whatever YAML would resolve it to
 
@@ -328,6 +429,10 @@ class _Builder:
     def scalar(self, node: yaml.ScalarNode, path: tuple) -> object:
         tag = node.tag
         if tag in _TEXT_TAGS:
+            if _SURROGATE.search(node.value):
+                message, hint = _SURROGATE_PROBLEM
+                self.refuse(node, path, message, hint)
+                return None
             return node.value
         constructors = {_Y + "int": ("a whole number", self.loader.construct_yaml_int),
                         _Y + "float": ("a number", self.loader.construct_yaml_float),
@@ -361,7 +466,11 @@ def _name(path: tuple) -> str:
 
 
 def _describe(value: object, origin: Origin | None) -> str:
-    if origin is not None and origin.plain and not isinstance(value, str):
+    if origin is None:
+        # The whole file: it may be any file at all, so say what it is, never quote it.
+        kinds = ((str, "text"), (bool, "true or false"), ((int, float), "a number"), (list, "a list"))
+        return next((word for kind, word in kinds if isinstance(value, kind)), "nothing")
+    if origin.plain and not isinstance(value, str):
         return f"`{origin.plain}`"
     if isinstance(value, str):
         return f"`{value if len(value) <= 40 else value[:37] + '...'}`"
@@ -411,6 +520,11 @@ def _explain(error, root: object, file: str) -> list[Diagnostic]:
             if key in allowed or any(re.search(p, key) for p in patterns):
                 continue
             expected = f"; expected one of: {', '.join(allowed)}" if allowed else ""
+            if not nameable(key):
+                out.append(make("LS602", "a key here is not a known key (not quoted: it does not "
+                                f"read as a key name){expected}",
+                                instance.origins[key].key_span))
+                continue
             out.append(make("LS602", f"`{key}` is not a known key here{expected}",
                             instance.origins[key].key_span, _suggest(key, allowed)))
         return out

@@ -20,6 +20,12 @@ from .schema import Schema
 from .types import Symbol, Type
 
 RESERVED_OUTPUT_NAMES = ("lead_id", "reasons")
+# Size limits (docs/language.md#limits, LS114): far above any real ruleset,
+# and what the generated scorer is built and tested for.
+MAX_CASE_BRANCHES = 1_000
+MAX_SEGMENT_LABELS = 1_000
+MAX_THRESHOLDS = 1_000
+MAX_SEGMENTS = 1_000
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,8 @@ class _Checker:
 
     def run(self) -> None:
         self._check_header()
+        if not self._within_limits():
+            return  # checking past a limit costs time that grows faster than the file
         self._collect_names()
         for decl in self.ruleset.declarations:
             if isinstance(decl, ast.ConstDecl):
@@ -144,6 +152,31 @@ class _Checker:
             self.error("LS201", 'no `schema "FILE"` line: every name a ruleset uses is '
                        "declared in its schema", statements[0].span,
                        'add `schema "schema.yaml"` under the ruleset line')
+
+    def _within_limits(self) -> bool:
+        """LS114 at the first construct past each size limit; False if there is one."""
+        before = len(self.diagnostics)
+
+        def over(items: tuple | list, limit: int, what: str, where: str) -> None:
+            if len(items) > limit:
+                self.error("LS114", f"{where} has {len(items):,} {what}; the limit is {limit:,}",
+                           items[limit].span, "split it up; see the size limits in docs/language.md#limits")
+
+        declarations = self.ruleset.declarations
+        over([d.name for d in declarations if isinstance(d, ast.Threshold)], MAX_THRESHOLDS,
+             "thresholds", "this ruleset")
+        over([d.name for d in declarations if isinstance(d, ast.Segment)], MAX_SEGMENTS,
+             "segments", "this ruleset")
+        for decl in declarations:
+            if isinstance(decl, ast.Segment):
+                over(decl.labels, MAX_SEGMENT_LABELS, "labels", f"segment `{decl.name.name}`")
+            elif isinstance(decl, ast.ScoreBlock):
+                for item in decl.items:
+                    for rule in item.rules if isinstance(item, ast.Group) else (item,):
+                        if isinstance(rule, ast.CaseRule):
+                            over(rule.branches, MAX_CASE_BRANCHES, "branches",
+                                 f"case rule `{rule.name.name}`")
+        return len(self.diagnostics) == before
 
     def _collect_names(self) -> None:
         seen: dict[str, ast.Ident] = {}

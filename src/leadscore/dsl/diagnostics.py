@@ -67,6 +67,10 @@ CODES: dict[str, tuple[Severity, str]] = {
     "LS109": (Severity.ERROR, "an impossible date or date-time"),
     "LS110": (Severity.ERROR, "the file is not UTF-8 text"),
     "LS111": (Severity.ERROR, "too many syntax errors; the rest of the file was not read"),
+    "LS112": (Severity.ERROR, "a string or regex literal longer than 10,000 characters"),
+    "LS113": (Severity.ERROR, "a statement of more than 50,000 words and symbols"),
+    "LS114": (Severity.ERROR, "more than 1,000 branches in a case, labels in a segment, "
+                              "thresholds or segments"),
     # File structure
     "LS200": (Severity.ERROR, "the file does not start with `ruleset \"NAME\" version N`"),
     "LS201": (Severity.ERROR, "no `schema \"FILE\"` line"),
@@ -115,7 +119,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "LS514": (Severity.WARNING, "a schema field or event type that no rule uses"),
     "LS515": (Severity.WARNING, "a segment label that can never be chosen"),
     # The schema file
-    "LS600": (Severity.ERROR, "the schema file cannot be read"),
+    "LS600": (Severity.ERROR, "a file cannot be read (the rule file, its schema or a test file)"),
     "LS601": (Severity.ERROR, "the schema file is not valid YAML"),
     "LS602": (Severity.ERROR, "the schema file does not have the documented shape"),
     "LS603": (Severity.ERROR, "the schema path leaves the rule file's folder"),
@@ -146,6 +150,9 @@ def promote_warnings(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 
 def render_text(d: Diagnostic, source_lines: list[str] | None) -> str:
     """`file:line:col: error[CODE]: message`, the source line, a caret, a hint."""
+    # A blank line has nothing to point at (and is what a withheld line reads as).
+    if source_lines is not None and not "".join(source_lines[d.span.line - 1:d.span.line]).strip():
+        source_lines = None
     s = d.span
     out = [shown(f"{s.file}:{s.line}:{s.column}: {d.severity.value}[{d.code}]: {d.message}")]
     if source_lines is not None and 1 <= s.line <= len(source_lines):

@@ -26,6 +26,10 @@ from .syntax_errors import (describe_unexpected_characters, describe_unexpected_
 from .transform import MAX_DEPTH, ParseState, ToAst, current_parse, depth_violation
 
 MAX_SYNTAX_ERRORS = 25
+# Size limits (docs/language.md#limits), far above any real ruleset. Memory and
+# time stay linear in the file's size below them; past them the parse stops.
+MAX_LITERAL_CHARS = 10_000        # one string or regex literal, quotes included
+MAX_STATEMENT_TOKENS = 50_000     # one statement with its continuation lines
 
 # Terminals after which a newline continues the line.
 _CONTINUES_LINE = {"AND", "OR", "COMMA", "LBRACE"}
@@ -167,7 +171,7 @@ def _lark() -> Lark:
     # keyword and end at its closing bracket.
     return Lark(grammar, parser="lalr", lexer="contextual", strict=True,
                 propagate_positions=False, keep_all_tokens=True, maybe_placeholders=True,
-                postlex=LinePostLexer(), lexer_callbacks={"COMMENT": _record_comment},
+                postlex=_LimitedPostLexer(), lexer_callbacks={"COMMENT": _record_comment},
                 transformer=ToAst(),
                 cache=_cache_path())
 
@@ -179,6 +183,40 @@ def _cache_path() -> str | bool:
 
     folder = cache_dir()
     return os.path.join(folder, "grammar.lark-cache") if folder else False
+
+
+class _LimitedPostLexer(LinePostLexer):
+    """The statements LinePostLexer passes on, held to the size limits: a
+    literal past MAX_LITERAL_CHARS is an error (LS112), a statement past
+    MAX_STATEMENT_TOKENS stops the parse (LS113)."""
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        tokens = 0   # since the last newline that ended a statement
+        for tok in super().process(stream):
+            if tok.type in ("STRING", "REGEX") and len(tok) > MAX_LITERAL_CHARS:
+                _literal_too_long(tok)
+            tokens = 0 if tok.type == "_NL" else tokens + 1
+            if tokens > MAX_STATEMENT_TOKENS:
+                raise _TooLarge(tok)
+            yield tok
+
+
+def _literal_too_long(tok: Token) -> None:
+    state = current_parse.get()
+    what = "string" if tok.type == "STRING" else "regex"
+    state.diagnostics.append(make(
+        "LS112", f"this {what} is {len(tok):,} characters long; the limit is {MAX_LITERAL_CHARS:,}",
+        Span(state.file, tok.line, tok.column, tok.line, tok.column + 1),
+        "keep long lists of values in the schema, or split the text"))
+
+
+class _TooLarge(Exception):
+    """A statement past MAX_STATEMENT_TOKENS: parsing it further would only
+    cost time and memory, so the parse stops at this token."""
+
+    def __init__(self, token: Token) -> None:
+        super().__init__()
+        self.token = token
 
 
 def terminal_patterns() -> dict[str, str]:
@@ -228,6 +266,15 @@ def _attempt(text: str, file: str):
         failure = _syntax_error(error, text, file)
         at_end = isinstance(error, UnexpectedToken) and error.token.type == "$END"
         return (_close_at_end(error) if at_end else None), state, failure
+    except _TooLarge as error:
+        # Blanked like a syntax error, so the rest of the file is still read.
+        start, end = _statement_around(text, error.token.start_pos)
+        first = start + len(text[start:end]) - len(text[start:end].lstrip())
+        line = text.count("\n", 0, first) + 1
+        diagnostic = make("LS113", f"this statement has more than {MAX_STATEMENT_TOKENS:,} words and "
+                          "symbols", Span.point(file, line, first - (text.rfind("\n", 0, first) + 1) + 1),
+                          "split it into several rules, constants or derived scores")
+        return None, state, (diagnostic, start, end)
     finally:
         current_parse.reset(token)
 
@@ -411,4 +458,7 @@ def _through_block(text: str, start: int, end: int) -> int:
 def _blank(fragment: str) -> str:
     # Keep newlines (positions) and drop everything else, braces included
     # (_through_block blanks a failed block opener's rules with it).
-    return "".join("\n" if c == "\n" else " " for c in fragment)
+    return _NOT_NEWLINE.sub(lambda run: " " * len(run.group()), fragment)
+
+
+_NOT_NEWLINE = re.compile(r"[^\n]+")

@@ -33,7 +33,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from leadscore.dsl.diagnostics import Diagnostic, Severity, Span, make
-from leadscore.yamlio import Origin, YamlList, YamlMap, load_yaml
+from leadscore.yamlio import Origin, YamlList, YamlMap, known_text, load_yaml
 
 FIELD_TYPES = ("string", "number", "boolean", "datetime", "list")
 _TYPES_WITH_VALUES = ("string", "list")
@@ -75,9 +75,18 @@ def schema_format() -> dict:
 
 
 def parse_schema(text: str, file: str) -> tuple[Schema | None, list[Diagnostic]]:
+    schema, diags, _ = parse_schema_and_excerpts(text, file)
+    return schema, diags
+
+
+def parse_schema_and_excerpts(text: str, file: str) -> tuple[Schema | None, list[Diagnostic], str]:
+    """`parse_schema`, and the text that may be shown under its diagnostics:
+    only the lines (or parts of lines) of keys and values the schema format
+    knows, since a rule file can name any file as its schema."""
     data, diags = load_yaml(text, file, schema_format())
+    excerpts = known_text(text, data, schema_format())
     if not isinstance(data, YamlMap):
-        return None, diags
+        return None, diags, excerpts
     extra: list[Diagnostic] = []
 
     lead = data.get("lead")
@@ -116,7 +125,7 @@ def parse_schema(text: str, file: str) -> tuple[Schema | None, list[Diagnostic]]
     schema = Schema(file, id_column, created, MappingProxyType(fields), MappingProxyType(events),
                     _declared_with_errors(lead, raw_events, fields, events))
     diags = sorted(diags + extra, key=lambda d: (d.span.line, d.span.column, d.code, d.message))
-    return schema, diags
+    return schema, diags, excerpts
 
 
 def _declared_with_errors(lead: YamlMap, raw_events: object, fields: Mapping[str, FieldSpec],
@@ -182,7 +191,7 @@ def _spec(name: str, raw: object, origin: Origin, diags: list[Diagnostic]) -> Fi
 
 
 def _values(items: YamlList, diags: list[Diagnostic]) -> tuple[str, ...] | None:
-    kept: list[str] = []
+    kept: dict[str, None] = {}   # ordered, and `in` is constant time (300,000 values)
     for item, where in zip(items, items.origins):
         # A bare `no` was read as False and already reported (LS604); the user
         # meant the text they wrote, so keep that.
@@ -193,5 +202,5 @@ def _values(items: YamlList, diags: list[Diagnostic]) -> tuple[str, ...] | None:
             diags.append(make("LS602", f"`{text}` is listed twice in `values`", where.span,
                               "remove the repeated value", severity=Severity.WARNING))
             continue
-        kept.append(text)
+        kept[text] = None
     return tuple(kept) or None

@@ -68,7 +68,11 @@ def resolve_ruleset(test: ReadTestFile, allow_outside: bool) -> tuple[str | None
         display = os.path.normpath(os.path.join(folder, named))
         if "\0" in named:   # no file has such a name, and the path functions refuse it
             return None, make("LS600", f"no rule file at {display!r}", span, "the path is relative to the test file")
-        inside = Path(display).resolve().is_relative_to(Path(folder or ".").resolve())
+        try:
+            inside = Path(display).resolve().is_relative_to(Path(folder or ".").resolve())
+        except (OSError, RuntimeError):   # RuntimeError: a symbolic link loop (Python 3.11)
+            return None, make("LS600", "cannot follow the ruleset path", span,
+                              "the path is relative to the test file")
         if not allow_outside and not inside:
             # The rule file's lines would be shown under its diagnostics; a test
             # file must not be able to show any file it likes in a CI log.
