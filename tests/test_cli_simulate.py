@@ -602,6 +602,22 @@ def test_against_a_git_revision_reads_it_with_its_own_schema(repository):
     check_bar_10_flips(report)
 
 
+def test_against_a_revision_whose_schema_is_not_a_schema_never_shows_its_values(repository):
+    # the revision's rule file names a credentials file of the repository as its schema: errors may
+    # name its keys, never print their values
+    rules, folder = repository
+    repo = rules.parent
+    (repo / "ci-secrets.yaml").write_text("deploy_token: hunter2-SECRET\nlead:\n  id: lead_id\n")
+    current = rules.read_text()
+    rules.write_text(current.replace('schema "schema.yaml"', 'schema "ci-secrets.yaml"'))
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "secrets as schema")
+    rules.write_text(current)
+    result = invoke(rules, "--history", folder, "--against", "HEAD")
+    assert result.exit_code != 0
+    assert "deploy_token" in result.output and "hunter2" not in result.output
+
+
 def test_against_a_revision_that_does_not_exist_is_a_usage_error(repository):
     rules, folder = repository
     result = invoke(rules, "--history", folder, "--against", "nosuchrev")

@@ -154,11 +154,10 @@ def _source(sources: dict[str, str], file: str) -> str:
     the rule file on disk (an error that only a `--set` value reveals points into it)."""
     if file in sources:
         return sources[file]
-    try:
-        with open(file, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError:
-        return ""
+    from ..loader import read_text
+
+    text, _ = read_text(file, file)     # the one reader of untrusted files: regular files, size-limited
+    return text or ""
 
 
 def _table_error(error) -> str:

@@ -23,7 +23,7 @@ from ..dsl import types as t
 from ..dsl.checker import CheckedRuleset, check
 from ..dsl.diagnostics import Diagnostic, make
 from ..dsl.parser import parse
-from ..dsl.schema import parse_schema
+from ..dsl.schema import parse_schema_and_excerpts
 from ..loader import load_ruleset
 
 MAX_SWEEP_VALUES = 1000
@@ -114,8 +114,9 @@ def load_at_revision(path: str, revision: str, allow_outside: bool) -> CheckedRu
                 diagnostics.append(make("LS600", f"no schema file at {schema_display}", header.path.span,
                                         "the path is relative to the rule file"))
             else:
-                sources[schema_display] = schema_text
-                schema, found = parse_schema(schema_text, schema_display)
+                # Only what the schema format knows may be shown: the revision's rule file can
+                # name any file in the repository as its schema.
+                schema, found, sources[schema_display] = parse_schema_and_excerpts(schema_text, schema_display)
                 diagnostics.extend(found)
     checked, found = check(ruleset, schema)
     diagnostics.extend(found)
