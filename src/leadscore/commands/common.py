@@ -38,3 +38,37 @@ def parse_instant(ctx: click.Context, param: click.Parameter, value: str | None)
         return rt.to_epoch(value, "a date (2026-10-01) or an ISO 8601 time (2026-10-01T09:30:00Z)")
     except rt.InputError as error:
         raise click.BadParameter(str(error)) from None
+
+
+def history_options(func):
+    """`--history` (a folder of tables or a history file) and `--allow-history-outside`, for the
+    commands that otherwise take one file per table."""
+    func = click.option("--allow-history-outside", is_flag=True,
+                        help="Let a history file's queries read files outside its folder (never the network).")(func)
+    return click.option("--history", type=click.Path(exists=True),
+                        help="A folder of tables, or a history file (.yaml) of DuckDB queries, instead of one "
+                             "option per table.")(func)
+
+
+def tables_or_exit(history: str | None, allow_outside: bool, given: dict[str, str | None]) -> dict:
+    """Each table of `given` (its option's file) or, when none is given, `--history`'s. A history
+    file that cannot be used: its diagnostics on stderr and exit 1."""
+    from ..ingest.history import HistoryError, history_tables
+    from ..tables import TableError
+
+    named = [f"--{table}" for table, path in given.items() if path]
+    if history is None:
+        missing = [f"--{table}" for table, path in given.items() if not path]
+        if missing:
+            raise click.UsageError(f"give --history, or {' and '.join(missing)}")
+        return dict(given)
+    if named:
+        raise click.UsageError(f"give either --history or {' and '.join(f'--{t}' for t in given)}, not both")
+    try:
+        found = history_tables(history, allow_outside)
+    except HistoryError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    except TableError as error:
+        raise click.UsageError(str(error)) from None
+    return {table: found[table] for table in given}

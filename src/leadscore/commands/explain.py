@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .common import load_or_exit, parse_instant
+from .common import history_options, load_or_exit, parse_instant, tables_or_exit
 from .score import report_problems
 
 if TYPE_CHECKING:
@@ -19,9 +19,10 @@ if TYPE_CHECKING:
 @click.command("explain")
 @click.argument("ruleset", type=click.Path(exists=True, dir_okay=False))
 @click.option("--lead", "lead_id", required=True, help="The id of the lead to explain.")
-@click.option("--leads", "leads_file", required=True, type=click.Path(exists=True, dir_okay=False),
+@history_options
+@click.option("--leads", "leads_file", type=click.Path(exists=True, dir_okay=False),
               help="The leads table (.csv, .jsonl or .parquet).")
-@click.option("--events", "events_file", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--events", "events_file", type=click.Path(exists=True, dir_okay=False),
               help="The events table (.csv, .jsonl or .parquet).")
 @click.option("--as-of", "instant", required=True, callback=parse_instant, metavar="INSTANT",
               help="Explain the scores at this instant: ISO 8601, no offset means UTC.")
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
-def command(ruleset: str, lead_id: str, leads_file: str, events_file: str, instant: float, timeline: bool,
+def command(ruleset: str, lead_id: str, history: str | None, allow_history_outside: bool, leads_file: str | None,
+            events_file: str | None, instant: float, timeline: bool,
             output_format: str, allow_schema_outside: bool) -> None:
     """Explain one lead's scores at --as-of: the rules that gave points (per-event
     rules with each event and its decayed points), the rules that did not fire
@@ -42,6 +44,8 @@ def command(ruleset: str, lead_id: str, leads_file: str, events_file: str, insta
     from ..loader import read_text
     from ..tables import ProblemLog, TableError, read_events, read_leads
 
+    tables = tables_or_exit(history, allow_history_outside, {"leads": leads_file, "events": events_file})
+    leads_file, events_file = tables["leads"], tables["events"]
     lead_id = lead_id.strip()   # ids are trimmed when read
     loaded = load_or_exit(ruleset, allow_schema_outside)
     scorer, schema = loaded.compile(), loaded.checked.schema

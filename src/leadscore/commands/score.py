@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .common import load_or_exit, parse_instant
+from .common import history_options, load_or_exit, parse_instant, tables_or_exit
 
 
 def report_problems(log) -> None:
@@ -18,9 +18,10 @@ def report_problems(log) -> None:
 
 @click.command("score")
 @click.argument("ruleset", type=click.Path(exists=True, dir_okay=False))
-@click.option("--leads", "leads_file", required=True, type=click.Path(exists=True, dir_okay=False),
+@history_options
+@click.option("--leads", "leads_file", type=click.Path(exists=True, dir_okay=False),
               help="The leads table (.csv, .jsonl or .parquet).")
-@click.option("--events", "events_file", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--events", "events_file", type=click.Path(exists=True, dir_okay=False),
               help="The events table (.csv, .jsonl or .parquet), in any order.")
 @click.option("--as-of", "instant", required=True, callback=parse_instant, metavar="INSTANT",
               help="Score at this instant: ISO 8601, no offset means UTC, a date means midnight UTC.")
@@ -34,7 +35,8 @@ def report_problems(log) -> None:
               help="Worker processes for large tables (0: one per CPU).")
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
-def command(ruleset: str, leads_file: str, events_file: str, instant: float, output: str | None,
+def command(ruleset: str, history: str | None, allow_history_outside: bool, leads_file: str | None,
+            events_file: str | None, instant: float, output: str | None,
             output_format: str | None, explain: bool, strict: bool, jobs: int, allow_schema_outside: bool) -> None:
     """Score every lead of LEADS at --as-of: one row per lead, in input order.
 
@@ -49,6 +51,8 @@ def command(ruleset: str, leads_file: str, events_file: str, instant: float, out
     from ..explain import instant_text
     from ..tables import ProblemLog, TableError
 
+    tables = tables_or_exit(history, allow_history_outside, {"leads": leads_file, "events": events_file})
+    leads_file, events_file = tables["leads"], tables["events"]
     if output_format is None:
         extension = os.path.splitext(output)[1].lower() if output else ".csv"
         if extension not in formats.FORMATS:

@@ -25,8 +25,11 @@ def _horizon(ctx, param, value: str) -> float:
 
 @click.command("simulate")
 @click.argument("ruleset", type=click.Path(exists=True, dir_okay=False))
-@click.option("--history", type=click.Path(exists=True, file_okay=False),
-              help="A folder holding the leads, events, outcomes (and changes) tables.")
+@click.option("--history", type=click.Path(exists=True),
+              help="A folder holding the leads, events, outcomes (and changes) tables, or a history file "
+                   "(.yaml) of DuckDB queries.")
+@click.option("--allow-history-outside", is_flag=True,
+              help="Let a history file's queries read files outside its folder (never the network).")
 @click.option("--leads", "leads_path", type=_TABLE, help="The leads table (instead of the folder's).")
 @click.option("--events", "events_path", type=_TABLE, help="The events table (instead of the folder's).")
 @click.option("--outcomes", "outcomes_path", type=_TABLE, help="The outcomes table (instead of the folder's).")
@@ -60,7 +63,8 @@ def _horizon(ctx, param, value: str) -> float:
               help="Worker processes (0: one per CPU).")
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
-def command(ruleset: str, history: str | None, leads_path, events_path, outcomes_path, changes_path,
+def command(ruleset: str, history: str | None, allow_history_outside: bool, leads_path, events_path, outcomes_path,
+            changes_path,
             baseline_path: str | None, against: str | None, settings: tuple[str, ...], sweep: str | None,
             start: float | None, end: float | None, success: str, horizon: float, capacity: float | None,
             target: int | None, output_format: str | None, output: str | None, html_path: str | None,
@@ -73,6 +77,7 @@ def command(ruleset: str, history: str | None, leads_path, events_path, outcomes
     that cannot be used (or a bad row, with --strict), 2 usage error.
     """
     from ..simulator import variants as v
+    from ..ingest.history import HistoryError
     from ..simulator.history import HistoryFiles
     from ..simulator.run import Options, SweepRequest, simulate
     from ..tables import ProblemLog, TableError
@@ -90,11 +95,14 @@ def command(ruleset: str, history: str | None, leads_path, events_path, outcomes
         found = _variants(v, ruleset, baseline_path, against, settings, allow_schema_outside)
         request = SweepRequest(*v.sweep_values(found[-1].checked, sweep)) if sweep else None
         files = HistoryFiles.find(history, {"leads": leads_path, "events": events_path, "outcomes": outcomes_path,
-                                            "changes": changes_path})
+                                            "changes": changes_path}, allow_history_outside)
     except v.UsageError as error:
         raise click.UsageError(str(error)) from None
     except v.RulesetProblems as error:
         _diagnostics(error)
+        sys.exit(1)
+    except HistoryError as error:
+        click.echo(str(error), err=True)
         sys.exit(1)
     except TableError as error:
         raise click.UsageError(str(error)) from None

@@ -22,7 +22,7 @@ class _Table:
         self.file, self.table, self.log, self.lead = str(path), table, log, lead
         self.id_names = (id_column, "lead_id")
         self.known = {*known, *self.id_names}
-        self.names, batches = _open(self.file, self.known, set(text))
+        self.names, batches = _open(path, self.known, set(text))
         self.reported: set[str] = set()
         if self.names is not None:
             for column in [next((c for c in self.id_names if c in self.names), self.id_names[0]), *required]:

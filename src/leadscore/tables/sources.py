@@ -27,7 +27,21 @@ TABLES = ("leads", "events", "outcomes", "changes")
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
 
 
-def table_format(path: str) -> str:
+@dataclass(frozen=True, slots=True)
+class ArrowTable:
+    """A table already in memory as Arrow (a history query's result, leadscore.ingest). `name`
+    stands for the file in problems; rows are numbered from 1 in the table's order."""
+
+    name: str
+    table: pa.Table
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def table_format(path) -> str:
+    if isinstance(path, ArrowTable):
+        return "arrow"
     fmt = FORMATS.get(os.path.splitext(str(path))[1].lower())
     if fmt is None:
         raise TableError(f"{path}: unknown table format (use .csv, .jsonl or .parquet)")
@@ -62,10 +76,12 @@ _CSV_BLOCK, _JSON_BLOCK, _PARQUET_ROWS = 1 << 21, 1 << 22, 1 << 16   # bytes, by
 _NEWLINE = re.compile(b"\n")
 
 
-def _open(path: str, known: set, text: set) -> tuple[list[str] | None, Iterator[_Batch]]:
+def _open(path, known: set, text: set) -> tuple[list[str] | None, Iterator[_Batch]]:
     """The file's column names (None for JSONL: they vary by line) and its batches. Parquet
     reads only the `known` columns; JSONL reads the `text` columns as text (no timestamp guessing)."""
     fmt = table_format(path)
+    if fmt == "arrow":
+        return path.table.column_names, _arrow(path.table, known)
     try:
         if fmt == "csv":
             return _csv(path)
@@ -148,6 +164,16 @@ def _parquet(file: pq.ParquetFile, columns: list[str]) -> Iterator[_Batch]:
     for batch in file.iter_batches(batch_size=_PARQUET_ROWS, columns=columns):
         yield _Batch(dict(zip(batch.schema.names, batch.columns)), batch.num_rows,
                      lambda i, start=start: start + i + 1, [])
+        start += batch.num_rows
+
+
+def _arrow(table: pa.Table, known: set) -> Iterator[_Batch]:
+    """A table's batches, its decimals as floats (the typing reads float64, not Python Decimals)."""
+    start = 0
+    for batch in table.select([name for name in table.column_names if name in known]).to_batches(_PARQUET_ROWS):
+        cols = {name: pc.cast(col, pa.float64()) if pa.types.is_decimal(col.type) else col
+                for name, col in zip(batch.schema.names, batch.columns)}
+        yield _Batch(cols, batch.num_rows, lambda i, start=start: start + i + 1, [])
         start += batch.num_rows
 
 

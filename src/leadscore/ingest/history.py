@@ -1,0 +1,175 @@
+"""A history described in YAML: one DuckDB query per table over the raw exports (docs/history.md).
+
+The file comes from a pull request like any rule file, so it is untrusted: a query may only
+read. Each query must be a single SELECT (DuckDB's own parser says which kind of statement it
+is, so COPY, ATTACH, INSTALL, LOAD, SET and PRAGMA never run), and DuckDB itself is locked
+down before any query: no external access except the history file's folder
+(`allowed_directories`), no extensions installed or loaded, no temporary directory, then
+`lock_configuration` so a query cannot undo any of it.
+
+DuckDB checks a relative path against the process's working directory, so the queries run
+with the working directory set to the history file's folder (on the calling thread, before
+any table is read) and the folder as `file_search_path`. Results are Arrow tables in memory,
+read by `leadscore.tables` like any file: typing, counting and showing unusable rows (by the
+query's output row) stay one implementation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from ..dsl.diagnostics import Diagnostic, Span, make, render_text, sort_key
+from ..tables import ArrowTable, TableError, find_history_tables
+from ..yamlio import YamlMap, decode_text, load_yaml
+
+HISTORY_SUFFIXES = (".yaml", ".yml")
+_MAX_BYTES = 1 << 20   # a history file is a few queries
+_LINE = re.compile(r"^LINE (\d+):", re.MULTILINE)
+
+
+class HistoryError(TableError):
+    """The history file cannot be used: its diagnostics, rendered with the file's lines."""
+
+    def __init__(self, diagnostics: list[Diagnostic], text: str):
+        self.diagnostics = sorted(diagnostics, key=sort_key)
+        lines = text.splitlines()
+        super().__init__("\n".join(render_text(d, lines) for d in self.diagnostics))
+
+
+@lru_cache(maxsize=1)
+def history_format() -> dict:
+    """The JSON Schema for history files, shipped beside this module."""
+    return json.loads(Path(__file__).with_name("history_format.json").read_text(encoding="utf-8"))
+
+
+def is_history_file(path: str) -> bool:
+    return os.path.isfile(path) and os.path.splitext(path)[1].lower() in HISTORY_SUFFIXES
+
+
+def history_tables(history: str, allow_outside: bool = False) -> dict:
+    """The tables of `--history`: a folder's files (paths), or a history file's query results
+    (ArrowTable); `changes` only when given."""
+    if os.path.isdir(history):
+        return find_history_tables(history)
+    if not is_history_file(history):
+        raise TableError(f"{history}: give a folder of tables or a history file (.yaml)")
+    return load_history(history, allow_outside)
+
+
+def load_history(path: str, allow_outside: bool = False) -> dict[str, ArrowTable]:
+    try:
+        with open(path, "rb") as file:
+            data = file.read(_MAX_BYTES + 1)
+    except OSError as error:
+        raise TableError(f"{path}: cannot read: {error.strerror or error}") from error
+    if len(data) > _MAX_BYTES:
+        raise TableError(f"{path}: more than {_MAX_BYTES // 1024} KiB; a history file holds a few queries")
+    text, diags = decode_text(data, path)
+    if text is None:
+        raise HistoryError(diags, "")
+    spec, diags = load_yaml(text, path, history_format())
+    if any(d.is_error for d in diags) or not isinstance(spec, YamlMap):
+        raise HistoryError(diags, text)
+    folder = os.path.dirname(os.path.abspath(path))
+    tables, problems = {}, []
+    with _sandbox(folder, allow_outside) as con:
+        for table, entry in spec.items():
+            sql, origin = entry["sql"], entry.origins["sql"]
+            found = _run(con, sql, origin, text, path, table, allow_outside)
+            if isinstance(found, Diagnostic):
+                problems.append(found)
+            else:
+                tables[table] = ArrowTable(f"{path}:{table}", found)
+    if problems:
+        raise HistoryError(problems, text)
+    return tables
+
+
+@contextlib.contextmanager
+def _sandbox(folder: str, allow_outside: bool):
+    import duckdb
+
+    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
+                                             "autoload_known_extensions": False})
+    try:
+        # Order matters: every setting before the ones that lock the rest.
+        con.execute("SET temp_directory = ''")
+        con.execute("SET allowed_directories = ?", [["/" if allow_outside else folder.rstrip(os.sep) + os.sep]])
+        con.execute("SET file_search_path = ?", [folder])
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        with contextlib.chdir(folder):
+            yield con
+    finally:
+        con.close()
+
+
+def _run(con, sql: str, origin, text: str, path: str, table: str, allow_outside: bool):
+    """The query's result (an Arrow table), or the Diagnostic saying why not."""
+    import duckdb
+
+    def at(query_line: int = 1) -> Span:
+        return _yaml_span(origin, text, path, query_line)
+
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as error:
+        return _query_error(error, at, table, sql)
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        kinds = ", ".join(s.type.name for s in statements) or "nothing"
+        return make("LS700", f"the {table} query must be one SELECT (found: {kinds})", at(),
+                    "a history query only reads: write one SELECT (WITH ... SELECT is fine)")
+    try:
+        return con.sql(sql).to_arrow_table()
+    except duckdb.PermissionException as error:
+        where = re.search(r'file "([^"]*)"', str(error))
+        named = f"`{where.group(1)}`" if where else "a file"
+        hint = ("only local files can be read" if allow_outside else
+                "a history file reads only files under its own folder; give --allow-history-outside "
+                "to read elsewhere (network addresses are never read)")
+        return make("LS700", f"the {table} query may not read {named}", at(_query_line(str(error), sql)), hint)
+    except duckdb.Error as error:
+        return _query_error(error, at, table, sql)
+
+
+def _query_error(error: Exception, at, table: str, sql: str) -> Diagnostic:
+    """DuckDB's message in plain words: its first line without the error class; what else it
+    says (candidates, not the query it quotes) goes in the hint."""
+    lines = [line.strip() for line in str(error).strip().splitlines()]
+    message = re.sub(r"^[A-Za-z ]*Error: ", "", lines[0]) if lines and lines[0] else type(error).__name__
+    more = [line for line in lines[1:] if line and not _LINE.match(line) and set(line) != {"^"}]
+    hint = "; ".join(more + ["run the query in DuckDB from the history file's folder to try it"])
+    return make("LS700", f"the {table} query failed: {message}", at(_query_line(str(error), sql)), hint)
+
+
+def _query_line(message: str, sql: str) -> int:
+    """The query's line DuckDB points at (`LINE n:`), else the first line with the name it quotes."""
+    found = _LINE.search(message)
+    if found:
+        return int(found.group(1))
+    quoted = re.search(r'"([^"]+)"', message)
+    if quoted:
+        for number, line in enumerate(sql.splitlines(), 1):
+            if quoted.group(1).lower() in line.lower():
+                return number
+    return 1
+
+
+def _yaml_span(origin, text: str, path: str, query_line: int) -> Span:
+    """The line of the YAML file holding the query's `query_line`: a block scalar (`|`, `>`)
+    starts on the line after its indicator."""
+    span = origin.span
+    lines = text.splitlines()
+    first = lines[span.line - 1][span.column - 1:] if span.line <= len(lines) else ""
+    if first[:1] in "|>" and first:
+        line = min(span.line + query_line, span.end_line, len(lines))
+        content = lines[line - 1] if line <= len(lines) else ""
+        column = len(content) - len(content.lstrip()) + 1
+        return Span(path, line, column, line, max(column + 1, len(content) + 1))
+    return Span(path, span.line, span.column, span.line, span.end_column if span.end_line == span.line
+                else len(lines[span.line - 1]) + 1)
