@@ -76,18 +76,48 @@ def load_history(path: str, allow_outside: bool = False) -> dict[str, ArrowTable
     if any(d.is_error for d in diags) or not isinstance(spec, YamlMap):
         raise HistoryError(diags, text)
     folder = os.path.dirname(os.path.abspath(path))
-    tables, problems = {}, []
+    shared = spec.get("with") or YamlMap(spec.span)
+    shared = [(name, sql, shared.origins[name]) for name, sql in shared.items()]
+    tables, problems = {}, {}
     with _sandbox(folder, allow_outside) as con:
         for table, entry in spec.items():
-            sql, origin = entry["sql"], entry.origins["sql"]
-            found = _run(con, sql, origin, text, path, table, allow_outside)
+            if table == "with":
+                continue
+            sql, parts = _compose(shared, entry["sql"], entry.origins["sql"])
+            found = _run(con, sql, lambda line, parts=parts: _yaml_span(*_part(parts, line), text, path),
+                         table, allow_outside)
             if isinstance(found, Diagnostic):
-                problems.append(found)
+                problems.setdefault((found.span.line, found.span.column), found)   # a shared query's once
             else:
                 tables[table] = ArrowTable(f"{path}:{table}", found)
     if problems:
-        raise HistoryError(problems, text)
+        raise HistoryError(list(problems.values()), text)
     return tables
+
+
+def _compose(shared: list, sql: str, origin) -> tuple[str, list]:
+    """The query with the `with` queries as common table expressions before it, and where each
+    part starts: [(line in the composed text, the part's origin in the YAML file)]."""
+    if not shared:
+        return sql, [(1, origin)]
+    lines, parts = ["WITH RECURSIVE"], []
+    for k, (name, text, where) in enumerate(shared):
+        lines.append(f"{name} AS (")
+        parts.append((len(lines) + 1, where))
+        lines += text.rstrip().split("\n")
+        lines.append("),")
+    lines[-1] = ")"
+    lines.append("SELECT * FROM (")
+    parts.append((len(lines) + 1, origin))
+    lines += sql.rstrip().split("\n")
+    lines.append(")")
+    return "\n".join(lines), parts
+
+
+def _part(parts: list, line: int) -> tuple:
+    """(origin, line within that part) of a line of the composed text."""
+    start, origin = next(((s, o) for s, o in reversed(parts) if s <= line), parts[0])
+    return origin, max(1, line - start + 1)
 
 
 @contextlib.contextmanager
@@ -109,12 +139,10 @@ def _sandbox(folder: str, allow_outside: bool):
         con.close()
 
 
-def _run(con, sql: str, origin, text: str, path: str, table: str, allow_outside: bool):
-    """The query's result (an Arrow table), or the Diagnostic saying why not."""
+def _run(con, sql: str, at, table: str, allow_outside: bool):
+    """The query's result (an Arrow table), or the Diagnostic saying why not; `at(line)`: where
+    a line of `sql` is in the YAML file."""
     import duckdb
-
-    def at(query_line: int = 1) -> Span:
-        return _yaml_span(origin, text, path, query_line)
 
     try:
         statements = con.extract_statements(sql)
@@ -122,7 +150,7 @@ def _run(con, sql: str, origin, text: str, path: str, table: str, allow_outside:
         return _query_error(error, at, table, sql)
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         kinds = ", ".join(s.type.name for s in statements) or "nothing"
-        return make("LS700", f"the {table} query must be one SELECT (found: {kinds})", at(),
+        return make("LS700", f"the {table} query must be one SELECT (found: {kinds})", at(1),
                     "a history query only reads: write one SELECT (WITH ... SELECT is fine)")
     try:
         return con.sql(sql).to_arrow_table()
@@ -142,7 +170,8 @@ def _query_error(error: Exception, at, table: str, sql: str) -> Diagnostic:
     says (candidates, not the query it quotes) goes in the hint."""
     lines = [line.strip() for line in str(error).strip().splitlines()]
     message = re.sub(r"^[A-Za-z ]*Error: ", "", lines[0]) if lines and lines[0] else type(error).__name__
-    more = [line for line in lines[1:] if line and not _LINE.match(line) and set(line) != {"^"}]
+    more = [line if len(line) <= 160 else line[:157] + "..."
+            for line in lines[1:] if line and not _LINE.match(line) and set(line) != {"^"}][:2]
     hint = "; ".join(more + ["run the query in DuckDB from the history file's folder to try it"])
     return make("LS700", f"the {table} query failed: {message}", at(_query_line(str(error), sql)), hint)
 
@@ -152,7 +181,7 @@ def _query_line(message: str, sql: str) -> int:
     found = _LINE.search(message)
     if found:
         return int(found.group(1))
-    quoted = re.search(r'"([^"]+)"', message)
+    quoted = re.search(r'"([^"]+)"', message.strip().split("\n")[0])
     if quoted:
         for number, line in enumerate(sql.splitlines(), 1):
             if quoted.group(1).lower() in line.lower():
@@ -160,7 +189,7 @@ def _query_line(message: str, sql: str) -> int:
     return 1
 
 
-def _yaml_span(origin, text: str, path: str, query_line: int) -> Span:
+def _yaml_span(origin, query_line: int, text: str, path: str) -> Span:
     """The line of the YAML file holding the query's `query_line`: a block scalar (`|`, `>`)
     starts on the line after its indicator."""
     span = origin.span
