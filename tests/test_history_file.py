@@ -345,3 +345,61 @@ outcomes: {sql: "select 'a' as lead_id, 'won' as stage, date '2026-01-02' as at"
     assert event.at == 1767254400.0   # 08:00 UTC
     assert list(read_outcomes(tables["outcomes"], log)) == [("a", "won", 1767312000.0, None)]
     assert log.total() == 0
+
+
+# --- `with:` named queries ---------------------------------------------------------------------------
+
+WITH_HISTORY = """\
+with:
+  contacts: |
+    select "Contact ID" as id, * exclude ("Contact ID")
+    from read_csv('raw/contacts.csv', all_varchar = true)
+  known: select * from contacts where id is not null
+leads:
+  sql: select id as lead_id, "Industry" as industry from known order by id
+events:
+  sql: |
+    select "Contact ID" as lead_id, 'page_view' as type, "Timestamp" as at
+    from 'raw/activity.csv' where "Contact ID" in (select id from known)
+outcomes:
+  sql: select id as lead_id, 'won' as stage, "Create Date" as at from known
+"""
+
+
+def test_with_queries_are_shared_by_every_table(exports):
+    (exports / "history.yaml").write_text(WITH_HISTORY)
+    tables = load_history(str(exports / "history.yaml"))
+    assert tables["leads"].table.column("lead_id").to_pylist() == ["c1", "c2", "c3"]
+    assert tables["events"].table.num_rows == 4 and tables["outcomes"].table.num_rows == 3
+
+
+def test_an_error_in_a_with_query_is_shown_once_at_its_line(exports):
+    (exports / "history.yaml").write_text(WITH_HISTORY.replace("where id is not null", "where nope is not null"))
+    with pytest.raises(HistoryError) as found:
+        load_history(str(exports / "history.yaml"))
+    assert codes(found.value) == [("LS700", 5)]
+    (exports / "history.yaml").write_text(WITH_HISTORY.replace("select id as lead_id, \"Industry\"",
+                                                               "select id as lead_id, \"Industry\" +"))
+    with pytest.raises(HistoryError) as found:
+        load_history(str(exports / "history.yaml"))
+    assert codes(found.value) == [("LS700", 7)]   # the leads query's own line
+
+
+@pytest.mark.parametrize("entry", [
+    "select 1); copy (select 1) to 'written.csv'; select (1",
+    "select * from read_csv('/etc/passwd')",
+])
+def test_a_with_query_cannot_escape_the_sandbox(exports, entry):
+    (exports / "history.yaml").write_text(WITH_HISTORY.replace("known: select * from contacts where id is not null",
+                                                               f"known: {json.dumps(entry)}"))
+    with pytest.raises(HistoryError) as found:
+        load_history(str(exports / "history.yaml"))
+    assert {code for code, _ in codes(found.value)} == {"LS700"}
+    assert not (exports / "written.csv").exists()
+
+
+def test_with_names_are_plain_identifiers(exports):
+    (exports / "history.yaml").write_text(WITH_HISTORY.replace("  known:", '  "known as (select 1), x":'))
+    with pytest.raises(HistoryError) as found:
+        load_history(str(exports / "history.yaml"))
+    assert codes(found.value)[0] == ("LS602", 5)
