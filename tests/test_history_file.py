@@ -403,3 +403,21 @@ def test_with_names_are_plain_identifiers(exports):
     with pytest.raises(HistoryError) as found:
         load_history(str(exports / "history.yaml"))
     assert codes(found.value)[0] == ("LS602", 5)
+
+
+def test_a_link_inside_the_folder_to_a_file_outside_is_refused(exports, tmp_path):
+    write_csv(tmp_path / "secret.csv", [["lead_id"], ["s1"]])
+    (exports / "raw" / "innocent.csv").symlink_to(tmp_path / "secret.csv")
+    path = only_leads(exports, "select * from 'raw/innocent.csv'")
+    with pytest.raises(HistoryError) as found:
+        load_history(str(path))
+    assert codes(found.value) == [("LS700", 1)] and "raw/innocent.csv" in str(found.value)
+    assert load_history(str(path), allow_outside=True)["leads"].table.num_rows == 1
+    (exports / "raw" / "innocent.csv").unlink()
+    (exports / "raw" / "inside.csv").symlink_to(exports / "raw" / "contacts.csv")   # a link inside is fine
+    assert load_history(str(only_leads(exports, "select * from 'raw/inside.csv'")))["leads"].table.num_rows == 4
+
+
+def test_a_history_file_reached_through_a_linked_folder(exports, tmp_path):
+    (tmp_path / "linked").symlink_to(exports)
+    assert load_history(str(tmp_path / "linked" / "history.yaml"))["leads"].table.num_rows == 4

@@ -7,8 +7,10 @@ down before any query: no external access except the history file's folder
 (`allowed_directories`), no extensions installed or loaded, no temporary directory, then
 `lock_configuration` so a query cannot undo any of it.
 
-DuckDB checks a relative path against the process's working directory, so the queries run
-with the working directory set to the history file's folder (on the calling thread, before
+DuckDB checks the path a query names, then follows symbolic links: a link under the folder
+that leads outside it refuses the whole file. It checks a relative path against the
+process's working directory, so the queries run with the working directory set to the
+history file's folder (on the calling thread, before
 any table is read) and the folder as `file_search_path`. Results are Arrow tables in memory,
 read by `leadscore.tables` like any file: typing, counting and showing unusable rows (by the
 query's output row) stay one implementation.
@@ -75,7 +77,15 @@ def load_history(path: str, allow_outside: bool = False) -> dict[str, ArrowTable
     spec, diags = load_yaml(text, path, history_format())
     if any(d.is_error for d in diags) or not isinstance(spec, YamlMap):
         raise HistoryError(diags, text)
-    folder = os.path.dirname(os.path.abspath(path))
+    folder = os.path.dirname(os.path.realpath(path))
+    if not allow_outside:
+        links = _links_outside(folder)
+        if links:
+            raise HistoryError([make(
+                "LS700", f"`{os.path.relpath(links[0], folder)}` is a link to a file outside the history file's folder"
+                         + (f" (and {len(links) - 1} more)" if len(links) > 1 else ""),
+                Span.point(path, 1, 1), "DuckDB would follow it: replace the link by the file, or give "
+                                        "--allow-history-outside")], text)
     shared = spec.get("with") or YamlMap(spec.span)
     shared = [(name, sql, shared.origins[name]) for name, sql in shared.items()]
     tables, problems = {}, {}
@@ -118,6 +128,18 @@ def _part(parts: list, line: int) -> tuple:
     """(origin, line within that part) of a line of the composed text."""
     start, origin = next(((s, o) for s, o in reversed(parts) if s <= line), parts[0])
     return origin, max(1, line - start + 1)
+
+
+def _links_outside(folder: str) -> list[str]:
+    """The symbolic links under `folder` that lead outside it: DuckDB checks the path a query
+    names, then follows links."""
+    found = []
+    for root, dirs, files in os.walk(folder):   # links to folders are listed, not entered
+        for name in dirs + files:
+            entry = os.path.join(root, name)
+            if os.path.islink(entry) and os.path.commonpath([os.path.realpath(entry), folder]) != folder:
+                found.append(entry)
+    return sorted(found)
 
 
 @contextlib.contextmanager
@@ -195,7 +217,7 @@ def _yaml_span(origin, query_line: int, text: str, path: str) -> Span:
     span = origin.span
     lines = text.splitlines()
     first = lines[span.line - 1][span.column - 1:] if span.line <= len(lines) else ""
-    if first[:1] in "|>" and first:
+    if first[:1] in ("|", ">"):
         line = min(span.line + query_line, span.end_line, len(lines))
         content = lines[line - 1] if line <= len(lines) else ""
         column = len(content) - len(content.lstrip()) + 1
