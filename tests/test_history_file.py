@@ -421,3 +421,11 @@ def test_a_link_inside_the_folder_to_a_file_outside_is_refused(exports, tmp_path
 def test_a_history_file_reached_through_a_linked_folder(exports, tmp_path):
     (tmp_path / "linked").symlink_to(exports)
     assert load_history(str(tmp_path / "linked" / "history.yaml"))["leads"].table.num_rows == 4
+
+
+def test_a_closing_semicolon_is_allowed_with_or_without_with(exports):
+    (exports / "history.yaml").write_text(WITH_HISTORY.replace("from known order by id", "from known order by id;")
+                                          .replace("where id is not null", "where id is not null;"))
+    assert load_history(str(exports / "history.yaml"))["leads"].table.num_rows == 3
+    (exports / "history.yaml").write_text(HISTORY.replace("from 'raw/deals.csv'", "from 'raw/deals.csv';"))
+    assert load_history(str(exports / "history.yaml"))["outcomes"].table.num_rows == 1

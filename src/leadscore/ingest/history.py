@@ -111,17 +111,22 @@ def _compose(shared: list, sql: str, origin) -> tuple[str, list]:
     if not shared:
         return sql, [(1, origin)]
     lines, parts = ["WITH RECURSIVE"], []
-    for k, (name, text, where) in enumerate(shared):
+    for name, query, where in shared:
         lines.append(f"{name} AS (")
         parts.append((len(lines) + 1, where))
-        lines += text.rstrip().split("\n")
+        lines += _inner(query)
         lines.append("),")
     lines[-1] = ")"
     lines.append("SELECT * FROM (")
     parts.append((len(lines) + 1, origin))
-    lines += sql.rstrip().split("\n")
+    lines += _inner(sql)
     lines.append(")")
     return "\n".join(lines), parts
+
+
+def _inner(query: str) -> list[str]:
+    """A query's lines, to go inside parentheses: a closing `;` would end the statement."""
+    return query.rstrip().rstrip(";").rstrip().split("\n")
 
 
 def _part(parts: list, line: int) -> tuple:
