@@ -429,3 +429,31 @@ def test_a_closing_semicolon_is_allowed_with_or_without_with(exports):
     assert load_history(str(exports / "history.yaml"))["leads"].table.num_rows == 3
     (exports / "history.yaml").write_text(HISTORY.replace("from 'raw/deals.csv'", "from 'raw/deals.csv';"))
     assert load_history(str(exports / "history.yaml"))["outcomes"].table.num_rows == 1
+
+
+@pytest.mark.parametrize("statement", [
+    "copy (select 1) to '../written.csv'",
+    "attach '../other.db' as other",
+    "install httpfs",
+    "load httpfs",
+    "set enable_external_access = true",
+    "set lock_configuration = false",
+    "set allowed_directories = ['/']",
+    "reset enable_external_access",
+    "select * from read_csv('/etc/passwd')",
+    "select * from '../outside.csv'",
+    "select * from read_csv('http://127.0.0.1:9/x.csv')",
+])
+def test_duckdb_itself_refuses_even_without_the_select_check(exports, statement):
+    # The SELECT-only check runs first; these are the settings behind it, tried directly. (They
+    # would let COPY and ATTACH write inside the folder: only the SELECT check stops that.)
+    import duckdb
+
+    from leadscore.ingest.history import _sandbox
+
+    write_csv(exports.parent / "outside.csv", [["a"], ["secret"]])
+    with _sandbox(str(exports), False) as con:
+        with pytest.raises(duckdb.Error):
+            con.execute(statement).fetchall()
+        assert con.execute("select count(*) from 'raw/contacts.csv'").fetchone() == (4,)   # still reads inside
+    assert not (exports.parent / "written.csv").exists() and not (exports.parent / "other.db").exists()

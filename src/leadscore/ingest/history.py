@@ -2,8 +2,9 @@
 
 The file comes from a pull request like any rule file, so it is untrusted: a query may only
 read. Each query must be a single SELECT (DuckDB's own parser says which kind of statement it
-is, so COPY, ATTACH, INSTALL, LOAD, SET and PRAGMA never run), and DuckDB itself is locked
-down before any query: no external access except the history file's folder
+is, so COPY, ATTACH, INSTALL, LOAD, SET and PRAGMA never run: DuckDB's settings alone would
+let COPY and ATTACH write inside the allowed folder), and DuckDB itself is locked down
+before any query: no external access except the history file's folder
 (`allowed_directories`), no extensions installed or loaded, no temporary directory, then
 `lock_configuration` so a query cannot undo any of it.
 
