@@ -1,43 +1,28 @@
-"""The bank-marketing example: its ruleset and tests, the converter that builds its history
-from UCI Bank Marketing, and a simulation over the shipped history (docs/bank-marketing.md)."""
+"""The bank-marketing example: its ruleset and tests, the history file that builds its history
+from UCI Bank Marketing, and a simulation over it (docs/bank-marketing.md)."""
 
 from __future__ import annotations
 
-import csv
-import importlib.util
+import gzip
+import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from leadscore.cli import main
+from leadscore.ingest.history import load_history
 
 REPO = Path(__file__).resolve().parents[1]
 RULESET_DIR = REPO / "rulesets" / "bank-marketing"
 RULESET = RULESET_DIR / "scoring.score"
-HISTORY = RULESET_DIR / "history"
-SOURCE = REPO.parent / "shared" / "datasets" / "bank-marketing" / "bank-additional-full.csv"
-
-
-def _load_converter():
-    spec = importlib.util.spec_from_file_location("convert_bank_marketing",
-                                                  REPO / "scripts" / "convert_bank_marketing.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-converter = _load_converter()
+HISTORY = RULESET_DIR / "history.yaml"
 
 
 def run(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 # --- the ruleset ----------------------------------------------------------------------------------
@@ -63,7 +48,7 @@ def test_the_ruleset_tests_pass_with_full_coverage():
     assert {case["thresholds"]["mql"] for case in document["cases"]} == {True, False}
 
 
-# --- the converter, on rows in the source's exact format ------------------------------------------
+# --- the history file, on rows in the source's exact format ------------------------------------
 
 SOURCE_HEADER = ('"age";"job";"marital";"education";"default";"housing";"loan";"contact";"month";'
                  '"day_of_week";"duration";"campaign";"pdays";"previous";"poutcome";"emp.var.rate";'
@@ -83,64 +68,74 @@ SAMPLE_ROWS = [
     # March after November: the month went backwards, so 2009; two rows of one Thursday run.
     f'30;"services";"married";"basic.6y";"no";"no";"no";"cellular";"mar";"thu";77;1;999;0;"nonexistent";{MACRO};"yes"',
     f'31;"services";"married";"basic.6y";"no";"no";"no";"cellular";"mar";"thu";78;1;999;0;"nonexistent";{MACRO};"no"',
+    # Monday after the Thursday run: March 9th. The earlier campaign's last call falls on a
+    # Sunday (one day before): that Sunday, then the business days Fri 6th and Thu 5th.
+    f'45;"admin.";"married";"high.school";"no";"no";"no";"cellular";"mar";"mon";10;1;1;3;"failure";{MACRO};"no"',
 ]
 
 
-def write_source(folder: Path, rows: list[str]) -> Path:
-    path = folder / "bank-additional-full.csv"
-    path.write_bytes(("\r\n".join([SOURCE_HEADER, *rows]) + "\r\n").encode("utf-8"))
-    return path
+def history_over(folder: Path, rows: list[str]) -> Path:
+    """The shipped history.yaml beside a source file made of `rows` (gzip, as shipped)."""
+    (folder / "raw").mkdir(parents=True, exist_ok=True)
+    data = ("\r\n".join([SOURCE_HEADER, *rows]) + "\r\n").encode("utf-8")
+    (folder / "raw" / "bank-additional-full.csv.gz").write_bytes(gzip.compress(data))
+    shutil.copy(RULESET_DIR / "history.yaml", folder / "history.yaml")
+    return folder / "history.yaml"
 
 
-def convert_sample(tmp_path: Path, rows: list[str] = SAMPLE_ROWS) -> tuple[list, list, list]:
-    out = tmp_path / "history"
-    assert converter.main([str(write_source(tmp_path, rows)), str(out)]) == 0
-    return read_csv(out / "leads.csv"), read_csv(out / "events.csv"), read_csv(out / "outcomes.csv")
+def sample_tables(tmp_path: Path, rows: list[str] = SAMPLE_ROWS) -> tuple[list, list, list]:
+    tables = load_history(str(history_over(tmp_path, rows)))
+    return tuple(tables[name].table.to_pylist() for name in ("leads", "events", "outcomes"))
 
 
-def test_the_converter_rebuilds_dates_and_keeps_only_lead_attributes(tmp_path):
-    leads, _, outcomes = convert_sample(tmp_path)
+def test_the_history_rebuilds_dates_and_keeps_only_lead_attributes(tmp_path):
+    leads, events, outcomes = sample_tables(tmp_path)
     assert list(leads[0]) == ["lead_id", "age", "job", "marital", "education", "default", "housing", "loan",
                               "contact", "created_at"]
-    assert [lead["lead_id"] for lead in leads] == ["1", "2", "3", "4", "5", "6", "7"]
+    assert [lead["lead_id"] for lead in leads] == ["1", "2", "3", "4", "5", "6", "7", "8"]
     assert leads[0] == {"lead_id": "1", "age": "56", "job": "housemaid", "marital": "married",
                         "education": "basic.4y", "default": "no", "housing": "no", "loan": "no",
                         "contact": "telephone", "created_at": "2008-05-05T12:00:00Z"}
     assert [(row["stage"], row["at"]) for row in outcomes] == [
         ("lost", "2008-05-05T18:00:00Z"), ("won", "2008-05-05T18:00:00Z"), ("won", "2008-05-06T18:00:00Z"),
         ("lost", "2008-05-12T18:00:00Z"), ("lost", "2008-11-05T18:00:00Z"), ("won", "2009-03-05T18:00:00Z"),
-        ("lost", "2009-03-05T18:00:00Z")]
+        ("lost", "2009-03-05T18:00:00Z"), ("lost", "2009-03-09T18:00:00Z")]
     # `duration` (it leaks the outcome), the macro indicators and `y` are nowhere.
-    written = "".join(path.read_text(encoding="utf-8") for path in (tmp_path / "history").iterdir())
+    written = repr((leads, events, outcomes))
     assert "4918" not in written and "euribor" not in written and "93.994" not in written
 
 
-def test_the_converter_synthesises_campaign_plus_previous_calls(tmp_path):
-    leads, events, _ = convert_sample(tmp_path)
+def test_the_history_synthesises_campaign_plus_previous_calls(tmp_path):
+    leads, events, _ = sample_tables(tmp_path)
     by_lead: dict[str, list[tuple]] = {}
     for event in events:
         assert event["type"] == "call"
         by_lead.setdefault(event["lead_id"], []).append(
-            (event["at"][:10], event["campaign"], event["channel"], event["outcome"]))
-    assert [len(by_lead[lead["lead_id"]]) for lead in leads] == [1, 3, 2, 4, 1, 1, 1]   # campaign + previous
+            (event["at"][:10], event["campaign"], event["channel"] or "", event["outcome"] or ""))
+    assert [len(by_lead[lead["lead_id"]]) for lead in leads] == [1, 3, 2, 4, 1, 1, 1, 4]   # campaign + previous
     assert by_lead["2"] == [("2008-05-01", "current", "", ""), ("2008-05-02", "current", "", ""),
                             ("2008-05-05", "current", "cellular", "")]
     assert by_lead["3"] == [("2008-04-30", "previous", "", "success"),
                             ("2008-05-06", "current", "cellular", "")]
     assert by_lead["4"] == [("2008-03-13", "previous", "", ""), ("2008-03-14", "previous", "", "failure"),
                             ("2008-05-09", "current", "", ""), ("2008-05-12", "current", "cellular", "")]
+    assert by_lead["8"] == [("2009-03-05", "previous", "", ""), ("2009-03-06", "previous", "", ""),
+                            ("2009-03-08", "previous", "", "failure"), ("2009-03-09", "current", "cellular", "")]
     # A lead's created_at is its first call.
     assert [lead["created_at"][:10] for lead in leads][:4] == ["2008-05-05", "2008-05-01", "2008-04-30",
                                                                "2008-03-13"]
 
 
-def test_the_converter_refuses_rows_out_of_date_order(tmp_path, capsys):
+def test_rows_out_of_date_order_get_no_date_and_are_counted(tmp_path):
     row = f'40;"admin.";"married";"high.school";"no";"no";"no";"cellular";"may";"{{}}";1;1;999;0;"nonexistent";{MACRO};"no"'
     five_mondays = [row.format(day) for day in ["mon", "tue"] * 4 + ["mon"]]   # May 2008 has four
-    source = write_source(tmp_path, five_mondays)
-    assert converter.main([str(source), str(tmp_path / "out")]) == 1
-    assert "row 9: no mon left in may 2008 after 2008-05-27" in capsys.readouterr().err
-    assert not (tmp_path / "out").exists()
+    history = history_over(tmp_path, five_mondays)
+    (tmp_path / "scoring.score").write_text(RULESET.read_text())
+    shutil.copy(RULESET_DIR / "schema.yaml", tmp_path / "schema.yaml")
+    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "scoring.score"), "--history", str(history),
+                                       "--strict"])
+    assert result.exit_code == 1
+    assert f"{history}:outcomes:9" in result.stderr   # row 9, the fifth Monday: no time
 
 
 # --- the shipped history --------------------------------------------------------------------------
@@ -167,8 +162,6 @@ def test_calibrate_reads_the_shipped_history_without_skipping_a_row():
     assert signals['call where campaign == "current"']["leads"] == 41188   # every lead was called
 
 
-@pytest.mark.skipif(not SOURCE.is_file(), reason="the UCI source file is not beside the repository")
-def test_the_shipped_history_is_the_converter_output(tmp_path):
-    assert converter.main([str(SOURCE), str(tmp_path)]) == 0
-    for name in ("leads.csv", "events.csv", "outcomes.csv"):
-        assert (tmp_path / name).read_bytes() == (HISTORY / name).read_bytes(), name
+def test_the_shipped_source_is_the_uci_file():
+    data = gzip.decompress((RULESET_DIR / "raw" / "bank-additional-full.csv.gz").read_bytes())
+    assert hashlib.sha256(data).hexdigest() == "74adfc578bf77a7ff4bb1ba4a9f8709d9e3c6907342959c2c8416847e0afb4d8"

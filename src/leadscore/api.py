@@ -89,9 +89,10 @@ class Scorer:
         """Score many (lead, events) pairs at one instant, lazily."""
         instant = rt.to_epoch(as_of, "an as-of instant")
         fields, properties = self.module.FIELD_TYPES, self.module.PROPERTY_TYPES
+        missing, property_missing = self.module.FIELD_MISSING, self.module.PROPERTY_MISSING
         for lead, events in leads:
-            grouped = rt.prepare_events(events, properties, until=instant)
-            yield self.evaluate(rt.prepare_fields(lead, fields), grouped, instant, explain)
+            grouped = rt.prepare_events(events, properties, until=instant, missing=property_missing)
+            yield self.evaluate(rt.prepare_fields(lead, fields, missing), grouped, instant, explain)
 
     def evaluate(self, fields: dict, grouped: dict, instant: float,
                  explain: bool = False) -> rt.Result:

@@ -24,6 +24,7 @@ COMMANDS = {
     "simulate": "simulate",
     "diff": "diff",
     "lsp": "lsp",
+    "schema": "schema",
 }
 
 

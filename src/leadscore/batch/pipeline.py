@@ -87,6 +87,8 @@ def bucket_count(leads: str, events: str, jobs: int, events_per_bucket: int | No
 
 def _estimate_rows(path: str, which: int) -> int:
     fmt = table_format(path)
+    if fmt == "arrow":
+        return path.table.num_rows
     if fmt == "parquet":
         try:
             return pq.ParquetFile(path).metadata.num_rows

@@ -27,8 +27,11 @@ def _scale(ctx: click.Context, param: click.Parameter, value: float) -> float:
 
 @click.command("calibrate")
 @click.argument("ruleset", type=click.Path(exists=True, dir_okay=False))
-@click.option("--history", type=click.Path(exists=True, file_okay=False),
-              help="A folder holding leads, events and outcomes tables (.csv, .jsonl or .parquet).")
+@click.option("--history", type=click.Path(exists=True),
+              help="A folder holding leads, events and outcomes tables (.csv, .jsonl or .parquet), or a "
+                   "history file (.yaml) of DuckDB queries.")
+@click.option("--allow-history-outside", is_flag=True,
+              help="Let a history file's queries read files outside its folder (never the network).")
 @click.option("--leads", "leads_path", type=_TABLE, help="The leads table (instead of --history).")
 @click.option("--events", "events_path", type=_TABLE, help="The events table (instead of --history).")
 @click.option("--outcomes", "outcomes_path", type=_TABLE, help="The outcomes table (instead of --history).")
@@ -49,7 +52,7 @@ def _scale(ctx: click.Context, param: click.Parameter, value: float) -> float:
 @click.option("--strict", is_flag=True, help="Stop at the first row that cannot be used.")
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
-def command(ruleset: str, history: str | None, leads_path: str | None, events_path: str | None,
+def command(ruleset: str, history: str | None, allow_history_outside: bool, leads_path: str | None, events_path: str | None,
             outcomes_path: str | None, as_of: float | None, success_stage: str, scale: float,
             min_count: int, max_values: int, output_format: str, output: str | None, strict: bool,
             allow_schema_outside: bool) -> None:
@@ -61,7 +64,8 @@ def command(ruleset: str, history: str | None, leads_path: str | None, events_pa
     from ..simulator.calibrate import Options, count_signals, plan_signals, summarise
     from ..simulator.variants import UsageError
     from ..simulator.calibrate_render import render_json, render_markdown, render_text
-    from ..tables import ProblemLog, TableError, find_history_tables, read_events, read_leads, read_outcomes
+    from ..ingest.history import HistoryError, history_tables
+    from ..tables import ProblemLog, TableError, read_events, read_leads, read_outcomes
     from .common import load_or_exit, write_atomically
 
     paths = {"leads": leads_path, "events": events_path, "outcomes": outcomes_path}
@@ -69,7 +73,10 @@ def command(ruleset: str, history: str | None, leads_path: str | None, events_pa
         if any(paths.values()):
             raise click.UsageError("give either --history or --leads/--events/--outcomes, not both")
         try:
-            paths = find_history_tables(history)
+            paths = history_tables(history, allow_history_outside)
+        except HistoryError as error:
+            click.echo(str(error), err=True)
+            sys.exit(1)
         except TableError as error:
             raise click.UsageError(shown(error)) from None
     missing = [f"--{table}" for table in ("leads", "events", "outcomes") if not paths.get(table)]

@@ -48,3 +48,34 @@ def _started(ctx: click.Context) -> float:
     import time
 
     return ctx.meta.setdefault("leadscore.now", time.time())
+def history_options(func):
+    """`--history` (a folder of tables or a history file) and `--allow-history-outside`, for the
+    commands that otherwise take one file per table."""
+    func = click.option("--allow-history-outside", is_flag=True,
+                        help="Let a history file's queries read files outside its folder (never the network).")(func)
+    return click.option("--history", type=click.Path(exists=True),
+                        help="A folder of tables, or a history file (.yaml) of DuckDB queries, instead of one "
+                             "option per table.")(func)
+
+
+def tables_or_exit(history: str | None, allow_outside: bool, given: dict[str, str | None]) -> dict:
+    """Each table of `given`: its option's file, else `--history`'s. A history file that cannot
+    be used: its diagnostics on stderr and exit 1."""
+    from ..ingest.history import HistoryError, history_tables
+    from ..tables import TableError
+
+    if history is None:
+        missing = [f"--{table}" for table, path in given.items() if not path]
+        if missing:
+            raise click.UsageError(f"give --history, or {' and '.join(missing)}")
+        return dict(given)
+    needed = tuple(table for table, path in given.items() if not path)
+    try:
+        found = history_tables(history, allow_outside, needed) if needed else {}
+    except HistoryError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    except TableError as error:
+        raise click.UsageError(str(error)) from None
+    # a table named on its own replaces the history's, as in `simulate`
+    return {table: path or found[table] for table, path in given.items()}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..safe_text import json_text, shown
-from .common import load_or_exit, parse_instant
+from .common import history_options, load_or_exit, parse_instant, tables_or_exit
 from .score import report_problems
 
 if TYPE_CHECKING:
@@ -21,21 +20,20 @@ if TYPE_CHECKING:
 @click.command("explain")
 @click.argument("ruleset", type=click.Path(exists=True, dir_okay=False))
 @click.option("--lead", "lead_id", required=True, help="The id of the lead to explain.")
-@click.option("--history", type=click.Path(exists=True, file_okay=False),
-              help="A folder holding the leads and events tables (as for `simulate`).")
+@history_options
 @click.option("--leads", "leads_file", type=click.Path(exists=True, dir_okay=False),
-              help="The leads table (.csv, .jsonl or .parquet; instead of the folder's).")
+              help="The leads table (.csv, .jsonl or .parquet; instead of the history's).")
 @click.option("--events", "events_file", type=click.Path(exists=True, dir_okay=False),
-              help="The events table (.csv, .jsonl or .parquet; instead of the folder's).")
+              help="The events table (.csv, .jsonl or .parquet; instead of the history's).")
 @click.option("--as-of", "instant", required=True, callback=parse_instant, metavar="INSTANT",
               help="Explain the scores at this instant: `now`, or ISO 8601 (no offset means UTC).")
 @click.option("--timeline", is_flag=True, help="Also show the scores after each of the lead's events.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
-def command(ruleset: str, lead_id: str, history: str | None, leads_file: str | None,
-            events_file: str | None, instant: float, timeline: bool, output_format: str,
-            allow_schema_outside: bool) -> None:
+def command(ruleset: str, lead_id: str, history: str | None, allow_history_outside: bool, leads_file: str | None,
+            events_file: str | None, instant: float, timeline: bool,
+            output_format: str, allow_schema_outside: bool) -> None:
     """Explain one lead's scores at --as-of: the rules that gave points (per-event
     rules with each event and its decayed points), the rules that did not fire
     and why, how far the lead is from each threshold, and its segments.
@@ -47,7 +45,8 @@ def command(ruleset: str, lead_id: str, history: str | None, leads_file: str | N
     from ..loader import read_text
     from ..tables import ProblemLog, TableError, read_events, read_leads
 
-    leads_file, events_file = _tables(history, leads_file, events_file)
+    tables = tables_or_exit(history, allow_history_outside, {"leads": leads_file, "events": events_file})
+    leads_file, events_file = tables["leads"], tables["events"]
     lead_id = lead_id.strip()   # ids are trimmed when read
     loaded = load_or_exit(ruleset, allow_schema_outside)
     scorer, schema = loaded.compile(), loaded.checked.schema
@@ -74,25 +73,6 @@ def command(ruleset: str, lead_id: str, history: str | None, leads_file: str | N
         sys.exit(1)
     report_problems(log)
     click.echo(render_json(explanation, schema) if output_format == "json" else render_text(explanation))
-
-
-def _tables(history: str | None, leads_file: str | None, events_file: str | None) -> tuple[str, str]:
-    """The leads and events tables: those given, else the folder's (which need no outcomes)."""
-    from ..tables.sources import FORMATS
-
-    given = {"leads": leads_file, "events": events_file}
-    for table in given:
-        if given[table] is None and history is not None:
-            hits = [path for ext in FORMATS if os.path.isfile(path := os.path.join(history, table + ext))]
-            if len(hits) > 1:
-                raise click.UsageError(f"{history}: {' and '.join(hits)} both hold the {table} table; "
-                                       f"keep one or give --{table} FILE")
-            given[table] = hits[0] if hits else None
-    missing = [table for table, path in given.items() if path is None]
-    if missing:
-        where = f"{history} has no {' and no '.join(missing)} table" if history else "give --history DIR"
-        raise click.UsageError(f"{where}, or --{missing[0]} FILE")
-    return given["leads"], given["events"]
 
 
 # --- text --------------------------------------------------------------------------------------

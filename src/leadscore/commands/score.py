@@ -10,7 +10,7 @@ import click
 from ..safe_text import shown
 from ..scratch import remove_stale_spill_folders
 from ..signals import stopped_in_order
-from .common import load_or_exit, parse_instant
+from .common import history_options, load_or_exit, parse_instant, tables_or_exit
 
 
 def report_problems(log) -> None:
@@ -21,9 +21,10 @@ def report_problems(log) -> None:
 
 @click.command("score")
 @click.argument("ruleset", type=click.Path(exists=True, dir_okay=False))
-@click.option("--leads", "leads_file", required=True, type=click.Path(exists=True, dir_okay=False),
+@history_options
+@click.option("--leads", "leads_file", type=click.Path(exists=True, dir_okay=False),
               help="The leads table (.csv, .jsonl or .parquet).")
-@click.option("--events", "events_file", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--events", "events_file", type=click.Path(exists=True, dir_okay=False),
               help="The events table (.csv, .jsonl or .parquet), in any order.")
 @click.option("--as-of", "instant", required=True, callback=parse_instant, metavar="INSTANT",
               help="Score at this instant: `now`, or ISO 8601 (no offset means UTC, a date means midnight UTC).")
@@ -38,7 +39,8 @@ def report_problems(log) -> None:
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
 @stopped_in_order()
-def command(ruleset: str, leads_file: str, events_file: str, instant: float, output: str | None,
+def command(ruleset: str, history: str | None, allow_history_outside: bool, leads_file: str | None,
+            events_file: str | None, instant: float, output: str | None,
             output_format: str | None, explain: bool, strict: bool, jobs: int, allow_schema_outside: bool) -> None:
     """Score every lead of LEADS at --as-of: one row per lead, in input order.
 
@@ -55,7 +57,8 @@ def command(ruleset: str, leads_file: str, events_file: str, instant: float, out
     from ..tables import ProblemLog, TableError
 
     remove_stale_spill_folders()
-
+    tables = tables_or_exit(history, allow_history_outside, {"leads": leads_file, "events": events_file})
+    leads_file, events_file = tables["leads"], tables["events"]
     if output_format is None:
         extension = os.path.splitext(output)[1].lower() if output else ".csv"
         if extension not in formats.FORMATS:

@@ -28,8 +28,11 @@ def _horizon(ctx, param, value: str) -> float:
 
 @click.command("simulate")
 @click.argument("ruleset", type=click.Path(exists=True, dir_okay=False))
-@click.option("--history", type=click.Path(exists=True, file_okay=False),
-              help="A folder holding the leads, events, outcomes (and changes) tables.")
+@click.option("--history", type=click.Path(exists=True),
+              help="A folder holding the leads, events, outcomes (and changes) tables, or a history file "
+                   "(.yaml) of DuckDB queries.")
+@click.option("--allow-history-outside", is_flag=True,
+              help="Let a history file's queries read files outside its folder (never the network).")
 @click.option("--leads", "leads_path", type=_TABLE, help="The leads table (instead of the folder's).")
 @click.option("--events", "events_path", type=_TABLE, help="The events table (instead of the folder's).")
 @click.option("--outcomes", "outcomes_path", type=_TABLE, help="The outcomes table (instead of the folder's).")
@@ -64,7 +67,8 @@ def _horizon(ctx, param, value: str) -> float:
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
 @stopped_in_order()
-def command(ruleset: str, history: str | None, leads_path, events_path, outcomes_path, changes_path,
+def command(ruleset: str, history: str | None, allow_history_outside: bool, leads_path, events_path, outcomes_path,
+            changes_path,
             baseline_path: str | None, against: str | None, settings: tuple[str, ...], sweep: str | None,
             start: float | None, end: float | None, success: str, horizon: float, capacity: float | None,
             target: int | None, output_format: str | None, output: str | None, html_path: str | None,
@@ -77,6 +81,7 @@ def command(ruleset: str, history: str | None, leads_path, events_path, outcomes
     that cannot be used (or a bad row, with --strict), 2 usage error, 130 / 143 stopped by
     Ctrl-C / SIGTERM (temporary files removed).
     """
+    from ..ingest.history import HistoryError
     from ..simulator import variants as v
     from ..simulator.history import HistoryFiles
     from ..simulator.run import Options, SweepRequest, simulate
@@ -96,11 +101,14 @@ def command(ruleset: str, history: str | None, leads_path, events_path, outcomes
         found = _variants(v, ruleset, baseline_path, against, settings, allow_schema_outside)
         request = SweepRequest(*v.sweep_values(found[-1].checked, sweep)) if sweep else None
         files = HistoryFiles.find(history, {"leads": leads_path, "events": events_path, "outcomes": outcomes_path,
-                                            "changes": changes_path})
+                                            "changes": changes_path}, allow_history_outside)
     except v.UsageError as error:
         raise click.UsageError(shown(error)) from None
     except v.RulesetProblems as error:
         _diagnostics(error)
+        sys.exit(1)
+    except HistoryError as error:
+        click.echo(str(error), err=True)
         sys.exit(1)
     except TableError as error:
         raise click.UsageError(shown(error)) from None

@@ -34,6 +34,9 @@ class Interpreter:
         self.field_types = {name: spec.type for name, spec in schema.fields.items()}
         self.property_types = {name: {p: s.type for p, s in spec.properties.items()}
                                for name, spec in schema.events.items()}
+        self.field_missing = {name: spec.missing for name, spec in schema.fields.items() if spec.missing}
+        self.property_missing = {name: {p: s.missing for p, s in spec.properties.items() if s.missing}
+                                 for name, spec in schema.events.items()}
         self.constants = {name: constant_value(v) for name, v in checked.constants.items()}
         self.resolutions = checked.resolutions
         self._patterns: dict[tuple[str, str], Any] = {}
@@ -41,8 +44,8 @@ class Interpreter:
     # --- the API ---------------------------------------------------------------
 
     def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any) -> Result:
-        fields = rt.prepare_fields(lead, self.field_types)
-        grouped = rt.prepare_events(events, self.property_types)
+        fields = rt.prepare_fields(lead, self.field_types, self.field_missing)
+        grouped = rt.prepare_events(events, self.property_types, missing=self.property_missing)
         return self.evaluate(fields, grouped, rt.to_epoch(as_of, "an as-of instant"))
 
     def evaluate(self, fields: dict[str, Any], grouped: dict[str, list[Event]],

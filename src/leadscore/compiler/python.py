@@ -188,6 +188,9 @@ class _Generator:
         out.emit(0, f"FIELD_TYPES = {({n: s.type for n, s in schema.fields.items()})!r}")
         props = {n: {p: s.type for p, s in e.properties.items()} for n, e in schema.events.items()}
         out.emit(0, f"PROPERTY_TYPES = {props!r}")
+        out.emit(0, f"FIELD_MISSING = {({n: s.missing for n, s in schema.fields.items() if s.missing})!r}")
+        missing = {n: {p: s.missing for p, s in e.properties.items() if s.missing} for n, e in schema.events.items()}
+        out.emit(0, f"PROPERTY_MISSING = {({n: m for n, m in missing.items() if m})!r}")
         out.lines.extend(self.module_level.lines)
         out.emit(0, "")
         out.emit(0, "")
@@ -211,8 +214,8 @@ class _Generator:
         out.emit(0, "def score(lead, events, as_of):")
         out.emit(1, '"""Score one lead at `as_of` as docs/language.md describes, with reasons."""')
         out.emit(1, "T = _rt.to_epoch(as_of, 'an as-of instant')")
-        out.emit(1, "F = _rt.prepare_fields(lead, FIELD_TYPES)")
-        out.emit(1, "G = _rt.prepare_events(events, PROPERTY_TYPES, until=T)")
+        out.emit(1, "F = _rt.prepare_fields(lead, FIELD_TYPES, FIELD_MISSING)")
+        out.emit(1, "G = _rt.prepare_events(events, PROPERTY_TYPES, until=T, missing=PROPERTY_MISSING)")
         out.emit(1, "scores, thresholds, segments, reasons = evaluate(F, G, T, True)")
         out.emit(1, "return _rt.Result(dict(zip(SCORES, scores)), dict(zip(THRESHOLDS, thresholds)),")
         out.emit(1, "                  dict(zip(SEGMENTS, segments)), tuple(_rt.Reason(*r) for r in reasons))")

@@ -97,8 +97,17 @@ def normalise_value(value: Any, kind: str) -> Any:
     return value if isinstance(value, str) else str(value)
 
 
-def prepare_fields(lead: Mapping[str, Any], types: Mapping[str, str]) -> dict[str, Any]:
-    return {name: normalise_value(lead.get(name), kind) for name, kind in types.items()}
+def prepare_fields(lead: Mapping[str, Any], types: Mapping[str, str],
+                   missing: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
+    """`missing`: per field, the texts that mean no value (the schema's `missing:`)."""
+    missing = missing or {}
+    return {name: normalise_value(placeholder_is_none(lead.get(name), missing.get(name)), kind)
+            for name, kind in types.items()}
+
+
+def placeholder_is_none(value: Any, placeholders: tuple[str, ...] | None) -> Any:
+    """None for a text that is one of the field's placeholders (compared trimmed), else the value."""
+    return None if placeholders and isinstance(value, str) and value.strip() in placeholders else value
 
 
 # An event inside the scorers: (at, properties), at in epoch seconds. Plain
@@ -107,7 +116,8 @@ Event = tuple[float, Mapping[str, Any]]
 
 
 def prepare_events(events: Iterable[Any], property_types: Mapping[str, Mapping[str, str]],
-                   until: float | None = None) -> dict[str, list[Event]]:
+                   until: float | None = None,
+                   missing: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None) -> dict[str, list[Event]]:
     """Events grouped by type, each group in time order (equal times keep
     input order), without those after `until`. Events of types the schema
     does not declare are ignored, as `leadscore score` counts and skips them."""
@@ -121,7 +131,9 @@ def prepare_events(events: Iterable[Any], property_types: Mapping[str, Mapping[s
         if until is not None and at > until:
             continue
         properties = raw.get("properties") or {}
-        grouped[kind].append((at, {name: normalise_value(properties.get(name), t)
+        placeholders = (missing or {}).get(kind, {})
+        grouped[kind].append((at, {name: normalise_value(placeholder_is_none(properties.get(name),
+                                                                             placeholders.get(name)), t)
                                    for name, t in types.items()}))
     for group in grouped.values():
         group.sort(key=lambda e: e[0])  # stable: ties keep input order

@@ -125,6 +125,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "LS603": (Severity.ERROR, "the schema path leaves the rule file's folder"),
     "LS604": (Severity.ERROR, "an unquoted YAML value that reads as a boolean or number"),
     "LS605": (Severity.ERROR, "the schema's id or created field is not a field of the right type"),
+    # The history file
+    "LS700": (Severity.ERROR, "a history query that cannot run, or that does more than read the history's files"),
 }
 
 

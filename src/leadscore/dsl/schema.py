@@ -15,6 +15,8 @@ shape, with messages that say what to change:
   other); when it is, its type must be `string` or `number`, the only types
   an id can sensibly have (LS605 at the `id` value).
 * Names (fields, events, properties) are any non-empty text, spaces included.
+* `missing` (any type) lists texts that mean "no value" in the data (`Select`,
+  `N/A`); they are kept trimmed, without repeats.
 * `fields` and `events` are optional; left out or empty means none.
 
 A Schema is returned whenever the file holds a mapping at the top; entries
@@ -47,6 +49,7 @@ class FieldSpec:
     type: str                          # one of FIELD_TYPES
     values: tuple[str, ...] | None     # the declared enum values, or None
     span: Span                         # where the field/property is declared
+    missing: tuple[str, ...] = ()      # texts that mean "no value" in the data (`missing:`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,14 +183,23 @@ def _spec(name: str, raw: object, origin: Origin, diags: list[Diagnostic]) -> Fi
     if not isinstance(raw, YamlMap) or raw.get("type") not in FIELD_TYPES:
         return None  # the JSON Schema has said what is wrong
     kind = raw["type"]
+    missing = _placeholders(raw.get("missing"))
     values = raw.get("values")
     if values is None or not isinstance(values, YamlList):
-        return FieldSpec(name, kind, None, origin.key_span)
+        return FieldSpec(name, kind, None, origin.key_span, missing)
     if kind not in _TYPES_WITH_VALUES:
         diags.append(make("LS602", f"`values` only applies to string and list fields; `{name}` is a {kind} field",
                           raw.origins["values"].key_span, "remove `values`, or make the field a string"))
-        return FieldSpec(name, kind, None, origin.key_span)
-    return FieldSpec(name, kind, _values(values, diags), origin.key_span)
+        return FieldSpec(name, kind, None, origin.key_span, missing)
+    return FieldSpec(name, kind, _values(values, diags), origin.key_span, missing)
+
+
+def _placeholders(items: object) -> tuple[str, ...]:
+    if not isinstance(items, YamlList):
+        return ()
+    # As for `values`: an unquoted `no` or `0` was reported (LS604); keep the text written.
+    texts = (item if isinstance(item, str) else where.plain for item, where in zip(items, items.origins))
+    return tuple(dict.fromkeys(text.strip() for text in texts if text and text.strip()))
 
 
 def _values(items: YamlList, diags: list[Diagnostic]) -> tuple[str, ...] | None:

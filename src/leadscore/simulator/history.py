@@ -25,8 +25,9 @@ import pyarrow.ipc as ipc
 from ..batch.bucket import lead_fields
 from ..batch.spill import Buckets, Layout, Spilled, _bucket_of, spill
 from .stages import require_stage
-from ..tables import (ProblemLog, RowProblem, TableError, find_history_tables, read_changes, read_outcomes,
-                      repeated_lead, table_format, unknown_lead)
+from ..ingest.history import history_tables
+from ..tables import (ArrowTable, ProblemLog, RowProblem, TableError, read_changes, read_outcomes, repeated_lead,
+                      table_format, unknown_lead)
 
 CHANGES = pa.schema([("seq", pa.int64()), ("id", pa.string()), ("field", pa.int32()), ("at", pa.float64()),
                      ("string", pa.string()), ("number", pa.float64()), ("boolean", pa.bool_()),
@@ -36,22 +37,21 @@ _CHANGE_ROWS = 65_536
 
 @dataclass(frozen=True)
 class HistoryFiles:
-    leads: str
-    events: str
-    outcomes: str
-    changes: str | None = None
+    leads: str | ArrowTable     # a file, or a history file's query result
+    events: str | ArrowTable
+    outcomes: str | ArrowTable
+    changes: str | ArrowTable | None = None
 
     @staticmethod
-    def find(folder: str | None, given: dict[str, str | None]) -> HistoryFiles:
-        """The tables of a folder, any of them replaced by an explicit path."""
-        found = find_history_tables(folder) if folder else {}
+    def find(history: str | None, given: dict[str, str | None], allow_outside: bool = False) -> HistoryFiles:
+        """The tables of a folder or a history file, any of them replaced by an explicit path."""
+        found = history_tables(history, allow_outside) if history else {}
         found.update({k: v for k, v in given.items() if v})
         missing = [t for t in ("leads", "events", "outcomes") if t not in found]
         if missing:
             raise TableError(f"no {' and no '.join(missing)} table: give --history DIR or --{missing[0]} FILE")
         for path in found.values():
-            table_format(path)
-            if not os.path.isfile(path):
+            if table_format(path) != "arrow" and not os.path.isfile(path):
                 raise TableError(f"{path}: no such file")
         return HistoryFiles(found["leads"], found["events"], found["outcomes"], found.get("changes"))
 
@@ -66,7 +66,7 @@ class Outcomes:
                                                 # and the file row of its first outcome
 
 
-def read_success(path: str, stage: str, log: ProblemLog, id_column: str) -> Outcomes:
+def read_success(path: str | ArrowTable, stage: str, log: ProblemLog, id_column: str) -> Outcomes:
     stage = stage.strip().lower()
     out = Outcomes({}, {})
     seen: Counter = Counter()
@@ -331,7 +331,7 @@ def report(problems: list[dict], spills: Spill, log: ProblemLog, outcomes_file: 
             total, before = merged.get(key, (0, []))
             merged[key] = (total + count, before + examples)
     files = {"leads": spills.spilled.lead_file, "events": spills.spilled.event_file,
-             "changes": spills.changes_file, "outcomes": outcomes_file}
+             "changes": str(spills.changes_file), "outcomes": str(outcomes_file)}
     for (table, kind), (count, examples) in sorted(merged.items(), key=lambda item: _TABLE_ORDER[item[0][0]]):
         first = sorted(examples)[:max(1, log.keep)]
         log.add_counted([RowProblem(table, files[table], _row(spills, table, position), "lead_id", reason, kind)

@@ -7,7 +7,8 @@ releases the GIL) while the caller's thread types the current one column-wise
 with pyarrow compute: only the cells pyarrow cannot decide go through Python
 one by one, which is also where every reason is written.
 
-Modules: `sources` (files -> batches of raw columns with row numbers;
+Modules: `sources` (files, or Arrow tables already in memory such as a
+history query's result, -> batches of raw columns with row numbers;
 `csvfile` for CSV, `rawbatch` the batch),
 `convert` (typing), `problems` (the log), `readers` (leads, outcomes,
 changes), `events`. `lead_batches` and `event_batches` hand out typed
@@ -60,8 +61,8 @@ Choices the contract leaves open:
 from .events import Event, EventColumns, event_batches, gc_paused, read_events
 from .problems import ProblemLog, RowProblem, TableError, repeated_lead, unknown_lead
 from .readers import LeadColumns, lead_batches, read_changes, read_leads, read_outcomes
-from .sources import FORMATS, TABLES, find_history_tables, table_format
+from .sources import FORMATS, TABLES, ArrowTable, find_history_tables, table_format
 
-__all__ = ["FORMATS", "TABLES", "Event", "EventColumns", "LeadColumns", "ProblemLog", "RowProblem", "TableError",
+__all__ = ["FORMATS", "TABLES", "ArrowTable", "Event", "EventColumns", "LeadColumns", "ProblemLog", "RowProblem", "TableError",
            "event_batches", "find_history_tables", "gc_paused", "lead_batches", "read_changes", "read_events",
            "read_leads", "read_outcomes", "repeated_lead", "table_format", "unknown_lead"]

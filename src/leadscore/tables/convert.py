@@ -309,6 +309,25 @@ def _convert_any(col, ftype: str) -> tuple[pa.Array, dict[int, str]]:
     return pa.array([v for v, _ in results], target), {i: r for i, (_, r) in enumerate(results) if r}
 
 
+def without_placeholders(col, missing: tuple[str, ...]):
+    """A raw column with its placeholder cells (a schema field's `missing` texts, compared
+    trimmed) made null before typing: a placeholder is missing, never a bad value. Only text
+    cells are compared; a number or boolean in JSONL or Parquet is a value."""
+    if not missing or col is None:
+        return col
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if not isinstance(col, pa.Array):
+        return [None if isinstance(value, str) and value.strip() in missing else value for value in col]
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_string_view(col.type)):
+        return col
+    col = col.cast(pa.string())
+    hit = pc.fill_null(pc.is_in(pc.utf8_trim_whitespace(col), value_set=pa.array(missing, pa.string())), False)
+    return pc.if_else(hit, pa.scalar(None, pa.string()), col) if pc.any(hit).as_py() else col
+
+
 def _blank_is_null(arr: pa.Array) -> pa.Array:
     if not _any_blank(arr):
         return arr

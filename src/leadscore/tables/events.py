@@ -14,7 +14,7 @@ from itertools import compress, repeat
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .convert import _convert, _epoch, _present, _python, show_value
+from .convert import _convert, _epoch, _present, _python, show_value, without_placeholders
 from .problems import ProblemLog, unknown_lead
 from .readers import _Table
 from .sources import _Batch, table_format
@@ -76,6 +76,8 @@ class _EventReader:
         self.specs = {name: tuple((p, f.type) for p, f in spec.properties.items())
                       for name, spec in schema.events.items()}
         self.props = {p: t for spec in self.specs.values() for p, t in spec}
+        self.missing = {(name, p): f.missing for name, spec in schema.events.items()
+                        for p, f in spec.properties.items() if f.missing}
         self.nested = table_format(path) != "csv"   # a `properties` object: JSONL (or a Parquet struct)
         columns = {"type", "at", *self.props} | ({"properties"} if self.nested else set())
         self.table = _Table(path, "events", log, schema.id_column, ("type", "at"), columns,
@@ -131,7 +133,12 @@ class _EventReader:
             for prop, ftype in self.specs.get(name, ()):
                 if (prop, ftype) not in typed:
                     typed[prop, ftype] = _property(self.table, batch, objects, prop, ftype)
-                problems.extend((i, prop, reason, "bad_value") for i, reason in typed[prop, ftype][1].items()
+                bad = typed[prop, ftype][1]
+                if (name, prop) in self.missing:   # this type's placeholders, in this type's rows only
+                    clean, bad = _property(self.table, batch, objects, prop, ftype, self.missing[name, prop])
+                    rows = pc.fill_null(pc.equal(codes, code), False)
+                    typed[prop, ftype] = (pc.if_else(rows, clean, typed[prop, ftype][0]), typed[prop, ftype][1])
+                problems.extend((i, prop, reason, "bad_value") for i, reason in bad.items()
                                 if codes[i].as_py() == code)
         return {key: values for key, (values, _) in typed.items()}
 
@@ -220,15 +227,16 @@ def _object_fields(col, n: int, problems: list) -> dict:
     return fields
 
 
-def _property(table: _Table, batch: _Batch, objects: dict, prop: str, ftype: str):
-    """A property typed from its top-level column and its `properties` key; a set key wins."""
-    inside = objects.get(prop)
+def _property(table: _Table, batch: _Batch, objects: dict, prop: str, ftype: str, missing: tuple = ()):
+    """A property typed from its top-level column and its `properties` key; a set key wins;
+    `missing`: the property's placeholder texts."""
+    inside = without_placeholders(objects.get(prop), missing)
     if inside is None:
-        return table.col(batch, prop, ftype)
+        return table.col(batch, prop, ftype, missing=missing)
     values, bad = _convert(inside, ftype)
     if prop not in batch.cols:
         return values, bad
-    top, top_bad = table.col(batch, prop, ftype)
+    top, top_bad = table.col(batch, prop, ftype, missing=missing)
     present = _present(inside)
     given = present.to_pylist()
     return pc.if_else(present, values, top), {**{i: r for i, r in top_bad.items() if not given[i]}, **bad}

@@ -9,7 +9,8 @@ from itertools import repeat
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .convert import _ARROW, _blank_is_null, _convert, _epoch, _present, _python, show_value, _take
+from .convert import (_ARROW, _blank_is_null, _convert, _epoch, _present, _python, _take, show_value,
+                      without_placeholders)
 from .problems import ProblemLog, RowProblem, TableError, repeated_lead
 from .sources import _Batch, _open, _prefetch, table_format
 
@@ -22,8 +23,8 @@ class _Table:
         self.file, self.table, self.log, self.lead = str(path), table, log, lead
         self.id_names = (id_column, "lead_id")
         self.known = {*known, *self.id_names}
-        self.names, batches = _open(self.file, self.known, set(text))
-        self.csv = table_format(self.file) == "csv"
+        self.names, batches = _open(path, self.known, set(text))
+        self.csv = table_format(path) == "csv"
         self.reported: set[str] = set()
         if self.names is not None:
             for column in [next((c for c in self.id_names if c in self.names), self.id_names[0]), *required]:
@@ -65,9 +66,10 @@ class _Table:
         ids = pc.utf8_trim_whitespace(_convert(batch.cols[name], "string")[0])
         return _blank_is_null(ids)
 
-    def col(self, batch: _Batch, name: str, ftype: str, problems: list | None = None):
-        """(typed arrow array, {index: reason}); bad values are added to `problems` when given."""
-        raw = batch.cols.get(name)
+    def col(self, batch: _Batch, name: str, ftype: str, problems: list | None = None, missing: tuple = ()):
+        """(typed arrow array, {index: reason}); bad values are added to `problems` when given;
+        `missing`: the field's placeholder texts."""
+        raw = without_placeholders(batch.cols.get(name), missing)
         arr, bad = _convert(raw, ftype) if raw is not None else (pa.nulls(batch.n, _ARROW[ftype]), {})
         if problems is not None:
             problems.extend((i, name, reason, "bad_value") for i, reason in bad.items())
@@ -109,12 +111,13 @@ def lead_batches(path, schema, log: ProblemLog, *, seen: set | None = None,
     out and reported here; without it, finding repeats is the caller's (the set would grow with
     the table). With `lead`, only that lead's rows are read."""
     fields = {name: spec.type for name, spec in schema.fields.items()}
+    missing = {name: spec.missing for name, spec in schema.fields.items()}
     table = _Table(path, "leads", log, schema.id_column, known=fields,
                    text=[name for name, ftype in fields.items() if ftype in ("string", "datetime")], lead=lead)
     for batch in table:
         problems: list = []
         ids = table.ids(batch)
-        columns = {name: table.col(batch, name, ftype, problems)[0] for name, ftype in fields.items()}
+        columns = {name: table.col(batch, name, ftype, problems, missing[name])[0] for name, ftype in fields.items()}
         keep = pc.is_valid(ids)
         dropped = set(pc.indices_nonzero(pc.invert(keep)).to_pylist())
         for i in sorted(dropped):
@@ -197,7 +200,7 @@ def read_changes(path, schema, log: ProblemLog, *, with_rows: bool = False) -> I
                 continue
             rows = pc.indices_nonzero(pc.fill_null(pc.equal(fields.indices, code), False))
             ftype = schema.fields[name].type
-            typed, bad = _convert(_take(raw, rows), ftype)
+            typed, bad = _convert(without_placeholders(_take(raw, rows), schema.fields[name].missing), ftype)
             where = rows.to_pylist()
             problems.extend((where[j], "value", reason, "bad_value") for j, reason in bad.items())
             for i, value in zip(where, _python(typed, ftype)):

@@ -27,14 +27,29 @@ TABLES = ("leads", "events", "outcomes", "changes")
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
 
 
-def table_format(path: str) -> str:
+@dataclass(frozen=True, slots=True)
+class ArrowTable:
+    """A table already in memory as Arrow (a history query's result, leadscore.ingest). `name`
+    stands for the file in problems; rows are numbered from 1 in the table's order."""
+
+    name: str
+    table: pa.Table
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def table_format(path) -> str:
+    if isinstance(path, ArrowTable):
+        return "arrow"
     fmt = FORMATS.get(os.path.splitext(str(path))[1].lower())
     if fmt is None:
         raise TableError(f"{path}: unknown table format (use .csv, .jsonl or .parquet)")
     return fmt
 
 
-def find_history_tables(folder: str) -> dict[str, str]:
+def find_history_tables(folder: str, required: tuple[str, ...] = ("leads", "events", "outcomes")) -> dict[str, str]:
+    """The folder's table files; a `required` table that is absent is an error."""
     if not os.path.isdir(folder):
         raise TableError(f"{folder}: not a folder")
     found = {}
@@ -45,7 +60,7 @@ def find_history_tables(folder: str) -> dict[str, str]:
             raise TableError(f"{folder}: {' and '.join(hits)} both hold the {table} table; keep one")
         if hits:
             found[table] = hits[0]
-        elif table != "changes":
+        elif table in required:
             raise TableError(f"{folder}: no {table} table ({table}.csv, {table}.jsonl or {table}.parquet)")
     return found
 
@@ -53,10 +68,13 @@ def find_history_tables(folder: str) -> dict[str, str]:
 _JSON_BLOCK, _PARQUET_ROWS = 1 << 22, 1 << 16   # bytes, rows
 
 
-def _open(path: str, known: set, text: set) -> tuple[list[str] | None, Iterator[_Batch]]:
+def _open(path, known: set, text: set) -> tuple[list[str] | None, Iterator[_Batch]]:
     """The file's column names (None for JSONL: they vary by line) and its batches. Parquet
     reads only the `known` columns; JSONL reads the `text` columns as text (no timestamp guessing)."""
     fmt = table_format(path)
+    if fmt == "arrow":
+        _refuse_repeated_columns(path, path.table.column_names)
+        return path.table.column_names, _arrow(path.table, known)
     try:
         if fmt == "csv":
             names, batches = read_csv(path)
@@ -91,6 +109,16 @@ def _parquet(file: pq.ParquetFile, columns: list[str]) -> Iterator[_Batch]:
     for batch in file.iter_batches(batch_size=_PARQUET_ROWS, columns=columns):
         yield _Batch(dict(zip(batch.schema.names, batch.columns)), batch.num_rows,
                      lambda i, start=start: start + i + 1, [])
+        start += batch.num_rows
+
+
+def _arrow(table: pa.Table, known: set) -> Iterator[_Batch]:
+    """A table's batches, its decimals as floats (the typing reads float64, not Python Decimals)."""
+    start = 0
+    for batch in table.select([name for name in table.column_names if name in known]).to_batches(_PARQUET_ROWS):
+        cols = {name: pc.cast(col, pa.float64()) if pa.types.is_decimal(col.type) else col
+                for name, col in zip(batch.schema.names, batch.columns)}
+        yield _Batch(cols, batch.num_rows, lambda i, start=start: start + i + 1, [])
         start += batch.num_rows
 
 
