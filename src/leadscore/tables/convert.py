@@ -321,11 +321,14 @@ def without_placeholders(col, missing: tuple[str, ...]):
         return [None if isinstance(value, str) and value.strip() in missing else value for value in col]
     if pa.types.is_dictionary(col.type):
         col = col.dictionary_decode()
-    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_string_view(col.type)):
+    if not _is_textual(col.type):
         return col
-    col = col.cast(pa.string())
-    hit = pc.fill_null(pc.is_in(pc.utf8_trim_whitespace(col), value_set=pa.array(missing, pa.string())), False)
-    return pc.if_else(hit, pa.scalar(None, pa.string()), col) if pc.any(hit).as_py() else col
+    # CSV cells arrive as bytes: compare their text, and keep a cell that is not UTF-8 as it is
+    # (typing reports it)
+    text = _valid_text(col)[0] if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type) \
+        else col.cast(pa.string())
+    hit = pc.fill_null(pc.is_in(pc.utf8_trim_whitespace(text), value_set=pa.array(missing, pa.string())), False)
+    return pc.if_else(hit, pa.scalar(None, col.type), col) if pc.any(hit).as_py() else col
 
 
 def _blank_is_null(arr: pa.Array) -> pa.Array:
