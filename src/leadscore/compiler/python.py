@@ -40,6 +40,7 @@ class _Lines:
 
 
 RUNTIME_IMPORT = "from leadscore.compiler import runtime as _rt"
+CHAIN = 100  # branches per `if/elif` chain (see _first_match)
 
 
 def generate(checked: CheckedRuleset, atoms: tuple[ast.Expr, ...] | None = None,
@@ -165,7 +166,7 @@ class _Generator:
         out.emit(1, "A = 0")
         for i, (code, line) in enumerate(tests):
             out.emit(1, f"if {code}:", line)
-            out.emit(2, f"A |= {1 << i}")
+            out.emit(2, f"A |= 1 << {i}")  # a literal 2**i would pass int-to-text digit limits
         out.emit(1, "return A")
         return out
 
@@ -287,16 +288,8 @@ class _Generator:
             emit(1, f"{c} = {self._points(rule.points)} if {self._condition(rule.condition)} else 0.0",
                  line)
         elif isinstance(rule, ast.CaseRule):
-            for i, branch in enumerate(rule.branches):
-                if branch.condition is None:
-                    emit(1, "else:" if i else "if True:", branch.span.line)
-                else:
-                    keyword = "elif" if i else "if"
-                    emit(1, f"{keyword} {self._condition(branch.condition)}:", branch.span.line)
-                emit(2, f"{c} = {self._points(branch.points)}")
-            if rule.branches[-1].condition is not None:
-                emit(1, "else:")
-                emit(2, f"{c} = 0.0")
+            self._first_match(c, [(b.condition, self._points(b.points), b.span.line)
+                                  for b in rule.branches], "0.0")
         else:
             events = self._event_rule(rule, default_decay, c)
         emit(1, f"if explain and {c} != 0:")
@@ -362,16 +355,38 @@ class _Generator:
     def _segment(self, segment: ast.Segment) -> None:
         local = self.locals[(t.SEGMENT, segment.name.name)]
         self.body.emit(1, f"# segment {segment.name.name!r} (line {segment.span.line})")
-        for i, label in enumerate(segment.labels):
-            if label.condition is None:
-                self.body.emit(1, "else:" if i else "if True:", label.span.line)
-            else:
-                self.body.emit(1, f"{'elif' if i else 'if'} {self._condition(label.condition)}:",
-                               label.span.line)
-            self.body.emit(2, f"{local} = {label.label.name!r}")
-        if not segment.labels or segment.labels[-1].condition is not None:
-            self.body.emit(1, "else:" if segment.labels else "if True:")
-            self.body.emit(2, f"{local} = None")
+        self._first_match(local, [(label.condition, repr(label.label.name), label.span.line)
+                                  for label in segment.labels], "None")
+
+    def _first_match(self, target: str, branches: list[tuple[ast.Expr | None, str, int]],
+                     default: str) -> None:
+        """`target` = the value of the first branch whose condition holds (None: `otherwise`),
+        else `default`. One `if/elif` chain per CHAIN branches: CPython compiles an `elif`
+        chain recursively, so a case of thousands of branches would exhaust its stack; longer
+        lists become flat `if target is None:` blocks of one chain each (values are never None)."""
+        emit = self.body.emit
+        chunks = [branches[i:i + CHAIN] for i in range(0, len(branches), CHAIN)] or [[]]
+        long = len(chunks) > 1
+        if long:
+            emit(1, f"{target} = None")
+        for number, chunk in enumerate(chunks):
+            indent = 1
+            if number:
+                emit(1, f"if {target} is None:")
+                indent = 2
+            for i, (condition, value, line) in enumerate(chunk):
+                if condition is None:
+                    emit(indent, "else:" if i else "if True:", line)
+                else:
+                    emit(indent, f"{'elif' if i else 'if'} {self._condition(condition)}:", line)
+                emit(indent + 1, f"{target} = {value}")
+        if long:
+            if branches[-1][0] is not None:
+                emit(1, f"if {target} is None:")
+                emit(2, f"{target} = {default}")
+        elif not branches or branches[-1][0] is not None:
+            emit(1, "else:" if branches else "if True:")
+            emit(2, f"{target} = {default}")
 
     # --- constants in rule positions ------------------------------------------------
 
