@@ -44,6 +44,9 @@ class Case:
     in_schema: bool = False  # the position is in schema.yaml, not the rule file
 
 
+BIG = "1" + "0" * 308   # 1e308, written out: two of them overflow
+
+
 def block(*rules: str) -> str:
     """A score block holding `rules`; its first rule is on line 4."""
     return H + "score s {\n" + "".join(f"  {r}\n" for r in rules) + "}\n"
@@ -109,6 +112,7 @@ TABLE = [
     Case("LS510", H + "const neg = -5\nscore s {\n  r: +neg if employees > 1\n}\n", 5, 6),
     Case("LS511", block("r: case {", "  +1 otherwise", "  +2 if employees > 1", "}"), 5, 5),
     Case("LS512", block("r: +1 per page_view, once, at most 2 per day"), 4, 30),
+    Case("LS513", block(f"a: +{BIG} if employees > 1", f"b: +{BIG} if employees > 2"), 3, 7),
     # --- the schema file -------------------------------------------------------------
     Case("LS600", 'ruleset "t" version 1\nschema "missing.yaml"\n', 2, 8, schema=None),
     Case("LS601", H, 4, 4, schema="lead:\n  fields:\n    a: string\n   b: number\n", in_schema=True),

@@ -178,6 +178,8 @@ class _View:
         value = self.result.scores[name]
         if isinstance(decl, ast.DerivedScore):
             return ScoreExplanation(name, value, self.text(decl.expr.span), (), ())
+        if value is None:   # its points overflowed (docs/scoring.md): no breakdown to show
+            return ScoreExplanation(name, value, None, (), ())
         reasons = self.result.reasons_for(name)
         fired = {r.rule: r for r in reasons if r.kind == "rule"}
         contributions, unfired = [], []

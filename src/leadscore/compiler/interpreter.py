@@ -55,7 +55,7 @@ class Interpreter:
         derived = {d.name.name: d for d in self.checked.ruleset.declarations
                    if isinstance(d, ast.DerivedScore)}
         for name in self.checked.derived_order:
-            env.scores[name] = self.eval(derived[name].expr, env)
+            env.scores[name] = rt.finite_or_missing(self.eval(derived[name].expr, env))
         thresholds: dict[str, bool] = {}
         segments: dict[str, str | None] = {}
         for decl in self.checked.ruleset.declarations:
@@ -71,7 +71,7 @@ class Interpreter:
 
     # --- scores --------------------------------------------------------------------
 
-    def _score_block(self, block: ast.ScoreBlock, env: _Env, reasons: list[Reason]) -> float:
+    def _score_block(self, block: ast.ScoreBlock, env: _Env, reasons: list[Reason]) -> float | None:
         name = block.name.name
         default_decay = next((i.decay for i in block.items if isinstance(i, ast.DecayOption)), None)
         total = 0.0
@@ -80,14 +80,16 @@ class Interpreter:
                 group_sum = 0.0
                 for rule in item.rules:
                     group_sum += self._rule(rule, name, default_decay, env, reasons)
-                limit = self._number(item.limit)
-                limited = math.copysign(min(limit, abs(group_sum)), group_sum)
+                limited = rt.limit_group(group_sum, self._number(item.limit))
                 if limited != group_sum:
                     reasons.append(Reason(name, item.name.name, limited - group_sum, "group"))
                 total += limited
             elif isinstance(item, (ast.ConditionRule, ast.CaseRule, ast.EventRule)):
                 total += self._rule(item, name, default_decay, env, reasons)
 
+        if not math.isfinite(total):   # too large to represent: missing, with no reasons
+            reasons[:] = [r for r in reasons if r.score != name]
+            return None
         inactivity = next((i for i in block.items if isinstance(i, ast.InactivityOption)), None)
         if inactivity is not None and total > 0:
             last = max((events[-1][0] for events in env.visible_events() if events), default=None)

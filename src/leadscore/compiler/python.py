@@ -135,7 +135,7 @@ class _Generator:
         for name in self.checked.derived_order:
             d = derived[name]
             self.body.emit(1, f"# score {name!r} = ... (line {d.span.line})", d.span.line)
-            self.body.emit(1, f"{self.locals[(t.SCORE, name)]} = {self._value(d.expr)[0]}",
+            self.body.emit(1, f"{self.locals[(t.SCORE, name)]} = _rt.finite_or_missing({self._value(d.expr)[0]})",
                            d.span.line)
         for decl in decls:
             if isinstance(decl, ast.Threshold):
@@ -245,13 +245,24 @@ class _Generator:
                 for rule in item.rules:
                     emit(1, f"{group} += {self._rule(rule, name, default_decay)}")
                 limited = self._tmp()
-                emit(1, f"{limited} = _rt.copysign(min({self._number(item.limit)}, abs({group})), {group})",
-                     item.span.line)
+                emit(1, f"{limited} = _rt.limit_group({group}, {self._number(item.limit)})", item.span.line)
                 emit(1, f"if explain and {limited} != {group}:")
                 emit(2, f"R.append(({name!r}, {item.name.name!r}, {limited} - {group}, 'group', None))")
                 emit(1, f"{s} += {limited}")
             elif isinstance(item, (ast.ConditionRule, ast.CaseRule, ast.EventRule)):
                 emit(1, f"{s} += {self._rule(item, name, default_decay)}")
+        emit(1, f"if not _rt.isfinite({s}):  # too large to represent: missing")
+        emit(2, f"{s} = None")
+        emit(2, "if explain:")
+        emit(3, f"R[:] = [r for r in R if r[0] != {name!r}]")
+        if any(isinstance(i, (ast.InactivityOption, ast.ClampOption)) for i in block.items):
+            emit(1, "else:")
+            self.body.shift += 1
+            self._inactivity_and_clamp(block, s)
+            self.body.shift -= 1
+
+    def _inactivity_and_clamp(self, block: ast.ScoreBlock, s: str) -> None:
+        name, emit = block.name.name, self.body.emit
         for item in block.items:
             if isinstance(item, ast.InactivityOption):
                 pen, after = self._tmp(), self._tmp()

@@ -178,6 +178,18 @@ def compile_pattern(pattern: str, flags: str = ""):
 # --- helpers of the generated code ---------------------------------------------------------
 
 copysign = math.copysign
+isfinite = math.isfinite
+
+
+def limit_group(total: float, limit: float) -> float:
+    """A group's sum held to its limit; a sum too large to represent stays as it is, so the
+    score it belongs to becomes missing (see finite_or_missing)."""
+    return copysign(min(limit, abs(total)), total) if isfinite(total) else total
+
+
+def finite_or_missing(value: float | None) -> float | None:
+    """A score that overflowed to infinity or NaN is missing (docs/scoring.md)."""
+    return value if value is None or isfinite(value) else None
 
 # A regex result memo per pattern: string fields repeat a few values (job
 # titles, domains) across many leads; the cap bounds memory on unique values.

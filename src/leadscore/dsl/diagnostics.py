@@ -107,6 +107,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "LS510": (Severity.WARNING, "a negative constant used as points"),
     "LS511": (Severity.ERROR, "`otherwise` that is not the last branch, or given twice"),
     "LS512": (Severity.WARNING, "`once` together with `at most`"),
+    "LS513": (Severity.ERROR, "points of a score that can add up to more than the largest number"),
     # The schema file
     "LS600": (Severity.ERROR, "the schema file cannot be read"),
     "LS601": (Severity.ERROR, "the schema file is not valid YAML"),
