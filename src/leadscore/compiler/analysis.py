@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from ..dsl import ast
 from ..dsl import types as t
 from ..dsl.checker import CheckedRuleset
-from .interpreter import constant_value
+from ..lower import runtime_constant as constant_value
 
 CONST, UP, DOWN, ANY, TRUE, FALSE = range(6)
 _FLIP = {CONST: CONST, UP: DOWN, DOWN: UP, ANY: ANY, TRUE: FALSE, FALSE: TRUE}

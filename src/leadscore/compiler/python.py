@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ..dsl import ast
 from ..dsl import types as t
 from ..dsl.checker import CheckedRuleset
-from .interpreter import constant_value
+from ..lower import runtime_constant as constant_value
 
 DAY = 86400.0
 
