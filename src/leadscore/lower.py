@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Mapping, Union
+from typing import Any, Iterator, Mapping, Union, assert_never
 
 from .dsl import ast
 from .dsl import types as t
@@ -56,6 +56,13 @@ class ThresholdRef:
 @dataclass(frozen=True, slots=True)
 class SegmentRef:
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListOf:
+    """A list literal with an item that is not a constant (`[industry, "Other"]`)."""
+
+    items: tuple[Expr, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +132,8 @@ class DaysSinceField:
     field: Field
 
 
-Expr = Union[Const, Field, Property, ScoreRef, ThresholdRef, SegmentRef, Negate, Arithmetic, Not,
-             Logic, Compare, Matches, IsMissing, Apply, Aggregate, DaysSinceField]
+Expr = Union[Const, Field, Property, ScoreRef, ThresholdRef, SegmentRef, ListOf, Negate, Arithmetic,
+             Not, Logic, Compare, Matches, IsMissing, Apply, Aggregate, DaysSinceField]
 
 
 # --- rules and declarations --------------------------------------------------------------------
@@ -383,7 +390,7 @@ class _Lowering:
                 items = tuple(self.expr(i) for i in e.items)
                 if all(isinstance(i, Const) for i in items):
                     return Const(tuple(i.value for i in items))
-                raise TypeError("list items are literals (the checker allows nothing else)")
+                return ListOf(items)
             case ast.Name():
                 return self.name(e)
             case ast.Unary(op="not"):
@@ -433,3 +440,31 @@ class _Lowering:
             return DaysSinceField(Field(arg.value.name, self.slots[arg.value.name]))
         return Aggregate(function, arg.value.name, self.optional(arg.where),
                          None if arg.within is None else self.seconds(arg.within), e.span.line)
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    """Every expression below and including `expr`, parents first (a `where` included)."""
+    stack = [expr]
+    while stack:
+        current = stack.pop()
+        yield current
+        match current:
+            case Const() | Field() | Property() | ScoreRef() | ThresholdRef() | SegmentRef():
+                children: tuple[Expr | None, ...] = ()
+            case Negate() | Not() | IsMissing() | Matches():
+                children = (current.operand,)
+            case Arithmetic() | Compare():
+                children = (current.left, current.right)
+            case Logic():
+                children = current.operands
+            case ListOf():
+                children = current.items
+            case Apply():
+                children = current.args
+            case Aggregate():
+                children = (current.where,)
+            case DaysSinceField():
+                children = (current.field,)
+            case _:
+                assert_never(current)
+        stack.extend(reversed([c for c in children if c is not None]))

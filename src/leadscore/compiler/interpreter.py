@@ -180,6 +180,8 @@ class Interpreter:
                 return env.thresholds.get(e.name)
             case lo.SegmentRef():
                 return env.segments.get(e.name)
+            case lo.ListOf():
+                return tuple(self.eval(item, env) for item in e.items)
             case lo.Negate():
                 value = self.eval(e.operand, env)
                 return None if value is None else -value

@@ -1,5 +1,5 @@
-"""Large rulesets compile (issue 10, item 7): the generated Python never nests per branch,
-and replay's atom bit masks have no size limit."""
+"""Code generation edge cases. Large rulesets compile (issue 10, item 7): the generated Python
+never nests per branch, and replay's atom bit masks have no size limit."""
 
 from __future__ import annotations
 
@@ -61,3 +61,10 @@ def test_replay_atoms_beyond_the_int_to_text_digit_limit(tmp_path):
     exec(compile(generate(ruleset.checked, (atom,) * count).source, "<test>", "exec"), namespace)
     assert namespace["atoms"]({"employees": 9.0}, (1.0,), (True,), ()) == (1 << count) - 1
     assert namespace["atoms"]({"employees": 1.0}, (0.0,), (False,), ()) == 0
+
+
+def test_min_and_max_of_one_present_value(tmp_path):
+    # Python's min/max of a single number is a TypeError: the generated code must not call it.
+    ruleset = build(tmp_path, "const bonus = 4\nscore fit {\n  a: +1 if max(bonus) > 3 and min(bonus, 9) < 5\n}\n"
+                              "score d = max(fit)")
+    assert score_both(ruleset, {}, []).scores == {"fit": 1.0, "d": 1.0}
