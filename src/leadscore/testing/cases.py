@@ -28,13 +28,14 @@ from ..dsl.checker import CheckedRuleset
 from ..dsl.diagnostics import Diagnostic, Span, make
 from ..dsl.expressions import suggest
 from ..dsl.schema import FieldSpec
+from ..semantics import UNIT_SECONDS as LANGUAGE_UNITS
 from ..yamlio import Origin, YamlList, YamlMap
 from .model import (DEFAULT_TOLERANCE, Case, CaseFile, FiringExpectation, OutcomeExpectation,
                     ScoreExpectation)
 
 _RELATIVE = re.compile(r"([+-])(\d+(?:\.\d+)?)([mhdw])")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([mhdw])")
-UNIT_SECONDS = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+UNIT_SECONDS = {"m": 60.0, **LANGUAGE_UNITS}   # a test file may also step in minutes
 
 
 def parse_instant(text: str) -> float | None:
