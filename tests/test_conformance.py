@@ -12,14 +12,11 @@ import pytest
 import yaml
 
 import leadscore
+from leadscore.api import BACKENDS
 from leadscore.loader import load_ruleset
 
 SUITE = Path(__file__).resolve().parent / "conformance"
 AS_OF = "2026-06-01T12:00:00Z"
-BACKENDS = {
-    "interpreter": lambda ruleset: ruleset.interpret(),
-    "python": lambda ruleset: ruleset.compile(),
-}
 CASE_FILES = sorted(p for p in SUITE.glob("*.yaml") if p.name != "schema.yaml")
 _AGE = re.compile(r"(-?\d+(?:\.\d+)?)([smhd])")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -69,13 +66,13 @@ def test_conformance(tmp_path, case, backend):
         assert case["diagnostic"] in {d.code for d in loaded.diagnostics}, \
             [(d.code, d.span.line, d.message) for d in loaded.diagnostics]
         return
-    scorer = BACKENDS[backend](leadscore.load(str(path)))
+    scorer = leadscore.load(str(path)).compile(backend=backend)
     as_of = case.get("as_of", AS_OF)
     assert case["checks"], "a case without checks tests nothing"
     for check in case["checks"]:
         events = [{"type": e["type"], "at": _instant(e, as_of), "properties": e.get("properties", {})}
                   for e in check.get("events", [])]
-        result = scorer.score(check.get("lead", {}), events, as_of)
+        result = scorer.score(check.get("lead", {}), events, as_of, explain=True)
         where = f"check {check!r}: got {result!r}"
         if "fires" in check:
             assert result.scores["fit"] == (1.0 if check["fires"] else 0.0), where

@@ -105,10 +105,10 @@ def explain(ruleset, scorer, source: str, lead: str, fields: dict, events: list[
             instant: float, *, timeline: bool = False) -> Explanation:
     """`fields` and `events` ((type, at, properties) in file order) in the runtime's representation."""
     events = [e for e in events if e[1] <= instant]
-    grouped = _grouped(events, scorer.module.PROPERTY_TYPES)
+    grouped = _grouped(events, scorer.property_types)
     result = scorer.evaluate(fields, grouped, instant, explain=True)
     interpreter = ruleset.interpret()
-    _agree(result, interpreter.evaluate(fields, grouped, instant))
+    _agree(result, interpreter.evaluate(fields, grouped, instant, explain=True))
     view = _View(ruleset.checked, interpreter, source.splitlines(), fields, grouped, instant, result)
     return Explanation(
         lead, ruleset.name, ruleset.version, instant, dict(fields),
@@ -139,7 +139,7 @@ def _agree(result: rt.Result, reference: rt.Result) -> None:
 
 def _timeline(scorer, fields: dict, events: list[tuple[str, float, dict]]) -> tuple[TimelineEntry, ...]:
     """The scores right after each event, at its instant (events in time order, ties in file order)."""
-    grouped: dict[str, list] = {name: [] for name in scorer.module.PROPERTY_TYPES}
+    grouped: dict[str, list] = {name: [] for name in scorer.property_types}
     entries = []
     for kind, at, properties in sorted(events, key=lambda e: e[1]):
         grouped[kind].append((at, properties))   # time order kept: each list stays sorted

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping, assert_never
+from typing import Any, Hashable, Iterable, Mapping, assert_never
 
 from .. import lower as lo
 from .. import semantics as sem
@@ -20,22 +20,36 @@ from .runtime import DAY, Event, Reason, Result
 
 
 class Interpreter:
+    """The reference backend (api.Backend)."""
+
+    name = "interpreter"
+
     def __init__(self, checked: CheckedRuleset, program: lo.ScoringProgram | None = None) -> None:
         self.checked = checked
         self.program = program if program is not None else lo.lower(checked)
         self.field_types = self.program.field_types
         self.property_types = self.program.property_types
+        self.scores = self.program.scores
+        self.thresholds = tuple(d.name for d in self.program.thresholds)
+        self.segments = tuple(d.name for d in self.program.segments)
         self._patterns: dict[tuple[str, str], Any] = {}
 
     # --- the API ---------------------------------------------------------------
 
-    def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any) -> Result:
+    def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any, *,
+              explain: bool = False) -> Result:
         fields = rt.prepare_fields(lead, self.field_types)
         grouped = rt.prepare_events(events, self.property_types)
-        return self.evaluate(fields, grouped, rt.to_epoch(as_of, "an as-of instant"))
+        return self.evaluate(fields, grouped, rt.to_epoch(as_of, "an as-of instant"), explain)
+
+    def score_many(self, leads: Mapping[Hashable, Mapping[str, Any]],
+                   events_by_lead: Mapping[Hashable, Iterable[Any]], as_of: Any, *,
+                   explain: bool = False) -> dict[Hashable, Result]:
+        return {key: self.score(lead, events_by_lead.get(key, ()), as_of, explain=explain)
+                for key, lead in leads.items()}
 
     def evaluate(self, fields: dict[str, Any], grouped: dict[str, list[Event]],
-                 instant: float) -> Result:
+                 instant: float, explain: bool = False) -> Result:
         env = Env(fields, grouped, instant)
         reasons: list[Reason] = []
         program = self.program
@@ -50,7 +64,7 @@ class Interpreter:
                 (label.label for label in segment.labels
                  if label.condition is None or self.eval(label.condition, env) is True), None)
         return Result({name: env.scores[name] for name in program.scores}, dict(env.thresholds),
-                      dict(env.segments), tuple(reasons))
+                      dict(env.segments), tuple(reasons) if explain else ())
 
     # --- scores --------------------------------------------------------------------
 
