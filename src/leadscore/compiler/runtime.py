@@ -54,47 +54,66 @@ def from_epoch(seconds: float) -> datetime:
 # --- lead fields ---------------------------------------------------------------------
 
 def normalise_value(value: Any, kind: str) -> Any:
-    """One field or property value in the internal representation; None when
-    missing or when it does not fit the declared type."""
-    if value is None or value == "" or (isinstance(value, (list, tuple)) and not value):
+    """One field or property value in the internal representation; None when missing or
+    when it does not fit the declared type (LANGUAGE.md §5.1). Every door gives the same
+    value: this is what the table readers (tables/convert.py) decide for a cell, and
+    docs/scoring.md says it in words. A number or boolean is read as its text (1.0 as "1",
+    True as "true"), as a CSV cell would be; a number is never a date-time (its unit is
+    unknown); None items of a list are dropped."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _from_text(value, kind)
+    if isinstance(value, bool):
+        if kind == "boolean":
+            return value
+        return _from_text(_text_of(value), kind) if kind in ("string", "list") else None
+    if isinstance(value, (int, float)):
+        return None if kind == "datetime" else _from_text(_text_of(value), kind)
+    if isinstance(value, (list, tuple)):
+        if kind != "list":
+            return None
+        items = tuple(item for item in (_text_of(v).strip() for v in value if v is not None) if item)
+        return items or None
+    if isinstance(value, date):   # datetime included
+        if kind == "datetime":
+            return to_epoch(value)
+        return _from_text(value.isoformat(), kind) if kind in ("string", "list") else None
+    return None
+
+
+def _text_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _from_text(text: str, kind: str) -> Any:
+    if kind == "string":
+        return text or None
+    if kind == "list":
+        return tuple(item for item in (part.strip() for part in text.split(";")) if item) or None
+    stripped = text.strip()
+    if not stripped:
         return None
     if kind == "number":
-        if isinstance(value, bool):
-            return None
-        if isinstance(value, (int, float)):
-            number = float(value)
-            return number if math.isfinite(number) else None
-        if isinstance(value, str):
-            try:
-                number = float(value)
-            except ValueError:
-                return None
-            return number if math.isfinite(number) else None
-        return None
-    if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str):
-            return {"true": True, "yes": True, "1": True,
-                    "false": False, "no": False, "0": False}.get(value.strip().lower())
-        if isinstance(value, int):
-            return {1: True, 0: False}.get(value)
-        return None
-    if kind == "datetime":
         try:
-            return to_epoch(value)
-        except InputError:
+            number = float(stripped)
+        except ValueError:
             return None
-    if kind == "list":
-        if isinstance(value, str):
-            items = tuple(item.strip() for item in value.split(";"))
-        elif isinstance(value, (list, tuple)):
-            items = tuple(str(item).strip() for item in value)
-        else:
-            return None
-        items = tuple(item for item in items if item)
-        return items or None
-    return value if isinstance(value, str) else str(value)
+        return number if math.isfinite(number) else None
+    if kind == "boolean":
+        return _BOOLEANS.get(stripped.lower())
+    try:
+        moment = datetime.fromisoformat(stripped)
+    except (ValueError, OverflowError):
+        return None
+    return to_epoch(moment)
 
 
 def prepare_fields(lead: Mapping[str, Any], types: Mapping[str, str]) -> dict[str, Any]:

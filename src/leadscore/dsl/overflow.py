@@ -26,7 +26,7 @@ def find_overflow(ruleset: ast.Ruleset, constants: Mapping[str, object]) -> list
         if isinstance(rule, ast.ConditionRule):
             return number(rule.points.value)
         if isinstance(rule, ast.CaseRule):
-            return max(number(b.points.value) for b in rule.branches)
+            return max((number(b.points.value) for b in rule.branches), default=0.0)
         limit = next((m.limit for m in rule.modifiers if isinstance(m, ast.MaxModifier)), None)
         return 0.0 if limit is None else number(limit)
 

@@ -264,7 +264,8 @@ class _Builder:
                 self.error("LS602", f"`{value}` is not a time for the datetime {what} `{spec.name}`",
                            origin.span, "write a date-time like 2026-05-01T09:00:00Z, or a time "
                            "relative to as_of like -30d")
-            return at
+                return None
+            return rt.from_epoch(at)   # a number is never a date-time to the API (docs/scoring.md)
         if spec.type == "string" and not isinstance(value, str) and origin.plain:
             reads_as = "the yes/no value " + str(value).lower() if isinstance(value, bool) else "a number"
             self.error("LS604", f"`{origin.plain}` is read by YAML as {reads_as}, not as text",
