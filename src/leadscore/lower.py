@@ -261,12 +261,19 @@ class ScoringProgram:
     scores: tuple[str, ...]                            # blocks and derived, declaration order
     blocks: tuple[ScoreBlock, ...]
     derived: tuple[DerivedScore, ...]                  # each after the scores it uses
-    thresholds: tuple[Threshold, ...]
-    segments: tuple[Segment, ...]
+    decisions: tuple[Threshold | Segment, ...]         # declaration order: each sees the earlier ones
 
     @property
     def fields(self) -> tuple[str, ...]:
         return tuple(self.field_types)
+
+    @property
+    def thresholds(self) -> tuple[Threshold, ...]:
+        return tuple(d for d in self.decisions if isinstance(d, Threshold))
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return tuple(d for d in self.decisions if isinstance(d, Segment))
 
 
 def lower(checked: CheckedRuleset) -> ScoringProgram:
@@ -283,12 +290,7 @@ def lower(checked: CheckedRuleset) -> ScoringProgram:
         tuple(lowering.block(d) for d in decls if isinstance(d, ast.ScoreBlock)),
         tuple(DerivedScore(n, derived[n].span.line, lowering.expr(derived[n].expr))
               for n in checked.derived_order),
-        tuple(Threshold(d.name.name, d.span.line, lowering.expr(d.condition))
-              for d in decls if isinstance(d, ast.Threshold)),
-        tuple(Segment(d.name.name, d.span.line,
-                      tuple(SegmentLabel(label.label.name, lowering.optional(label.condition), label.span.line)
-                            for label in d.labels))
-              for d in decls if isinstance(d, ast.Segment)))
+        tuple(lowering.decision(d) for d in decls if isinstance(d, (ast.Threshold, ast.Segment))))
 
 
 def lower_expr(checked: CheckedRuleset, expr: ast.Expr) -> Expr:
@@ -334,6 +336,13 @@ class _Lowering:
                 return Decay(DecayKind.STEPS, 0.0, tuple(self.seconds(s.age) / DAY for s in steps),
                              tuple(s.percent.value / 100 for s in steps))
         raise TypeError(f"not a decay: {decay!r}")
+
+    def decision(self, d: ast.Threshold | ast.Segment) -> Threshold | Segment:
+        if isinstance(d, ast.Threshold):
+            return Threshold(d.name.name, d.span.line, self.expr(d.condition))
+        return Segment(d.name.name, d.span.line,
+                       tuple(SegmentLabel(label.label.name, self.optional(label.condition), label.span.line)
+                             for label in d.labels))
 
     # --- score blocks --------------------------------------------------------------------
 

@@ -57,14 +57,16 @@ class Interpreter:
             env.scores[block.name] = self._score_block(block, env, reasons)
         for derived in program.derived:
             env.scores[derived.name] = rt.finite_or_missing(self.eval(derived.expr, env))
-        for threshold in program.thresholds:
-            env.thresholds[threshold.name] = self.eval(threshold.condition, env) is True
-        for segment in program.segments:
-            env.segments[segment.name] = next(
-                (label.label for label in segment.labels
-                 if label.condition is None or self.eval(label.condition, env) is True), None)
-        return Result({name: env.scores[name] for name in program.scores}, dict(env.thresholds),
-                      dict(env.segments), tuple(reasons) if explain else ())
+        for decision in program.decisions:
+            if isinstance(decision, lo.Threshold):
+                env.thresholds[decision.name] = self.eval(decision.condition, env) is True
+            else:
+                env.segments[decision.name] = next(
+                    (label.label for label in decision.labels
+                     if label.condition is None or self.eval(label.condition, env) is True), None)
+        return Result({name: env.scores[name] for name in program.scores},
+                      {name: env.thresholds[name] for name in self.thresholds},
+                      {name: env.segments[name] for name in self.segments}, tuple(reasons) if explain else ())
 
     # --- scores --------------------------------------------------------------------
 

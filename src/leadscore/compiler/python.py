@@ -125,13 +125,14 @@ class _Generator:
         for d in program.derived:
             self.body.emit(1, f"# score {d.name!r} = ... (line {d.line})", d.line)
             self.body.emit(1, f"{self.scores[d.name]} = _rt.finite_or_missing({self._value(d.expr)[0]})", d.line)
-        for d in program.thresholds:
-            self.body.emit(1, f"# threshold {d.name!r} (line {d.line})")
-            self.body.emit(1, f"{self.thresholds[d.name]} = {self._condition(d.condition)}", d.line)
-        for d in program.segments:
-            self.body.emit(1, f"# segment {d.name!r} (line {d.line})")
-            self._first_match(self.segments[d.name], [(label.condition, repr(label.label), label.line)
-                                                      for label in d.labels], "None")
+        for d in program.decisions:
+            if isinstance(d, lo.Threshold):
+                self.body.emit(1, f"# threshold {d.name!r} (line {d.line})")
+                self.body.emit(1, f"{self.thresholds[d.name]} = {self._condition(d.condition)}", d.line)
+            else:
+                self.body.emit(1, f"# segment {d.name!r} (line {d.line})")
+                self._first_match(self.segments[d.name], [(label.condition, repr(label.label), label.line)
+                                                          for label in d.labels], "None")
         atoms = self._atoms() if self.atoms is not None else None
         return self._assemble(any(b.inactivity is not None for b in program.blocks), atoms)
 
