@@ -166,4 +166,4 @@ def test_generated_replay_entry_points_agree_with_the_interpreter(tmp_path, body
                 expected.scores, expected.thresholds, expected.segments)
         bits = scorer.atoms(fields, first[0], first[1], first[2])
         for i, atom in enumerate(analysis.atoms):
-            assert bool(bits >> i & 1) == (interpreter.value(atom, fields, grouped, instant, expected) is True)
+            assert bool(bits >> i & 1) == (interpreter.value_of(atom, fields, grouped, instant, expected) is True)

@@ -218,6 +218,7 @@ class ScoreBlock:
     items: tuple[Rule | Group, ...]
     inactivity: Inactivity | None
     clamp: Clamp | None
+    constants: frozenset[str]  # every constant the block names, folded values included (for sweeps)
 
     def rules(self) -> tuple[Rule, ...]:
         return tuple(r for item in self.items for r in (item.rules if isinstance(item, Group) else (item,)))
@@ -362,7 +363,9 @@ class _Lowering:
             elif isinstance(item, ast.ClampOption):
                 clamp = Clamp(None if item.low is None else self.number(item.low),
                               None if item.high is None else self.number(item.high), item.span.line)
-        return ScoreBlock(block.name.name, block.span.line, tuple(items), inactivity, clamp)
+        named = frozenset(n.name for n in ast.walk(block) if isinstance(n, ast.Name)
+                          and (symbol := self.resolutions.get(n)) is not None and symbol.kind == t.CONSTANT)
+        return ScoreBlock(block.name.name, block.span.line, tuple(items), inactivity, clamp, named)
 
     def rule(self, rule: ast.Rule, default: ast.Decay | None) -> Rule:
         name, line = rule.name.name, rule.span.line

@@ -176,9 +176,14 @@ class Interpreter:
               result: Result) -> Any:
         """A checked expression's value for a lead at an instant, its scores, thresholds and
         segments taken from `result`."""
+        return self.value_of(lo.lower_expr(self.checked, expr), fields, grouped, instant, result)
+
+    def value_of(self, expr: lo.Expr, fields: dict[str, Any], grouped: dict[str, list[Event]], instant: float,
+                 result: Result) -> Any:
+        """The same, for an expression of the program (a replay atom)."""
         env = Env(fields, grouped, instant, None, dict(result.scores), dict(result.thresholds),
                   dict(result.segments))
-        return self.eval(lo.lower_expr(self.checked, expr), env)
+        return self.eval(expr, env)
 
     # --- expressions (LANGUAGE.md §5, missing = None) ----------------------------------
 

@@ -19,7 +19,6 @@ from typing import assert_never
 
 from .. import lower as lo
 from .. import semantics as sem
-from ..dsl import ast
 from ..dsl.checker import CheckedRuleset
 
 
@@ -43,16 +42,14 @@ RUNTIME_IMPORT = "from leadscore.compiler import runtime as _rt"
 CHAIN = 100  # branches per `if/elif` chain (see _first_match)
 
 
-def generate(checked: CheckedRuleset, atoms: tuple[ast.Expr, ...] | None = None,
+def generate(checked: CheckedRuleset, atoms: tuple[lo.Expr, ...] | None = None,
              fixed: frozenset[str] = frozenset(), program: lo.ScoringProgram | None = None) -> GeneratedModule:
     """The scorer module. For replay (`atoms` given, see compiler/analysis.py) it also defines
     `atoms(F, S, TH, SG)`, a bitmask of which fixed conditions hold, and `evaluate` takes two
     more arguments: C, the scores of an earlier evaluation of the same fields, whose `fixed`
     score blocks (fields and constants only) are then not computed again, and L, the time of
     the lead's latest event at or before T."""
-    program = program if program is not None else lo.lower(checked)
-    lowered = None if atoms is None else tuple((lo.lower_expr(checked, a), a.span.line) for a in atoms)
-    return _Generator(program, lowered, fixed).module()
+    return _Generator(program if program is not None else lo.lower(checked), atoms, fixed).module()
 
 
 def standalone(generated: GeneratedModule, runtime_source: str) -> str:
@@ -67,7 +64,7 @@ def standalone(generated: GeneratedModule, runtime_source: str) -> str:
 
 
 class _Generator:
-    def __init__(self, program: lo.ScoringProgram, atoms: tuple[tuple[lo.Expr, int], ...] | None,
+    def __init__(self, program: lo.ScoringProgram, atoms: tuple[lo.Expr, ...] | None,
                  fixed: frozenset[str]) -> None:
         self.program = program
         self.atoms = atoms
@@ -142,8 +139,8 @@ class _Generator:
         out = _Lines()
         out.emit(0, "def atoms(F, S, TH, SG):")
         out.emit(1, '"""Bit i is set when fixed condition i holds (fields and a result only)."""')
-        tests = [(self._condition(atom), line) for atom, line in self.atoms]
-        used = {node.name for atom, _ in self.atoms for node in lo.walk(atom) if isinstance(node, lo.Field)}
+        tests = [self._condition(atom) for atom in self.atoms]
+        used = {node.name for atom in self.atoms for node in lo.walk(atom) if isinstance(node, lo.Field)}
         for name, local in self.fields.items():
             if name in used:
                 out.emit(1, f"{local} = F[{name!r}]")
@@ -152,8 +149,8 @@ class _Generator:
             if names != "()":
                 out.emit(1, f"{names} = {source}")
         out.emit(1, "A = 0")
-        for i, (code, line) in enumerate(tests):
-            out.emit(1, f"if {code}:", line)
+        for i, code in enumerate(tests):
+            out.emit(1, f"if {code}:")
             out.emit(2, f"A |= 1 << {i}")  # a literal 2**i would pass int-to-text digit limits
         out.emit(1, "return A")
         return out
