@@ -122,12 +122,13 @@ class Scorer:
         self.segments: tuple[str, ...] = module.SEGMENTS
         self.field_types: Mapping[str, str] = module.FIELD_TYPES
         self.property_types: Mapping[str, Mapping[str, str]] = module.PROPERTY_TYPES
+        self._seen: dict = {}   # normalised event properties, shared across calls (runtime.prepare_events)
 
     def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any, *,
               explain: bool = False) -> rt.Result:
         instant = rt.to_epoch(as_of, "an as-of instant")
         return self.evaluate(rt.prepare_fields(lead, self.field_types),
-                             rt.prepare_events(events, self.property_types, until=instant), instant, explain)
+                             rt.prepare_events(events, self.property_types, instant, self._seen), instant, explain)
 
     def score_many(self, leads: Mapping[Hashable, Mapping[str, Any]],
                    events_by_lead: Mapping[Hashable, Iterable[Any]], as_of: Any, *,
@@ -136,7 +137,7 @@ class Scorer:
         instant = rt.to_epoch(as_of, "an as-of instant")
         fields, properties, evaluate = self.field_types, self.property_types, self.evaluate
         return {key: evaluate(rt.prepare_fields(lead, fields),
-                              rt.prepare_events(events_by_lead.get(key, ()), properties, until=instant),
+                              rt.prepare_events(events_by_lead.get(key, ()), properties, instant, self._seen),
                               instant, explain)
                 for key, lead in leads.items()}
 

@@ -16,6 +16,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Context, Decimal
+from operator import itemgetter
 from typing import Any, Iterable, Mapping
 
 DAY = 86400.0
@@ -60,6 +61,20 @@ def normalise_value(value: Any, kind: str) -> Any:
     docs/scoring.md says it in words. A number or boolean is read as its text (1.0 as "1",
     True as "true"), as a CSV cell would be; a number is never a date-time (its unit is
     unknown); None items of a list are dropped."""
+    cls = type(value)
+    if cls is str:
+        return (value or None) if kind == "string" else _from_text(value, kind)
+    if cls is float or cls is int:   # the common case, decided without the text route
+        if kind == "number":
+            try:
+                number = float(value)
+            except OverflowError:   # an int beyond the largest float
+                return None
+            return number if math.isfinite(number) else None
+        if kind == "boolean":
+            return True if value == 1 else False if value == 0 else None
+    elif cls is bool and kind == "boolean":
+        return value
     if value is None:
         return None
     if isinstance(value, str):
@@ -126,25 +141,46 @@ Event = tuple[float, Mapping[str, Any]]
 
 
 def prepare_events(events: Iterable[Any], property_types: Mapping[str, Mapping[str, str]],
-                   until: float | None = None) -> dict[str, list[Event]]:
+                   until: float | None = None, seen: dict | None = None) -> dict[str, list[Event]]:
     """Events grouped by type, each group in time order (equal times keep
     input order), without those after `until`. Events of types the schema
     does not declare are ignored, as `leadscore score` counts and skips them."""
     grouped: dict[str, list[Event]] = {name: [] for name in property_types}
+    # Property values repeat (pages, campaigns): each distinct set is normalised once (per
+    # call, or across calls in `seen`, a memo of these property types kept by the caller), and
+    # events with equal values share one read-only dict.
+    if seen is None:
+        seen = {}
+    elif len(seen) > MEMO_LIMIT:
+        seen.clear()
     for raw in events:
         kind = raw.get("type")
         types = property_types.get(kind)
         if types is None:
             continue
-        at = to_epoch(raw.get("at"), "an event time")
+        at = raw.get("at")
+        at = at.timestamp() if type(at) is datetime and at.tzinfo is not None else to_epoch(at, "an event time")
         if until is not None and at > until:
             continue
-        properties = raw.get("properties") or {}
-        grouped[kind].append((at, {name: normalise_value(properties.get(name), t)
-                                   for name, t in types.items()}))
+        properties = raw.get("properties") or _NONE
+        values = (kind, *(properties.get(name) for name in types))
+        try:
+            prepared = seen.get(values)
+        except TypeError:   # a list value: not hashable, normalised each time
+            prepared = {name: normalise_value(properties.get(name), t) for name, t in types.items()}
+        else:
+            if prepared is None:
+                prepared = seen[values] = {name: normalise_value(properties.get(name), t)
+                                           for name, t in types.items()}
+        grouped[kind].append((at, prepared))
     for group in grouped.values():
-        group.sort(key=lambda e: e[0])  # stable: ties keep input order
+        if len(group) > 1:
+            group.sort(key=_time_of)  # stable: ties keep input order
     return grouped
+
+
+_NONE: Mapping[str, Any] = {}
+_time_of = itemgetter(0)
 
 
 # --- decay and calendar ----------------------------------------------------------------
