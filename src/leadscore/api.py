@@ -100,8 +100,9 @@ def load(path: str, *, allow_outside_schema: bool = False) -> Ruleset:
 
 
 class Scorer:
-    """The Python backend: a compiled ruleset. `source` is the generated module; `line_map`
-    maps its lines to the rule file's. `evaluate_prepared(F, G, T, explain)` is the generated
+    """The Python backend: a compiled ruleset. `source` is the generated module (registered
+    with linecache, so a traceback shows its lines and their rule-file line comments).
+    `evaluate_prepared(F, G, T, explain)` is the generated
     function itself, returning (scores, thresholds, segments, reasons or None) positionally,
     for the batch and replay loops that call it millions of times."""
 
@@ -109,7 +110,6 @@ class Scorer:
 
     def __init__(self, generated: GeneratedModule) -> None:
         self.source = generated.source
-        self.line_map = generated.line_map
         filename = f"<leadscore {generated.file}>"
         # Registered so a traceback through generated code shows its lines.
         linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)

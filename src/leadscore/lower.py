@@ -150,7 +150,6 @@ class ConditionRule:
 class CaseBranch:
     points: float
     condition: Expr | None     # None: otherwise
-    line: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,14 +198,12 @@ class Inactivity:
     after: float               # seconds
     points: float              # the penalty per interval (positive)
     every: float               # seconds
-    line: int
 
 
 @dataclass(frozen=True, slots=True)
 class Clamp:
     low: float | None
     high: float | None
-    line: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +239,6 @@ class Threshold:
 class SegmentLabel:
     label: str
     condition: Expr | None
-    line: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +338,7 @@ class _Lowering:
         if isinstance(d, ast.Threshold):
             return Threshold(d.name.name, d.span.line, self.expr(d.condition))
         return Segment(d.name.name, d.span.line,
-                       tuple(SegmentLabel(label.label.name, self.optional(label.condition), label.span.line)
+                       tuple(SegmentLabel(label.label.name, self.optional(label.condition))
                              for label in d.labels))
 
     # --- score blocks --------------------------------------------------------------------
@@ -359,10 +355,10 @@ class _Lowering:
                 items.append(self.rule(item, default))
             elif isinstance(item, ast.InactivityOption):
                 inactivity = Inactivity(self.seconds(item.after), self.number(item.points),
-                                        self.seconds(item.every), item.span.line)
+                                        self.seconds(item.every))
             elif isinstance(item, ast.ClampOption):
                 clamp = Clamp(None if item.low is None else self.number(item.low),
-                              None if item.high is None else self.number(item.high), item.span.line)
+                              None if item.high is None else self.number(item.high))
         named = frozenset(n.name for n in ast.walk(block) if isinstance(n, ast.Name)
                           and (symbol := self.resolutions.get(n)) is not None and symbol.kind == t.CONSTANT)
         return ScoreBlock(block.name.name, block.span.line, tuple(items), inactivity, clamp, named)
@@ -372,8 +368,8 @@ class _Lowering:
         if isinstance(rule, ast.ConditionRule):
             return ConditionRule(name, line, self.points(rule.points), self.expr(rule.condition))
         if isinstance(rule, ast.CaseRule):
-            return CaseRule(name, line, tuple(CaseBranch(self.points(b.points), self.optional(b.condition),
-                                                         b.span.line) for b in rule.branches))
+            return CaseRule(name, line, tuple(CaseBranch(self.points(b.points), self.optional(b.condition))
+                                          for b in rule.branches))
         modifiers = {type(m): m for m in rule.modifiers}
         once = ast.OnceModifier in modifiers
         at_most = modifiers.get(ast.AtMostModifier)

@@ -24,18 +24,19 @@ from ..dsl.checker import CheckedRuleset
 
 @dataclass(frozen=True)
 class GeneratedModule:
+    """The source; every block of it names its rule-file line in a comment."""
+
     source: str
-    line_map: dict[int, int]  # generated line -> rule-file line
     file: str
 
 
 @dataclass
 class _Lines:
-    lines: list[tuple[str, int | None]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
     shift: int = 0  # extra indentation, while a block is emitted under an `if`
 
-    def emit(self, indent: int, text: str, source_line: int | None = None) -> None:
-        self.lines.append(("    " * (indent + self.shift) + text, source_line))
+    def emit(self, indent: int, text: str) -> None:
+        self.lines.append("    " * (indent + self.shift) + text)
 
 
 RUNTIME_IMPORT = "from leadscore.compiler import runtime as _rt"
@@ -120,15 +121,15 @@ class _Generator:
             else:
                 self._score_block(block)
         for d in program.derived:
-            self.body.emit(1, f"# score {d.name!r} = ... (line {d.line})", d.line)
-            self.body.emit(1, f"{self.scores[d.name]} = _rt.finite_or_missing({self._value(d.expr)[0]})", d.line)
+            self.body.emit(1, f"# score {d.name!r} = ... (line {d.line})")
+            self.body.emit(1, f"{self.scores[d.name]} = _rt.finite_or_missing({self._value(d.expr)[0]})")
         for d in program.decisions:
             if isinstance(d, lo.Threshold):
                 self.body.emit(1, f"# threshold {d.name!r} (line {d.line})")
-                self.body.emit(1, f"{self.thresholds[d.name]} = {self._condition(d.condition)}", d.line)
+                self.body.emit(1, f"{self.thresholds[d.name]} = {self._condition(d.condition)}")
             else:
                 self.body.emit(1, f"# segment {d.name!r} (line {d.line})")
-                self._first_match(self.segments[d.name], [(label.condition, repr(label.label), label.line)
+                self._first_match(self.segments[d.name], [(label.condition, repr(label.label))
                                                           for label in d.labels], "None")
         atoms = self._atoms() if self.atoms is not None else None
         return self._assemble(any(b.inactivity is not None for b in program.blocks), atoms)
@@ -201,9 +202,7 @@ class _Generator:
             out.emit(0, "")
             out.emit(0, "")
             out.lines.extend(atoms.lines)
-        source = "\n".join(text for text, _ in out.lines) + "\n"
-        line_map = {i + 1: line for i, (_, line) in enumerate(out.lines) if line is not None}
-        return GeneratedModule(source, line_map, program.file)
+        return GeneratedModule("\n".join(out.lines) + "\n", program.file)
 
     # --- scores --------------------------------------------------------------------
 
@@ -211,17 +210,17 @@ class _Generator:
         name = block.name
         s = self.scores[name]
         emit = self.body.emit
-        emit(1, f"# score {name!r} (line {block.line})", block.line)
+        emit(1, f"# score {name!r} (line {block.line})")
         emit(1, f"{s} = 0.0")
         for item in block.items:
             if isinstance(item, lo.Group):
                 group = self._tmp()
-                emit(1, f"# group {item.name!r} (line {item.line})", item.line)
+                emit(1, f"# group {item.name!r} (line {item.line})")
                 emit(1, f"{group} = 0.0")
                 for rule in item.rules:
                     emit(1, f"{group} += {self._rule(rule, name)}")
                 limited = self._tmp()
-                emit(1, f"{limited} = _rt.limit_group({group}, {item.limit!r})", item.line)
+                emit(1, f"{limited} = _rt.limit_group({group}, {item.limit!r})")
                 emit(1, f"if explain and {limited} != {group}:")
                 emit(2, f"R.append(({name!r}, {item.name!r}, {limited} - {group}, 'group', None))")
                 emit(1, f"{s} += {limited}")
@@ -242,7 +241,7 @@ class _Generator:
         inactivity = block.inactivity
         if inactivity is not None:
             pen, after = self._tmp(), self._tmp()
-            emit(1, f"if {s} > 0 and L is not None:", inactivity.line)
+            emit(1, f"if {s} > 0 and L is not None:")
             emit(2, f"{pen} = _rt.idle_penalty(T - L, {inactivity.after!r}, {inactivity.points!r}, "
                     f"{inactivity.every!r})")
             emit(2, f"if {pen}:")
@@ -258,7 +257,7 @@ class _Generator:
                 expr = f"max({expr}, {clamp.low!r})"
             if clamp.high is not None:
                 expr = f"min({expr}, {clamp.high!r})"
-            emit(1, f"{clamped} = {expr}", clamp.line)
+            emit(1, f"{clamped} = {expr}")
             emit(1, f"if {clamped} != {s}:")
             emit(2, "if explain:")
             emit(3, f"R.append(({name!r}, 'clamp', {clamped} - {s}, 'clamp', None))")
@@ -268,13 +267,13 @@ class _Generator:
         """Emits the rule; returns the local holding its contribution."""
         emit = self.body.emit
         c = self._tmp()
-        emit(1, f"# rule {rule.name!r} (line {rule.line})", rule.line)
+        emit(1, f"# rule {rule.name!r} (line {rule.line})")
         events = "None"
         match rule:
             case lo.ConditionRule():
-                emit(1, f"{c} = {_number(rule.points)} if {self._condition(rule.condition)} else 0.0", rule.line)
+                emit(1, f"{c} = {_number(rule.points)} if {self._condition(rule.condition)} else 0.0")
             case lo.CaseRule():
-                self._first_match(c, [(b.condition, _number(b.points), b.line) for b in rule.branches], "0.0")
+                self._first_match(c, [(b.condition, _number(b.points)) for b in rule.branches], "0.0")
             case lo.EventRule():
                 events = self._event_rule(rule, c)
             case _:
@@ -286,7 +285,7 @@ class _Generator:
     def _event_rule(self, rule: lo.EventRule, c: str) -> str:
         emit = self.body.emit
         n, acc, e, at = self._tmp(), self._tmp(), self._tmp(), self._tmp()
-        emit(1, f"{n} = 0", rule.line)
+        emit(1, f"{n} = 0")
         emit(1, f"{acc} = 0.0")
         if rule.at_most is not None:
             counts = self._tmp()
@@ -324,7 +323,7 @@ class _Generator:
             fractions = self._module_constant(("fractions", decay.fractions), repr(decay.fractions))
         return sem.decay_source(decay, f"((T - {at}) / 86400.0)", ages, fractions)
 
-    def _first_match(self, target: str, branches: list[tuple[lo.Expr | None, str, int]],
+    def _first_match(self, target: str, branches: list[tuple[lo.Expr | None, str]],
                      default: str) -> None:
         """`target` = the value of the first branch whose condition holds (None: `otherwise`),
         else `default`. One `if/elif` chain per CHAIN branches: CPython compiles an `elif`
@@ -340,11 +339,11 @@ class _Generator:
             if number:
                 emit(1, f"if {target} is None:")
                 indent = 2
-            for i, (condition, value, line) in enumerate(chunk):
+            for i, (condition, value) in enumerate(chunk):
                 if condition is None:
-                    emit(indent, "else:" if i else "if True:", line)
+                    emit(indent, "else:" if i else "if True:")
                 else:
-                    emit(indent, f"{'elif' if i else 'if'} {self._condition(condition)}:", line)
+                    emit(indent, f"{'elif' if i else 'if'} {self._condition(condition)}:")
                 emit(indent + 1, f"{target} = {value}")
         if long:
             if branches[-1][0] is not None:
@@ -477,9 +476,9 @@ class _Generator:
         where = self._condition(e.where) if e.where is not None else None
         result, ev = f"a{len(self.aggregates)}", self._tmp()
         emit = self.prelude.emit
-        emit(1, f"# {e.function.value}({e.event!r} ...) (line {e.line})", e.line)
+        emit(1, f"# {e.function.value}({e.event!r} ...) (line {e.line})")
         if e.function is sem.Function.COUNT:
-            emit(1, f"{result} = 0", e.line)
+            emit(1, f"{result} = 0")
             emit(1, f"for {ev} in {events}:")
             if e.within is not None:
                 emit(2, f"if not (T - {e.within!r} < {ev}[0]):")
@@ -491,7 +490,7 @@ class _Generator:
             emit(2, f"{result} += 1")
             emit(1, f"{result} = float({result})")
         else:
-            emit(1, f"{result} = None", e.line)
+            emit(1, f"{result} = None")
             emit(1, f"for {ev} in reversed({events}):")
             if where is not None:
                 emit(2, f"p = {ev}[1]")
