@@ -370,3 +370,20 @@ def compare_vectorised(op: Comparison, left: Any, right: Any) -> Any:
                 raise ValueError(f"{op} has no form over recorded score columns")
             case _:
                 assert_never(op)
+
+
+def regex_error(pattern: str, flags: str = "") -> str | None:
+    """Why RE2 refuses a `matches` pattern, or None when it compiles: every pattern runs on
+    RE2 (runtime.compile_pattern), so the checker asks RE2 itself."""
+    import re2
+
+    try:
+        rt.compile_pattern(pattern, flags)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else b""
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        return str(reason) or "RE2 cannot compile this pattern"
+    except (TypeError, ValueError) as exc:  # e.g. a NUL byte in the pattern
+        return str(exc)
+    return None

@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from ..semantics import Function, Signature, signature
+from ..semantics import Function, Signature, regex_error, signature
 from . import ast
 from . import types as t
 from .diagnostics import Diagnostic, Span, make
@@ -343,8 +343,6 @@ class ExpressionChecker:
         return t.T_BOOLEAN
 
     def check_regex(self, pattern: str, flags: str, span: Span) -> None:
-        from ..compiler.regex import regex_error
-
         problem = regex_error(pattern, flags)
         if problem is not None:
             self.error("LS407", f"invalid regex: {problem}", span,
