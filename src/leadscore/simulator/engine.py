@@ -63,7 +63,7 @@ class Plan:
         return self.scorer.segments
 
 
-@dataclass
+@dataclass(frozen=True)
 class Recording:
     """Scores and thresholds at recorded instants, rows of one lead together in time order."""
 
@@ -73,7 +73,7 @@ class Recording:
     thresholds: np.ndarray      # (rows, thresholds) bool
 
 
-@dataclass
+@dataclass(frozen=True)
 class Replayed:
     """One variant's replay of one bucket; nan where there is no such instant."""
 
