@@ -163,7 +163,7 @@ def prepare_events(events: Iterable[Any], property_types: Mapping[str, Mapping[s
         if until is not None and at > until:
             continue
         properties = raw.get("properties") or _NONE
-        values = (kind, *(properties.get(name) for name in types))
+        values = (kind, tuple(map(properties.get, types)))
         try:
             prepared = seen.get(values)
         except TypeError:   # a list value: not hashable, normalised each time
