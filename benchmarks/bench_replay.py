@@ -255,7 +255,7 @@ def main() -> None:
     sample = min(n, args.sample or (300 if args.quick else 2_000))
     ruleset = leadscore.load(str(ACME))
     scorer = ruleset.compile()
-    data = make_data(n, scorer.module.PROPERTY_TYPES, scorer.module.FIELD_TYPES)
+    data = make_data(n, scorer.property_types, scorer.field_types)
     events = sum(len(v) for _, g in data for v in g.values())
     buckets = buckets_of(data)
     print(f"{n:,} leads, {events:,} events over 180 days, acme ruleset; baseline A on {sample:,} leads")

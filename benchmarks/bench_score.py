@@ -233,10 +233,10 @@ def check_output(path: str, expected: list) -> None:
 
 
 def end_to_end(ruleset: str, data, scorer, compiled: float, events: int, jobs: int, repeat: int) -> None:
-    expected = [scorer.module.evaluate(f, g, T)[:3] for f, g in data]
+    expected = [scorer.evaluate_prepared(f, g, T)[:3] for f, g in data]
     with tempfile.TemporaryDirectory(prefix="bench-score-") as folder:
         start = time.perf_counter()
-        paths = write_tables(Path(folder), data, scorer.module.FIELD_TYPES)
+        paths = write_tables(Path(folder), data, scorer.field_types)
         sizes = {fmt: sum(Path(p).stat().st_size for p in pair) / 1e6 for fmt, pair in paths.items()}
         print(f"\nleadscore score end to end (files written in {time.perf_counter() - start:.0f}s: "
               f"CSV {sizes['csv']:.0f} MB, Parquet {sizes['parquet']:.0f} MB; events in random order)")
@@ -265,9 +265,9 @@ def main() -> None:
     path = str(ROOT / "rulesets" / "acme" / "scoring.score")
     ruleset = leadscore.load(path)
     scorer, interpreter = ruleset.compile(), ruleset.interpret()
-    data = make_data(args.leads, scorer.module.PROPERTY_TYPES, scorer.module.FIELD_TYPES)
+    data = make_data(args.leads, scorer.property_types, scorer.field_types)
     events = sum(len(v) for _, g in data for v in g.values())
-    evaluate = scorer.module.evaluate
+    evaluate = scorer.evaluate_prepared
 
     # The baseline must compute the same thing: compare on the first leads.
     for fields, grouped in data[:2000]:

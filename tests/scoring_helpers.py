@@ -49,7 +49,7 @@ def event(kind: str, when: str, **properties) -> dict:
 def score_both(ruleset: leadscore.Ruleset, lead: dict, events: list[dict],
                as_of: datetime = AS_OF) -> rt.Result:
     """Score with the compiled scorer and the interpreter; they must agree exactly."""
-    compiled = ruleset.compile().score(lead, events, as_of)
-    interpreted = ruleset.interpret().score(lead, events, as_of)
+    compiled = ruleset.compile().score(lead, events, as_of, explain=True)
+    interpreted = ruleset.interpret().score(lead, events, as_of, explain=True)
     assert compiled == interpreted
     return compiled

@@ -80,7 +80,8 @@ def rulesets(draw):
     lines += ["score b = a * 2 - 1", "score r = 10 / a",
               f"threshold hot: a >= {draw(st.sampled_from(['0', '3', '12']))}",
               "threshold warm: hot or r > 1",
-              "segment tier {", "  top if hot and b > 5", "  mid if a > 0", "  low otherwise", "}"]
+              "segment tier {", "  top if hot and b > 5", "  mid if a > 0", "  low otherwise", "}",
+              'threshold topped: tier == "top" or warm']
     return "\n".join(lines)
 
 
@@ -115,7 +116,8 @@ def test_compiled_scorer_agrees_with_interpreter(tmp_path, body, data):
     scorer, interpreter = ruleset.compile(), ruleset.interpret()
     for _ in range(4):
         lead, events = data.draw(LEADS), data.draw(histories())
-        assert scorer.score(lead, events, AS_OF) == interpreter.score(lead, events, AS_OF)
+        assert scorer.score(lead, events, AS_OF, explain=True) == \
+            interpreter.score(lead, events, AS_OF, explain=True)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -25,7 +25,7 @@ def test_standalone_module_needs_only_the_standard_library(tmp_path):
     result = CliRunner().invoke(main, ["compile", str(tmp_path / "t" / "rules.score"), "-o", str(out)])
     assert result.exit_code == 0, result.output
     events = [event("page_view", ago(days=3)), event("demo_request", ago(days=10))]
-    expected = ruleset.compile().score({}, events, AS_OF)
+    expected = ruleset.compile().score({}, events, AS_OF, explain=True)
     # -S: no site-packages, so neither leadscore nor any third-party package.
     program = (f"import scorer; r = scorer.score({{}}, {events!r}, {AS_OF.isoformat()!r}); "
                "print(repr(r.scores['interest']), r.thresholds['hot'])")

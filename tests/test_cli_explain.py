@@ -165,11 +165,11 @@ def test_contributions_add_up_to_each_score(seed, n):
     rng = random.Random(seed)
     fields = rt.prepare_fields({"industry": rng.choice(["Manufacturing", "Consulting", None]),
                                 "employees": rng.choice([20.0, 300.0, None]), "email": rng.choice(["a@gmail.com", None]),
-                                "has_budget": rng.choice([True, None])}, SCORER.module.FIELD_TYPES)
+                                "has_budget": rng.choice([True, None])}, SCORER.field_types)
     events = []
     for _ in range(n):
         kind = rng.choice(TYPES)
-        props = {p: rng.choice(["/pricing", "/blog", None]) for p in SCORER.module.PROPERTY_TYPES[kind]}
+        props = {p: rng.choice(["/pricing", "/blog", None]) for p in SCORER.property_types[kind]}
         events.append((kind, T - rng.randrange(0, 200) * 86400.0 - rng.random() * 3600, props))
     x = explain(RULESET, SCORER, SOURCE, "lead", fields, events, T, timeline=True)
     for score in x.scores:

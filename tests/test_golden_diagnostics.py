@@ -52,6 +52,9 @@ USAGE_SCHEMA = "events:\n  page_view: {}\nlead:\n  fields:\n    employees: numbe
 USED_BODY = "score s {\n  r: +10 if employees > 1\n  v: +1 per page_view, max 5\n}\n"
 
 
+BIG = "1" + "0" * 308   # 1e308, written out: two of them overflow
+
+
 def block(*rules: str) -> str:
     """A score block holding `rules`; its first rule is on line 4."""
     return H + "score s {\n" + "".join(f"  {r}\n" for r in rules) + "}\n"
@@ -126,6 +129,7 @@ TABLE = [
          in_schema=True, usage=True),
     Case("LS515", H + USED_BODY + "segment g {\n  A if s >= 20\n  B otherwise\n}\n", 8, 3,
          schema=USAGE_SCHEMA, usage=True),
+    Case("LS516", block(f"a: +{BIG} if employees > 1", f"b: +{BIG} if employees > 2"), 3, 7),
     # --- the schema file -------------------------------------------------------------
     Case("LS600", 'ruleset "t" version 1\nschema "missing.yaml"\n', 2, 8, schema=None),
     Case("LS601", H, 4, 4, schema="lead:\n  fields:\n    a: string\n   b: number\n", in_schema=True),

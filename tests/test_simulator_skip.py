@@ -145,7 +145,7 @@ def test_generated_replay_entry_points_agree_with_the_interpreter(tmp_path, body
     loaded = leadscore.load(str(ruleset(tmp_path, body)))
     interpreter = loaded.interpret()
     plan = Plan.of("t", loaded.checked)
-    module = plan.scorer.module
+    scorer = plan.scorer
     analysis = ReplayAnalysis(loaded.checked)
     lead = data.draw(LEADS)
     events, _ = data.draw(histories(1))
@@ -157,13 +157,13 @@ def test_generated_replay_entry_points_agree_with_the_interpreter(tmp_path, body
             if bucket.at[e] <= instant:
                 grouped[bucket.kinds[e]].append(bucket.pairs[e])
         expected = interpreter.evaluate(fields, grouped, instant)
-        first = module.evaluate(fields, grouped, instant)
+        first = scorer.evaluate_prepared(fields, grouped, instant)
         latest = max((v[-1][0] for v in grouped.values() if v), default=None)
-        again = module.evaluate(fields, grouped, instant, False, first[0], latest)
+        again = scorer.evaluate_prepared(fields, grouped, instant, False, first[0], latest)
         for got in (first, again):
-            assert rt.Result(dict(zip(module.SCORES, got[0])), dict(zip(module.THRESHOLDS, got[1])),
-                             dict(zip(module.SEGMENTS, got[2]))) == rt.Result(
+            assert rt.Result(dict(zip(scorer.scores, got[0])), dict(zip(scorer.thresholds, got[1])),
+                             dict(zip(scorer.segments, got[2]))) == rt.Result(
                 expected.scores, expected.thresholds, expected.segments)
-        bits = module.atoms(fields, first[0], first[1], first[2])
+        bits = scorer.atoms(fields, first[0], first[1], first[2])
         for i, atom in enumerate(analysis.atoms):
-            assert bool(bits >> i & 1) == (interpreter.value(atom, fields, grouped, instant, expected) is True)
+            assert bool(bits >> i & 1) == (interpreter.value_of(atom, fields, grouped, instant, expected) is True)

@@ -1,8 +1,11 @@
 """The Python API: load a ruleset, compile it, score leads.
 
     ruleset = leadscore.load("rulesets/acme/scoring.score")
-    scorer = ruleset.compile()
-    result = scorer.score(lead, events, as_of)
+    scorer = ruleset.compile()                  # or compile(backend="interpreter")
+    result = scorer.score(lead, events, as_of)  # explain=True adds the reasons
+
+Every backend offers the `Backend` interface; commands, the simulator, `explain` and
+`leadscore test` use that interface, never a backend's internals.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import linecache
 import types
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Hashable, Iterable, Mapping, Protocol
 
 from .compiler import runtime as rt
 from .compiler.interpreter import Interpreter
@@ -18,6 +21,7 @@ from .compiler.python import GeneratedModule, generate
 from .dsl.checker import CheckedRuleset
 from .dsl.diagnostics import Diagnostic, render_text
 from .loader import load_ruleset
+from .lower import ScoringProgram, lower
 
 
 class RulesetError(Exception):
@@ -33,6 +37,28 @@ class RulesetError(Exception):
         super().__init__(f"{path}: {len(errors)} error(s)\n{shown}{more}")
 
 
+class Backend(Protocol):
+    """A ruleset ready to score: what every backend offers."""
+
+    name: str
+    scores: tuple[str, ...]
+    thresholds: tuple[str, ...]
+    segments: tuple[str, ...]
+    field_types: Mapping[str, str]                     # for runtime.prepare_fields
+    property_types: Mapping[str, Mapping[str, str]]    # for runtime.prepare_events
+    field_missing: Mapping[str, tuple[str, ...]]       # the schema's `missing:` texts, per field
+    property_missing: Mapping[str, Mapping[str, tuple[str, ...]]]   # ... per event type and property
+
+    def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any, *,
+              explain: bool = False) -> rt.Result: ...
+
+    def score_many(self, leads: Mapping[Hashable, Mapping[str, Any]],
+                   events_by_lead: Mapping[Hashable, Iterable[Any]], as_of: Any = None, *,
+                   explain: bool = False) -> dict[Hashable, rt.Result]: ...
+
+    def evaluate(self, fields: dict, grouped: dict, instant: float, explain: bool = False) -> rt.Result: ...
+
+
 @dataclass(frozen=True)
 class Ruleset:
     checked: CheckedRuleset
@@ -46,13 +72,25 @@ class Ruleset:
     def version(self) -> str:
         return self.checked.version
 
-    def compile(self) -> Scorer:
-        """The compiled Python scorer."""
-        return Scorer(generate(self.checked))
+    def lower(self) -> ScoringProgram:
+        """The form every backend reads (leadscore.lower)."""
+        return lower(self.checked)
+
+    def compile(self, backend: str = "python") -> Backend:
+        """A scorer: "python" (generated Python, the fast one) or "interpreter" (the reference)."""
+        match backend:
+            case "python":
+                return Scorer(generate(self.checked))
+            case "interpreter":
+                return self.interpret()
+        raise ValueError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
 
     def interpret(self) -> Interpreter:
         """The reference interpreter (slow; for testing the compiled scorer)."""
         return Interpreter(self.checked)
+
+
+BACKENDS = ("python", "interpreter")
 
 
 def load(path: str, *, allow_outside_schema: bool = False) -> Ruleset:
@@ -64,40 +102,65 @@ def load(path: str, *, allow_outside_schema: bool = False) -> Ruleset:
 
 
 class Scorer:
-    """A compiled ruleset. `source` is the generated module; `line_map` maps
-    its lines to the rule file's."""
+    """The Python backend: a compiled ruleset. `source` is the generated module (registered
+    with linecache, so a traceback shows its lines and their rule-file line comments).
+    `evaluate_prepared(F, G, T, explain)` is the generated
+    function itself, returning (scores, thresholds, segments, reasons or None) positionally,
+    for the batch and replay loops that call it millions of times."""
+
+    name = "python"
 
     def __init__(self, generated: GeneratedModule) -> None:
         self.source = generated.source
-        self.line_map = generated.line_map
         filename = f"<leadscore {generated.file}>"
         # Registered so a traceback through generated code shows its lines.
         linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
         module = types.ModuleType("leadscore_generated")
         exec(compile(self.source, filename, "exec"), module.__dict__)  # our own generated code
-        self.module = module
-        self._evaluate = module.evaluate
+        self.evaluate_prepared: Callable = module.evaluate
+        self.atoms: Callable | None = getattr(module, "atoms", None)   # replay plans only
         self.scores: tuple[str, ...] = module.SCORES
         self.thresholds: tuple[str, ...] = module.THRESHOLDS
         self.segments: tuple[str, ...] = module.SEGMENTS
+        self.field_types: Mapping[str, str] = module.FIELD_TYPES
+        self.property_types: Mapping[str, Mapping[str, str]] = module.PROPERTY_TYPES
+        self.field_missing: Mapping[str, tuple[str, ...]] = module.FIELD_MISSING
+        self.property_missing: Mapping[str, Mapping[str, tuple[str, ...]]] = module.PROPERTY_MISSING
+        self._seen: dict = {}   # normalised event properties, shared across calls (runtime.prepare_events)
 
-    def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any) -> rt.Result:
-        return self.module.score(lead, events, as_of)
-
-    def score_many(self, leads: Iterable[tuple[Mapping[str, Any], Iterable[Any]]], as_of: Any,
-                   explain: bool = False) -> Iterator[rt.Result]:
-        """Score many (lead, events) pairs at one instant, lazily."""
+    def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any, *,
+              explain: bool = False) -> rt.Result:
         instant = rt.to_epoch(as_of, "an as-of instant")
-        fields, properties = self.module.FIELD_TYPES, self.module.PROPERTY_TYPES
-        missing, property_missing = self.module.FIELD_MISSING, self.module.PROPERTY_MISSING
-        for lead, events in leads:
-            grouped = rt.prepare_events(events, properties, until=instant, missing=property_missing)
-            yield self.evaluate(rt.prepare_fields(lead, fields, missing), grouped, instant, explain)
+        return self.evaluate(rt.prepare_fields(lead, self.field_types, self.field_missing),
+                             rt.prepare_events(events, self.property_types, instant, self._seen,
+                                               self.property_missing), instant, explain)
+
+    def score_many(self, leads, events_by_lead=None, as_of: Any = None, *, explain: bool = False):
+        """Score many leads at one instant. `score_many(leads, events_by_lead, as_of)`: lead id ->
+        result, in the order of `leads`. The earlier form `score_many(pairs, as_of)`, with
+        (lead, events) pairs, still works and yields the results lazily."""
+        if as_of is None:
+            return self._pairs(leads, events_by_lead, explain)
+        instant = rt.to_epoch(as_of, "an as-of instant")
+        fields, properties, evaluate = self.field_types, self.property_types, self.evaluate
+        missing, property_missing = self.field_missing, self.property_missing
+        return {key: evaluate(rt.prepare_fields(lead, fields, missing),
+                              rt.prepare_events(events_by_lead.get(key, ()), properties, instant, self._seen,
+                                                property_missing),
+                              instant, explain)
+                for key, lead in leads.items()}
+
+    def _pairs(self, pairs: Iterable, as_of: Any, explain: bool):
+        instant = rt.to_epoch(as_of, "an as-of instant")
+        for lead, events in pairs:
+            yield self.evaluate(rt.prepare_fields(lead, self.field_types, self.field_missing),
+                                rt.prepare_events(events, self.property_types, instant, self._seen,
+                                                  self.property_missing), instant, explain)
 
     def evaluate(self, fields: dict, grouped: dict, instant: float,
                  explain: bool = False) -> rt.Result:
         """Score prepared input (the runtime's representation)."""
-        scores, thresholds, segments, reasons = self._evaluate(fields, grouped, instant, explain)
+        scores, thresholds, segments, reasons = self.evaluate_prepared(fields, grouped, instant, explain)
         return rt.Result(dict(zip(self.scores, scores)), dict(zip(self.thresholds, thresholds)),
                          dict(zip(self.segments, segments)),
                          tuple(rt.Reason(*r) for r in reasons) if reasons else ())

@@ -106,10 +106,10 @@ def explain(ruleset, scorer, source: str, lead: str, fields: dict, events: list[
             instant: float, *, timeline: bool = False) -> Explanation:
     """`fields` and `events` ((type, at, properties) in file order) in the runtime's representation."""
     events = [e for e in events if e[1] <= instant]
-    grouped = _grouped(events, scorer.module.PROPERTY_TYPES)
+    grouped = _grouped(events, scorer.property_types)
     result = scorer.evaluate(fields, grouped, instant, explain=True)
     interpreter = ruleset.interpret()
-    _agree(result, interpreter.evaluate(fields, grouped, instant))
+    _agree(result, interpreter.evaluate(fields, grouped, instant, explain=True))
     view = _View(ruleset.checked, interpreter, source.splitlines(), fields, grouped, instant, result)
     entries, omitted = _timeline(scorer, fields, events) if timeline else ((), 0)
     return Explanation(
@@ -148,7 +148,7 @@ def _timeline(scorer, fields: dict, events: list[tuple[str, float, dict]]) -> tu
     time order, ties in file order), and how many earlier events have no entry."""
     ordered = sorted(events, key=lambda e: e[1])
     omitted = max(0, len(ordered) - TIMELINE_ROWS)
-    grouped: dict[str, list] = {name: [] for name in scorer.module.PROPERTY_TYPES}
+    grouped: dict[str, list] = {name: [] for name in scorer.property_types}
     for kind, at, properties in ordered[:omitted]:
         grouped[kind].append((at, properties))
     entries = []
@@ -189,6 +189,8 @@ class _View:
         value = self.result.scores[name]
         if isinstance(decl, ast.DerivedScore):
             return ScoreExplanation(name, value, self.text(decl.expr.span), (), ())
+        if value is None:   # its points overflowed (docs/scoring.md): no breakdown to show
+            return ScoreExplanation(name, value, None, (), ())
         reasons = self.result.reasons_for(name)
         fired = {r.rule: r for r in reasons if r.kind == "rule"}
         contributions, unfired = [], []

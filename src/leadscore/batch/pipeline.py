@@ -54,7 +54,7 @@ def score_tables(scorer, schema, leads: str, events: str, instant: float, out: T
     to `log` (raising TableError in strict mode) before anything is written."""
     layout = Layout.of(schema)
     names = output.columns(scorer.scores, scorer.thresholds, scorer.segments, explain)
-    setup = Setup(layout, scorer.module.evaluate, instant, explain,
+    setup = Setup(layout, scorer.evaluate_prepared, instant, explain,
                   output.rows_formatter(fmt, names, explain), max(1, log.keep))
     count = bucket_count(leads, events, jobs, min(EVENTS_PER_BUCKET, SCORE_EVENTS_PER_BUCKET))
     # a `with` of its own: its removal is due from the moment the folder exists, even if a

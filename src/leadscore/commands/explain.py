@@ -61,12 +61,12 @@ def command(ruleset: str, lead_id: str, history: str | None, allow_history_outsi
     except TableError as error:
         click.echo(shown(f"error: {error}"), err=True)
         sys.exit(1)
-    types = scorer.module.PROPERTY_TYPES
+    types = scorer.property_types
     events = [(e.type, e.at, {p: rt.normalise_value(e.properties.get(p), kind) for p, kind in types[e.type].items()})
               for _, e in rows]
     source, _ = read_text(ruleset, ruleset)   # read and checked a moment ago by load_or_exit
     try:
-        explanation = explain(loaded, scorer, source, lead_id, rt.prepare_fields(found[0][1], scorer.module.FIELD_TYPES),
+        explanation = explain(loaded, scorer, source, lead_id, rt.prepare_fields(found[0][1], scorer.field_types),
                               events, instant, timeline=timeline)
     except ExplainError as error:
         click.echo(shown(f"error: {error}"), err=True)

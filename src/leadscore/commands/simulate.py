@@ -11,6 +11,7 @@ import click
 
 from ..safe_text import shown
 from ..scratch import remove_stale_spill_folders
+from ..semantics import DAY, UNIT_SECONDS
 from ..signals import stopped_in_order
 from .common import parse_instant
 
@@ -23,7 +24,7 @@ def _horizon(ctx, param, value: str) -> float:
     if not found or float(found.group(1)) <= 0:
         raise click.BadParameter(f"{value!r} is not a duration: write a positive number of hours, days or "
                                  "weeks, e.g. 90d, 12h, 2w")
-    return float(found.group(1)) * {"h": 3600.0, "d": 86400.0, "w": 604800.0, "": 86400.0}[found.group(2)]
+    return float(found.group(1)) * {**UNIT_SECONDS, "": DAY}[found.group(2)]
 
 
 @click.command("simulate")

@@ -15,6 +15,7 @@ fall with time and negative points only rise; `count(... within D)` only falls a
 `days_since(...)` only rises; an inactivity penalty only grows. A rule can only move when the
 lead has events of its type (`live`, a bit per event type of the schema). Everything here is
 conservative: when in doubt the answer is `ANY`, which costs an evaluation, never a result.
+It reads the ScoringProgram (lower.py), and how aggregates and decay move from semantics.py.
 
 The same facts say which results a lead's *later* instants can still change (`future`):
 a condition with a `FALSE` fixed atom in every way to hold can never hold again, events or
@@ -25,15 +26,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import assert_never
 
-from ..dsl import ast
+from .. import lower as lo
+from .. import semantics as sem
 from ..dsl import types as t
 from ..dsl.checker import CheckedRuleset
-from .interpreter import constant_value
 
 CONST, UP, DOWN, ANY, TRUE, FALSE = range(6)
 _FLIP = {CONST: CONST, UP: DOWN, DOWN: UP, ANY: ANY, TRUE: FALSE, FALSE: TRUE}
-_MOVING = (UP, ANY)
+_MOTION = {sem.Motion.CONSTANT: CONST, sem.Motion.RISES: UP, sem.Motion.FALLS: DOWN, sem.Motion.ANY: ANY}
 
 
 def combine(a: int, b: int) -> int:
@@ -68,27 +70,26 @@ class Future:
 
 
 class ReplayAnalysis:
-    """The facts of one checked ruleset. `unknown` names constants whose value must not be
-    relied on (a sweep's constant): parts using them are never fixed atoms."""
+    """The facts of one program. `unknown` names constants whose value must not be relied on
+    (a sweep's constant): parts using them are never fixed atoms. `atoms` are expressions of
+    the program (lower.py), numbered by their bit."""
 
-    def __init__(self, checked: CheckedRuleset, unknown: frozenset[str] = frozenset()) -> None:
-        self.checked = checked
-        self.resolutions = checked.resolutions
+    def __init__(self, checked: CheckedRuleset, unknown: frozenset[str] = frozenset(),
+                 program: lo.ScoringProgram | None = None) -> None:
+        self.program = program = program if program is not None else lo.lower(checked)
         self.unknown = unknown
-        self.constants = {n: constant_value(v) for n, v in checked.constants.items()}
-        self.event_bits = {name: 1 << i for i, name in enumerate(checked.schema.events)}
-        decls = checked.ruleset.declarations
-        self.blocks = {d.name.name: d for d in decls if isinstance(d, ast.ScoreBlock)}
-        self.derived = {d.name.name: d for d in decls if isinstance(d, ast.DerivedScore)}
-        self.thresholds = [d for d in decls if isinstance(d, ast.Threshold)]
-        self.segments = [d for d in decls if isinstance(d, ast.Segment)]
+        self.event_bits = {name: 1 << i for i, name in enumerate(program.property_types)}
+        self.blocks = {b.name: b for b in program.blocks}
+        self.derived = {d.name: d for d in program.derived}
+        self.thresholds = program.thresholds
+        self.segments = program.segments
         self.fixed_names: set[tuple[str, str]] = set()
         self._find_fixed()
-        self.tainted = set().union(*(tainted_by(checked, name) for name in unknown))
-        atoms: dict[ast.Expr, None] = {}
+        self.tainted = set().union(*(_tainted(program, name) for name in unknown))
+        atoms: dict[lo.Expr, None] = {}
         for condition in self._conditions():
             self._collect_atoms(condition, atoms)
-        self.atoms: tuple[ast.Expr, ...] = tuple(atoms)
+        self.atoms: tuple[lo.Expr, ...] = tuple(atoms)
         self._atom_index = {atom: i for i, atom in enumerate(self.atoms)}
         self._gaps: dict[tuple[int, int], Gap] = {}
         self._futures: dict[int, Future] = {}
@@ -106,57 +107,51 @@ class ReplayAnalysis:
     def _find_fixed(self) -> None:
         """Scores, thresholds and segments whose value depends on fields and constants only,
         in declaration order (derived scores in dependency order)."""
-        for name, block in self.blocks.items():
-            if all(self._fixed_rule(r) for r in ast.rules_of(block)) and \
-                    not any(isinstance(i, ast.InactivityOption) for i in block.items):
-                self.fixed_names.add((t.SCORE, name))
-        for name in self.checked.derived_order:
-            if self.fixed(self.derived[name].expr):
-                self.fixed_names.add((t.SCORE, name))
-        for decl in self.checked.ruleset.declarations:
-            if isinstance(decl, ast.Threshold) and self.fixed(decl.condition):
-                self.fixed_names.add((t.THRESHOLD, decl.name.name))
-            elif isinstance(decl, ast.Segment) and all(
-                    label.condition is None or self.fixed(label.condition) for label in decl.labels):
-                self.fixed_names.add((t.SEGMENT, decl.name.name))
+        for block in self.program.blocks:
+            if all(self._fixed_rule(r) for r in block.rules()) and block.inactivity is None:
+                self.fixed_names.add((t.SCORE, block.name))
+        for derived in self.program.derived:
+            if self.fixed(derived.expr):
+                self.fixed_names.add((t.SCORE, derived.name))
+        for decision in self.program.decisions:
+            if isinstance(decision, lo.Threshold):
+                if self.fixed(decision.condition):
+                    self.fixed_names.add((t.THRESHOLD, decision.name))
+            elif all(label.condition is None or self.fixed(label.condition) for label in decision.labels):
+                self.fixed_names.add((t.SEGMENT, decision.name))
 
-    def _fixed_rule(self, rule: ast.Rule) -> bool:
-        if isinstance(rule, ast.ConditionRule):
+    def _fixed_rule(self, rule: lo.Rule) -> bool:
+        if isinstance(rule, lo.ConditionRule):
             return self.fixed(rule.condition)
-        if isinstance(rule, ast.CaseRule):
+        if isinstance(rule, lo.CaseRule):
             return all(b.condition is None or self.fixed(b.condition) for b in rule.branches)
         return False
 
-    def fixed(self, expr: ast.Expr) -> bool:
+    def fixed(self, expr: lo.Expr) -> bool:
         """Depends on fields and constants only: no event, no instant."""
-        for node in ast.walk(expr):
-            if isinstance(node, ast.Call) and node.func in ("count", "days_since"):
+        for node in lo.walk(expr):
+            if isinstance(node, (lo.Aggregate, lo.DaysSinceField)):
                 return False
-            if isinstance(node, ast.Name):
-                symbol = self.resolutions.get(node)
-                if symbol is None:
-                    continue
-                if symbol.kind in (t.SCORE, t.THRESHOLD, t.SEGMENT) and \
-                        (symbol.kind, node.name) not in self.fixed_names:
-                    return False
+            key = _reference(node)
+            if key is not None and key not in self.fixed_names:
+                return False
         return True
 
-    def _atom(self, expr: ast.Expr) -> bool:
+    def _atom(self, expr: lo.Expr) -> bool:
         return self.fixed(expr) and not any(
-            isinstance(n, ast.Name) and (symbol := self.resolutions.get(n)) is not None and
-            ((symbol.kind == t.CONSTANT and n.name in self.unknown) or (symbol.kind, n.name) in self.tainted)
-            for n in ast.walk(expr))
+            (isinstance(n, lo.Const) and n.name in self.unknown) or _reference(n) in self.tainted
+            for n in lo.walk(expr))
 
-    def _collect_atoms(self, expr: ast.Expr, out: dict) -> None:
+    def _collect_atoms(self, expr: lo.Expr, out: dict) -> None:
         """The largest fixed parts of a condition, through `and`, `or` and `not`."""
-        if isinstance(expr, (ast.Bool,)):
-            return
+        if isinstance(expr, lo.Const) and expr.name is None:
+            return   # a literal true/false
         if self._atom(expr):
             out[expr] = None
-        elif isinstance(expr, ast.BoolOp):
+        elif isinstance(expr, lo.Logic):
             for operand in expr.operands:
                 self._collect_atoms(operand, out)
-        elif isinstance(expr, ast.Unary) and expr.op == "not":
+        elif isinstance(expr, lo.Not):
             self._collect_atoms(expr.operand, out)
 
     # --- over one gap ------------------------------------------------------------------------
@@ -189,6 +184,18 @@ class ReplayAnalysis:
         return Future(tuple(d != FALSE for d in gap.thresholds), tuple(labels))
 
 
+def _reference(node: lo.Expr) -> tuple[str, str] | None:
+    """(kind, name) of a score, threshold or segment reference."""
+    match node:
+        case lo.ScoreRef():
+            return t.SCORE, node.name
+        case lo.ThresholdRef():
+            return t.THRESHOLD, node.name
+        case lo.SegmentRef():
+            return t.SEGMENT, node.name
+    return None
+
+
 class _GapPass:
     """One evaluation of directions. `live` = -1 means every event type may still come: used
     for `future`, where only the known values of fixed atoms matter."""
@@ -202,28 +209,27 @@ class _GapPass:
         self.segment_dirs: dict[str, int] = {}
 
     def run(self) -> Gap:
-        facts = self.facts
         thresholds, segments = [], []
-        for decl in facts.checked.ruleset.declarations:
-            if isinstance(decl, ast.Threshold):
-                direction = self.condition(decl.condition)
-                self.threshold_dirs[decl.name.name] = direction
+        for decision in self.facts.program.decisions:
+            if isinstance(decision, lo.Threshold):
+                direction = self.condition(decision.condition)
+                self.threshold_dirs[decision.name] = direction
                 thresholds.append(direction)
-            elif isinstance(decl, ast.Segment):
+            else:
                 dirs = tuple(None if label.condition is None else self.condition(label.condition)
-                             for label in decl.labels)
+                             for label in decision.labels)
                 moving = any(d not in (None, CONST, TRUE, FALSE) for d in dirs)
-                self.segment_dirs[decl.name.name] = ANY if moving else CONST
+                self.segment_dirs[decision.name] = ANY if moving else CONST
                 segments.append(dirs)
         return Gap(tuple(thresholds), tuple(segments))
 
     # --- conditions, with the known atoms --------------------------------------------------------
 
-    def condition(self, expr: ast.Expr) -> int:
+    def condition(self, expr: lo.Expr) -> int:
         index = self.facts._atom_index.get(expr)
         if index is not None:
             return TRUE if self.atoms >> index & 1 else FALSE
-        if isinstance(expr, ast.BoolOp):
+        if isinstance(expr, lo.Logic):
             parts = [self.condition(o) for o in expr.operands]
             absorbing, neutral = (FALSE, TRUE) if expr.op == "and" else (TRUE, FALSE)
             if absorbing in parts:
@@ -235,40 +241,64 @@ class _GapPass:
             for p in parts:
                 direction = combine(direction, p)
             return direction
-        if isinstance(expr, ast.Unary) and expr.op == "not":
+        if isinstance(expr, lo.Not):
             return flip(self.condition(expr.operand))
-        if isinstance(expr, ast.Bool):
+        if isinstance(expr, lo.Const) and expr.name is None and isinstance(expr.value, bool):
             return TRUE if expr.value else FALSE
-        if isinstance(expr, ast.Name) and self.facts.resolutions[expr].kind == t.THRESHOLD:
+        if isinstance(expr, lo.ThresholdRef):
             return self.threshold_dirs.get(expr.name, ANY)
         return self.value(expr)
 
     # --- values ----------------------------------------------------------------------------------
 
-    def value(self, expr: ast.Expr) -> int:
-        return getattr(self, "_d_" + type(expr).__name__, self._constant)(expr)
+    def value(self, e: lo.Expr) -> int:
+        match e:
+            case lo.Const() | lo.Field() | lo.Property():
+                return CONST   # fields are fixed within a gap
+            case lo.ScoreRef():
+                return self.score(e.name)
+            case lo.ThresholdRef():
+                direction = self.threshold_dirs.get(e.name, ANY)
+                return CONST if direction in (TRUE, FALSE) else direction
+            case lo.SegmentRef():
+                return self.segment_dirs.get(e.name, ANY)
+            case lo.ListOf():
+                return CONST if all(self.value(i) == CONST for i in e.items) else ANY
+            case lo.Negate():
+                return flip(self.value(e.operand))
+            case lo.Not():
+                direction = self.condition(e.operand)
+                return CONST if direction in (TRUE, FALSE) else flip(direction)
+            case lo.Arithmetic():
+                return self._arithmetic(e)
+            case lo.Logic():
+                direction = self.condition(e)
+                return CONST if direction in (TRUE, FALSE) else direction
+            case lo.IsMissing():
+                # an operand that moves one way keeps whether it is missing (see the module doc)
+                return ANY if self.value(e.operand) == ANY else CONST
+            case lo.Compare():
+                return self._compare(e)
+            case lo.Matches():
+                return CONST if self.value(e.operand) == CONST else ANY
+            case lo.Apply():
+                directions = [self.value(a) for a in e.args]
+                if e.function in (sem.Function.MIN, sem.Function.MAX):
+                    direction = CONST
+                    for d in directions:
+                        direction = combine(direction, d)
+                    return direction
+                return CONST if all(d == CONST for d in directions) else ANY
+            case lo.Aggregate():
+                if not self._live(e.event):
+                    return CONST                    # no such event yet: 0, or missing
+                return _MOTION[sem.function_motion(e.function, e.within is not None)]
+            case lo.DaysSinceField():
+                return UP                           # grows with the instant
+            case _:
+                assert_never(e)
 
-    def _constant(self, expr) -> int:
-        return CONST
-
-    def _d_Name(self, e: ast.Name) -> int:
-        symbol = self.facts.resolutions[e]
-        if symbol.kind == t.SCORE:
-            return self.score(e.name)
-        if symbol.kind == t.THRESHOLD:
-            direction = self.threshold_dirs.get(e.name, ANY)
-            return CONST if direction in (TRUE, FALSE) else direction
-        if symbol.kind == t.SEGMENT:
-            return self.segment_dirs.get(e.name, ANY)
-        return CONST   # fields (fixed within a gap), properties, constants
-
-    def _d_Unary(self, e: ast.Unary) -> int:
-        if e.op == "not":
-            direction = self.condition(e.operand)
-            return CONST if direction in (TRUE, FALSE) else flip(direction)
-        return flip(self.value(e.operand))
-
-    def _d_Arith(self, e: ast.Arith) -> int:
+    def _arithmetic(self, e: lo.Arithmetic) -> int:
         left, right = self.value(e.left), self.value(e.right)
         if e.op == "+":
             return combine(left, right)
@@ -276,60 +306,30 @@ class _GapPass:
             return combine(left, flip(right))
         if left == CONST and right == CONST:
             return CONST
-        factor, moving = self._literal_number(e.right), left
+        factor, moving = self._known_number(e.right), left
         if factor is None and e.op == "*":
-            factor, moving = self._literal_number(e.left), right
+            factor, moving = self._known_number(e.left), right
         if factor is None or not math.isfinite(factor) or (e.op == "/" and factor == 0):
             return ANY
         if factor == 0:
             return CONST
         return moving if factor > 0 else flip(moving)
 
-    def _literal_number(self, e: ast.Expr) -> float | None:
-        if isinstance(e, ast.Number):
+    def _known_number(self, e: lo.Expr) -> float | None:
+        if isinstance(e, lo.Const) and e.name not in self.facts.unknown and isinstance(e.value, float):
             return e.value
-        if isinstance(e, ast.Name) and self.facts.resolutions[e].kind == t.CONSTANT and \
-                e.name not in self.facts.unknown and isinstance(self.facts.constants.get(e.name), float):
-            return self.facts.constants[e.name]
-        if isinstance(e, ast.Unary) and e.op == "-":
-            inner = self._literal_number(e.operand)
+        if isinstance(e, lo.Negate):
+            inner = self._known_number(e.operand)
             return None if inner is None else -inner
         return None
 
-    def _d_BoolOp(self, e: ast.BoolOp) -> int:
-        direction = self.condition(e)
-        return CONST if direction in (TRUE, FALSE) else direction
-
-    def _d_IsMissing(self, e: ast.IsMissing) -> int:
-        # an operand that moves one way keeps whether it is missing (see the module doc)
-        return ANY if self.value(e.operand) == ANY else CONST
-
-    def _d_Compare(self, e: ast.Compare) -> int:
+    def _compare(self, e: lo.Compare) -> int:
         left, right = self.value(e.left), self.value(e.right)
-        if e.op in (">", ">="):
+        if e.op in (sem.Comparison.GT, sem.Comparison.GE):
             return combine(left, flip(right))
-        if e.op in ("<", "<="):
+        if e.op in (sem.Comparison.LT, sem.Comparison.LE):
             return flip(combine(left, flip(right)))
         return CONST if left == CONST and right == CONST else ANY
-
-    def _d_Call(self, e: ast.Call) -> int:
-        if e.func in ("count", "days_since"):
-            arg = e.args[0]
-            symbol = self.facts.resolutions.get(arg.value) if isinstance(arg.value, ast.Name) else None
-            if symbol is not None and symbol.kind == t.FIELD:
-                return UP                       # days_since(field) grows with the instant
-            if not self._live(arg.value.name):
-                return CONST                    # no such event yet: 0, or missing
-            if e.func == "days_since":
-                return UP
-            return DOWN if arg.within is not None else CONST
-        directions = [self.value(a.value) for a in e.args]
-        if e.func in ("min", "max"):
-            direction = CONST
-            for d in directions:
-                direction = combine(direction, d)
-            return direction
-        return CONST if all(d == CONST for d in directions) else ANY
 
     def _live(self, event: str) -> bool:
         return bool(self.live & self.facts.event_bits.get(event, 0))
@@ -345,42 +345,35 @@ class _GapPass:
                 self.scores[name] = self.value(self.facts.derived[name].expr)
         return self.scores[name]
 
-    def _block(self, block: ast.ScoreBlock) -> int:
-        default_decay = next((i.decay for i in block.items if isinstance(i, ast.DecayOption)), None)
+    def _block(self, block: lo.ScoreBlock) -> int:
         direction = CONST
-        for item in block.items:
-            rules = item.rules if isinstance(item, ast.Group) else (item,)
-            for rule in rules:
-                if isinstance(rule, (ast.ConditionRule, ast.CaseRule, ast.EventRule)):
-                    # a group's limit is a rising function of its sum: it keeps the direction
-                    direction = combine(direction, self._rule(rule, default_decay))
-        if any(isinstance(i, ast.InactivityOption) for i in block.items) and self.live:
+        for rule in block.rules():
+            # a group's limit is a rising function of its sum: it keeps the direction
+            direction = combine(direction, self._rule(rule))
+        if block.inactivity is not None and self.live:
             # max(0, s - penalty) for s > 0: rises with s, falls as the penalty grows
             direction = DOWN if direction in (CONST, DOWN) else ANY
         return direction   # clamping keeps the direction
 
-    def _rule(self, rule: ast.Rule, default_decay: ast.Decay | None) -> int:
-        if isinstance(rule, ast.ConditionRule):
-            direction = self.condition(rule.condition)
-            direction = CONST if direction in (TRUE, FALSE) else direction
-            return direction if self._points(rule.points) >= 0 else flip(direction)
-        if isinstance(rule, ast.CaseRule):
-            directions = [self.condition(b.condition) for b in rule.branches if b.condition is not None]
-            return CONST if all(d in (CONST, TRUE, FALSE) for d in directions) else ANY
-        if not self._live(rule.event.name):
-            return CONST
-        modifier = next((m.decay for m in rule.modifiers if isinstance(m, ast.DecayModifier)), None)
-        decay = modifier if modifier is not None else default_decay
-        fading = decay is not None and not isinstance(decay, ast.DecayNone)
-        if not fading and rule.within is None:
-            return CONST
-        # every term fades or leaves the window: the magnitude only falls
-        return DOWN if self._points(rule.points) > 0 else UP
-
-    def _points(self, points: ast.Points) -> float:
-        value = points.value
-        number = value.value if isinstance(value, ast.Number) else self.facts.constants[value.name]
-        return points.sign * number
+    def _rule(self, rule: lo.Rule) -> int:
+        match rule:
+            case lo.ConditionRule():
+                direction = self.condition(rule.condition)
+                direction = CONST if direction in (TRUE, FALSE) else direction
+                return direction if rule.points >= 0 else flip(direction)
+            case lo.CaseRule():
+                directions = [self.condition(b.condition) for b in rule.branches if b.condition is not None]
+                return CONST if all(d in (CONST, TRUE, FALSE) for d in directions) else ANY
+            case lo.EventRule():
+                if not self._live(rule.event):
+                    return CONST
+                fading = sem.decay_motion(rule.decay) is not sem.Motion.CONSTANT
+                if not fading and rule.within is None:
+                    return CONST
+                # every term fades or leaves the window: the magnitude only falls
+                return DOWN if rule.points > 0 else UP
+            case _:
+                assert_never(rule)
 
 
 # --- what a sweep or a note needs to know -------------------------------------------------------
@@ -393,12 +386,16 @@ def constant_users(checked: CheckedRuleset, constant: str) -> set[str]:
 
 def tainted_by(checked: CheckedRuleset, constant: str) -> set[tuple[str, str]]:
     """The scores, thresholds and segments whose value depends on a constant."""
-    uses = _uses(checked)
+    return _tainted(lo.lower(checked), constant)
+
+
+def _tainted(program: lo.ScoringProgram, constant: str) -> set[tuple[str, str]]:
+    uses = _uses(program)
     tainted: set[tuple[str, str]] = set()
     changed = True
     while changed:
         changed = False
-        for key, (constants, names) in uses.items():
+        for key, (constants, names, _) in uses.items():
             if key not in tainted and (constant in constants or names & tainted):
                 tainted.add(key)
                 changed = True
@@ -407,50 +404,52 @@ def tainted_by(checked: CheckedRuleset, constant: str) -> set[tuple[str, str]]:
 
 def fields_used(checked: CheckedRuleset) -> dict[str, set[str]]:
     """Threshold name -> the lead fields its value depends on, through scores and thresholds."""
-    uses = _uses(checked)
-    fields = _direct_fields(checked)
+    uses = _uses(lo.lower(checked))
     out: dict[str, set[str]] = {}
-    for decl in checked.ruleset.declarations:
-        if isinstance(decl, ast.Threshold):
-            seen, stack, found = set(), [(t.THRESHOLD, decl.name.name)], set()
+    for key in uses:
+        if key[0] == t.THRESHOLD:
+            seen, stack, found = set(), [key], set()
             while stack:
-                key = stack.pop()
-                if key in seen:
+                current = stack.pop()
+                if current in seen:
                     continue
-                seen.add(key)
-                found |= fields.get(key, set())
-                stack.extend(uses.get(key, (set(), set()))[1])
-            out[decl.name.name] = found
+                seen.add(current)
+                _, names, fields = uses.get(current, (set(), set(), set()))
+                found |= fields
+                stack.extend(names)
+            out[key[1]] = found
     return out
 
 
-def _names(checked: CheckedRuleset, node) -> list[tuple[str, str]]:
-    found = []
-    for n in ast.walk(node):
-        if isinstance(n, ast.Name) and (symbol := checked.resolutions.get(n)) is not None:
-            found.append((symbol.kind, n.name))
-    return found
-
-
-def _declarations(checked: CheckedRuleset):
-    for decl in checked.ruleset.declarations:
-        if isinstance(decl, (ast.ScoreBlock, ast.DerivedScore)):
-            yield (t.SCORE, decl.name.name), decl
-        elif isinstance(decl, ast.Threshold):
-            yield (t.THRESHOLD, decl.name.name), decl
-        elif isinstance(decl, ast.Segment):
-            yield (t.SEGMENT, decl.name.name), decl
-
-
-def _uses(checked: CheckedRuleset) -> dict[tuple[str, str], tuple[set[str], set[tuple[str, str]]]]:
-    """Declaration -> (constants it names, scores/thresholds/segments it names)."""
+def _uses(program: lo.ScoringProgram) -> dict[tuple[str, str], tuple[set[str], set[tuple[str, str]], set[str]]]:
+    """Declaration -> (constants it names, scores/thresholds/segments it names, fields it reads),
+    in declaration order within each kind."""
     out = {}
-    for key, decl in _declarations(checked):
-        names = _names(checked, decl)
-        out[key] = ({n for k, n in names if k == t.CONSTANT},
-                    {(k, n) for k, n in names if k in (t.SCORE, t.THRESHOLD, t.SEGMENT) and (k, n) != key})
+    for key, exprs, constants in _declarations(program):
+        nodes = [n for e in exprs for n in lo.walk(e)]
+        names = {r for n in nodes if (r := _reference(n)) is not None and r != key}
+        out[key] = (constants | {n.name for n in nodes if isinstance(n, lo.Const) and n.name is not None},
+                    names, {n.name for n in nodes if isinstance(n, lo.Field)})
     return out
 
 
-def _direct_fields(checked: CheckedRuleset) -> dict[tuple[str, str], set[str]]:
-    return {key: {n for k, n in _names(checked, decl) if k == t.FIELD} for key, decl in _declarations(checked)}
+def _declarations(program: lo.ScoringProgram):
+    """(key, its expressions, the constants it names outside them)."""
+    for block in program.blocks:
+        exprs = []
+        for rule in block.rules():
+            if isinstance(rule, lo.ConditionRule):
+                exprs.append(rule.condition)
+            elif isinstance(rule, lo.CaseRule):
+                exprs.extend(b.condition for b in rule.branches if b.condition is not None)
+            elif rule.where is not None:
+                exprs.append(rule.where)
+        yield (t.SCORE, block.name), exprs, set(block.constants)
+    for derived in program.derived:
+        yield (t.SCORE, derived.name), [derived.expr], set()
+    for decision in program.decisions:
+        if isinstance(decision, lo.Threshold):
+            yield (t.THRESHOLD, decision.name), [decision.condition], set()
+        else:
+            yield (t.SEGMENT, decision.name), [label.condition for label in decision.labels
+                                               if label.condition is not None], set()

@@ -16,6 +16,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Context, Decimal
+from operator import itemgetter
 from typing import Any, Iterable, Mapping
 
 DAY = 86400.0
@@ -54,53 +55,87 @@ def from_epoch(seconds: float) -> datetime:
 # --- lead fields ---------------------------------------------------------------------
 
 def normalise_value(value: Any, kind: str) -> Any:
-    """One field or property value in the internal representation; None when
-    missing or when it does not fit the declared type."""
-    if value is None or value == "" or (isinstance(value, (list, tuple)) and not value):
-        return None
-    if kind == "number":
-        if isinstance(value, bool):
-            return None
-        if isinstance(value, (int, float)):
-            number = float(value)
-            return number if math.isfinite(number) else None
-        if isinstance(value, str):
+    """One field or property value in the internal representation; None when missing or
+    when it does not fit the declared type (LANGUAGE.md §5.1). Every door gives the same
+    value: this is what the table readers (tables/convert.py) decide for a cell, and
+    docs/scoring.md says it in words. A number or boolean is read as its text (1.0 as "1",
+    True as "true"), as a CSV cell would be; a number is never a date-time (its unit is
+    unknown); None items of a list are dropped."""
+    cls = type(value)
+    if cls is str:
+        return (value or None) if kind == "string" else _from_text(value, kind)
+    if cls is float or cls is int:   # the common case, decided without the text route
+        if kind == "number":
             try:
                 number = float(value)
-            except ValueError:
+            except OverflowError:   # an int beyond the largest float
                 return None
             return number if math.isfinite(number) else None
+        if kind == "boolean":
+            return True if value == 1 else False if value == 0 else None
+    elif cls is bool and kind == "boolean":
+        return value
+    if value is None:
         return None
-    if kind == "boolean":
-        if isinstance(value, bool):
+    if isinstance(value, str):
+        return _from_text(value, kind)
+    if isinstance(value, bool):
+        if kind == "boolean":
             return value
-        if isinstance(value, str):
-            return {"true": True, "yes": True, "1": True,
-                    "false": False, "no": False, "0": False}.get(value.strip().lower())
-        if isinstance(value, int):
-            return {1: True, 0: False}.get(value)
-        return None
-    if kind == "datetime":
-        try:
-            return to_epoch(value)
-        except InputError:
+        return _from_text(_text_of(value), kind) if kind in ("string", "list") else None
+    if isinstance(value, (int, float)):
+        return None if kind == "datetime" else _from_text(_text_of(value), kind)
+    if isinstance(value, (list, tuple)):
+        if kind != "list":
             return None
-    if kind == "list":
-        if isinstance(value, str):
-            items = tuple(item.strip() for item in value.split(";"))
-        elif isinstance(value, (list, tuple)):
-            items = tuple(str(item).strip() for item in value)
-        else:
-            return None
-        items = tuple(item for item in items if item)
+        items = tuple(item for item in (_text_of(v).strip() for v in value if v is not None) if item)
         return items or None
-    return value if isinstance(value, str) else str(value)
+    if isinstance(value, date):   # datetime included
+        if kind == "datetime":
+            return to_epoch(value)
+        return _from_text(value.isoformat(), kind) if kind in ("string", "list") else None
+    return None
+
+
+def _text_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _from_text(text: str, kind: str) -> Any:
+    if kind == "string":
+        return text or None
+    if kind == "list":
+        return tuple(item for item in (part.strip() for part in text.split(";")) if item) or None
+    stripped = text.strip()
+    if not stripped:
+        return None
+    if kind == "number":
+        try:
+            number = float(stripped)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    if kind == "boolean":
+        return _BOOLEANS.get(stripped.lower())
+    try:
+        moment = datetime.fromisoformat(stripped)
+    except (ValueError, OverflowError):
+        return None
+    return to_epoch(moment)
 
 
 def prepare_fields(lead: Mapping[str, Any], types: Mapping[str, str],
                    missing: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
     """`missing`: per field, the texts that mean no value (the schema's `missing:`)."""
-    missing = missing or {}
+    if not missing:
+        return {name: normalise_value(lead.get(name), kind) for name, kind in types.items()}
     return {name: normalise_value(placeholder_is_none(lead.get(name), missing.get(name)), kind)
             for name, kind in types.items()}
 
@@ -116,28 +151,56 @@ Event = tuple[float, Mapping[str, Any]]
 
 
 def prepare_events(events: Iterable[Any], property_types: Mapping[str, Mapping[str, str]],
-                   until: float | None = None,
+                   until: float | None = None, seen: dict | None = None,
                    missing: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None) -> dict[str, list[Event]]:
     """Events grouped by type, each group in time order (equal times keep
     input order), without those after `until`. Events of types the schema
-    does not declare are ignored, as `leadscore score` counts and skips them."""
+    does not declare are ignored, as `leadscore score` counts and skips them.
+    `missing`: per event type and property, the texts that mean no value."""
     grouped: dict[str, list[Event]] = {name: [] for name in property_types}
+    # Property values repeat (pages, campaigns): each distinct set is normalised once (per
+    # call, or across calls in `seen`, a memo of these property types kept by the caller), and
+    # events with equal values share one read-only dict.
+    if seen is None:
+        seen = {}
+    elif len(seen) > MEMO_LIMIT:
+        seen.clear()
     for raw in events:
         kind = raw.get("type")
         types = property_types.get(kind)
         if types is None:
             continue
-        at = to_epoch(raw.get("at"), "an event time")
+        at = raw.get("at")
+        at = at.timestamp() if type(at) is datetime and at.tzinfo is not None else to_epoch(at, "an event time")
         if until is not None and at > until:
             continue
-        properties = raw.get("properties") or {}
-        placeholders = (missing or {}).get(kind, {})
-        grouped[kind].append((at, {name: normalise_value(placeholder_is_none(properties.get(name),
-                                                                             placeholders.get(name)), t)
-                                   for name, t in types.items()}))
+        properties = raw.get("properties") or _NONE
+        values = (kind, tuple(map(properties.get, types)))
+        placeholders = missing.get(kind) if missing else None
+        try:
+            prepared = seen.get(values)
+        except TypeError:   # a list value: not hashable, normalised each time
+            prepared = _properties(properties, types, placeholders)
+        else:
+            if prepared is None:
+                prepared = seen[values] = _properties(properties, types, placeholders)
+        grouped[kind].append((at, prepared))
     for group in grouped.values():
-        group.sort(key=lambda e: e[0])  # stable: ties keep input order
+        if len(group) > 1:
+            group.sort(key=_time_of)  # stable: ties keep input order
     return grouped
+
+
+def _properties(properties: Mapping[str, Any], types: Mapping[str, str],
+                placeholders: Mapping[str, tuple[str, ...]] | None) -> dict[str, Any]:
+    if not placeholders:
+        return {name: normalise_value(properties.get(name), t) for name, t in types.items()}
+    return {name: normalise_value(placeholder_is_none(properties.get(name), placeholders.get(name)), t)
+            for name, t in types.items()}
+
+
+_NONE: Mapping[str, Any] = {}
+_time_of = itemgetter(0)
 
 
 # --- decay and calendar ----------------------------------------------------------------
@@ -190,6 +253,18 @@ def compile_pattern(pattern: str, flags: str = ""):
 # --- helpers of the generated code ---------------------------------------------------------
 
 copysign = math.copysign
+isfinite = math.isfinite
+
+
+def limit_group(total: float, limit: float) -> float:
+    """A group's sum held to its limit; a sum too large to represent stays as it is, so the
+    score it belongs to becomes missing (see finite_or_missing)."""
+    return copysign(min(limit, abs(total)), total) if isfinite(total) else total
+
+
+def finite_or_missing(value: float | None) -> float | None:
+    """A score that overflowed to infinity or NaN is missing (docs/scoring.md)."""
+    return value if value is None or isfinite(value) else None
 
 # A regex result memo per pattern: string fields repeat a few values (job
 # titles, domains) across many leads; the cap bounds memory on unique values.

@@ -51,10 +51,6 @@ class Duration:
     text: str
     span: Span
 
-    @property
-    def days(self) -> float:
-        return self.seconds / 86400.0
-
 
 @dataclass(frozen=True)
 class Percent:

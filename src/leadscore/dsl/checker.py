@@ -15,6 +15,7 @@ from . import ast
 from . import types as t
 from .diagnostics import Diagnostic, has_errors, make
 from .expressions import Context, Environment, ExpressionChecker
+from .overflow import find_overflow
 from .reachability import find_impossible
 from .schema import Schema
 from .types import Symbol, Type
@@ -115,6 +116,7 @@ class _Checker:
         self._order_derived(derived)
         self.diagnostics.extend(find_impossible(self.ruleset, self.exprs.resolutions,
                                                 self.env.constant_values))
+        self.diagnostics.extend(find_overflow(self.ruleset, self.env.constant_values))
 
     # --- header and names --------------------------------------------------------
 

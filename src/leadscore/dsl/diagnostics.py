@@ -114,6 +114,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "LS510": (Severity.WARNING, "a negative constant used as points"),
     "LS511": (Severity.ERROR, "`otherwise` that is not the last branch, or given twice"),
     "LS512": (Severity.WARNING, "`once` together with `at most`"),
+    "LS516": (Severity.ERROR, "points of a score that can add up to more than the largest number"),
     # Reported by `check --strict` only
     "LS513": (Severity.WARNING, "a constant that nothing uses"),
     "LS514": (Severity.WARNING, "a schema field or event type that no rule uses"),

@@ -6,14 +6,15 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from ..semantics import Function, Signature, regex_error, signature
 from . import ast
 from . import types as t
 from .diagnostics import Diagnostic, Span, make
 from .schema import EventSpec, FieldSpec
 from .types import Symbol, Type
 
-FUNCTIONS = ("count", "days_since", "domain", "lower", "upper", "len", "min", "max")
-_EVENT_FUNCTIONS = ("count", "days_since")
+FUNCTIONS = tuple(f.value for f in Function)
+_EVENT_FUNCTIONS = tuple(f.value for f in Function if signature(f).on_events)
 _ORDERED = (t.NUMBER, t.DATETIME)
 
 # Words people write for true and false (`== yes`), and what to write instead.
@@ -357,8 +358,6 @@ class ExpressionChecker:
         return t.T_BOOLEAN
 
     def check_regex(self, pattern: str, flags: str, span: Span) -> None:
-        from ..compiler.regex import regex_error
-
         problem = regex_error(pattern, flags)
         if problem is not None:
             self.error("LS407", f"invalid regex: {problem}", span,
@@ -377,7 +376,9 @@ class ExpressionChecker:
                 if arg.where is not None or arg.within is not None:
                     self.error("LS408", f"`where` and `within` belong to count(...) and "
                                f"days_since(...), not {e.func}(...)", arg.span)
-        return getattr(self, "_fn_" + e.func)(e, ctx)
+        if e.func in _EVENT_FUNCTIONS:
+            return getattr(self, "_fn_" + e.func)(e, ctx)
+        return self._scalar_function(e, ctx, signature(Function(e.func)))
 
     def _arity(self, e: ast.Call, low: int, high: int | None) -> bool:
         n = len(e.args)
@@ -436,35 +437,15 @@ class ExpressionChecker:
                        "compare the result instead: `days_since(demo_request) <= 30`")
         return t.T_NUMBER
 
-    def _unary_function(self, e: ast.Call, ctx, accepted: tuple[str, ...], result: Type) -> Type:
-        if self._arity(e, 1, 1):
-            found = self.check(e.args[0].value, ctx)
-            if found.kind not in accepted + (t.UNKNOWN,):
-                self.error("LS408", f"{e.func}(...) takes {' or '.join(accepted)}s; this is "
-                           f"{t.a_or_an(found)}", e.args[0].span)
-        return result
-
-    def _fn_domain(self, e, ctx):
-        return self._unary_function(e, ctx, (t.STRING,), t.T_STRING)
-
-    def _fn_lower(self, e, ctx):
-        return self._unary_function(e, ctx, (t.STRING,), t.T_STRING)
-
-    _fn_upper = _fn_lower
-
-    def _fn_len(self, e, ctx):
-        return self._unary_function(e, ctx, (t.STRING, t.LIST), t.T_NUMBER)
-
-    def _fn_min(self, e, ctx):
-        if self._arity(e, 1, None):
+    def _scalar_function(self, e: ast.Call, ctx, sig: Signature) -> Type:
+        """Arity and argument types from the function's signature in semantics.py."""
+        if self._arity(e, sig.low, sig.high):
             for arg in e.args:
                 found = self.check(arg.value, ctx)
-                if found.kind not in (t.NUMBER, t.UNKNOWN):
-                    self.error("LS408", f"{e.func}(...) takes numbers; this is "
+                if found.kind not in sig.accepts + (t.UNKNOWN,):
+                    self.error("LS408", f"{e.func}(...) takes {' or '.join(sig.accepts)}s; this is "
                                f"{t.a_or_an(found)}", arg.span)
-        return t.T_NUMBER
-
-    _fn_max = _fn_min
+        return Type(sig.result)
 
     # --- numeric and duration references (points, limits, windows) -------------------
 

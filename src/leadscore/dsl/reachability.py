@@ -3,8 +3,8 @@
 Conditions are read as conjunctions of simple comparisons of one name with
 a number or a string (`employees > 10 and employees < 5`). Two findings:
 a conjunction whose constraints on one name cannot all hold, and a case
-branch or segment label whose condition implies an earlier one's (the
-earlier one is always chosen first). Anything not of that shape is left
+branch or segment label whose condition implies one of the first 128
+conditions' (the earlier one is always chosen first). Anything not of that shape is left
 alone: the analysis only warns when it is sure.
 """
 
@@ -18,6 +18,10 @@ from . import ast
 from . import types as t
 from .diagnostics import Diagnostic, make
 from .types import Symbol
+
+# A branch is compared with at most this many earlier ones: the pairwise test is quadratic,
+# and a case of thousands of branches must still check in well under a second.
+COMPARED_BRANCHES = 128
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 
@@ -165,7 +169,8 @@ def find_impossible(ruleset: ast.Ruleset, resolutions: Mapping[ast.Name, Symbol]
                         "matches every lead this one would", branch.span,
                         "order branches from the narrowest condition to the widest"))
                     break
-            earlier.append((ranges, complete, branch.span.line))
+            if len(earlier) < COMPARED_BRANCHES:
+                earlier.append((ranges, complete, branch.span.line))
 
     for decl in ruleset.declarations:
         if isinstance(decl, ast.ScoreBlock):

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from lark import Token, Transformer, v_args
 
+from ..semantics import UNIT_SECONDS
 from . import ast
 from .diagnostics import Diagnostic, Span, make
 
@@ -21,7 +22,6 @@ from .diagnostics import Diagnostic, Span, make
 # the AST recursively, and nobody writes a rule a hundred levels deep.
 MAX_DEPTH = 100
 
-_UNIT_SECONDS = {"h": 3600.0, "d": 86400.0, "w": 604800.0}
 _ESCAPE = re.compile(r'\\(u[0-9A-Fa-f]{4}|.)', re.DOTALL)
 _SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 
@@ -154,7 +154,7 @@ class ToAst(Transformer):
     def _duration(self, tok: Token) -> ast.Duration:
         text = str(tok)
         amount = float(text[:-1].replace("_", ""))
-        seconds = amount * _UNIT_SECONDS[text[-1]]
+        seconds = amount * UNIT_SECONDS[text[-1]]
         if not math.isfinite(seconds):
             self._error("LS105", "this duration is too large", self._s(tok))
             seconds = 0.0

@@ -18,8 +18,8 @@ import numpy as np
 from ..api import Scorer
 from ..compiler.analysis import ReplayAnalysis
 from ..compiler.python import generate
-from ..dsl import ast
 from ..dsl.checker import CheckedRuleset
+from ..lower import lower
 from .history import Bucket
 
 
@@ -43,11 +43,11 @@ class Plan:
     @staticmethod
     def of(name: str, checked: CheckedRuleset, record: tuple[int, ...] = (),
            unknown: frozenset[str] = frozenset()) -> Plan:
-        analysis = ReplayAnalysis(checked, unknown)
+        program = lower(checked)
+        analysis = ReplayAnalysis(checked, unknown, program)
         fixed = frozenset(name for kind, name in analysis.fixed_names if kind == "score")
-        scorer = Scorer(generate(checked, analysis.atoms, fixed))
-        labels = tuple(tuple(dict.fromkeys(label.label.name for label in d.labels))
-                       for d in checked.ruleset.declarations if isinstance(d, ast.Segment))
+        scorer = Scorer(generate(checked, analysis.atoms, fixed, program))
+        labels = tuple(tuple(dict.fromkeys(label.label for label in s.labels)) for s in program.segments)
         return Plan(name, checked, scorer, analysis, labels, record)
 
     @property
@@ -63,7 +63,7 @@ class Plan:
         return self.scorer.segments
 
 
-@dataclass
+@dataclass(frozen=True)
 class Recording:
     """Scores and thresholds at recorded instants, rows of one lead together in time order."""
 
@@ -73,7 +73,7 @@ class Recording:
     thresholds: np.ndarray      # (rows, thresholds) bool
 
 
-@dataclass
+@dataclass(frozen=True)
 class Replayed:
     """One variant's replay of one bucket; nan where there is no such instant."""
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DAY = 86400.0
+from ..semantics import DAY
 
 
 def next_midnight(t: float) -> float:

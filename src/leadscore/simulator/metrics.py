@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-DAY = 86400.0
+from ..semantics import DAY
 
 
 @dataclass(frozen=True)

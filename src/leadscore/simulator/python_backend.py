@@ -46,7 +46,7 @@ class PythonEngine:
             if bucket.at[k] > instant:
                 break
             grouped[bucket.kinds[k]].append(bucket.pairs[k])
-        return plan.scorer.module.evaluate(fields, grouped, instant, True)
+        return plan.scorer.evaluate_prepared(fields, grouped, instant, True)
 
 
 def _fields_at(bucket: Bucket, lead: int, instant: float) -> dict:
@@ -64,8 +64,7 @@ def _fields_at(bucket: Bucket, lead: int, instant: float) -> dict:
 class _Replay:
     def __init__(self, bucket: Bucket, plan: Plan, window: Window) -> None:
         self.bucket, self.plan, self.window = bucket, plan, window
-        module = plan.scorer.module
-        self.evaluate, self.atoms = module.evaluate, module.atoms
+        self.evaluate, self.atoms = plan.scorer.evaluate_prepared, plan.scorer.atoms
         self.events = tuple(plan.checked.schema.events)
         self.bits = {name: 1 << i for i, name in enumerate(self.events)}
         self.n_thresholds = len(plan.thresholds)

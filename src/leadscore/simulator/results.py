@@ -10,6 +10,7 @@ import numpy as np
 from ..compiler import runtime as rt
 from ..compiler.analysis import fields_used
 from ..dsl import ast
+from ..semantics import DAY
 from ..tables import ProblemLog
 from .metrics import Population, Settings, threshold_metrics
 from .run import Options, Simulation
@@ -34,7 +35,7 @@ def result_json(sim: Simulation, options: Options, log: ProblemLog) -> dict:
         "skipped_rows": skipped_rows(log),
         "problems": problems(log),
         "success_stage": options.success.strip().lower(),
-        "horizon_days": _number(options.horizon / 86400.0),
+        "horizon_days": _number(options.horizon / DAY),
         "capacity": None if options.capacity is None else _number(options.capacity),
         "target": options.target,
         "variants": {},

@@ -14,7 +14,7 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
@@ -58,7 +58,7 @@ class SweepOutcome:
     crossings: list[np.ndarray]                  # per value: (leads, thresholds)
 
 
-@dataclass
+@dataclass(frozen=True)
 class VariantOutcome:
     crossings: np.ndarray
     first_labels: list[np.ndarray]
@@ -67,7 +67,7 @@ class VariantOutcome:
     evaluations: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class Simulation:
     window: Window
     last_timestamp: float
@@ -155,10 +155,8 @@ def simulate(variants: list[Variant], files: history.HistoryFiles, options: Opti
             _JOB = None
         history.report([b.problems for b in found], spills[main_key], log, files.outcomes)
         changed = spills[main_key].changed
-    simulation = _merge(found, variants, [p for p, _ in plans], window, last, sweep, swept, count, options.examples)
-    simulation.other_problems = dict(others.counts)
-    simulation.changed_fields = changed
-    return simulation
+    return replace(_merge(found, variants, [p for p, _ in plans], window, last, sweep, swept, count, options.examples),
+                   other_problems=dict(others.counts), changed_fields=changed)
 
 
 def _window(spill_: history.Spill, created: str | None, outcomes: history.Outcomes,
@@ -252,8 +250,7 @@ def _bucket(number: int) -> tuple[int, _Bucket]:
     if unknown:
         problems[("outcomes", "unknown_lead")] = (len(unknown), [(order, unknown_lead(lead))
                                                                  for order, lead in unknown[:job.keep]])
-    for r in replays:
-        r.recording = None     # only the sweep reads it, here
+    replays = [replace(r, recording=None) for r in replays]    # only the sweep reads it, here
     return number, _Bucket(np.asarray(main.positions, np.int64), success, times["first_in_window"], replays,
                            sweep, examples, problems)
 

@@ -16,6 +16,9 @@ at once. Any other condition over scores, thresholds and constants (`interest >=
 `max(fit, c)`, `==`) is evaluated over the recorded rows once per value, with the same
 float arithmetic as the scorer. Only a condition that also reads a field or an aggregate of
 events (not recorded) is replayed once per value, and the report says so.
+
+It reads the ScoringProgram (lower.py); comparisons and min/max over the columns are the
+vectorised forms of semantics.py.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import lower as lo
+from .. import semantics as sem
 from ..compiler.analysis import constant_users, tainted_by
-from ..dsl import ast
 from ..dsl import types as t
 from ..dsl.checker import CheckedRuleset
 from .engine import Recording
@@ -66,13 +70,13 @@ def sweep_crossings(checked: CheckedRuleset, constant: str, recording: Recording
     binary search; the others are evaluated over the rows once per value."""
     evaluator = _MarginEvaluator(checked, constant, recording)
     found: dict[int, np.ndarray] = {}
-    evaluated: list[tuple[int, ast.Threshold]] = []
+    evaluated: list[tuple[int, lo.Threshold]] = []
     for i, decl in enumerate(evaluator.thresholds):
         if not evaluator.involves(decl.condition):
             continue
         try:
             evaluator.check(decl.condition)
-            margin = evaluator.margins[decl.name.name] = evaluator.margin(decl.condition)
+            margin = evaluator.margins[decl.name] = evaluator.margin(decl.condition)
         except Unsupported:
             evaluated.append((i, decl))
             continue
@@ -85,7 +89,7 @@ def sweep_crossings(checked: CheckedRuleset, constant: str, recording: Recording
             evaluator.holds[name] = (margin.sign * value < margin.h) if margin.strict else \
                 (margin.sign * value <= margin.h)
         for i, decl in evaluated:
-            holds = evaluator.holds[decl.name.name] = evaluator.boolean(decl.condition)
+            holds = evaluator.holds[decl.name] = evaluator.boolean(decl.condition)
             rows = np.flatnonzero(holds)
             owners, first = np.unique(recording.lead[rows], return_index=True)
             found[i][k, owners] = recording.at[rows[first]]
@@ -117,50 +121,56 @@ def first_crossings(recording: Recording, margin: Margin, values: list[float], l
     return out
 
 
+_ORDERS = (sem.Comparison.LT, sem.Comparison.LE, sem.Comparison.GT, sem.Comparison.GE)
+_NUMERIC = _ORDERS + (sem.Comparison.EQ, sem.Comparison.NE)
+_TURNED = {sem.Comparison.LT: sem.Comparison.GT, sem.Comparison.LE: sem.Comparison.GE,
+           sem.Comparison.GT: sem.Comparison.LT, sem.Comparison.GE: sem.Comparison.LE}
+
+
 class _MarginEvaluator:
     """Conditions over recorded columns (numpy): numbers as float arrays (nan when missing),
     booleans as bool arrays, parts using the constant as margins. `check` tells whether a
     condition has the margin form, reading no row."""
 
     def __init__(self, checked: CheckedRuleset, constant: str, recording: Recording | None) -> None:
-        self.checked, self.constant, self.recording = checked, constant, recording
-        decls = checked.ruleset.declarations
-        self.thresholds = [d for d in decls if isinstance(d, ast.Threshold)]
-        self.score_index = {name: i for i, name in enumerate(
-            d.name.name for d in decls if isinstance(d, (ast.ScoreBlock, ast.DerivedScore)))}
-        self.threshold_index = {d.name.name: i for i, d in enumerate(self.thresholds)}
+        self.constant, self.recording = constant, recording
+        program = lo.lower(checked)
+        self.thresholds = program.thresholds
+        self.score_index = {name: i for i, name in enumerate(program.scores)}
+        self.threshold_index = {d.name: i for i, d in enumerate(self.thresholds)}
         self.tainted = tainted_by(checked, constant)
         self.margins: dict[str, Margin] = {}
         # while one value is evaluated: the value, and the swept thresholds' rows where they hold
         self.value: float | None = None
         self.holds: dict[str, np.ndarray] = {}
 
-    def _kind(self, name: ast.Name) -> str:
-        return self.checked.resolutions[name].kind
-
-    def involves(self, expr: ast.Expr) -> bool:
+    def involves(self, expr: lo.Expr) -> bool:
         """Uses the constant, or a score, threshold or segment that depends on it."""
-        return any(isinstance(node, ast.Name) and (self._is_constant(node) or
-                                                   (self._kind(node), node.name) in self.tainted)
-                   for node in ast.walk(expr))
+        for node in lo.walk(expr):
+            if self._is_constant(node):
+                return True
+            kind = {lo.ScoreRef: t.SCORE, lo.ThresholdRef: t.THRESHOLD, lo.SegmentRef: t.SEGMENT}.get(type(node))
+            if kind is not None and (kind, node.name) in self.tainted:
+                return True
+        return False
 
-    def _is_constant(self, expr: ast.Expr) -> bool:
-        return isinstance(expr, ast.Name) and self._kind(expr) == t.CONSTANT and expr.name == self.constant
+    def _is_constant(self, expr: lo.Expr) -> bool:
+        return isinstance(expr, lo.Const) and expr.name == self.constant
 
     # --- checking the form (no data) --------------------------------------------------------
 
-    def check(self, expr: ast.Expr) -> None:
+    def check(self, expr: lo.Expr) -> None:
         if not self.involves(expr):
             self.check_plain(expr)
-        elif isinstance(expr, ast.BoolOp):
+        elif isinstance(expr, lo.Logic):
             for operand in expr.operands:
                 self.check(operand)
-        elif isinstance(expr, ast.Unary) and expr.op == "not":
+        elif isinstance(expr, lo.Not):
             self.check(expr.operand)
-        elif isinstance(expr, ast.Name) and self._kind(expr) == t.THRESHOLD:
+        elif isinstance(expr, lo.ThresholdRef):
             if expr.name not in self.margins:
                 raise Unsupported   # a swept threshold declared before, evaluated per value
-        elif isinstance(expr, ast.Compare) and expr.op in ("<", "<=", ">", ">="):
+        elif isinstance(expr, lo.Compare) and expr.op in _ORDERS:
             left, right = self._is_constant(expr.left), self._is_constant(expr.right)
             if left == right:
                 raise Unsupported
@@ -168,51 +178,50 @@ class _MarginEvaluator:
         else:
             raise Unsupported
 
-    def check_plain(self, expr: ast.Expr) -> None:
-        """Only scores, constants, literals and thresholds, through arithmetic and logic."""
-        for node in ast.walk(expr):
-            if isinstance(node, ast.Name) and self._kind(node) not in (t.SCORE, t.CONSTANT, t.THRESHOLD):
-                raise Unsupported
-            if isinstance(node, ast.Name) and self._kind(node) == t.CONSTANT and \
-                    not isinstance(self.checked.constants[node.name], (int, float, bool)):
-                raise Unsupported
-            if isinstance(node, ast.Call) and node.func not in ("min", "max"):
-                raise Unsupported
-            if isinstance(node, ast.Compare) and (node.op not in ("<", "<=", ">", ">=", "==", "!=") or
-                                                  not (self._numeric(node.left) and self._numeric(node.right))):
-                raise Unsupported
-            if isinstance(node, (ast.String, ast.DateTime, ast.Duration, ast.ListLit, ast.Regex)):
-                raise Unsupported
+    def check_plain(self, expr: lo.Expr) -> None:
+        """Only scores, numeric or boolean constants and thresholds, through arithmetic,
+        min/max, numeric comparisons and logic."""
+        for node in lo.walk(expr):
+            match node:
+                case lo.ScoreRef() | lo.ThresholdRef() | lo.Negate() | lo.Arithmetic() | lo.Logic() | \
+                        lo.Not() | lo.IsMissing():
+                    pass
+                case lo.Const():
+                    if not isinstance(node.value, (float, bool)):
+                        raise Unsupported
+                case lo.Apply() if node.function in (sem.Function.MIN, sem.Function.MAX):
+                    pass
+                case lo.Compare() if node.op in _NUMERIC and self._numeric(node.left) and self._numeric(node.right):
+                    pass
+                case _:
+                    raise Unsupported
 
-    def _numeric(self, expr: ast.Expr) -> bool:
+    def _numeric(self, expr: lo.Expr) -> bool:
         """Not a boolean operand (a threshold, a boolean constant or literal): the rows hold
         numbers for comparisons."""
-        if isinstance(expr, ast.Bool):
-            return False
-        if isinstance(expr, ast.Name):
-            kind = self._kind(expr)
-            return kind == t.SCORE or kind == t.CONSTANT and not isinstance(self.checked.constants[expr.name], bool)
-        return True
+        if isinstance(expr, lo.Const):
+            return not isinstance(expr.value, bool)
+        return not isinstance(expr, lo.ThresholdRef)
 
     # --- over the recorded rows ------------------------------------------------------------
 
-    def margin(self, expr: ast.Expr) -> Margin:
-        if isinstance(expr, ast.Name):
+    def margin(self, expr: lo.Expr) -> Margin:
+        if isinstance(expr, lo.ThresholdRef):
             return self.margins[expr.name]
-        if isinstance(expr, ast.Unary):
+        if isinstance(expr, lo.Not):
             inner = self.margin(expr.operand)
             return Margin(-inner.sign, not inner.strict, -inner.h)
-        if isinstance(expr, ast.BoolOp):
+        if isinstance(expr, lo.Logic):
             return self._join(expr)
         left_constant = self._is_constant(expr.left)
         other = self.number(expr.right if left_constant else expr.left)
-        op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}[expr.op] if left_constant else expr.op
+        op = _TURNED[expr.op] if left_constant else expr.op
         # other OP c:  >= c <= other;  > c < other;  <= -c <= -other;  < -c < -other
-        sign = 1 if op in (">", ">=") else -1
+        sign = 1 if op in (sem.Comparison.GT, sem.Comparison.GE) else -1
         h = np.where(np.isnan(other), -np.inf, sign * other)
-        return Margin(sign, op in (">", "<"), h)
+        return Margin(sign, op in (sem.Comparison.GT, sem.Comparison.LT), h)
 
-    def _join(self, expr: ast.BoolOp) -> Margin:
+    def _join(self, expr: lo.Logic) -> Margin:
         plain = [self.boolean(o) for o in expr.operands if not self.involves(o)]
         found = [self.margin(o) for o in expr.operands if self.involves(o)]
         if any((m.sign, m.strict) != (found[0].sign, found[0].strict) for m in found):
@@ -227,57 +236,50 @@ class _MarginEvaluator:
     def rows(self) -> int:
         return len(self.recording.at)
 
-    def number(self, expr: ast.Expr) -> np.ndarray:
-        if isinstance(expr, ast.Number):
-            return np.full(self.rows(), float(expr.value))
-        if isinstance(expr, ast.Name):
-            kind = self._kind(expr)
-            if kind == t.SCORE:
+    def number(self, expr: lo.Expr) -> np.ndarray:
+        match expr:
+            case lo.Const():
+                value = self.value if self._is_constant(expr) and self.value is not None else expr.value
+                return np.full(self.rows(), float(value))
+            case lo.ScoreRef():
                 return self.recording.scores[:, self.score_index[expr.name]]
-            if self._is_constant(expr) and self.value is not None:
-                return np.full(self.rows(), float(self.value))
-            return np.full(self.rows(), float(self.checked.constants[expr.name]))
-        if isinstance(expr, ast.Unary):
-            return -self.number(expr.operand)
-        if isinstance(expr, ast.Call):
-            values = [self.number(a.value) for a in expr.args]
-            out = values[0]
-            for v in values[1:]:
-                out = np.minimum(out, v) if expr.func == "min" else np.maximum(out, v)
-            return out
-        left, right = self.number(expr.left), self.number(expr.right)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if expr.op == "+":
-                return left + right
-            if expr.op == "-":
-                return left - right
-            if expr.op == "*":
-                return left * right
-            return np.where(right == 0, np.nan, left / np.where(right == 0, 1.0, right))
+            case lo.Negate():
+                return -self.number(expr.operand)
+            case lo.Apply():
+                return sem.vectorised(expr.function, [self.number(a) for a in expr.args])
+            case lo.Arithmetic():
+                left, right = self.number(expr.left), self.number(expr.right)
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                    if expr.op == "+":
+                        return left + right
+                    if expr.op == "-":
+                        return left - right
+                    if expr.op == "*":
+                        return left * right
+                    return np.where(right == 0, np.nan, left / np.where(right == 0, 1.0, right))
+        raise Unsupported
 
-    def boolean(self, expr: ast.Expr) -> np.ndarray:
-        if isinstance(expr, ast.Bool):
-            return np.full(self.rows(), expr.value)
-        if isinstance(expr, ast.Name):
-            if expr.name in self.holds:
-                return self.holds[expr.name]
-            if self._kind(expr) == t.CONSTANT:
-                return np.full(self.rows(), bool(self.checked.constants[expr.name]))
-            return self.recording.thresholds[:, self.threshold_index[expr.name]]
-        if isinstance(expr, ast.Unary):
-            return ~self.boolean(expr.operand)
-        if isinstance(expr, ast.IsMissing):
-            if isinstance(expr.operand, ast.Name) and self._kind(expr.operand) == t.THRESHOLD:
-                return np.full(self.rows(), expr.negated)   # a threshold is never missing
-            return np.isnan(self.number(expr.operand)) != expr.negated
-        if isinstance(expr, ast.BoolOp):
-            parts = [self.boolean(o) for o in expr.operands]
-            out = parts[0]
-            for p in parts[1:]:
-                out = (out & p) if expr.op == "and" else (out | p)
-            return out
-        left, right = self.number(expr.left), self.number(expr.right)
-        with np.errstate(invalid="ignore"):
-            # nan compares false, and != is the negation of == (a missing value is unequal)
-            return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right,
-                    "==": left == right, "!=": ~(left == right)}[expr.op]
+    def boolean(self, expr: lo.Expr) -> np.ndarray:
+        match expr:
+            case lo.Const():
+                return np.full(self.rows(), bool(expr.value))
+            case lo.ThresholdRef():
+                if expr.name in self.holds:
+                    return self.holds[expr.name]
+                return self.recording.thresholds[:, self.threshold_index[expr.name]]
+            case lo.Not():
+                return ~self.boolean(expr.operand)
+            case lo.IsMissing():
+                if isinstance(expr.operand, lo.ThresholdRef):
+                    return np.full(self.rows(), expr.negated)   # a threshold is never missing
+                return np.isnan(self.number(expr.operand)) != expr.negated
+            case lo.Logic():
+                parts = [self.boolean(o) for o in expr.operands]
+                out = parts[0]
+                for p in parts[1:]:
+                    out = (out & p) if expr.op == "and" else (out | p)
+                return out
+            case lo.Compare():
+                # nan compares false, and != is the negation of == (a missing value is unequal)
+                return sem.compare_vectorised(expr.op, self.number(expr.left), self.number(expr.right))
+        raise Unsupported

@@ -28,13 +28,14 @@ from ..dsl.checker import CheckedRuleset
 from ..dsl.diagnostics import Diagnostic, Span, make
 from ..dsl.expressions import suggest
 from ..dsl.schema import FieldSpec
+from ..semantics import UNIT_SECONDS as LANGUAGE_UNITS
 from ..yamlio import Origin, YamlList, YamlMap
 from .model import (DEFAULT_TOLERANCE, Case, CaseFile, FiringExpectation, OutcomeExpectation,
                     ScoreExpectation)
 
 _RELATIVE = re.compile(r"([+-])(\d+(?:\.\d+)?)([mhdw])")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([mhdw])")
-UNIT_SECONDS = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+UNIT_SECONDS = {"m": 60.0, **LANGUAGE_UNITS}   # a test file may also step in minutes
 
 
 def parse_instant(text: str) -> float | None:
@@ -263,7 +264,8 @@ class _Builder:
                 self.error("LS602", f"`{value}` is not a time for the datetime {what} `{spec.name}`",
                            origin.span, "write a date-time like 2026-05-01T09:00:00Z, or a time "
                            "relative to as_of like -30d")
-            return at
+                return None
+            return rt.from_epoch(at)   # a number is never a date-time to the API (docs/scoring.md)
         if spec.type == "string" and not isinstance(value, str) and origin.plain:
             reads_as = "the yes/no value " + str(value).lower() if isinstance(value, bool) else "a number"
             self.error("LS604", f"`{origin.plain}` is read by YAML as {reads_as}, not as text",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 
 from ..compiler import runtime as rt
-from ..compiler.interpreter import Interpreter, _Env
+from ..compiler.interpreter import Interpreter
 from ..dsl import ast
 from ..dsl.checker import CheckedRuleset
 from .model import Case, CaseOutcome, Coverage, CoverageItem, LabelItem
@@ -52,21 +52,12 @@ class BranchChooser:
 
     def __init__(self, checked: CheckedRuleset) -> None:
         self.interpreter = Interpreter(checked)
-        self.case_rules = [rule for decl in checked.ruleset.declarations
-                           if isinstance(decl, ast.ScoreBlock)
-                           for rule in ast.rules_of(decl) if isinstance(rule, ast.CaseRule)]
 
     def __call__(self, case: Case) -> dict[str, int | None]:
-        if not self.case_rules:
-            return {}
         interpreter = self.interpreter
         fields = rt.prepare_fields(case.lead, interpreter.field_types)
         grouped = rt.prepare_events(case.events, interpreter.property_types, until=case.as_of)
-        env = _Env(interpreter, fields, grouped, case.as_of)
-        return {rule.name.name: next((index for index, branch in enumerate(rule.branches)
-                                      if branch.condition is None
-                                      or interpreter.eval(branch.condition, env) is True), None)
-                for rule in self.case_rules}
+        return interpreter.chosen_branches(fields, grouped, case.as_of)
 
 
 def measure(ruleset: str, checked: CheckedRuleset, items: tuple[CoverageItem, ...],

@@ -77,11 +77,12 @@ def fired_rules(result: Result) -> dict[str, float]:
 
 def run_case_file(case_file: CaseFile, score: Callable[..., Result],
                   choose_branches: Callable[[Case], Mapping[str, int | None]]) -> list[CaseOutcome]:
-    """Each case scored by `score(lead, events, as_of)`; `choose_branches`
-    says which branch of each case rule the case took, for coverage."""
+    """Each case scored by `score(lead, events, as_of, explain=True)` (a Backend's: the
+    reasons say which rules fired); `choose_branches` says which branch of each case rule
+    the case took, for coverage."""
     outcomes = []
     for case in case_file.cases:
-        result = score(case.lead, case.events, case.as_of)
+        result = score(case.lead, case.events, case.as_of, explain=True)
         outcomes.append(CaseOutcome(case_file.path, case_file.ruleset, case, result,
                                     choose_branches(case), compare(case, result)))
     return outcomes

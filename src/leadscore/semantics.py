@@ -1,0 +1,389 @@
+"""Every operation of the language, defined once (LANGUAGE.md §4-§5).
+
+For each function, decay kind, `at most` period and comparison: what the checker needs
+(arity, argument and result types), the Python runtime form (a callable of
+compiler/runtime.py for the interpreter, the source text the code generator writes), the
+vectorised NumPy form the sweep and columnar engines use, and how the value can move as
+time passes with the lead's inputs fixed (for the replay analysis).
+
+Each table is over a closed enum and dispatched with `match` + `assert_never`, so a member
+without a definition fails the type checker and the registry test, never silently at scoring
+time. NumPy is imported inside the vectorised forms only: `leadscore check` never loads it.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+from typing import Any, Callable, assert_never
+
+from .compiler import runtime as rt
+from .dsl import types as t
+
+DAY = rt.DAY
+UNIT_SECONDS = {"h": 3600.0, "d": DAY, "w": 7 * DAY}   # the units of a duration literal
+
+
+class Motion(Enum):
+    """How a value can move while only the instant moves (inputs fixed)."""
+
+    CONSTANT = "constant"
+    RISES = "rises"     # never falls
+    FALLS = "falls"     # never rises
+    ANY = "any"
+
+
+# --- functions ------------------------------------------------------------------------------
+
+class Function(StrEnum):
+    COUNT = "count"
+    DAYS_SINCE = "days_since"
+    DOMAIN = "domain"
+    LOWER = "lower"
+    UPPER = "upper"
+    LEN = "len"
+    MIN = "min"
+    MAX = "max"
+
+
+@dataclass(frozen=True)
+class Signature:
+    low: int                      # fewest arguments
+    high: int | None              # most (None: any number)
+    accepts: tuple[str, ...]      # argument kinds (types.py); () for an event argument
+    result: str                   # the result's kind
+    on_events: bool               # takes an event type, with `where` and `within`
+
+
+def signature(function: Function) -> Signature:
+    match function:
+        case Function.COUNT:
+            return Signature(1, 1, (), t.NUMBER, True)
+        case Function.DAYS_SINCE:
+            return Signature(1, 1, (), t.NUMBER, True)
+        case Function.DOMAIN | Function.LOWER | Function.UPPER:
+            return Signature(1, 1, (t.STRING,), t.STRING, False)
+        case Function.LEN:
+            return Signature(1, 1, (t.STRING, t.LIST), t.NUMBER, False)
+        case Function.MIN | Function.MAX:
+            return Signature(1, None, (t.NUMBER,), t.NUMBER, False)
+        case _:
+            assert_never(function)
+
+
+def apply(function: Function, values: list[Any]) -> Any:
+    """The Python runtime form of a scalar function (not count/days_since, which read events)."""
+    match function:
+        case Function.LEN:
+            return 0.0 if values[0] is None else float(len(values[0]))
+        case Function.DOMAIN:
+            return rt.domain(values[0])
+        case Function.LOWER:
+            return None if values[0] is None else values[0].lower()
+        case Function.UPPER:
+            return None if values[0] is None else values[0].upper()
+        case Function.MIN:
+            return rt.min_or_missing(*values)
+        case Function.MAX:
+            return rt.max_or_missing(*values)
+        case Function.COUNT | Function.DAYS_SINCE:
+            raise ValueError(f"{function} reads events: it is not a scalar function")
+        case _:
+            assert_never(function)
+
+
+def python_source(function: Function, args: list[tuple[str, str, bool]]) -> tuple[str, bool]:
+    """Generated code of a scalar function: args are (code, name bound to its value, may be
+    missing), the code binding the name on first use. Returns (code, may be missing)."""
+    (first, name, missing), *_ = args
+    match function:
+        case Function.LEN:
+            if not missing:
+                return f"float(len({first}))", False
+            return f"(0.0 if {first} is None else float(len({name})))", False
+        case Function.DOMAIN:
+            return f"_rt.domain({first})", True
+        case Function.LOWER | Function.UPPER:
+            if not missing:
+                return f"{first}.{function.value}()", False
+            return f"(None if {first} is None else {name}.{function.value}())", True
+        case Function.MIN | Function.MAX:
+            joined = ", ".join(code for code, _, _ in args)
+            if not any(m for _, _, m in args):
+                # Python's min/max of one argument wants an iterable
+                return (f"{function.value}({joined})" if len(args) > 1 else first), False
+            return f"_rt.{function.value}_or_missing({joined})", True
+        case Function.COUNT | Function.DAYS_SINCE:
+            raise ValueError(f"{function} reads events: it is not a scalar function")
+        case _:
+            assert_never(function)
+
+
+def vectorised(function: Function, columns: list[Any]) -> Any:
+    """The NumPy form over float columns (missing = nan); numeric functions only."""
+    import numpy as np
+
+    match function:
+        case Function.MIN | Function.MAX:
+            combine = np.minimum if function is Function.MIN else np.maximum
+            out = columns[0]
+            for column in columns[1:]:
+                out = combine(out, column)   # nan in, nan out: missing stays missing
+            return out
+        case Function.COUNT | Function.DAYS_SINCE | Function.DOMAIN | Function.LOWER | \
+                Function.UPPER | Function.LEN:
+            raise ValueError(f"{function} has no form over recorded score columns")
+        case _:
+            assert_never(function)
+
+
+def function_motion(function: Function, within: bool) -> Motion:
+    """How an aggregate of fixed events moves as the instant passes (`within`: it has a
+    window); scalar functions move as their arguments do (see the analysis)."""
+    match function:
+        case Function.COUNT:
+            return Motion.FALLS if within else Motion.CONSTANT   # events leave the window
+        case Function.DAYS_SINCE:
+            return Motion.RISES
+        case Function.DOMAIN | Function.LOWER | Function.UPPER | Function.LEN | Function.MIN | \
+                Function.MAX:
+            return Motion.ANY
+        case _:
+            assert_never(function)
+
+
+# --- decay ------------------------------------------------------------------------------------
+
+class DecayKind(StrEnum):
+    NONE = "none"
+    HALF_LIFE = "half_life"
+    LINEAR = "linear"
+    STEPS = "steps"
+
+
+@dataclass(frozen=True)
+class Decay:
+    """A decided decay: parameters in days (steps: ages in days and fractions 0..1)."""
+
+    kind: DecayKind
+    days: float = 0.0
+    ages: tuple[float, ...] = ()
+    fractions: tuple[float, ...] = ()
+
+
+NO_DECAY = Decay(DecayKind.NONE)
+
+
+def decay_factor(decay: Decay, age_days: float) -> float:
+    match decay.kind:
+        case DecayKind.NONE:
+            return 1.0
+        case DecayKind.HALF_LIFE:
+            return rt.decay_half_life(age_days, decay.days)
+        case DecayKind.LINEAR:
+            return rt.decay_linear(age_days, decay.days)
+        case DecayKind.STEPS:
+            return rt.decay_steps(age_days, decay.ages, decay.fractions)
+        case _:
+            assert_never(decay.kind)
+
+
+def decay_source(decay: Decay, age: str, ages_name: str, fractions_name: str) -> str:
+    """The generated factor (with its leading ` * `) for an age in days given as code."""
+    match decay.kind:
+        case DecayKind.NONE:
+            return " * 1.0"
+        case DecayKind.HALF_LIFE:
+            return f" * 0.5 ** ({age} / {decay.days!r})"
+        case DecayKind.LINEAR:
+            return f" * max(0.0, 1.0 - {age} / {decay.days!r})"
+        case DecayKind.STEPS:
+            return f" * _rt.decay_steps({age}, {ages_name}, {fractions_name})"
+        case _:
+            assert_never(decay.kind)
+
+
+def decay_vectorised(decay: Decay, age_days: Any) -> Any:
+    import numpy as np
+
+    match decay.kind:
+        case DecayKind.NONE:
+            return np.ones_like(age_days, dtype=float)
+        case DecayKind.HALF_LIFE:
+            return 0.5 ** (age_days / decay.days)
+        case DecayKind.LINEAR:
+            return np.maximum(0.0, 1.0 - age_days / decay.days)
+        case DecayKind.STEPS:
+            index = np.searchsorted(np.asarray(decay.ages), age_days, side="right")
+            return np.concatenate(([1.0], decay.fractions))[index]
+        case _:
+            assert_never(decay.kind)
+
+
+def decay_motion(decay: Decay) -> Motion:
+    """How an event's factor moves as it ages."""
+    match decay.kind:
+        case DecayKind.NONE:
+            return Motion.CONSTANT
+        case DecayKind.HALF_LIFE | DecayKind.LINEAR | DecayKind.STEPS:
+            return Motion.FALLS   # steps: LS502 only warns on rising percentages; see analysis
+        case _:
+            assert_never(decay.kind)
+
+
+# --- the calendar buckets of `at most` ----------------------------------------------------
+
+class Period(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+
+
+def bucket(period: Period) -> Callable[[float], int]:
+    match period:
+        case Period.DAY:
+            return rt.day_bucket
+        case Period.WEEK:
+            return rt.week_bucket
+        case _:
+            assert_never(period)
+
+
+def bucket_source(period: Period, at: str) -> str:
+    match period:
+        case Period.DAY:
+            return f"int({at} // 86400.0)"
+        case Period.WEEK:
+            return f"int(({at} // 86400.0 + 3) // 7)"   # ISO weeks: the epoch was a Thursday
+        case _:
+            assert_never(period)
+
+
+def bucket_vectorised(period: Period, at: Any) -> Any:
+    import numpy as np
+
+    match period:
+        case Period.DAY:
+            return np.floor_divide(at, DAY).astype(np.int64)
+        case Period.WEEK:
+            return ((np.floor_divide(at, DAY) + 3) // 7).astype(np.int64)
+        case _:
+            assert_never(period)
+
+
+# --- comparisons ------------------------------------------------------------------------------
+
+class Comparison(StrEnum):
+    EQ = "=="
+    NE = "!="
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+    IN = "in"
+    NOT_IN = "not in"
+    CONTAINS = "contains"
+    STARTS_WITH = "starts_with"
+    ENDS_WITH = "ends_with"
+    MATCHES = "matches"
+
+
+def negated(op: Comparison) -> Comparison | None:
+    """`!=` and `not in` are the negation of `==` and `in`: true when a side is missing."""
+    match op:
+        case Comparison.NE:
+            return Comparison.EQ
+        case Comparison.NOT_IN:
+            return Comparison.IN
+        case Comparison.EQ | Comparison.LT | Comparison.LE | Comparison.GT | Comparison.GE | \
+                Comparison.IN | Comparison.CONTAINS | Comparison.STARTS_WITH | \
+                Comparison.ENDS_WITH | Comparison.MATCHES:
+            return None
+        case _:
+            assert_never(op)
+
+
+def compare(op: Comparison, left: Any, right: Any) -> bool:
+    """A positive comparison (not `!=`, `not in`, `matches`): false when a side is missing."""
+    if left is None or right is None:
+        return False
+    return _positive(op)(left, right)
+
+
+def _positive(op: Comparison) -> Callable[[Any, Any], bool]:
+    match op:
+        case Comparison.EQ:
+            return operator.eq
+        case Comparison.LT:
+            return operator.lt
+        case Comparison.LE:
+            return operator.le
+        case Comparison.GT:
+            return operator.gt
+        case Comparison.GE:
+            return operator.ge
+        case Comparison.IN:
+            return lambda left, right: left in right
+        case Comparison.CONTAINS:
+            return lambda left, right: right in left
+        case Comparison.STARTS_WITH:
+            return lambda left, right: left.startswith(right)
+        case Comparison.ENDS_WITH:
+            return lambda left, right: left.endswith(right)
+        case Comparison.NE | Comparison.NOT_IN | Comparison.MATCHES:
+            raise ValueError(f"{op} is not a positive comparison")
+        case _:
+            assert_never(op)
+
+
+def compare_source(op: Comparison, left: str, right: str) -> str:
+    """Generated code of a positive comparison of two present values."""
+    match op:
+        case Comparison.EQ | Comparison.LT | Comparison.LE | Comparison.GT | Comparison.GE:
+            return f"{left} {op.value} {right}"
+        case Comparison.IN:
+            return f"{left} in {right}"
+        case Comparison.CONTAINS:
+            return f"{right} in {left}"
+        case Comparison.STARTS_WITH:
+            return f"{left}.startswith({right})"
+        case Comparison.ENDS_WITH:
+            return f"{left}.endswith({right})"
+        case Comparison.NE | Comparison.NOT_IN | Comparison.MATCHES:
+            raise ValueError(f"{op} is not a positive comparison")
+        case _:
+            assert_never(op)
+
+
+def compare_vectorised(op: Comparison, left: Any, right: Any) -> Any:
+    """Over float columns, missing = nan (nan compares false; `!=` negates `==`)."""
+    import numpy as np
+
+    with np.errstate(invalid="ignore"):
+        match op:
+            case Comparison.EQ | Comparison.LT | Comparison.LE | Comparison.GT | Comparison.GE:
+                return _positive(op)(left, right)
+            case Comparison.NE:
+                return ~(left == right)
+            case Comparison.IN | Comparison.NOT_IN | Comparison.CONTAINS | \
+                    Comparison.STARTS_WITH | Comparison.ENDS_WITH | Comparison.MATCHES:
+                raise ValueError(f"{op} has no form over recorded score columns")
+            case _:
+                assert_never(op)
+
+
+def regex_error(pattern: str, flags: str = "") -> str | None:
+    """Why RE2 refuses a `matches` pattern, or None when it compiles: every pattern runs on
+    RE2 (runtime.compile_pattern), so the checker asks RE2 itself."""
+    import re2
+
+    try:
+        rt.compile_pattern(pattern, flags)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else b""
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        return str(reason) or "RE2 cannot compile this pattern"
+    except (TypeError, ValueError) as exc:  # e.g. a NUL byte in the pattern
+        return str(exc)
+    return None
