@@ -198,7 +198,10 @@ class _CountingScorer:
     """The compiled scorer, counting its evaluations and the events each one walked."""
 
     def __init__(self, scorer):
-        self.module, self.scorer, self.events_walked = scorer.module, scorer, 0
+        self.scorer, self.events_walked = scorer, 0
+
+    def __getattr__(self, name):     # the Backend's other attributes
+        return getattr(self.scorer, name)
 
     def evaluate(self, fields, grouped, instant, explain=False):
         self.events_walked += sum(len(events) for events in grouped.values())
@@ -209,7 +212,7 @@ def _many_events(n: int) -> list[tuple[str, float, dict]]:
     rng = random.Random(n)
     kinds = ["page_view", "email_open", "content_download", "demo_request"]
     return [(kind, T - rng.randrange(0, 400) * 86400.0 - rng.random() * 3600,
-             {p: rng.choice(["/pricing", "/blog"]) for p in SCORER.module.PROPERTY_TYPES[kind]})
+             {p: rng.choice(["/pricing", "/blog"]) for p in SCORER.property_types[kind]})
             for kind in (rng.choice(kinds) for _ in range(n))]
 
 
@@ -217,7 +220,7 @@ def test_the_timeline_costs_a_bounded_number_of_evaluations_per_event():
     # Each entry evaluates every earlier event: entries for all n events would walk n²/2 events.
     from leadscore.explain import TIMELINE_ROWS
 
-    fields = rt.prepare_fields({"industry": "Manufacturing"}, SCORER.module.FIELD_TYPES)
+    fields = rt.prepare_fields({"industry": "Manufacturing"}, SCORER.field_types)
     for n in (TIMELINE_ROWS * 2, TIMELINE_ROWS * 4):
         counting = _CountingScorer(SCORER)
         x = explain(RULESET, counting, SOURCE, "lead", fields, _many_events(n), T, timeline=True)
@@ -228,13 +231,13 @@ def test_the_timeline_costs_a_bounded_number_of_evaluations_per_event():
 def test_the_timeline_rows_shown_are_those_of_the_full_timeline():
     from leadscore.explain import TIMELINE_ROWS
 
-    fields = rt.prepare_fields({"industry": "Manufacturing", "employees": 300.0}, SCORER.module.FIELD_TYPES)
+    fields = rt.prepare_fields({"industry": "Manufacturing", "employees": 300.0}, SCORER.field_types)
     events = _many_events(TIMELINE_ROWS + 40)
     x = explain(RULESET, SCORER, SOURCE, "lead", fields, events, T, timeline=True)
     ordered = sorted(events, key=lambda e: e[1])
     for k in (0, 1, TIMELINE_ROWS - 1):   # the entry after event `omitted + k`, from all events up to it
         upto = ordered[:x.timeline_omitted + k + 1]
-        grouped = {name: [(at, p) for kind, at, p in upto if kind == name] for name in SCORER.module.PROPERTY_TYPES}
+        grouped = {name: [(at, p) for kind, at, p in upto if kind == name] for name in SCORER.property_types}
         expected = SCORER.evaluate(fields, grouped, upto[-1][1])
         assert (x.timeline[k].at, x.timeline[k].scores, x.timeline[k].thresholds) == \
             (upto[-1][1], expected.scores, expected.thresholds)

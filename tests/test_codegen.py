@@ -1,5 +1,6 @@
 """Code generation edge cases. Large rulesets compile (issue 10, item 7): the generated Python
-never nests per branch, and replay's atom bit masks have no size limit."""
+never nests per branch (a case or segment as long as the checker allows compiles: CPython would
+not compile an `elif` chain of that length), and replay's atom bit masks have no size limit."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 
 from leadscore.compiler.analysis import ReplayAnalysis
 from leadscore.compiler.python import CHAIN, generate
+from leadscore.dsl.checker import MAX_CASE_BRANCHES, MAX_SEGMENT_LABELS
 from scoring_helpers import AS_OF, build, score_both
 
 
@@ -28,17 +30,19 @@ def _case_rule(cuts: list[int], otherwise: bool) -> str:
     return f"score fit {{\n  size: case {{\n{branches}{tail}\n  }}\n}}"
 
 
-def test_case_rule_of_3000_branches_compiles_and_picks_the_first_match(tmp_path):
-    cuts = list(range(3000, 0, -1))
+def test_the_longest_case_rule_compiles_and_picks_the_first_match(tmp_path):
+    n = MAX_CASE_BRANCHES - 1     # and `otherwise`
+    cuts = list(range(n, 0, -1))
     score = _both(build(tmp_path, _case_rule(cuts, otherwise=True)))
-    for employees, expected in ((5000, 1.0), (2999, 2.0), (1, 3000.0), (0, -1.0), (None, -1.0)):
+    for employees, expected in ((5000, 1.0), (n - 1, 2.0), (1, float(n)), (0, -1.0), (None, -1.0)):
         assert score({"employees": employees}).scores["fit"] == expected
 
 
-def test_segment_of_3000_labels_compiles(tmp_path):
-    labels = "\n".join(f"  l{i} if employees >= {3000 - i}" for i in range(3000))
+def test_the_longest_segment_compiles(tmp_path):
+    n = MAX_SEGMENT_LABELS
+    labels = "\n".join(f"  l{i} if employees >= {n - i}" for i in range(n))
     score = _both(build(tmp_path, f"score fit {{\n  a: +1 if employees > 0\n}}\nsegment size {{\n{labels}\n}}"))
-    for employees, expected in ((3000, "l0"), (1, "l2999"), (0, None)):
+    for employees, expected in ((n, "l0"), (1, f"l{n - 1}"), (0, None)):
         assert score({"employees": employees}).segments["size"] == expected
 
 

@@ -80,7 +80,7 @@ def test_decay_table_is_what_the_scorer_computes(tmp_path):
     (folder / "rules.score").write_text(HEADER + "score s {\n" + rules + "}\n", encoding="utf-8")
     scorer = leadscore.load(str(folder / "rules.score")).interpret()
     for column, days in enumerate((7, 30, 90)):
-        result = scorer.score({"lead_id": "x"}, [event("page_view", ago(days), url="/")], AS_OF)
+        result = scorer.score({"lead_id": "x"}, [event("page_view", ago(days), url="/")], AS_OF, explain=True)
         points = {r.rule: r.points for r in result.reasons}
         for i, (decay, expected) in enumerate(table.items()):
             assert round(points.get(f"r{i}", 0.0), 2) == expected[column], (decay, days)

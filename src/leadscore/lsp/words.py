@@ -4,9 +4,9 @@ are looked up in the file's `const` lines."""
 
 from __future__ import annotations
 
-from ..compiler.runtime import decay_half_life, decay_linear, decay_steps
 from ..dsl import ast
 from ..dsl import formatter as fmt
+from ..semantics import DAY, NO_DECAY, Decay, DecayKind, decay_factor
 
 HINT_AGES_DAYS = (7, 30, 90)
 
@@ -18,7 +18,7 @@ def constants(ruleset: ast.Ruleset) -> dict[str, ast.Expr]:
 def days(node: ast.Duration | ast.Name | None, consts: dict[str, ast.Expr]) -> float | None:
     if isinstance(node, ast.Name):
         node = consts.get(node.name)
-    return node.days if isinstance(node, ast.Duration) else None
+    return node.seconds / DAY if isinstance(node, ast.Duration) else None
 
 
 def number(node: ast.Number | ast.Name, consts: dict[str, ast.Expr]) -> float | None:
@@ -37,19 +37,26 @@ def effective_decay(rule: ast.EventRule, block: ast.ScoreBlock | None) -> ast.De
 
 def fraction(decay: ast.Decay | None, age: float, consts: dict[str, ast.Expr]) -> float | None:
     """What share of its points an event keeps at `age` days (None: not known
-    from the text, e.g. a constant that is not a duration)."""
+    from the text, e.g. a constant that is not a duration). The meaning of each
+    decay kind is the registry's (semantics.py), as in every scorer."""
+    decided = _decided(decay, consts)
+    return None if decided is None else decay_factor(decided, age)
+
+
+def _decided(decay: ast.Decay | None, consts: dict[str, ast.Expr]) -> Decay | None:
+    """The decay as the registry takes it, read from a file that may not check yet."""
     if decay is None or isinstance(decay, ast.DecayNone):
-        return 1.0
+        return NO_DECAY
     if isinstance(decay, ast.DecayHalfLife):
         half = days(decay.half_life, consts)
-        return decay_half_life(age, half) if half and half > 0 else None
+        return Decay(DecayKind.HALF_LIFE, half) if half and half > 0 else None
     if isinstance(decay, ast.DecayLinear):
         length = days(decay.length, consts)
-        return decay_linear(age, length) if length and length > 0 else None
+        return Decay(DecayKind.LINEAR, length) if length and length > 0 else None
     ages = [days(s.age, consts) for s in decay.steps]
     if any(a is None for a in ages):
         return None
-    return decay_steps(age, tuple(ages), tuple(s.percent.value / 100 for s in decay.steps))
+    return Decay(DecayKind.STEPS, ages=tuple(ages), fractions=tuple(s.percent.value / 100 for s in decay.steps))
 
 
 def worth_after(rule: ast.EventRule, block: ast.ScoreBlock | None, consts: dict[str, ast.Expr],
