@@ -12,6 +12,7 @@ import click
 from ..safe_text import shown
 from .common import parse_instant
 
+_UNBOUNDED = 10_000      # columns: tables take their own width
 _TABLE = click.Path(exists=True, dir_okay=False)
 _FORMATS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 
@@ -56,6 +57,9 @@ def _horizon(ctx, param, value: str) -> float:
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write the HTML report here.")
 @click.option("--examples", type=click.IntRange(0), default=5, show_default=True, metavar="N",
               help="Flipped leads shown per threshold and kind of change.")
+@click.option("--by", "by", multiple=True, metavar="FIELD",
+              help="Every threshold metric per value of this lead field, or per `cohort` (month of the "
+                   "lead's first instant); repeatable.")
 @click.option("--strict", is_flag=True, help="Any row that cannot be used is an error (exit 1).")
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes (0: one per CPU).")
@@ -65,7 +69,7 @@ def command(ruleset: str, history: str | None, leads_path, events_path, outcomes
             baseline_path: str | None, against: str | None, settings: tuple[str, ...], sweep: str | None,
             start: float | None, end: float | None, success: str, horizon: float, capacity: float | None,
             target: int | None, output_format: str | None, output: str | None, html_path: str | None,
-            examples: int, strict: bool, jobs: int, allow_schema_outside: bool) -> None:
+            examples: int, by: tuple[str, ...], strict: bool, jobs: int, allow_schema_outside: bool) -> None:
     """Replay the history through RULESET and report, per threshold, how many leads cross,
     how many of them succeed, how early, and at what weekly volume.
 
@@ -90,6 +94,7 @@ def command(ruleset: str, history: str | None, leads_path, events_path, outcomes
     try:
         found = _variants(v, ruleset, baseline_path, against, settings, allow_schema_outside)
         request = SweepRequest(*v.sweep_values(found[-1].checked, sweep)) if sweep else None
+        by = _breakdowns(v, found[-1].checked.schema, by)
         files = HistoryFiles.find(history, {"leads": leads_path, "events": events_path, "outcomes": outcomes_path,
                                             "changes": changes_path})
     except v.UsageError as error:
@@ -99,7 +104,7 @@ def command(ruleset: str, history: str | None, leads_path, events_path, outcomes
         sys.exit(1)
     except TableError as error:
         raise click.UsageError(shown(error)) from None
-    options = Options(success, horizon, start, end, capacity, target, jobs or _cpus(), examples)
+    options = Options(success, horizon, start, end, capacity, target, jobs or _cpus(), examples, by)
     log = ProblemLog(strict=strict)
     try:
         with _Progress() as progress:
@@ -132,6 +137,17 @@ def _variants(v, ruleset: str, baseline_path, against, settings, allow_outside) 
     if overrides:
         return [v.Variant("baseline", current, ruleset), candidate]
     return [v.Variant("baseline", current, ruleset)]
+
+
+def _breakdowns(v, schema, by: tuple[str, ...]) -> tuple[str, ...]:
+    """The --by names, each once: lead fields of the schema, or `cohort`."""
+    from ..simulator.breakdowns import COHORT
+
+    for name in by:
+        if name not in schema.fields and name != COHORT:
+            known = ", ".join(list(schema.fields) + [COHORT])
+            raise v.UsageError(f"--by {name}: the schema has no lead field of that name (give one of: {known})")
+    return tuple(dict.fromkeys(by))
 
 
 def _diagnostics(error) -> None:
@@ -218,10 +234,12 @@ def _text(result: dict, output: str | None) -> None:
     from .common import write_atomically
 
     if output is None:
-        render_text(result, Console(highlight=False, soft_wrap=False))
+        # Piped (a CI log): as wide as the tables are, not cut at 80 columns.
+        render_text(result, Console(highlight=False, soft_wrap=False,
+                                    width=None if sys.stdout.isatty() else _UNBOUNDED))
         return
     buffer = io.StringIO()
-    render_text(result, Console(file=buffer, width=120, color_system=None, highlight=False))
+    render_text(result, Console(file=buffer, width=_UNBOUNDED, color_system=None, highlight=False))
     write_atomically(output, buffer.getvalue())
     click.echo(f"wrote {output}", err=True)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .breakdowns import SHOWN
+
 NONE = "—"
 
 # key, label, kind
@@ -98,3 +100,40 @@ def header_lines(result: dict, text: Callable[[str], str], code: Callable[[str],
     if skipped:
         lines.append("rows left out: " + ", ".join(f"{table} {n:,}" for table, n in skipped.items()))
     return lines
+
+
+
+BY_COLUMNS = ("crossed", "precision", "recall", "lift", "base_rate", "lead_time_median_days", "censored",
+              "weekly_mean")
+BY_COMPARED = ("crossed", "precision", "recall", "lift")     # per variant, when two are compared
+SHORT_BY = {"lead_time_median_days": "lead time", "weekly_mean": "per week"}
+MISSING = "(missing)"
+
+
+def breakdown_fields(variants: dict, threshold: str) -> list[str]:
+    return list(dict.fromkeys(name for v in variants.values()
+                              for name in v["thresholds"].get(threshold, {}).get("by", {})))
+
+
+def breakdown_table(variants: dict, threshold: str, field: str) -> tuple[list[str], list[list[str]]]:
+    """(head, rows) of one `--by` table: the groups the result ranks first (the SHOWN largest,
+    or every cohort), then "other" for the rest; per variant the BY_COLUMNS (BY_COMPARED
+    for several). Cells are plain text: group values are user text for each report to escape."""
+    tables = [v["thresholds"].get(threshold, {}) for v in variants.values()]
+    groups = [t.get("by", {}).get(field, {}) for t in tables]
+    others = [t.get("by_other", {}).get(field) for t in tables]
+    order = list(dict.fromkeys(value for g in groups for value in g))
+    rest = any(o is not None for o in others)
+    shown = order[:SHOWN] if rest else order
+    lines = [(value if value != "" else MISSING, [g.get(value) or {} for g in groups]) for value in shown]
+    if rest:
+        lines.append((f"other ({len(order) - len(shown):,} values)", [o or {} for o in others]))
+    names = [f"{name}: " if len(variants) > 1 else "" for name in variants]
+    columns = BY_COLUMNS if len(variants) == 1 else BY_COMPARED
+    head = [field, "leads"] + [name + SHORT_BY.get(key, label(key)) for name in names for key in columns]
+    rows = []
+    for text, metrics in lines:
+        leads = next((m["funnel"]["leads"] for m in metrics if "funnel" in m), None)
+        rows.append([text, value(leads, "count")] + [value(m.get(key), kind_of(key)) for m in metrics
+                                                     for key in columns])
+    return head, rows

@@ -36,6 +36,10 @@ def render_markdown(result: dict) -> str:
             rows.append(row)
         out += ["", f"### Threshold {markdown_code(threshold)}", ""]
         out += _table(["metric", *names, *(["change"] if compare else [])], rows)
+        for field in f.breakdown_fields(variants, threshold):
+            head, by_rows = f.breakdown_table(variants, threshold, field)
+            out += ["", f"#### Threshold {markdown_code(threshold)} by {markdown_code(field)}", ""]
+            out += _table(head, by_rows)
         flips = result.get("flips", {}).get(threshold)
         if flips:
             out += ["", "Leads that flip: " + ", ".join(f"{text} **{flips.get(key, 0):,}**" for key, text in f.FLIPS)]

@@ -45,6 +45,7 @@ def render_text(result: dict, console: Console) -> None:
             table.add_row(*row)
         console.print()
         console.print(table)
+        _breakdowns(console, variants, threshold)
         flips = result.get("flips", {}).get(threshold)
         if flips:
             _flips(console, threshold, flips)
@@ -60,6 +61,18 @@ def _flips(console: Console, threshold: str, flips: dict) -> None:
     for e in flips.get("examples") or []:
         _line(console, f"  {e['lead_id']}: {e['change']} ({e['baseline'] or f.NONE} → {e['candidate'] or f.NONE}); "
                        f"at {e['at']}: {'; '.join(e['rules']) or f.NONE}")
+
+
+def _breakdowns(console: Console, variants: dict, threshold: str) -> None:
+    for field in f.breakdown_fields(variants, threshold):
+        head, rows = f.breakdown_table(variants, threshold, field)
+        table = Table(title=_text(f"threshold {threshold} by {field}"), title_justify="left", show_edge=False)
+        for i, name in enumerate(head):
+            table.add_column(_text(name), justify="left" if i == 0 else "right")
+        for row in rows:
+            table.add_row(_text(row[0]), *row[1:])
+        console.print()
+        console.print(table)
 
 
 def _segments(console: Console, variants: dict) -> None:

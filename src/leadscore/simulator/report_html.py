@@ -23,8 +23,9 @@ from . import report_charts as charts
 from .formatting import METRICS as _METRICS
 from .formatting import NONE as _NONE
 from .formatting import SWEEP_COLUMNS as _SWEEP_COLUMNS
+from .formatting import breakdown_table as _breakdown_table
 
-_KNOWN = {key for key, _, _ in _METRICS} | {"weekly"}
+_KNOWN = {key for key, _, _ in _METRICS} | {"weekly", "by", "by_other"}
 # Which way a change is an improvement (green) or not (red); other metrics stay neutral.
 _BETTER = {"precision": 1, "recall": 1, "lift": 1, "lead_time_median_days": -1, "lead_time_p90_days": -1,
            "weeks_over_capacity": -1}
@@ -258,6 +259,27 @@ def _thresholds_section(variants: dict[str, dict], thresholds: list[str]) -> str
     return "\n".join(parts)
 
 
+def _breakdowns_section(variants: dict[str, dict], thresholds: list[str]) -> str:
+    """The `--by` tables, as the text report has them (the largest groups, then "other")."""
+    parts = []
+    for threshold in thresholds:
+        for field in _breakdown_fields(variants, threshold):
+            try:
+                head, rows = _breakdown_table(variants, threshold, field)
+            except (AttributeError, KeyError, TypeError, ValueError):
+                continue     # a hand-made result of another shape
+            parts.append(f"<h3>Threshold <code>{escape(threshold)}</code> by <code>{escape(field)}</code></h3>"
+                         + _table([escape(h) for h in head], [[escape(c) for c in row] for row in rows], (0,)))
+    if not parts:
+        return ""
+    return '<section id="breakdowns"><h2>Breakdowns</h2>' + "\n".join(parts) + "</section>"
+
+
+def _breakdown_fields(variants: dict[str, dict], threshold: str) -> list[str]:
+    return list(dict.fromkeys(str(name) for v in variants.values()
+                              for name in _obj(_obj(_obj(v.get("thresholds")).get(threshold)).get("by"))))
+
+
 def _sweep_section(result: dict, variants: dict[str, dict], figures: _Charts) -> str:
     sweep = _obj(result.get("sweep"))
     points = [p for p in _arr(sweep.get("points")) if isinstance(p, dict) and _num(p.get("value")) is not None]
@@ -396,6 +418,7 @@ def html_report(result: dict) -> str:
         body.append(_variants_section(variants))
     if thresholds:
         body.append(_thresholds_section(variants, thresholds))
+        body.append(_breakdowns_section(variants, thresholds))
     body += [_sweep_section(result, variants, figures), _weekly_section(result, variants, thresholds, figures),
              _scores_section(variants, figures), _flips_section(result), _notes_section(result)]
     title = _header_title(variants)

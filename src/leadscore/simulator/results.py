@@ -11,6 +11,7 @@ from ..compiler import runtime as rt
 from ..compiler.analysis import fields_used
 from ..dsl import ast
 from ..tables import ProblemLog
+from .breakdowns import COHORT, breakdown
 from .metrics import Population, Settings, threshold_metrics
 from .run import Options, Simulation
 from .variants import constants_json
@@ -39,11 +40,14 @@ def result_json(sim: Simulation, options: Options, log: ProblemLog) -> dict:
         "target": options.target,
         "variants": {},
     }
+    fields = sim.variants[-1].checked.schema.fields
+    cohorts = {name for name in sim.groups if name == COHORT and name not in fields}
     for variant, plan, outcome in zip(sim.variants, sim.plans, sim.outcomes):
         out["variants"][variant.name] = {
             "ruleset": variant.checked.name, "version": variant.checked.version, "source": variant.source,
             "constants": constants_json(variant.checked),
-            "thresholds": {name: threshold_metrics(outcome.crossings[:, i], population, settings)
+            "thresholds": {name: _threshold(outcome.crossings[:, i], population, settings, sim.groups,
+                                             cohorts)
                            for i, name in enumerate(plan.thresholds)},
             "segments": _segments(plan, outcome, present, settings),
             "score_distributions": {name: histogram(outcome.final_scores[present, i], successful[present],
@@ -64,6 +68,19 @@ def result_json(sim: Simulation, options: Options, log: ProblemLog) -> dict:
     out["notes"] = notes(sim)
     out["replay"] = {"buckets": sim.buckets, "evaluations": {v.name: o.evaluations
                                                              for v, o in zip(sim.variants, sim.outcomes)}}
+    return out
+
+
+def _threshold(crossing: np.ndarray, population: Population, settings: Settings, groups: dict,
+               cohorts: set[str]) -> dict:
+    """The threshold's metrics, and with --by the same metrics per group (`by`) and for the
+    groups after the largest (`by_other`, null when every group is shown)."""
+    out = threshold_metrics(crossing, population, settings)
+    if groups:
+        found = {name: breakdown(crossing, values, population, settings, name in cohorts)
+                 for name, values in groups.items()}
+        out["by"] = {name: by for name, (by, _) in found.items()}
+        out["by_other"] = {name: other for name, (_, other) in found.items()}
     return out
 
 

@@ -24,6 +24,7 @@ from ..batch.pipeline import bucket_count
 from ..batch.spill import _bucket_of
 from ..tables import ProblemLog, TableError, unknown_lead
 from . import compare, history
+from .breakdowns import lead_groups
 from .engine import Engine, Plan, Replayed, Window
 from .instants import DAY, lead_times, next_midnight
 from .python_backend import PythonEngine
@@ -41,6 +42,7 @@ class Options:
     target: int | None = None
     jobs: int = 1
     examples: int = 5
+    by: tuple[str, ...] = ()         # --by: lead fields, or `cohort`
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ class Simulation:
     buckets: int = 1
     other_problems: dict = field(default_factory=dict)     # (table, kind) -> count, read with another schema
     changed_fields: frozenset[str] = frozenset()
+    lead_ids: list[str] = field(default_factory=list)
+    groups: dict[str, np.ndarray] = field(default_factory=dict)     # --by name -> each lead's group
 
 
 def schema_key(schema) -> tuple:
@@ -105,6 +109,8 @@ class _Job:
     keep: int
     compare: bool
     engine: Engine
+    by: tuple[str, ...] = ()
+    types: dict = field(default_factory=dict)       # the main schema's lead field types
 
 
 @dataclass
@@ -116,6 +122,8 @@ class _Bucket:
     sweep: list[np.ndarray] | None
     examples: list[tuple[str, str, int, dict]]       # (threshold, kind, position, example)
     problems: dict
+    ids: list[str] = field(default_factory=list)
+    groups: list[list[str]] = field(default_factory=list)
 
 
 _JOB: _Job | None = None
@@ -147,7 +155,7 @@ def simulate(variants: list[Variant], files: history.HistoryFiles, options: Opti
         plans, value_plans, swept = _plans(variants, keys, sweep)
         _JOB = _Job(spills, main_key, plans, value_plans, swept, sweep, window, outcomes.success,
                     _outcome_ids(outcomes, count), options.examples, max(1, log.keep), len(variants) == 2,
-                    engine or PythonEngine())
+                    engine or PythonEngine(), options.by, _field_types(schema, options.by))
         try:
             found = _run(count, options.jobs, progress)
         finally:
@@ -155,9 +163,16 @@ def simulate(variants: list[Variant], files: history.HistoryFiles, options: Opti
         history.report([b.problems for b in found], spills[main_key], log, files.outcomes)
         changed = spills[main_key].changed
     simulation = _merge(found, variants, [p for p, _ in plans], window, last, sweep, swept, count, options.examples)
+    simulation.lead_ids = [lead for b in found for lead in b.ids]
+    simulation.groups = {name: np.array([g for b in found for g in b.groups[k]], dtype=object)
+                         for k, name in enumerate(options.by)}
     simulation.other_problems = dict(others.counts)
     simulation.changed_fields = changed
     return simulation
+
+
+def _field_types(schema, by: tuple[str, ...]) -> dict[str, str]:
+    return {name: schema.fields[name].type for name in by if name in schema.fields}
 
 
 def _window(spill_: history.Spill, created: str | None, outcomes: history.Outcomes,
@@ -239,6 +254,7 @@ def _bucket(number: int) -> tuple[int, _Bucket]:
     main = prepared[job.main_key]
     times = lead_times(main, window.end, window.start)
     success = np.array([job.success.get(lead, np.nan) for lead in main.ids])
+    groups = lead_groups(job.by, main.fields, job.types, times["first"])    # before the replay changes fields
     replays = []
     for plan, key in job.plans:
         found = job.engine.replay(prepared[key], plan, window)
@@ -254,7 +270,7 @@ def _bucket(number: int) -> tuple[int, _Bucket]:
     for r in replays:
         r.recording = None     # only the sweep reads it, here
     return number, _Bucket(np.asarray(main.positions, np.int64), success, times["first_in_window"], replays,
-                           sweep, examples, problems)
+                           sweep, examples, problems, main.ids, groups)
 
 
 def _aligned(found: Replayed, bucket: history.Bucket, main: history.Bucket) -> Replayed:
