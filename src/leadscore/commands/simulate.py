@@ -60,6 +60,10 @@ def _horizon(ctx, param, value: str) -> float:
 @click.option("--by", "by", multiple=True, metavar="FIELD",
               help="Every threshold metric per value of this lead field, or per `cohort` (month of the "
                    "lead's first instant); repeatable.")
+@click.option("--leads-out", type=click.Path(dir_okay=False), metavar="FILE.csv",
+              help="Write one row per lead with an instant in the window: its crossings, success and amount.")
+@click.option("--flips-out", type=click.Path(dir_okay=False), metavar="FILE.csv",
+              help="Write every lead that flips between the two variants, with the cause.")
 @click.option("--strict", is_flag=True, help="Any row that cannot be used is an error (exit 1).")
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes (0: one per CPU).")
@@ -69,7 +73,7 @@ def command(ruleset: str, history: str | None, leads_path, events_path, outcomes
             baseline_path: str | None, against: str | None, settings: tuple[str, ...], sweep: str | None,
             start: float | None, end: float | None, success: str, horizon: float, capacity: float | None,
             target: int | None, output_format: str | None, output: str | None, html_path: str | None,
-            examples: int, by: tuple[str, ...], strict: bool, jobs: int, allow_schema_outside: bool) -> None:
+            examples: int, by: tuple[str, ...], leads_out: str | None, flips_out: str | None, strict: bool, jobs: int, allow_schema_outside: bool) -> None:
     """Replay the history through RULESET and report, per threshold, how many leads cross,
     how many of them succeed, how early, and at what weekly volume.
 
@@ -95,6 +99,8 @@ def command(ruleset: str, history: str | None, leads_path, events_path, outcomes
         found = _variants(v, ruleset, baseline_path, against, settings, allow_schema_outside)
         request = SweepRequest(*v.sweep_values(found[-1].checked, sweep)) if sweep else None
         by = _breakdowns(v, found[-1].checked.schema, by)
+        if flips_out and len(found) < 2:
+            raise v.UsageError("--flips-out needs two variants to compare: give --baseline, --against or --set")
         files = HistoryFiles.find(history, {"leads": leads_path, "events": events_path, "outcomes": outcomes_path,
                                             "changes": changes_path})
     except v.UsageError as error:
@@ -104,7 +110,7 @@ def command(ruleset: str, history: str | None, leads_path, events_path, outcomes
         sys.exit(1)
     except TableError as error:
         raise click.UsageError(shown(error)) from None
-    options = Options(success, horizon, start, end, capacity, target, jobs or _cpus(), examples, by)
+    options = Options(success, horizon, start, end, capacity, target, jobs or _cpus(), examples, by, bool(flips_out))
     log = ProblemLog(strict=strict)
     try:
         with _Progress() as progress:
@@ -119,6 +125,7 @@ def command(ruleset: str, history: str | None, leads_path, events_path, outcomes
     if not (output_format == "text" and output is None):
         _problems(log)   # a text report on standard output lists them itself
     _write(simulation, options, log, output_format, output, html_path)
+    _lead_tables(simulation, leads_out, flips_out)
 
 
 def _variants(v, ruleset: str, baseline_path, against, settings, allow_outside) -> list:
@@ -223,6 +230,21 @@ def _write(simulation, options, log, output_format: str, output: str | None, htm
     except OSError as error:
         click.echo(shown(f"error: {error.filename or output}: {error.strerror or error}"), err=True)
         sys.exit(1)
+
+
+def _lead_tables(simulation, leads_out: str | None, flips_out: str | None) -> None:
+    from ..simulator.lead_tables import flips_csv, leads_csv
+    from .common import write_atomically
+
+    for path, make in ((leads_out, leads_csv), (flips_out, flips_csv)):
+        if not path:
+            continue
+        try:
+            write_atomically(path, make(simulation))
+        except OSError as error:
+            click.echo(shown(f"error: {error.filename or path}: {error.strerror or error}"), err=True)
+            sys.exit(1)
+        click.echo(shown(f"wrote {path}"), err=True)
 
 
 def _text(result: dict, output: str | None) -> None:

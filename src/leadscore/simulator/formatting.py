@@ -36,6 +36,21 @@ FLIPS = (("newly_crossed", "newly crossed"), ("no_longer_crossed", "no longer cr
          ("earlier", "crossed earlier"), ("later", "crossed later"))
 
 
+def flip_outcome(example: dict) -> str:
+    """Whether a flipped lead became a customer (reached the success stage), and when."""
+    return f"success at {example['success_at']}" if example.get("success_at") else "no success"
+
+
+def flip_cause(example: dict) -> str:
+    return "; ".join(example.get("cause") or []) or NONE
+
+
+def flip_points(example: dict) -> str:
+    """The rules' points at the example's instant, when they say more than the cause."""
+    rules = example.get("rules") or []
+    return "" if set(rules) <= set(example.get("cause") or []) else "; ".join(rules)
+
+
 def value(v, kind: str) -> str:
     if v is None:
         return NONE

@@ -64,18 +64,24 @@ class Outcomes:
     leads: dict[str, tuple[float, float, int]]  # every lead id named by an outcome, in file order ->
                                                 # its earliest and latest outcome time (any stage)
                                                 # and the file row of its first outcome
+    amounts: dict[str, float] = field(default_factory=dict)   # lead id -> the amount of its success
+                                                              # outcome, when it has one
 
 
 def read_success(path: str, stage: str, log: ProblemLog, id_column: str) -> Outcomes:
     stage = stage.strip().lower()
     out = Outcomes({}, {})
     seen: Counter = Counter()
-    for lead, found, at, _, row in read_outcomes(path, log, id_column=id_column, with_rows=True):
+    for lead, found, at, amount, row in read_outcomes(path, log, id_column=id_column, with_rows=True):
         seen[found] += 1
         low, high, first = out.leads.get(lead, (at, at, row))
         out.leads[lead] = (min(low, at), max(high, at), first)
         if found == stage and at < out.success.get(lead, float("inf")):
             out.success[lead] = at
+            if amount is None:
+                out.amounts.pop(lead, None)
+            else:
+                out.amounts[lead] = amount
     require_stage(seen, stage)
     return out
 

@@ -46,9 +46,10 @@ def render_markdown(result: dict) -> str:
             examples = (flips.get("examples") or [])[:_EXAMPLES_SHOWN]
             if examples:
                 out += ["", "<details><summary>Examples</summary>", ""]
-                out += _table(["lead", "change", "baseline", "candidate", "rules behind it"],
+                out += _table(["lead", "change", "baseline", "candidate", "cause", "outcome", "points there"],
                               [[e["lead_id"], e["change"], e["baseline"] or f.NONE, e["candidate"] or f.NONE,
-                                "; ".join(e["rules"]) or f.NONE] for e in examples], right=5)
+                                f.flip_cause(e), f.flip_outcome(e), f.flip_points(e) or f.NONE]
+                               for e in examples], right=7)
                 out += ["", "</details>"]
     if "sweep" in result:
         sweep = result["sweep"]

@@ -59,8 +59,10 @@ def _flips(console: Console, threshold: str, flips: dict) -> None:
     counts = ", ".join(f"{text} {flips.get(key, 0):,}" for key, text in f.FLIPS)
     _line(console, f"leads that flip on {threshold}: {counts}")
     for e in flips.get("examples") or []:
+        points = f.flip_points(e)
         _line(console, f"  {e['lead_id']}: {e['change']} ({e['baseline'] or f.NONE} → {e['candidate'] or f.NONE}); "
-                       f"at {e['at']}: {'; '.join(e['rules']) or f.NONE}")
+                       f"cause: {f.flip_cause(e)}; {f.flip_outcome(e)}"
+                       + (f"; points at {e['at']}: {points}" if points else ""))
 
 
 def _breakdowns(console: Console, variants: dict, threshold: str) -> None:

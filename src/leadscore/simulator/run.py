@@ -43,6 +43,7 @@ class Options:
     jobs: int = 1
     examples: int = 5
     by: tuple[str, ...] = ()         # --by: lead fields, or `cohort`
+    every_flip: bool = False         # --flips-out: explain every flipped lead, not only the examples
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ class Simulation:
     changed_fields: frozenset[str] = frozenset()
     lead_ids: list[str] = field(default_factory=list)
     groups: dict[str, np.ndarray] = field(default_factory=dict)     # --by name -> each lead's group
+    amount: np.ndarray | None = None             # per lead: the amount of its success, nan when none
+    positions: np.ndarray | None = None          # per lead: its row in the leads file
+    flipped: dict = field(default_factory=dict)  # with every_flip: threshold -> every flipped lead explained
 
 
 def schema_key(schema) -> tuple:
@@ -111,6 +115,8 @@ class _Job:
     engine: Engine
     by: tuple[str, ...] = ()
     types: dict = field(default_factory=dict)       # the main schema's lead field types
+    amounts: dict = field(default_factory=dict)     # lead id -> the amount of its success
+    every_flip: bool = False
 
 
 @dataclass
@@ -124,6 +130,7 @@ class _Bucket:
     problems: dict
     ids: list[str] = field(default_factory=list)
     groups: list[list[str]] = field(default_factory=list)
+    amount: np.ndarray | None = None
 
 
 _JOB: _Job | None = None
@@ -155,15 +162,19 @@ def simulate(variants: list[Variant], files: history.HistoryFiles, options: Opti
         plans, value_plans, swept = _plans(variants, keys, sweep)
         _JOB = _Job(spills, main_key, plans, value_plans, swept, sweep, window, outcomes.success,
                     _outcome_ids(outcomes, count), options.examples, max(1, log.keep), len(variants) == 2,
-                    engine or PythonEngine(), options.by, _field_types(schema, options.by))
+                    engine or PythonEngine(), options.by, _field_types(schema, options.by), outcomes.amounts,
+                    options.every_flip)
         try:
             found = _run(count, options.jobs, progress)
         finally:
             _JOB = None
         history.report([b.problems for b in found], spills[main_key], log, files.outcomes)
         changed = spills[main_key].changed
-    simulation = _merge(found, variants, [p for p, _ in plans], window, last, sweep, swept, count, options.examples)
+    simulation = _merge(found, variants, [p for p, _ in plans], window, last, sweep, swept, count, options.examples,
+                        options.every_flip)
     simulation.lead_ids = [lead for b in found for lead in b.ids]
+    simulation.amount = np.concatenate([b.amount for b in found])
+    simulation.positions = np.concatenate([b.positions for b in found])
     simulation.groups = {name: np.array([g for b in found for g in b.groups[k]], dtype=object)
                          for k, name in enumerate(options.by)}
     simulation.other_problems = dict(others.counts)
@@ -260,7 +271,7 @@ def _bucket(number: int) -> tuple[int, _Bucket]:
         found = job.engine.replay(prepared[key], plan, window)
         replays.append(found if key == job.main_key else _aligned(found, prepared[key], main))
     sweep = _sweep(job, replays[-1], main) if job.sweep else None
-    examples = _examples(job, prepared, replays) if job.compare and job.examples else []
+    examples = _examples(job, prepared, replays) if job.compare and (job.examples or job.every_flip) else []
     problems = dict(main.problems)
     index = main.index()
     unknown = [(order, lead) for order, lead in job.outcome_ids[number] if lead not in index]
@@ -270,7 +281,8 @@ def _bucket(number: int) -> tuple[int, _Bucket]:
     for r in replays:
         r.recording = None     # only the sweep reads it, here
     return number, _Bucket(np.asarray(main.positions, np.int64), success, times["first_in_window"], replays,
-                           sweep, examples, problems, main.ids, groups)
+                           sweep, examples, problems, main.ids, groups,
+                           np.array([job.amounts.get(lead, np.nan) for lead in main.ids], float))
 
 
 def _aligned(found: Replayed, bucket: history.Bucket, main: history.Bucket) -> Replayed:
@@ -310,8 +322,11 @@ def _sweep(job: _Job, replayed: Replayed, main: history.Bucket) -> list[np.ndarr
 
 
 def _examples(job: _Job, prepared: dict, replays: list[Replayed]) -> list:
-    """The first flipped leads of the bucket (by position in the leads file), explained."""
+    """The first flipped leads of the bucket (by position in the leads file), or all of them
+    with every_flip, explained."""
     (before, before_key), (after, after_key) = job.plans
+    limit = None if job.every_flip else job.examples
+    constants = compare.changed_constants(before.checked, after.checked)
     main = prepared[job.main_key]
     positions = np.asarray(main.positions)
     indexes = {key: bucket.index() for key, bucket in prepared.items()}
@@ -324,19 +339,22 @@ def _examples(job: _Job, prepared: dict, replays: list[Replayed]) -> list:
         scores = compare.threshold_scores(after.checked, threshold)
         for kind, mask in compare.flips(b_cross, c_cross, job.window.start, job.window.end).items():
             leads = np.flatnonzero(mask)
-            for k in leads[np.argsort(positions[leads], kind="stable")][:job.examples].tolist():
+            for k in leads[np.argsort(positions[leads], kind="stable")][:limit].tolist():
                 lead = main.ids[k]
                 instant = float(np.nanmin([b_cross[k], c_cross[k]]))
                 results = [job.engine.evaluate_at(prepared[key], indexes[key][lead], plan, instant)
                            if lead in indexes[key] else ((), (), (), ())
                            for plan, key in ((before, before_key), (after, after_key))]
                 found = compare.example(lead, kind, b_cross[k], c_cross[k], instant, results[0], results[1],
-                                        scores, (before.scores, after.scores))
+                                        scores, (before.scores, after.scores), constants)
+                found["success_at"] = compare._iso(job.success.get(lead, np.nan))
+                found["amount"] = job.amounts.get(lead)
                 out.append((threshold, kind, int(positions[k]), found))
     return out
 
 
-def _merge(found: list[_Bucket], variants, plans, window, last, sweep, swept, count, limit: int) -> Simulation:
+def _merge(found: list[_Bucket], variants, plans, window, last, sweep, swept, count, limit: int,
+           every_flip: bool = False) -> Simulation:
     def joined(get) -> np.ndarray:
         return np.concatenate([get(b) for b in found])
 
@@ -352,10 +370,14 @@ def _merge(found: list[_Bucket], variants, plans, window, last, sweep, swept, co
         sweep_outcome = SweepOutcome(sweep.constant, sweep.values, "replay" if swept is None else "paths",
                                      [joined(lambda b: b.sweep[k]) for k in range(len(sweep.values))])
     examples: dict = {}
+    flipped: dict = {}
     for threshold, kind, position, example in sorted((e for b in found for e in b.examples),
                                                      key=lambda e: e[2]):
         kept = examples.setdefault(threshold, {}).setdefault(kind, [])
         if len(kept) < limit:
             kept.append(example)
+        if every_flip:
+            flipped.setdefault(threshold, []).append(example)
     return Simulation(window, last, variants, plans, joined(lambda b: b.success),
-                      joined(lambda b: b.first_in_window), outcomes, sweep_outcome, examples, count)
+                      joined(lambda b: b.first_in_window), outcomes, sweep_outcome, examples, count,
+                      flipped=flipped)
