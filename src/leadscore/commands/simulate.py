@@ -45,6 +45,8 @@ def _horizon(ctx, param, value: str) -> float:
               help="End of the window, excluded, or `now` (default: the midnight after the latest event, change or lead creation).")
 @click.option("--success", default="won", show_default=True, metavar="STAGE",
               help="The outcome stage that counts as success (any case).")
+@click.option("--lost", metavar="STAGE",
+              help="The outcome stage that counts as lost (any case) [default: lost].")
 @click.option("--horizon", default="90d", show_default=True, callback=_horizon, metavar="DURATION",
               help="How long after crossing a success still counts (h, d or w).")
 @click.option("--capacity", type=click.FloatRange(0), metavar="N",
@@ -71,7 +73,7 @@ def _horizon(ctx, param, value: str) -> float:
               help="Allow a schema path that leads outside the rule file's folder.")
 def command(ruleset: str, history: str | None, leads_path, events_path, outcomes_path, changes_path,
             baseline_path: str | None, against: str | None, settings: tuple[str, ...], sweep: str | None,
-            start: float | None, end: float | None, success: str, horizon: float, capacity: float | None,
+            start: float | None, end: float | None, success: str, lost: str | None, horizon: float, capacity: float | None,
             target: int | None, output_format: str | None, output: str | None, html_path: str | None,
             examples: int, by: tuple[str, ...], leads_out: str | None, flips_out: str | None, strict: bool, jobs: int, allow_schema_outside: bool) -> None:
     """Replay the history through RULESET and report, per threshold, how many leads cross,
@@ -110,7 +112,8 @@ def command(ruleset: str, history: str | None, leads_path, events_path, outcomes
         sys.exit(1)
     except TableError as error:
         raise click.UsageError(shown(error)) from None
-    options = Options(success, horizon, start, end, capacity, target, jobs or _cpus(), examples, by, bool(flips_out))
+    options = Options(success, horizon, start, end, capacity, target, jobs or _cpus(), examples, by,
+                      bool(flips_out), lost or "lost", lost is not None)
     log = ProblemLog(strict=strict)
     try:
         with _Progress() as progress:

@@ -74,12 +74,11 @@ def breakdown(crossing: np.ndarray, groups: np.ndarray, population: Population, 
         members = order[bounds[k]:bounds[k + 1]]
         if not counted[members].any():
             continue
-        sub = Population(s[members], f[members])
-        found.append((-present(sub), value, members))
+        found.append((-present(population.subset(members)), value, members))
     found.sort(key=(lambda g: g[1]) if calendar else (lambda g: g[:2]))
-    by = {value: threshold_metrics(crossing[members], Population(s[members], f[members]), settings)
+    by = {value: threshold_metrics(crossing[members], population.subset(members), settings)
           for _, value, members in found}
     if calendar or len(found) <= SHOWN:
         return by, None
     rest = np.concatenate([members for _, _, members in found[SHOWN:]])
-    return by, threshold_metrics(crossing[rest], Population(s[rest], f[rest]), settings)
+    return by, threshold_metrics(crossing[rest], population.subset(rest), settings)

@@ -37,6 +37,8 @@ class Options:
     scale: float = 10
     min_count: int = 30
     max_values: int = 20              # a field without `values` is categorical up to this many
+    lost_stage: str = "lost"
+    decided_only: bool = False        # count only leads with a success or a loss (by as_of)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class Tally:
     values: dict[str, dict[tuple, list[int]]] = field(default_factory=dict)  # field -> key -> [leads, successes]
     too_many_values: list[str] = field(default_factory=list)
     outcomes_unknown_lead: int = 0
+    not_yet: int = 0                  # leads left out: they did not exist at --as-of
+    undecided: int = 0                # leads left out by --decided-only
 
 
 @dataclass(frozen=True)
@@ -186,13 +190,19 @@ def count_signals(plan: Plan, outcomes: Iterable[tuple], leads: Iterable[tuple[s
     (lead id, Event) pairs of the events table."""
     as_of = math.inf if options.as_of is None else options.as_of
     stage = options.success_stage.strip().lower()
+    lost_stage = options.lost_stage.strip().lower()
     success: dict[str, float] = {}
+    decided: set[str] = set()
     seen: Counter = Counter()
     for lead, outcome_stage, at, _amount in outcomes:
         seen[outcome_stage] += 1
         if outcome_stage == stage and at <= as_of and at < success.get(lead, math.inf):
             success[lead] = at
+        if outcome_stage in (stage, lost_stage) and at <= as_of:
+            decided.add(lead)
     require_stage(seen, stage)
+    if options.decided_only:
+        require_stage(seen, lost_stage, "--lost")
 
     tally = Tally(events=[[0, 0] for _ in plan.event_signals],
                   values={name: {} for name in plan.fields})
@@ -201,18 +211,40 @@ def count_signals(plan: Plan, outcomes: Iterable[tuple], leads: Iterable[tuple[s
     needed = where_fields(plan.checked, wheres)
     field_types = {name: plan.checked.schema.fields[name].type for name in needed}
     lead_fields: dict[str, dict] = {}
-    for lead, values in leads:
-        known.add(lead)
+    created = plan.checked.schema.created
+    later: list[tuple[str, dict]] = []      # with --as-of: leads created after it, or when unknown
+    counted: set[str] = set()
+
+    def count(lead: str, values: dict) -> None:
         won = lead in success
+        counted.add(lead)
         tally.leads += 1
         tally.successes += won
         _count_values(plan, tally, values, won)
+
+    for lead, values in leads:
+        known.add(lead)
         if needed:
             lead_fields[lead] = rt.prepare_fields(values, field_types)
+        if options.decided_only and lead not in decided:
+            tally.undecided += 1
+            continue
+        born = rt.normalise_value(values.get(created), "datetime") if created else None
+        if as_of == math.inf or (born is not None and born <= as_of):
+            count(lead, values)
+        else:
+            later.append((lead, values))
     tally.outcomes_unknown_lead = sum(lead not in known for lead in success)
 
-    masks = _event_masks(plan, open_events(known), success, lead_fields, field_types, as_of)
+    active: set[str] = set()                # leads with an event at or before --as-of
+    masks = _event_masks(plan, open_events(known), success, lead_fields, field_types, as_of, active)
+    for lead, values in later:
+        if lead in active:                  # a lead exists at T from its first instant on
+            count(lead, values)
+    tally.not_yet = len(later) - sum(lead in active for lead, _ in later)
     for lead, mask in masks.items():
+        if lead not in counted:
+            continue
         won = lead in success
         while mask:
             lowest = mask & -mask
@@ -251,8 +283,10 @@ def _count_values(plan: Plan, tally: Tally, values: dict, won: bool) -> None:
 
 
 def _event_masks(plan: Plan, events: Iterable[tuple[str, object]], success: dict[str, float],
-                 lead_fields: dict[str, dict], field_types: dict[str, str], as_of: float) -> dict[str, int]:
-    """lead -> bitmask of the event signals it showed before its success."""
+                 lead_fields: dict[str, dict], field_types: dict[str, str], as_of: float,
+                 active: set[str]) -> dict[str, int]:
+    """lead -> bitmask of the event signals it showed before its success; `active` gains the
+    leads with an event at or before as_of."""
     type_bit = {s.event: 1 << i for i, s in enumerate(plan.event_signals) if s.kind == "event"}
     by_event: dict[str, list[tuple[int, ast.Expr]]] = {}
     for i, s in enumerate(plan.event_signals):
@@ -263,9 +297,13 @@ def _event_masks(plan: Plan, events: Iterable[tuple[str, object]], success: dict
     masks: dict[str, int] = {}
     # Millions of events: dictionary methods bound once, outside the loop.
     known_mask, success_at, probe_of, fields_of = masks.get, success.get, probes.get, lead_fields.get
+    seen = active.add
     for lead, event in events:
         at = event.at
-        if at > as_of or at >= success_at(lead, math.inf):
+        if at > as_of:
+            continue
+        seen(lead)
+        if at >= success_at(lead, math.inf):
             continue
         mask = known_mask(lead, 0) | type_bit[event.type]
         probe = probe_of(event.type)
@@ -385,6 +423,12 @@ def _notes(plan: Plan, tally: Tally, base: float | None) -> list[str]:
     for name in tally.too_many_values:
         notes.append(f"field `{name}` has more than {plan.max_values} values: not treated as categorical "
                      "(--max-values)")
+    if tally.not_yet:
+        notes.append(f"{tally.not_yet:,} lead(s) did not exist yet at --as-of (created later, or no instant "
+                     "by then): left out")
+    if tally.undecided:
+        notes.append(f"{tally.undecided:,} lead(s) had neither a success nor a loss by then: left out "
+                     "(--decided-only)")
     if tally.outcomes_unknown_lead:
         notes.append(f"{tally.outcomes_unknown_lead} successful outcome(s) name leads missing from the "
                      "leads table; they are left out")

@@ -22,6 +22,12 @@ METRICS = (
     ("weekly_p90", "crossings per week, p90", "decimal"),
     ("weekly_max", "crossings per week, max", "count"),
     ("weeks_over_capacity", "weeks over capacity", "count"),
+    ("decided_precision", "decided precision", "share"),
+    ("losses", "lost after crossing", "count"),
+    ("open", "still open", "count"),
+    ("revenue", "revenue after crossing", "decimal"),
+    ("revenue_recall", "revenue recall", "share"),
+    ("revenue_per_crossing", "revenue per crossing", "decimal"),
 )
 FUNNEL = (
     ("leads", "funnel: leads with an instant", "count"),

@@ -23,7 +23,7 @@ _NOT_SKIPPED = ("bad_value", "unknown_column")     # a cell made missing, a colu
 def result_json(sim: Simulation, options: Options, log: ProblemLog) -> dict:
     settings = Settings(sim.window.start, sim.window.end, options.horizon, sim.last_timestamp,
                         options.capacity, options.target)
-    population = Population(sim.success, sim.first_in_window)
+    population = Population(sim.success, sim.first_in_window, sim.lost, sim.amount if sim.has_amounts else None)
     successful = ~np.isnan(sim.success)
     present = ~np.isnan(sim.first_in_window)
     out: dict = {
@@ -35,6 +35,7 @@ def result_json(sim: Simulation, options: Options, log: ProblemLog) -> dict:
         "skipped_rows": skipped_rows(log),
         "problems": problems(log),
         "success_stage": options.success.strip().lower(),
+        "lost_stage": options.lost.strip().lower() if sim.lost is not None else None,
         "horizon_days": _number(options.horizon / 86400.0),
         "capacity": None if options.capacity is None else _number(options.capacity),
         "target": options.target,
@@ -66,6 +67,9 @@ def result_json(sim: Simulation, options: Options, log: ProblemLog) -> dict:
                                        for i, name in enumerate(plan.thresholds)}}
                        for value, crossings in zip(sim.sweep.values, sim.sweep.crossings)]}
     out["notes"] = notes(sim)
+    if sim.lost is None:
+        out["notes"].append(f"no outcome has the lost stage `{options.lost.strip().lower()}`: decided precision "
+                            "and leads still open are null (--lost STAGE names it)")
     out["replay"] = {"buckets": sim.buckets, "evaluations": {v.name: o.evaluations
                                                              for v, o in zip(sim.variants, sim.outcomes)}}
     return out

@@ -44,6 +44,8 @@ class Options:
     examples: int = 5
     by: tuple[str, ...] = ()         # --by: lead fields, or `cohort`
     every_flip: bool = False         # --flips-out: explain every flipped lead, not only the examples
+    lost: str = "lost"
+    lost_given: bool = False         # --lost named: a stage no outcome has is a usage error
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class Simulation:
     lead_ids: list[str] = field(default_factory=list)
     groups: dict[str, np.ndarray] = field(default_factory=dict)     # --by name -> each lead's group
     amount: np.ndarray | None = None             # per lead: the amount of its success, nan when none
+    lost: np.ndarray | None = None               # per lead: its loss, nan when none; None: no lost stage
+    has_amounts: bool = False                    # some success outcome has an amount
     positions: np.ndarray | None = None          # per lead: its row in the leads file
     flipped: dict = field(default_factory=dict)  # with every_flip: threshold -> every flipped lead explained
 
@@ -117,6 +121,7 @@ class _Job:
     types: dict = field(default_factory=dict)       # the main schema's lead field types
     amounts: dict = field(default_factory=dict)     # lead id -> the amount of its success
     every_flip: bool = False
+    lost: dict | None = None                        # lead id -> its loss; None: no lost stage
 
 
 @dataclass
@@ -131,6 +136,7 @@ class _Bucket:
     ids: list[str] = field(default_factory=list)
     groups: list[list[str]] = field(default_factory=list)
     amount: np.ndarray | None = None
+    lost: np.ndarray | None = None
 
 
 _JOB: _Job | None = None
@@ -146,7 +152,8 @@ def simulate(variants: list[Variant], files: history.HistoryFiles, options: Opti
     keys = [schema_key(v.checked.schema) for v in variants]
     main_key = keys[-1]
     schema = main.checked.schema
-    outcomes = history.read_success(files.outcomes, options.success, log, schema.id_column)
+    outcomes = history.read_success(files.outcomes, options.success, log, schema.id_column, options.lost,
+                                    options.lost_given)
     count = bucket_count(files.leads, files.events, options.jobs)
     others = ProblemLog(keep=0)
     with (tempfile.TemporaryDirectory(prefix="leadscore-simulate-") if count > 1 else nullcontext()) as folder:
@@ -163,7 +170,7 @@ def simulate(variants: list[Variant], files: history.HistoryFiles, options: Opti
         _JOB = _Job(spills, main_key, plans, value_plans, swept, sweep, window, outcomes.success,
                     _outcome_ids(outcomes, count), options.examples, max(1, log.keep), len(variants) == 2,
                     engine or PythonEngine(), options.by, _field_types(schema, options.by), outcomes.amounts,
-                    options.every_flip)
+                    options.every_flip, outcomes.lost)
         try:
             found = _run(count, options.jobs, progress)
         finally:
@@ -174,6 +181,8 @@ def simulate(variants: list[Variant], files: history.HistoryFiles, options: Opti
                         options.every_flip)
     simulation.lead_ids = [lead for b in found for lead in b.ids]
     simulation.amount = np.concatenate([b.amount for b in found])
+    simulation.has_amounts = bool(outcomes.amounts)
+    simulation.lost = None if outcomes.lost is None else np.concatenate([b.lost for b in found])
     simulation.positions = np.concatenate([b.positions for b in found])
     simulation.groups = {name: np.array([g for b in found for g in b.groups[k]], dtype=object)
                          for k, name in enumerate(options.by)}
@@ -282,7 +291,9 @@ def _bucket(number: int) -> tuple[int, _Bucket]:
         r.recording = None     # only the sweep reads it, here
     return number, _Bucket(np.asarray(main.positions, np.int64), success, times["first_in_window"], replays,
                            sweep, examples, problems, main.ids, groups,
-                           np.array([job.amounts.get(lead, np.nan) for lead in main.ids], float))
+                           np.array([job.amounts.get(lead, np.nan) for lead in main.ids], float),
+                           None if job.lost is None else np.array([job.lost.get(lead, np.nan) for lead in main.ids],
+                                                                  float))
 
 
 def _aligned(found: Replayed, bucket: history.Bucket, main: history.Bucket) -> Replayed:
