@@ -36,6 +36,12 @@ FUNNEL = (
     ("leads_needed", "leads needed for the target", "count"),
     ("crossings_needed", "crossings needed for the target", "count"),
 )
+CONFUSION = (
+    ("true_positives", "true positives: crossed, successful within H", "count"),
+    ("false_positives", "false positives: crossed, not successful within H", "count"),
+    ("false_negatives", "false negatives: successes not crossed before", "count"),
+    ("true_negatives", "true negatives: the other leads", "count"),
+)
 SHORT = {"weekly_mean": "per week", "weekly_max": "week max", "weeks_over_capacity": "weeks over"}
 SWEEP_COLUMNS = ("crossed", "precision", "recall", "lift", "weekly_mean", "weekly_max", "weeks_over_capacity")
 FLIPS = (("newly_crossed", "newly crossed"), ("no_longer_crossed", "no longer crossed"),
@@ -97,6 +103,9 @@ def kind_of(key: str) -> str:
 def metric_rows(metrics: list[dict]) -> list[tuple[str, str, list]]:
     """(label, kind, value per variant) for the metrics and the funnel."""
     rows = [(text, kind, [m.get(key) for m in metrics]) for key, text, kind in METRICS]
+    for key, text, kind in CONFUSION:
+        if any(key in m.get("confusion", {}) for m in metrics):
+            rows.append((text, kind, [m.get("confusion", {}).get(key) for m in metrics]))
     for key, text, kind in FUNNEL:
         if any(key in m.get("funnel", {}) for m in metrics):   # the target rows only with --target
             rows.append((text, kind, [m.get("funnel", {}).get(key) for m in metrics]))
@@ -129,6 +138,16 @@ BY_COLUMNS = ("crossed", "precision", "recall", "lift", "base_rate", "lead_time_
 BY_COMPARED = ("crossed", "precision", "recall", "lift")     # per variant, when two are compared
 SHORT_BY = {"lead_time_median_days": "lead time", "weekly_mean": "per week"}
 MISSING = "(missing)"
+
+
+def ranking_rows(variants: dict) -> tuple[list[str], list[list[str]]]:
+    """(head, rows): per score and variant, the leads ranked, positives and both areas."""
+    rows = []
+    for name, variant in variants.items():
+        for score, r in variant.get("ranking", {}).items():
+            rows.append([score, name, value(r.get("leads"), "count"), value(r.get("positives"), "count"),
+                         value(r.get("roc_auc"), "ratio"), value(r.get("pr_auc"), "ratio")])
+    return ["score", "variant", "leads ranked", "positives", "ROC AUC", "PR AUC"], rows
 
 
 def breakdown_fields(variants: dict, threshold: str) -> list[str]:

@@ -99,9 +99,20 @@ def threshold_metrics(crossing: np.ndarray, population: Population, settings: Se
         "weekly": [{"week": week, "crossed": n} for week, n in weekly],
         "funnel": funnel(present(population), n_crossed, n_converted, settings.target),
     }
+    out["confusion"] = confusion(crossed, converted, won & ~flagged, population)
     out.update(decided(crossing, crossed, converted, population, settings))
     out.update(revenue(converted, crossed, flagged, won, population))
     return out
+
+
+def confusion(crossed: np.ndarray, converted: np.ndarray, missed: np.ndarray, population: Population) -> dict:
+    """Precision's and recall's own counts: true positives = crossed and successful within H,
+    false positives = the other crossed leads (precision = tp / (tp + fp)); false negatives = the
+    window's successes not crossed at or before them (recall = 1 - fn / successes in the window);
+    true negatives = the other leads with an instant in the window."""
+    present = ~np.isnan(population.first_in_window)
+    return {"true_positives": int(converted.sum()), "false_positives": int((crossed & ~converted).sum()),
+            "false_negatives": int(missed.sum()), "true_negatives": int((present & ~crossed & ~missed).sum())}
 
 
 def decided(crossing: np.ndarray, crossed: np.ndarray, converted: np.ndarray, population: Population,

@@ -51,6 +51,9 @@ def render_markdown(result: dict) -> str:
                                 f.flip_cause(e), f.flip_outcome(e), f.flip_points(e) or f.NONE]
                                for e in examples], right=7)
                 out += ["", "</details>"]
+    head, ranking = f.ranking_rows(variants)
+    if ranking:
+        out += ["", "### Ranking power (each score's peak in the window)", ""] + _table(head, ranking, right=2)
     if "sweep" in result:
         sweep = result["sweep"]
         swept = list(dict.fromkeys(t for p in sweep["points"] for t in p["thresholds"]))

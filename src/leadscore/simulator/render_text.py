@@ -50,6 +50,7 @@ def render_text(result: dict, console: Console) -> None:
         if flips:
             _flips(console, threshold, flips)
     _segments(console, variants)
+    _ranking(console, variants)
     if "sweep" in result:
         _sweep(console, result["sweep"])
     _notes(console, result)
@@ -75,6 +76,19 @@ def _breakdowns(console: Console, variants: dict, threshold: str) -> None:
             table.add_row(_text(row[0]), *row[1:])
         console.print()
         console.print(table)
+
+
+def _ranking(console: Console, variants: dict) -> None:
+    head, rows = f.ranking_rows(variants)
+    if not rows:
+        return
+    table = Table(title="ranking power of each score's peak in the window", title_justify="left", show_edge=False)
+    for i, name in enumerate(head):
+        table.add_column(name, justify="left" if i < 2 else "right")
+    for row in rows:
+        table.add_row(_text(row[0]), _text(row[1]), *row[2:])
+    console.print()
+    console.print(table)
 
 
 def _segments(console: Console, variants: dict) -> None:

@@ -156,3 +156,24 @@ def score_chart(key: str, score: str, histograms: dict[str, tuple[list[float], l
             ax.set_title(_text(variant), loc="left", fontsize=10)
             _legend(ax, handles, labels, loc="upper right")
         return _svg(fig, key)
+
+
+def ranking_chart(key: str, score: str, curves: dict[str, tuple[list, list]]) -> str:
+    """ROC (left) and precision-recall (right) curves of a score's peaks, one line per variant:
+    curves[variant] = ([(fpr, tpr)], [(recall, precision)])."""
+    with matplotlib.rc_context(_STYLE):
+        fig, (roc, pr) = _figure(9.5, 3.4, 2)
+        handles, labels = [], []
+        for (name, (roc_points, pr_points)), colour in zip(curves.items(), VARIANT_COLOURS):
+            if roc_points:
+                handles += roc.plot(*zip(*([(0.0, 0.0)] + roc_points)), color=colour, linewidth=1.4)
+                labels.append(name)
+            if pr_points:
+                pr.plot(*zip(*pr_points), color=colour, linewidth=1.4, marker="o", markersize=2)
+        roc.plot([0, 1], [0, 1], color="#9ca3af", linewidth=0.8, linestyle=":")
+        roc.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="false positive rate", ylabel="true positive rate (recall)")
+        pr.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision")
+        roc.set_title(_text(f"{score}: ROC"), loc="left", fontsize=10)
+        pr.set_title(_text(f"{score}: precision-recall"), loc="left", fontsize=10)
+        _legend(pr, handles, labels, loc="upper right")
+        return _svg(fig, key)

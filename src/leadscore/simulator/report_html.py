@@ -380,6 +380,37 @@ def _scores_section(variants: dict[str, dict], figures: _Charts) -> str:
     return '<section id="scores"><h2>Score distributions</h2>' + "\n".join(parts) + "</section>"
 
 
+def _ranking_section(variants: dict[str, dict], figures: _Charts) -> str:
+    """Per score: the areas under its ROC and precision-recall curves, and both curves."""
+    scores = list(dict.fromkeys(str(s) for v in variants.values() for s in _obj(v.get("ranking"))))
+    parts = []
+    for score in scores:
+        found = {name: _obj(_obj(v.get("ranking")).get(score)) for name, v in variants.items()}
+        rows = [[escape(name), _format(_num(r.get("leads")), "count"), _format(_num(r.get("positives")), "count"),
+                 _format(_num(r.get("roc_auc")), "ratio"), _format(_num(r.get("pr_auc")), "ratio")]
+                for name, r in found.items() if r]
+        curves = {name: (_points(r.get("roc"), "fpr", "tpr"), _points(r.get("pr"), "recall", "precision"))
+                  for name, r in found.items() if r}
+        parts.append(f"<h3>Score <code>{escape(score)}</code></h3>"
+                     + _table(["variant", "leads ranked", "positives", "ROC AUC", "PR AUC"], rows))
+        if any(a or b for a, b in curves.values()):
+            parts.append(_figure(charts.ranking_chart(figures.key(), score, curves),
+                                 f"Score <code>{escape(score)}</code> at each lead's peak in the window: ROC and "
+                                 "precision-recall curves, every peak value taken as a cut."))
+    if not parts:
+        return ""
+    return '<section id="ranking"><h2>Ranking power</h2>' + "\n".join(parts) + "</section>"
+
+
+def _points(value, x: str, y: str) -> list[tuple[float, float]]:
+    out = []
+    for point in _arr(value):
+        point = _obj(point)
+        if _num(point.get(x)) is not None and _num(point.get(y)) is not None:
+            out.append((_num(point[x]), _num(point[y])))
+    return out
+
+
 def _flips_section(result: dict) -> str:
     flips = {str(k): v for k, v in _obj(result.get("flips")).items() if isinstance(v, dict)}
     if not flips:
@@ -420,7 +451,8 @@ def html_report(result: dict) -> str:
         body.append(_thresholds_section(variants, thresholds))
         body.append(_breakdowns_section(variants, thresholds))
     body += [_sweep_section(result, variants, figures), _weekly_section(result, variants, thresholds, figures),
-             _scores_section(variants, figures), _flips_section(result), _notes_section(result)]
+             _scores_section(variants, figures), _ranking_section(variants, figures), _flips_section(result),
+             _notes_section(result)]
     title = _header_title(variants)
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',

@@ -13,6 +13,7 @@ from ..dsl import ast
 from ..tables import ProblemLog
 from .breakdowns import COHORT, breakdown
 from .metrics import Population, Settings, threshold_metrics
+from .ranking import ranking
 from .run import Options, Simulation
 from .variants import constants_json
 
@@ -54,6 +55,8 @@ def result_json(sim: Simulation, options: Options, log: ProblemLog) -> dict:
             "score_distributions": {name: histogram(outcome.final_scores[present, i], successful[present],
                                                     _clamp(variant.checked, name))
                                     for i, name in enumerate(plan.scores)},
+            "ranking": {name: ranking(outcome.peak_scores[:, i], population, settings)
+                        for i, name in enumerate(plan.scores)},
             "evaluations": outcome.evaluations,
         }
     if len(sim.variants) == 2:

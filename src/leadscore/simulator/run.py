@@ -28,6 +28,7 @@ from .breakdowns import lead_groups
 from .engine import Engine, Plan, Replayed, Window
 from .instants import DAY, lead_times, next_midnight
 from .python_backend import PythonEngine
+from .ranking import peak_scores
 from .sweep import sweep_crossings, swept_thresholds
 from .variants import UsageError, Variant, literal, override
 
@@ -69,6 +70,7 @@ class VariantOutcome:
     final_scores: np.ndarray
     final_segments: np.ndarray
     evaluations: int
+    peak_scores: np.ndarray | None = None        # (leads, scores): ranking.peak_scores
 
 
 @dataclass
@@ -137,6 +139,7 @@ class _Bucket:
     groups: list[list[str]] = field(default_factory=list)
     amount: np.ndarray | None = None
     lost: np.ndarray | None = None
+    peaks: list[np.ndarray] = field(default_factory=list)     # per variant: (leads, scores)
 
 
 _JOB: _Job | None = None
@@ -279,6 +282,12 @@ def _bucket(number: int) -> tuple[int, _Bucket]:
     for plan, key in job.plans:
         found = job.engine.replay(prepared[key], plan, window)
         replays.append(found if key == job.main_key else _aligned(found, prepared[key], main))
+    first_in_window = times["first_in_window"]
+    peaks = []
+    for plan, key in job.plans:
+        index = prepared[key].index()
+        rows = list(range(len(main))) if key == job.main_key else [index.get(lead, -1) for lead in main.ids]
+        peaks.append(peak_scores(job.engine, prepared[key], plan, window, success, first_in_window, rows))
     sweep = _sweep(job, replays[-1], main) if job.sweep else None
     examples = _examples(job, prepared, replays) if job.compare and (job.examples or job.every_flip) else []
     problems = dict(main.problems)
@@ -293,7 +302,7 @@ def _bucket(number: int) -> tuple[int, _Bucket]:
                            sweep, examples, problems, main.ids, groups,
                            np.array([job.amounts.get(lead, np.nan) for lead in main.ids], float),
                            None if job.lost is None else np.array([job.lost.get(lead, np.nan) for lead in main.ids],
-                                                                  float))
+                                                                  float), peaks)
 
 
 def _aligned(found: Replayed, bucket: history.Bucket, main: history.Bucket) -> Replayed:
@@ -375,7 +384,7 @@ def _merge(found: list[_Bucket], variants, plans, window, last, sweep, swept, co
             joined(lambda b: b.replays[v].crossings),
             [joined(lambda b: b.replays[v].first_labels[s]) for s in range(len(plans[v].labels))],
             joined(lambda b: b.replays[v].final_scores), joined(lambda b: b.replays[v].final_segments),
-            sum(b.replays[v].evaluations for b in found)))
+            sum(b.replays[v].evaluations for b in found), joined(lambda b: b.peaks[v])))
     sweep_outcome = None
     if sweep is not None:
         sweep_outcome = SweepOutcome(sweep.constant, sweep.values, "replay" if swept is None else "paths",
