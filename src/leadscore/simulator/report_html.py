@@ -411,6 +411,23 @@ def _points(value, x: str, y: str) -> list[tuple[float, float]]:
     return out
 
 
+def _rules_section(variants: dict[str, dict]) -> str:
+    """Per rule, the leads it gave points at their crossing or last instant; 0 stands out."""
+    names = list(dict.fromkeys(str(r) for v in variants.values() for r in _obj(v.get("rules"))))
+    if not names:
+        return ""
+    rows = []
+    for rule in names:
+        cells = []
+        for v in variants.values():
+            count = _num(_obj(v.get("rules")).get(rule))
+            cells.append('<span class="down">0</span>' if count == 0 else _format(count, "count"))
+        rows.append([f"<code>{escape(rule)}</code>"] + cells)
+    return ('<section id="rules"><h2>Rules that gave points</h2><p class="meta">Leads each rule gave points '
+            "(not 0) at their earliest crossing in the window, else at their last instant in it.</p>"
+            + _table(["rule"] + [escape(n) for n in variants], rows) + "</section>")
+
+
 def _flips_section(result: dict) -> str:
     flips = {str(k): v for k, v in _obj(result.get("flips")).items() if isinstance(v, dict)}
     if not flips:
@@ -451,7 +468,8 @@ def html_report(result: dict) -> str:
         body.append(_thresholds_section(variants, thresholds))
         body.append(_breakdowns_section(variants, thresholds))
     body += [_sweep_section(result, variants, figures), _weekly_section(result, variants, thresholds, figures),
-             _scores_section(variants, figures), _ranking_section(variants, figures), _flips_section(result),
+             _scores_section(variants, figures), _ranking_section(variants, figures), _rules_section(variants),
+             _flips_section(result),
              _notes_section(result)]
     title = _header_title(variants)
     return "\n".join([

@@ -12,6 +12,7 @@ from ..compiler.analysis import fields_used
 from ..dsl import ast
 from ..tables import ProblemLog
 from .breakdowns import COHORT, breakdown
+from .lead_checks import field_readers, rule_names, undeclared_note
 from .metrics import Population, Settings, threshold_metrics
 from .ranking import ranking
 from .run import Options, Simulation
@@ -44,7 +45,7 @@ def result_json(sim: Simulation, options: Options, log: ProblemLog) -> dict:
     }
     fields = sim.variants[-1].checked.schema.fields
     cohorts = {name for name in sim.groups if name == COHORT and name not in fields}
-    for variant, plan, outcome in zip(sim.variants, sim.plans, sim.outcomes):
+    for k, (variant, plan, outcome) in enumerate(zip(sim.variants, sim.plans, sim.outcomes)):
         out["variants"][variant.name] = {
             "ruleset": variant.checked.name, "version": variant.checked.version, "source": variant.source,
             "constants": constants_json(variant.checked),
@@ -55,6 +56,7 @@ def result_json(sim: Simulation, options: Options, log: ProblemLog) -> dict:
             "score_distributions": {name: histogram(outcome.final_scores[present, i], successful[present],
                                                     _clamp(variant.checked, name))
                                     for i, name in enumerate(plan.scores)},
+            "rules": _rules(variant.checked, sim.contributions[k]),
             "ranking": {name: ranking(outcome.peak_scores[:, i], population, settings)
                         for i, name in enumerate(plan.scores)},
             "evaluations": outcome.evaluations,
@@ -88,6 +90,14 @@ def _threshold(crossing: np.ndarray, population: Population, settings: Settings,
                  for name, values in groups.items()}
         out["by"] = {name: by for name, (by, _) in found.items()}
         out["by_other"] = {name: other for name, (_, other) in found.items()}
+    return out
+
+
+def _rules(checked, contributed) -> dict[str, int]:
+    """Every rule -> the leads it gave points at their earliest crossing in the window, else at
+    their last instant in it; other reasons (a clamp) follow the rules."""
+    out = {name: contributed.get(name, 0) for name in rule_names(checked)}
+    out.update({name: n for name, n in sorted(contributed.items()) if name not in out})
     return out
 
 
@@ -212,6 +222,19 @@ def notes(sim: Simulation) -> list[str]:
         else:
             out.append(f"sweep of `{sim.sweep.constant}`: replayed once per value (the constant changes "
                        "scores, or a threshold uses it in a form the stored paths cannot answer)")
+    main = sim.variants[-1].checked
+    for name, readers in field_readers(main).items():
+        if name not in sim.provided_fields and name not in sim.changed_fields:
+            out.append(f"field `{name}` has no value in any history table (no column in the leads table, or "
+                       f"every cell empty, and no changes): {_names(readers)} read it, so a change to "
+                       f"{'it' if len(readers) == 1 else 'them'} was never exercised")
+    for variant, contributed in zip(sim.variants, sim.contributions):
+        idle = [name for name in rule_names(variant.checked) if not contributed.get(name)]
+        if idle:
+            out.append(f"{variant.name}: {_names(idle)} gave no lead points at its crossing or its last instant "
+                       "in the window")
+    for name, found in sorted(sim.undeclared.items()):
+        out.append(undeclared_note(name, found))
     for (table, kind), count in sorted(sim.other_problems.items()):
         out.append(f"read with the baseline's schema: {count} {table} row(s) of kind {kind}")
     return out

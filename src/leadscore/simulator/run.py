@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+from collections import Counter
 import os
 import tempfile
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from .breakdowns import lead_groups
 from .engine import Engine, Plan, Replayed, Window
 from .instants import DAY, lead_times, next_midnight
 from .python_backend import PythonEngine
+from .lead_checks import contributions, fields_with_values, undeclared_values
 from .ranking import peak_scores
 from .sweep import sweep_crossings, swept_thresholds
 from .variants import UsageError, Variant, literal, override
@@ -92,6 +94,9 @@ class Simulation:
     amount: np.ndarray | None = None             # per lead: the amount of its success, nan when none
     lost: np.ndarray | None = None               # per lead: its loss, nan when none; None: no lost stage
     has_amounts: bool = False                    # some success outcome has an amount
+    contributions: list[Counter] = field(default_factory=list)   # per variant: rule -> leads it gave points
+    provided_fields: set[str] = field(default_factory=set)        # fields some lead has a value for
+    undeclared: dict = field(default_factory=dict)               # field -> Counter of undeclared values
     positions: np.ndarray | None = None          # per lead: its row in the leads file
     flipped: dict = field(default_factory=dict)  # with every_flip: threshold -> every flipped lead explained
 
@@ -140,6 +145,9 @@ class _Bucket:
     amount: np.ndarray | None = None
     lost: np.ndarray | None = None
     peaks: list[np.ndarray] = field(default_factory=list)     # per variant: (leads, scores)
+    contributions: list[Counter] = field(default_factory=list)  # per variant: rule -> leads
+    provided: set[str] = field(default_factory=set)            # fields some lead has a value for
+    undeclared: dict = field(default_factory=dict)             # field -> Counter of undeclared values
 
 
 _JOB: _Job | None = None
@@ -183,6 +191,12 @@ def simulate(variants: list[Variant], files: history.HistoryFiles, options: Opti
     simulation = _merge(found, variants, [p for p, _ in plans], window, last, sweep, swept, count, options.examples,
                         options.every_flip)
     simulation.lead_ids = [lead for b in found for lead in b.ids]
+    simulation.contributions = [sum((b.contributions[v] for b in found), Counter()) for v in range(len(variants))]
+    simulation.provided_fields = set().union(*(b.provided for b in found))
+    simulation.undeclared = {}
+    for b in found:
+        for name, values in b.undeclared.items():
+            simulation.undeclared.setdefault(name, Counter()).update(values)
     simulation.amount = np.concatenate([b.amount for b in found])
     simulation.has_amounts = bool(outcomes.amounts)
     simulation.lost = None if outcomes.lost is None else np.concatenate([b.lost for b in found])
@@ -278,16 +292,21 @@ def _bucket(number: int) -> tuple[int, _Bucket]:
     times = lead_times(main, window.end, window.start)
     success = np.array([job.success.get(lead, np.nan) for lead in main.ids])
     groups = lead_groups(job.by, main.fields, job.types, times["first"])    # before the replay changes fields
+    provided = fields_with_values(main.fields)
+    undeclared = undeclared_values(main.fields, job.plans[-1][0].checked.schema)
     replays = []
     for plan, key in job.plans:
         found = job.engine.replay(prepared[key], plan, window)
         replays.append(found if key == job.main_key else _aligned(found, prepared[key], main))
     first_in_window = times["first_in_window"]
-    peaks = []
+    peaks, contributed = [], []
     for plan, key in job.plans:
         index = prepared[key].index()
         rows = list(range(len(main))) if key == job.main_key else [index.get(lead, -1) for lead in main.ids]
         peaks.append(peak_scores(job.engine, prepared[key], plan, window, success, first_in_window, rows))
+        replay = replays[len(peaks) - 1]
+        contributed.append(contributions(job.engine, prepared[key], plan,
+                                         _probe_instants(replay.crossings, times["last"], window), rows))
     sweep = _sweep(job, replays[-1], main) if job.sweep else None
     examples = _examples(job, prepared, replays) if job.compare and (job.examples or job.every_flip) else []
     problems = dict(main.problems)
@@ -302,7 +321,18 @@ def _bucket(number: int) -> tuple[int, _Bucket]:
                            sweep, examples, problems, main.ids, groups,
                            np.array([job.amounts.get(lead, np.nan) for lead in main.ids], float),
                            None if job.lost is None else np.array([job.lost.get(lead, np.nan) for lead in main.ids],
-                                                                  float), peaks)
+                                                                  float), peaks, contributed, provided, undeclared)
+
+
+def _probe_instants(crossings: np.ndarray, last: np.ndarray, window: Window) -> np.ndarray:
+    """Per lead: its earliest crossing in the window, else its last instant in the window (nan:
+    none), where rule contributions are counted."""
+    with np.errstate(invalid="ignore"):
+        inside = np.where((crossings >= window.start) & (crossings < window.end), crossings, np.inf)
+    earliest = inside.min(axis=1) if inside.shape[1] else np.full(len(last), np.inf)
+    with np.errstate(invalid="ignore"):
+        last = np.where(last >= window.start, last, np.nan)
+    return np.where(np.isfinite(earliest), earliest, last)
 
 
 def _aligned(found: Replayed, bucket: history.Bucket, main: history.Bucket) -> Replayed:
