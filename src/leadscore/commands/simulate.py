@@ -270,28 +270,50 @@ def _text(result: dict, output: str | None) -> None:
 
 
 class _Progress:
-    """A progress bar on standard error for replays of several buckets, when it is a terminal."""
+    """A progress bar on standard error when it is a terminal, for any replay still running after
+    DELAY seconds (buckets done of all; one bucket shows as a moving bar)."""
+
+    DELAY = 1.0
 
     def __enter__(self):
+        import threading
+
         self.bar = None
+        self.done, self.total = 0, None
+        self.lock = threading.Lock()
+        self.timer = None
+        if sys.stderr.isatty():
+            self.timer = threading.Timer(self.DELAY, self.show)
+            self.timer.daemon = True
+            self.timer.start()
         return self.update
 
-    def update(self, done: int, total: int) -> None:
-        if total < 2 or not sys.stderr.isatty():
-            return
-        if self.bar is None:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    def show(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-            self.bar = Progress("replaying", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        with self.lock:
+            if self.bar is not None or self.timer is None:
+                return
+            self.bar = Progress("replaying", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                 console=Console(stderr=True), transient=True)
             self.bar.start()
-            self.task = self.bar.add_task("replay", total=total)
-        self.bar.update(self.task, completed=done)
+            self.task = self.bar.add_task("replay", total=self.total if self.total and self.total > 1 else None,
+                                          completed=self.done)
+
+    def update(self, done: int, total: int) -> None:
+        with self.lock:
+            self.done, self.total = done, total
+            if self.bar is not None and total > 1:
+                self.bar.update(self.task, completed=done, total=total)
 
     def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+        with self.lock:
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            if self.bar is not None:
+                self.bar.stop()
 
 
 def _cpus() -> int:

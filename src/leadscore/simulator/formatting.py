@@ -43,7 +43,7 @@ CONFUSION = (
     ("true_negatives", "true negatives: the other leads", "count"),
 )
 SHORT = {"weekly_mean": "per week", "weekly_max": "week max", "weeks_over_capacity": "weeks over"}
-SWEEP_COLUMNS = ("crossed", "precision", "recall", "lift", "weekly_mean", "weekly_max", "weeks_over_capacity")
+SWEEP_COLUMNS = tuple(key for key, _, _ in METRICS)      # every metric, then the funnel's successes
 FLIPS = (("newly_crossed", "newly crossed"), ("no_longer_crossed", "no longer crossed"),
          ("earlier", "crossed earlier"), ("later", "crossed later"))
 
@@ -61,6 +61,32 @@ def flip_points(example: dict) -> str:
     """The rules' points at the example's instant, when they say more than the cause."""
     rules = example.get("rules") or []
     return "" if set(rules) <= set(example.get("cause") or []) else "; ".join(rules)
+
+
+def sweep_head() -> list[str]:
+    return [SHORT.get(key, label(key)) for key in SWEEP_COLUMNS] + ["successes after crossing"]
+
+
+def sweep_cells(metrics: dict) -> list[str]:
+    """One sweep value's row: every metric, then the funnel's successes after crossing."""
+    return [value(metrics.get(key), kind_of(key)) for key in SWEEP_COLUMNS] + \
+        [value(metrics.get("funnel", {}).get("successes"), "count")]
+
+
+def segment_table(variants: dict, segment: str) -> tuple[list[str], list[list[str]]]:
+    """(head, rows) of a segment: per label, per variant the leads that reached it and hold it at
+    the end. Labels are user text for each report to escape."""
+    head = ["label"] + [f"{name}: {what}" for name in variants for what in ("reached", "at the end")]
+    labels = list(dict.fromkeys(label for v in variants.values() for label in v.get("segments", {})
+                                .get(segment, {})))
+    rows = []
+    for label_ in labels:
+        row = [label_]
+        for v in variants.values():
+            found = v.get("segments", {}).get(segment, {}).get(label_)
+            row += [value(found["reached"], "count"), value(found["final"], "count")] if found else [NONE, NONE]
+        rows.append(row)
+    return head, rows
 
 
 def value(v, kind: str) -> str:

@@ -51,6 +51,10 @@ def render_markdown(result: dict) -> str:
                                 f.flip_cause(e), f.flip_outcome(e), f.flip_points(e) or f.NONE]
                                for e in examples], right=7)
                 out += ["", "</details>"]
+    for segment in dict.fromkeys(s for v in variants.values() for s in v.get("segments", {})):
+        head, rows = f.segment_table(variants, segment)
+        out += ["", f"### Segment {markdown_code(segment)} (leads with an instant in the window)", ""]
+        out += _table(head, rows)
     head, ranking = f.ranking_rows(variants)
     if ranking:
         out += ["", "### Ranking power (each score's peak in the window)", ""] + _table(head, ranking, right=2)
@@ -59,9 +63,9 @@ def render_markdown(result: dict) -> str:
         swept = list(dict.fromkeys(t for p in sweep["points"] for t in p["thresholds"]))
         for threshold in swept:
             out += ["", f"### Sweep of {markdown_code(sweep['constant'])}: threshold {markdown_code(threshold)}", ""]
-            out += _table([sweep["constant"], *(f.label(k) for k in f.SWEEP_COLUMNS)],
-                          [[f"{p['value']:g}", *(f.value(p["thresholds"][threshold].get(k), f.kind_of(k))
-                                                 for k in f.SWEEP_COLUMNS)] for p in sweep["points"]], right=0)
+            out += _table([sweep["constant"], *f.sweep_head()],
+                          [[f"{p['value']:g}", *f.sweep_cells(p["thresholds"][threshold])] for p in sweep["points"]],
+                          right=0)
     notes = [f"{p['table']}: {p['count']:,} × {p['kind'].replace('_', ' ')}" for p in result.get("problems", [])]
     notes += result.get("notes", [])
     if notes:

@@ -96,19 +96,12 @@ def _segments(console: Console, variants: dict) -> None:
     for segment in segments:
         table = Table(title=_text(f"segment {segment} (leads with an instant in the window)"),
                       title_justify="left", show_edge=False)
+        head, rows = f.segment_table(variants, segment)
         table.add_column("label")
-        for name in variants:
-            table.add_column(_text(f"{name}: reached"), justify="right")
-            table.add_column(_text(f"{name}: at the end"), justify="right")
-        labels = list(dict.fromkeys(label for v in variants.values() for label in v.get("segments", {})
-                                    .get(segment, {})))
-        for label in labels:
-            row = [_text(label)]
-            for v in variants.values():
-                found = v.get("segments", {}).get(segment, {}).get(label)
-                row += [f.value(found["reached"], "count"), f.value(found["final"], "count")] if found \
-                    else [f.NONE, f.NONE]
-            table.add_row(*row)
+        for name in head[1:]:
+            table.add_column(_text(name), justify="right")
+        for row in rows:
+            table.add_row(_text(row[0]), *row[1:])
         console.print()
         console.print(table)
 
@@ -121,12 +114,10 @@ def _sweep(console: Console, sweep: dict) -> None:
         table = Table(title=_text(f"sweep of {sweep['constant']} ({sweep['variant']}, {how}): threshold {threshold}"),
                       title_justify="left", show_edge=False)
         table.add_column(_text(sweep["constant"]), justify="right")
-        for key in f.SWEEP_COLUMNS:
-            table.add_column(f.SHORT.get(key, f.label(key)), justify="right")
+        for name in f.sweep_head():
+            table.add_column(name, justify="right")
         for point in sweep["points"]:
-            metrics = point["thresholds"][threshold]
-            table.add_row(f"{point['value']:g}", *(f.value(metrics.get(key), f.kind_of(key))
-                                                   for key in f.SWEEP_COLUMNS))
+            table.add_row(f"{point['value']:g}", *f.sweep_cells(point["thresholds"][threshold]))
         console.print()
         console.print(table)
 

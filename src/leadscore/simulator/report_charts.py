@@ -95,12 +95,14 @@ def sweep_chart(key: str, constant: str, threshold: str, values: list[float],
 
 def weekly_chart(key: str, threshold: str, weeks: list[str], series: dict[str, list[float]],
                  capacity: float | None) -> str:
-    """Crossings per ISO week for each variant, against the capacity."""
+    """Crossings per ISO week for each variant (or sweep value), against the capacity."""
+    colours = VARIANT_COLOURS if len(series) <= len(VARIANT_COLOURS) else \
+        [matplotlib.colormaps["viridis"](i / max(1, len(series) - 1)) for i in range(len(series))]
     with matplotlib.rc_context(_STYLE):
         fig, (ax,) = _figure(9.5, 3.2)
         handles, labels = [], []
         positions = list(range(len(weeks)))
-        for (name, counts), colour in zip(series.items(), VARIANT_COLOURS):
+        for (name, counts), colour in zip(series.items(), colours):
             handles += ax.step(positions[:len(counts)], counts, where="mid", color=colour, linewidth=1.4)
             labels.append(name)
         if capacity is not None:

@@ -22,7 +22,8 @@ from html import escape
 from . import report_charts as charts
 from .formatting import METRICS as _METRICS
 from .formatting import NONE as _NONE
-from .formatting import SWEEP_COLUMNS as _SWEEP_COLUMNS
+from .formatting import sweep_cells as _sweep_cells
+from .formatting import sweep_head as _sweep_head
 from .formatting import breakdown_table as _breakdown_table
 
 _KNOWN = {key for key, _, _ in _METRICS} | {"weekly", "by", "by_other"}
@@ -305,11 +306,20 @@ def _sweep_section(result: dict, variants: dict[str, dict], figures: _Charts) ->
         parts.append(_figure(svg, f"Threshold <code>{escape(threshold)}</code> for each value of "
                                   f"<code>{escape(constant)}</code>: precision and recall (left axis), mean "
                                   "crossings per week (right axis) against the sales capacity."))
-        kinds = {key: kind for key, _, kind in _METRICS}
-        columns = [c for c in _SWEEP_COLUMNS if any(c in m for m in metrics)]
-        rows = [[_plain_number(v)] + [_format(m.get(c), kinds[c]) for c in columns] for v, m in zip(values, metrics)]
-        parts.append("<details><summary>Every value as a table</summary>"
-                     + _table([escape(constant)] + [_label(c) for c in columns], rows) + "</details>")
+        try:
+            rows = [[_plain_number(v)] + [escape(c) for c in _sweep_cells(m)] for v, m in zip(values, metrics)]
+            parts.append("<details><summary>Every value as a table</summary>"
+                         + _table([escape(constant)] + [escape(h) for h in _sweep_head()], rows) + "</details>")
+        except (AttributeError, TypeError, ValueError):
+            pass     # a hand-made result of another shape: the chart says it
+        weekly = {f"{constant} = {_plain_number(v)}": s for v, m in zip(values, metrics) if (s := _weekly_series(m))}
+        if weekly:
+            weeks = list(dict.fromkeys(w for s in weekly.values() for w, _ in s))
+            counts = {n: [dict(s).get(w, 0.0) for w in weeks] for n, s in weekly.items()}
+            parts.append(_figure(charts.weekly_chart(figures.key(), threshold, weeks, counts, capacity),
+                                 f"Threshold <code>{escape(threshold)}</code>: crossings per ISO week for each value "
+                                 f"of <code>{escape(constant)}</code>"
+                                 + (" against the capacity." if capacity is not None else " (no capacity given).")))
     parts.append("</section>")
     return "\n".join(parts)
 
