@@ -216,6 +216,10 @@ def count_signals(plan: Plan, outcomes: Iterable[tuple], leads: Iterable[tuple[s
     counted: set[str] = set()
 
     def count(lead: str, values: dict) -> None:
+        """A lead that exists at as_of: counted, unless --decided-only leaves it out."""
+        if options.decided_only and lead not in decided:
+            tally.undecided += 1
+            return
         won = lead in success
         counted.add(lead)
         tally.leads += 1
@@ -226,9 +230,6 @@ def count_signals(plan: Plan, outcomes: Iterable[tuple], leads: Iterable[tuple[s
         known.add(lead)
         if needed:
             lead_fields[lead] = rt.prepare_fields(values, field_types)
-        if options.decided_only and lead not in decided:
-            tally.undecided += 1
-            continue
         born = rt.normalise_value(values.get(created), "datetime") if created else None
         if as_of == math.inf or (born is not None and born <= as_of):
             count(lead, values)
