@@ -144,3 +144,15 @@ def test_calibrate_as_of_counts_leads_created_or_active_by_then(tmp_path):
     report = calibrate(rules, folder, "--as-of", "2026-01-09")
     assert (report["leads"], report["successes"]) == (4, 0)
     assert signals(report)["page_view"] == (2, 0)            # L1 and L3; L5's first is 01-14
+
+
+def test_calibrate_names_where_rules_after_the_event_and_its_condition(tmp_path):
+    body = BODY.replace("  demo: +30", '  pricing: +5 per page_view where url starts_with "/a"\n  demo: +30')
+    rules = ruleset(tmp_path / "rules", body)
+    folder = folder_with(tmp_path, CALIBRATE_OUTCOMES, amounts=None)
+    report = calibrate(rules, folder)
+    [signal] = [s for s in report["signals"] if s["kind"] == "where"]
+    # L1, L3, L4 (won) and L5, L6 viewed a page under /a: 3 of 5 against 3 of 6
+    assert (signal["leads"], signal["successes"]) == (5, 3)
+    assert signal["rule"] == "ev_page_view_url_starts_with_a"
+    assert 'ev_page_view_url_starts_with_a: ' in report["suggested_rules"]

@@ -402,8 +402,8 @@ def _name_parts(plan: Plan, signal: Signal) -> list[str]:
     if signal.kind == "event":
         return ["ev", signal.event]
     if signal.kind == "where":
-        same = [s for s in plan.event_signals if s.kind == "where" and s.event == signal.event]
-        return ["ev", signal.event, str(same.index(signal) + 1)]
+        # after the event type and its condition: `ev_page_view_url_starts_with_pricing`
+        return ["ev", signal.event, lang.where_text(signal.where)]
     if signal.missing:
         return [signal.field, "missing"]
     value = signal.value
