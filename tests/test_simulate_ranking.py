@@ -97,3 +97,25 @@ def test_the_roc_area_is_the_share_of_pairs_ranked_right(rows):
     assert found["roc_auc"] == pytest.approx(sum(pairs) / len(pairs))
     assert 0 <= found["pr_auc"] <= 1
     assert found["roc"][-1]["tpr"] == 1 and found["roc"][-1]["fpr"] == 1
+
+
+def test_score_distributions_are_taken_at_the_peak_and_at_crossing_with_the_bars(tmp_path):
+    rules = ruleset(tmp_path / "rules", BODY)
+    folder = history(tmp_path / "history", LEADS, EVENTS, OUTCOMES)
+    result = invoke(rules, "--history", folder, "--format", "json")
+    baseline = loads(result.stdout)["variants"]["baseline"]
+    # peaks 10 (L3 won, L5), 20 (L1, L4 won; L6), 30 (L2); no clamp: 20 bins of 1 over 10..30
+    peak = baseline["score_distributions"]["interest"]
+    assert (peak["edges"][0], peak["edges"][-1]) == (10, 30)
+    assert [(i, n) for i, n in enumerate(peak["successful"]) if n] == [(0, 1), (10, 2)]
+    assert [(i, n) for i, n in enumerate(peak["other"]) if n] == [(0, 1), (10, 1), (19, 1)]
+    assert peak["thresholds"] == {"mql": 20, "hot": 60}
+    # at the mql crossing: L1, L4 (20, won), L6 (20), L2 (30)
+    crossing = baseline["score_distributions_at_crossing"]["mql"]["interest"]
+    assert (crossing["edges"][0], crossing["edges"][-1]) == (20, 30)
+    assert (sum(crossing["successful"]), crossing["successful"][0]) == (2, 2)
+    assert [(i, n) for i, n in enumerate(crossing["other"]) if n] == [(0, 1), (19, 1)]
+    assert crossing["thresholds"] == {"mql": 20}
+    assert sum(baseline["score_distributions_at_crossing"]["hot"]["interest"]["other"]) == 0
+    page = invoke(rules, "--history", folder, "--format", "html").stdout
+    assert "is crossed in the window" in page and "at each lead's peak in the window" in page

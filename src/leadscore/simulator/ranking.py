@@ -41,6 +41,20 @@ def peak_scores(engine, bucket, plan, window, success: np.ndarray, first_in_wind
     return out
 
 
+def crossing_scores(engine, bucket, plan, window, crossings: np.ndarray, rows: list[int]) -> np.ndarray:
+    """(leads, thresholds, scores): every score at each threshold's crossing in the window, nan
+    when the lead does not cross there."""
+    out = np.full((len(rows), len(plan.thresholds), len(plan.scores)), np.nan)
+    for i, k in enumerate(rows):
+        if k < 0:
+            continue
+        for j in range(len(plan.thresholds)):
+            at = crossings[i, j]
+            if window.start <= at < window.end:
+                out[i, j] = [math.nan if v is None else v for v in engine.evaluate_at(bucket, k, plan, float(at))[0]]
+    return out
+
+
 def ranking(peaks: np.ndarray, population: Population, settings: Settings) -> dict:
     """ROC and precision-recall of one score's peaks: their areas and up to CURVE_POINTS points."""
     s, f = population.success, population.first_in_window

@@ -140,9 +140,11 @@ def weekly_summary_chart(key: str, threshold: str, summary: dict[str, dict[str, 
         return _svg(fig, key)
 
 
-def score_chart(key: str, score: str, histograms: dict[str, tuple[list[float], list[float], list[float]]]) -> str:
+def score_chart(key: str, score: str, histograms: dict[str, tuple[list[float], list[float], list[float]]],
+                cuts: dict[str, dict[str, float]] | None = None) -> str:
     """For each variant, the share of successful and of other leads in each score
-    bin (each group adds up to 100%, so groups of any size compare)."""
+    bin (each group adds up to 100%, so groups of any size compare); each threshold's bar on
+    the score (cuts[variant][threshold]) drawn as a vertical line."""
     with matplotlib.rc_context(_STYLE):
         fig, axes = _figure(3.6 * len(histograms) + 0.4, 2.8, len(histograms))
         for ax, (variant, (edges, successful, other)) in zip(axes, histograms.items()):
@@ -153,6 +155,9 @@ def score_chart(key: str, score: str, histograms: dict[str, tuple[list[float], l
                 handles.append(ax.stairs(shares, edges, fill=label == "other", color=colour,
                                          alpha=0.45 if label == "other" else 1, linewidth=1.6))
                 labels.append(f"{label} ({total:g})")
+            for threshold, bar in (cuts or {}).get(variant, {}).items():
+                handles.append(ax.axvline(bar, color=_CAPACITY, linewidth=1, linestyle="--"))
+                labels.append(f"{threshold} {bar:g}")
             ax.set_xlabel(_text(score))
             ax.set_ylabel("% of the group")
             ax.set_title(_text(variant), loc="left", fontsize=10)

@@ -379,15 +379,33 @@ def _scores_section(variants: dict[str, dict], figures: _Charts) -> str:
         scores.update((str(k), None) for k in _obj(variant.get("score_distributions")))
     parts = []
     for score in scores:
-        histograms = {n: h for n, v in variants.items()
-                      if (h := _histogram(_obj(v.get("score_distributions")).get(score)))}
+        found = {n: _obj(v.get("score_distributions")).get(score) for n, v in variants.items()}
+        histograms = {n: h for n, value in found.items() if (h := _histogram(value))}
         if histograms:
-            svg = charts.score_chart(figures.key(), score, histograms)
-            parts.append(_figure(svg, f"Score <code>{escape(score)}</code> at the end of the replay: the share of "
-                                      "successful leads and of the other leads in each range."))
+            svg = charts.score_chart(figures.key(), score, histograms, _cuts(found))
+            parts.append(_figure(svg, f"Score <code>{escape(score)}</code> at each lead's peak in the window: the "
+                                      "share of successful leads and of the other leads in each range; dashed, "
+                                      "the bars thresholds set on it."))
+    for threshold in dict.fromkeys(str(t) for v in variants.values()
+                                   for t in _obj(v.get("score_distributions_at_crossing"))):
+        for score in dict.fromkeys(str(s) for v in variants.values()
+                                   for s in _obj(_obj(v.get("score_distributions_at_crossing")).get(threshold))):
+            found = {n: _obj(_obj(v.get("score_distributions_at_crossing")).get(threshold)).get(score)
+                     for n, v in variants.items()}
+            histograms = {n: h for n, value in found.items() if (h := _histogram(value))}
+            if histograms:
+                svg = charts.score_chart(figures.key(), score, histograms, _cuts(found))
+                parts.append(_figure(svg, f"Score <code>{escape(score)}</code> when threshold "
+                                          f"<code>{escape(threshold)}</code> is crossed in the window."))
     if not parts:
         return ""
     return '<section id="scores"><h2>Score distributions</h2>' + "\n".join(parts) + "</section>"
+
+
+def _cuts(found: dict) -> dict[str, dict[str, float]]:
+    """variant -> threshold -> bar, from each histogram's `thresholds`."""
+    return {n: {str(t): _num(b) for t, b in _obj(_obj(h).get("thresholds")).items() if _num(b) is not None}
+            for n, h in found.items()}
 
 
 def _ranking_section(variants: dict[str, dict], figures: _Charts) -> str:

@@ -11,6 +11,7 @@ from ..compiler import runtime as rt
 from ..compiler.analysis import fields_used
 from ..dsl import ast
 from ..tables import ProblemLog
+from . import compare
 from .breakdowns import COHORT, breakdown
 from .lead_checks import field_readers, rule_names, undeclared_note
 from .metrics import Population, Settings, threshold_metrics
@@ -46,6 +47,7 @@ def result_json(sim: Simulation, options: Options, log: ProblemLog) -> dict:
     fields = sim.variants[-1].checked.schema.fields
     cohorts = {name for name in sim.groups if name == COHORT and name not in fields}
     for k, (variant, plan, outcome) in enumerate(zip(sim.variants, sim.plans, sim.outcomes)):
+        cuts = threshold_cuts(variant.checked)
         out["variants"][variant.name] = {
             "ruleset": variant.checked.name, "version": variant.checked.version, "source": variant.source,
             "constants": constants_json(variant.checked),
@@ -53,9 +55,17 @@ def result_json(sim: Simulation, options: Options, log: ProblemLog) -> dict:
                                              cohorts)
                            for i, name in enumerate(plan.thresholds)},
             "segments": _segments(plan, outcome, present, settings),
-            "score_distributions": {name: histogram(outcome.final_scores[present, i], successful[present],
-                                                    _clamp(variant.checked, name))
+            "score_distributions": {name: _with_cuts(histogram(outcome.peak_scores[:, i], successful,
+                                                               _clamp(variant.checked, name)), cuts.get(name))
                                     for i, name in enumerate(plan.scores)},
+            "score_distributions_at_crossing": {
+                threshold: {name: _with_cuts(histogram(outcome.crossing_scores[:, j, i], successful,
+                                                       _clamp(variant.checked, name)),
+                                             {threshold: cuts[name][threshold]} if threshold in cuts.get(name, {})
+                                             else None)
+                            for i, name in enumerate(plan.scores) if name in compare.threshold_scores(variant.checked,
+                                                                                                      threshold)}
+                for j, threshold in enumerate(plan.thresholds)},
             "rules": _rules(variant.checked, sim.contributions[k]),
             "ranking": {name: ranking(outcome.peak_scores[:, i], population, settings)
                         for i, name in enumerate(plan.scores)},
@@ -144,6 +154,31 @@ def _segments(plan, outcome, present: np.ndarray, settings: Settings) -> dict:
             reached = (firsts >= settings.start) & (firsts < settings.end)
         out[name] = {label: {"final": int((final == k).sum()), "reached": int(reached[:, k].sum())}
                      for k, label in enumerate(labels)}
+    return out
+
+
+def _with_cuts(found: dict, cuts: dict | None) -> dict:
+    if cuts:
+        found["thresholds"] = {name: _number(value) for name, value in cuts.items()}
+    return found
+
+
+def threshold_cuts(checked) -> dict[str, dict[str, float]]:
+    """Score -> threshold -> the bar it sets on the score, for thresholds that compare the score
+    with `>=` or `>` to a number or a constant (anywhere in their condition)."""
+    out: dict[str, dict[str, float]] = {}
+    for decl in checked.ruleset.declarations:
+        if not isinstance(decl, ast.Threshold):
+            continue
+        for node in ast.walk(decl.condition):
+            if isinstance(node, ast.Compare) and node.op in (">=", ">") and isinstance(node.left, ast.Name):
+                symbol = checked.resolutions.get(node.left)
+                right = node.right
+                if isinstance(right, ast.Name) and not isinstance(checked.constants.get(right.name), (int, float)):
+                    continue     # another score, or a constant that is no number
+                bar = _bound(checked, right)
+                if symbol is not None and symbol.kind == "score" and bar is not None:
+                    out.setdefault(node.left.name, {}).setdefault(decl.name.name, bar)
     return out
 
 

@@ -30,7 +30,7 @@ from .engine import Engine, Plan, Replayed, Window
 from .instants import DAY, lead_times, next_midnight
 from .python_backend import PythonEngine
 from .lead_checks import contributions, fields_with_values, undeclared_values
-from .ranking import peak_scores
+from .ranking import crossing_scores, peak_scores
 from .sweep import sweep_crossings, swept_thresholds
 from .variants import UsageError, Variant, literal, override
 
@@ -73,6 +73,7 @@ class VariantOutcome:
     final_segments: np.ndarray
     evaluations: int
     peak_scores: np.ndarray | None = None        # (leads, scores): ranking.peak_scores
+    crossing_scores: np.ndarray | None = None    # (leads, thresholds, scores): ranking.crossing_scores
 
 
 @dataclass
@@ -148,6 +149,7 @@ class _Bucket:
     contributions: list[Counter] = field(default_factory=list)  # per variant: rule -> leads
     provided: set[str] = field(default_factory=set)            # fields some lead has a value for
     undeclared: dict = field(default_factory=dict)             # field -> Counter of undeclared values
+    at_crossing: list[np.ndarray] = field(default_factory=list)  # per variant: (leads, thresholds, scores)
 
 
 _JOB: _Job | None = None
@@ -299,12 +301,13 @@ def _bucket(number: int) -> tuple[int, _Bucket]:
         found = job.engine.replay(prepared[key], plan, window)
         replays.append(found if key == job.main_key else _aligned(found, prepared[key], main))
     first_in_window = times["first_in_window"]
-    peaks, contributed = [], []
+    peaks, contributed, at_crossing = [], [], []
     for plan, key in job.plans:
         index = prepared[key].index()
         rows = list(range(len(main))) if key == job.main_key else [index.get(lead, -1) for lead in main.ids]
         peaks.append(peak_scores(job.engine, prepared[key], plan, window, success, first_in_window, rows))
         replay = replays[len(peaks) - 1]
+        at_crossing.append(crossing_scores(job.engine, prepared[key], plan, window, replay.crossings, rows))
         contributed.append(contributions(job.engine, prepared[key], plan,
                                          _probe_instants(replay.crossings, times["last"], window), rows))
     sweep = _sweep(job, replays[-1], main) if job.sweep else None
@@ -321,7 +324,7 @@ def _bucket(number: int) -> tuple[int, _Bucket]:
                            sweep, examples, problems, main.ids, groups,
                            np.array([job.amounts.get(lead, np.nan) for lead in main.ids], float),
                            None if job.lost is None else np.array([job.lost.get(lead, np.nan) for lead in main.ids],
-                                                                  float), peaks, contributed, provided, undeclared)
+                                                                  float), peaks, contributed, provided, undeclared, at_crossing)
 
 
 def _probe_instants(crossings: np.ndarray, last: np.ndarray, window: Window) -> np.ndarray:
@@ -414,7 +417,8 @@ def _merge(found: list[_Bucket], variants, plans, window, last, sweep, swept, co
             joined(lambda b: b.replays[v].crossings),
             [joined(lambda b: b.replays[v].first_labels[s]) for s in range(len(plans[v].labels))],
             joined(lambda b: b.replays[v].final_scores), joined(lambda b: b.replays[v].final_segments),
-            sum(b.replays[v].evaluations for b in found), joined(lambda b: b.peaks[v])))
+            sum(b.replays[v].evaluations for b in found), joined(lambda b: b.peaks[v]),
+            joined(lambda b: b.at_crossing[v])))
     sweep_outcome = None
     if sweep is not None:
         sweep_outcome = SweepOutcome(sweep.constant, sweep.values, "replay" if swept is None else "paths",
