@@ -156,3 +156,30 @@ def test_calibrate_names_where_rules_after_the_event_and_its_condition(tmp_path)
     assert (signal["leads"], signal["successes"]) == (5, 3)
     assert signal["rule"] == "ev_page_view_url_starts_with_a"
     assert 'ev_page_view_url_starts_with_a: ' in report["suggested_rules"]
+
+
+def test_calibrate_bins_numeric_fields_by_quantiles_and_suggests_a_case_rule(tmp_path):
+    sizes = {"L1": 10, "L2": 200, "L3": 10, "L4": 5.5, "L5": 50}
+    leads = [dict(lead, employees=sizes.get(lead["lead_id"])) for lead in LEADS]
+    rules = ruleset(tmp_path / "rules", BODY)
+    folder = folder_with(tmp_path, CALIBRATE_OUTCOMES, amounts=None, leads=leads)
+    report = calibrate(rules, folder)
+    # values 5.5, 10, 10, 50, 200: quartiles 10, 10, 50 -> edges 10 and 50
+    found = {s["label"]: (s["leads"], s["successes"], s["range"]) for s in report["signals"]
+             if s["field"] == "employees"}
+    assert found == {"employees < 10": (1, 1, [None, 10]), "employees >= 10 and employees < 50": (2, 2, [10, 50]),
+                     "employees >= 50": (2, 0, [50, None]), "employees is missing": (1, 0, None)}
+    suggestion = report["suggested_rules"]
+    branches = [line.split(" if ")[1] for line in suggestion.splitlines() if line.startswith("    ")]
+    assert "  employees_range: case {" in suggestion
+    assert branches == ["employees >= 50", "employees >= 10", "employees < 10"]
+    pasted = rules.parent / "pasted.score"
+    pasted.write_text(rules.read_text() + "\n" + suggestion)
+    assert invoke(pasted, command="check").exit_code == 0
+
+
+def test_calibrate_bins_need_two_distinct_values(tmp_path):
+    leads = [dict(lead, employees=10) for lead in LEADS]
+    rules = ruleset(tmp_path / "rules", BODY)
+    folder = folder_with(tmp_path, CALIBRATE_OUTCOMES, amounts=None, leads=leads)
+    assert not [s for s in calibrate(rules, folder)["signals"] if s["field"] == "employees"]

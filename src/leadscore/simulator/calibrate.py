@@ -18,11 +18,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..compiler import runtime as rt
 from ..dsl import ast
 from ..dsl.checker import CheckedRuleset
+from . import calibrate_bins as bins
 from . import calibrate_rules as lang
 from .calibrate_probe import WhereProbe, reads_other_events, where_fields
 from .stages import require_stage
@@ -52,6 +53,8 @@ class Signal:
     value: str | bool | None = None   # None with `missing` or `undeclared`
     missing: bool = False
     undeclared: bool = False          # every value a `values` field does not declare, together
+    low: float | None = None          # a number field's range [low, high), None for an open end
+    high: float | None = None
 
     @property
     def condition(self) -> str | None:
@@ -60,6 +63,8 @@ class Signal:
             return lang.event_condition(self.event, self.where)
         if self.undeclared:
             return None
+        if self.ftype == "number" and not self.missing:
+            return bins.range_condition(self.field, self.low, self.high)
         return lang.field_condition(self.field, self.ftype, None if self.missing else self.value)
 
     @property
@@ -80,6 +85,7 @@ class Plan:
     fields: dict[str, tuple[str, tuple[str, ...] | None]]   # categorical field -> (type, declared values)
     skipped_wheres: tuple[Signal, ...]         # variants one event cannot decide (they count events)
     max_values: int
+    numbers: tuple[str, ...] = ()             # number fields, binned by quantiles
 
 
 @dataclass
@@ -92,6 +98,7 @@ class Tally:
     outcomes_unknown_lead: int = 0
     not_yet: int = 0                  # leads left out: they did not exist at --as-of
     undecided: int = 0                # leads left out by --decided-only
+    numbers: dict[str, list[tuple[float | None, bool]]] = field(default_factory=dict)  # field -> (value, won)
 
 
 @dataclass(frozen=True)
@@ -166,7 +173,8 @@ def plan_signals(checked: CheckedRuleset, max_values: int = 20) -> Plan:
             (skipped if reads_other_events(checked, variant.where) else signals).append(variant)
     fields = {name: (spec.type, spec.values) for name, spec in schema.fields.items()
               if name != schema.id_column and (spec.type == "boolean" or spec.type in ("string", "list"))}
-    return Plan(checked, tuple(signals), fields, tuple(skipped), max_values)
+    numbers = tuple(name for name, spec in schema.fields.items() if name != schema.id_column and spec.type == "number")
+    return Plan(checked, tuple(signals), fields, tuple(skipped), max_values, numbers)
 
 
 def _where_uses(ruleset: ast.Ruleset) -> Iterator[tuple[str, tuple[str, ast.Expr]]]:
@@ -225,6 +233,8 @@ def count_signals(plan: Plan, outcomes: Iterable[tuple], leads: Iterable[tuple[s
         tally.leads += 1
         tally.successes += won
         _count_values(plan, tally, values, won)
+        for name in plan.numbers:
+            tally.numbers.setdefault(name, []).append((rt.normalise_value(values.get(name), "number"), won))
 
     for lead, values in leads:
         known.add(lead)
@@ -331,6 +341,7 @@ def summarise(plan: Plan, tally: Tally, options: Options) -> Calibration:
 
     taken = lang.declared_names(checked.ruleset)
     rows, rules = [], []
+    ranged: dict[str, list[tuple]] = {}      # number field -> (low, high, points) per range
     for signal, n, k in measured:
         low, high = wilson(k, n)
         lift = (k / n) / base if base else None
@@ -344,7 +355,10 @@ def summarise(plan: Plan, tally: Tally, options: Options) -> Calibration:
             note = f"fewer than {options.min_count} leads"
         elif divisor is not None:
             points = points_for(lifts[id(signal)], divisor, options.scale)
-            if points == 0:
+            if signal.ftype == "number" and not signal.missing:
+                # every range of the field, 0 included, goes into one `case` rule (below)
+                ranged.setdefault(signal.field, []).append((signal.low, signal.high, points))
+            elif points == 0:
                 note = "0 points"
             else:
                 name = lang.unique_name(lang.rule_name_base(_name_parts(plan, signal)), taken)
@@ -352,10 +366,20 @@ def summarise(plan: Plan, tally: Tally, options: Options) -> Calibration:
                 comment = "uncertain" if direction == "unclear" else ""
                 rules.append((name, points, body, comment))
         rows.append(Row(signal, n, k, k / n, low, high, lift, direction, points, name, note))
+    ranges = Counter(s.field for s, _, _ in measured if s.ftype == "number" and not s.missing)
+    cases, case_names = [], {}
+    for name, branches in ranged.items():
+        # a range without points would let its leads fall into the next branch: all or none
+        lines = bins.case_lines(name, branches) if len(branches) == ranges[name] else None
+        if lines:
+            case_names[name] = lang.unique_name(lang.rule_name_base([name, "range"]), taken)
+            cases.append((case_names[name], lines))
+    rows = [replace(r, rule_name=case_names.get(r.signal.field)) if r.signal.ftype == "number"
+            and not r.signal.missing and r.points is not None else r for r in rows]
 
     notes = _notes(plan, tally, base)
     suggestion = None
-    if rules:
+    if rules or cases:
         block = lang.unique_name("calibrated", taken)
         heading = [f"Suggested by `leadscore calibrate` from {tally.leads} leads, {tally.successes} "
                    f"successes (base rate {base:.1%}).",
@@ -363,7 +387,7 @@ def summarise(plan: Plan, tally: Tally, options: Options) -> Calibration:
                    "a signal shown before success counts once.",
                    "`# uncertain`: the 95% interval of its success rate includes the base rate. "
                    "Review before adopting."]
-        suggestion = lang.score_block(block, rules, heading)
+        suggestion = lang.score_block(block, rules, heading, cases)
     return Calibration(checked.name, checked.version, options, tally.leads, tally.successes, base,
                        wilson(tally.successes, tally.leads) if tally.leads else None, best, divisor,
                        tuple(rows), suggestion, tuple(notes))
@@ -395,6 +419,12 @@ def _field_rows(plan: Plan, tally: Tally) -> list[tuple[Signal, int, int]]:
             signal = Signal("field", field=name, ftype=ftype, value=key[1] if key[0] == "value" else None,
                             missing=key == ("missing",), undeclared=key == ("undeclared",))
             rows.append((signal, *counts[key]))
+    for name in plan.numbers:
+        found, n_missing, k_missing = bins.count(tally.numbers.get(name, []))
+        for (low, high), n, k in found:
+            rows.append((Signal("field", field=name, ftype="number", low=low, high=high), n, k))
+        if found and n_missing:
+            rows.append((Signal("field", field=name, ftype="number", missing=True), n_missing, k_missing))
     return rows
 
 

@@ -116,6 +116,7 @@ def _row_json(row: Row) -> dict:
         "where": where_text(s.where) if s.where is not None else None,
         "used_by": list(s.used_by), "field": s.field, "value": s.value,
         "missing": s.missing, "undeclared": s.undeclared,
+        "range": [s.low, s.high] if s.ftype == "number" and not s.missing else None,
         "leads": row.leads, "successes": row.successes, "rate": row.rate,
         "low": row.low, "high": row.high, "lift": row.lift, "direction": row.direction,
         "points": row.points, "rule": row.rule_name, "note": row.note,
