@@ -29,7 +29,8 @@ from .formatting import breakdown_table as _breakdown_table
 _KNOWN = {key for key, _, _ in _METRICS} | {"weekly", "by", "by_other"}
 # Which way a change is an improvement (green) or not (red); other metrics stay neutral.
 _BETTER = {"precision": 1, "recall": 1, "lift": 1, "lead_time_median_days": -1, "lead_time_p90_days": -1,
-           "weeks_over_capacity": -1}
+           "weeks_over_capacity": -1, "decided_precision": 1, "revenue": 1, "revenue_recall": 1,
+           "revenue_per_crossing": 1}
 _EXAMPLES_SHOWN = 20
 
 _CSS = """
