@@ -96,8 +96,11 @@ def make_history(folder: Path, n: int = 160, seed: int = 3) -> dict:
 
 
 def recount(history: dict, as_of: datetime | None) -> dict[str, tuple[int, int]]:
-    """label -> (leads, successes), computed directly from the rows."""
+    """label -> (leads, successes), computed directly from the rows. With as_of, only the leads
+    that exist then: the schema has no creation time, so those with an event at or before it."""
     limit = _iso(as_of) if as_of else "9999"
+    exists = {row["lead_id"] for row in history["events"] if row["at"] <= limit} if as_of else \
+        {row["lead_id"] for row in history["leads"]}
     success: dict[str, str] = {}
     for row in history["outcomes"]:
         if row["stage"].lower() == "won" and row["at"] <= limit:
@@ -128,6 +131,8 @@ def recount(history: dict, as_of: datetime | None) -> dict[str, tuple[int, int]]
         shown[lead].add(f"`Lead Source` == {string_text(source)}" if source else "`Lead Source` is missing")
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for row in history["leads"]:
+        if row["lead_id"] not in exists:
+            continue
         for label in shown[row["lead_id"]]:
             counts[label][0] += 1
             counts[label][1] += row["lead_id"] in success
@@ -211,6 +216,10 @@ def test_as_of_cuts_events_and_outcomes(project):
     result = calibrate_json(folder, "--min-count", "1", "--as-of", _iso(AS_OF))
     assert {s["label"]: (s["leads"], s["successes"]) for s in result["signals"]} == recount(history, AS_OF)
     assert result["as_of"] == _iso(AS_OF)
+    # leads whose first event comes after --as-of did not exist yet: left out of the base rate too
+    exists = {row["lead_id"] for row in history["events"] if row["at"] <= _iso(AS_OF)}
+    assert 0 < result["leads"] == len(exists) < len(history["leads"])
+    assert any("did not exist yet" in note for note in result["notes"])
 
 
 def test_min_count_withholds_points(project):

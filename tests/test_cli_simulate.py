@@ -1299,10 +1299,11 @@ def test_calibrate_counts_and_points_worked_out_by_hand(calibration):
 def test_calibrate_as_of_keeps_what_happened_at_that_instant(calibration):
     rules, folder = calibration
     # --as-of 2026-01-05 (midnight): L1's won at exactly 01-05 00:00 and L7's count; L2 and L3's later
-    # ones do not, nor L5's demo request of 01-20. successes 2 of 8.
+    # ones do not, nor L5's demo request of 01-20. L8 (no creation time, no event) does not exist
+    # yet at 01-05: successes 2 of 7.
     report = calibrate_json(rules, folder, "--min-count", "1", "--as-of", "2026-01-05")
     assert report["as_of"] == "2026-01-05T00:00:00Z"
-    assert (report["successes"], report["base_rate"]) == (2, 0.25)
+    assert (report["leads"], report["successes"], report["base_rate"]) == (7, 2, pytest.approx(2 / 7))
     found = signals(report)
     assert found["demo_request"][:2] == (2, 1)          # L1 (before its success) and L2; not L5, not L7
     assert found["page_view"][:2] == (4, 0)

@@ -39,6 +39,10 @@ def _scale(ctx: click.Context, param: click.Parameter, value: float) -> float:
               help="Ignore events and outcomes after this date or time, or `now` (default: none).")
 @click.option("--success", "success_stage", default="won", show_default=True, metavar="STAGE",
               help="The outcome stage that counts as success (any case).")
+@click.option("--lost", "lost_stage", default="lost", show_default=True, metavar="STAGE",
+              help="The outcome stage that counts as lost (any case), for --decided-only.")
+@click.option("--decided-only", is_flag=True,
+              help="Count only leads with a success or a loss (by --as-of): open deals are no failures.")
 @click.option("--scale", type=float, callback=_scale, default=10, show_default=True, metavar="S",
               help="Points of the strongest signal.")
 @click.option("--min-count", type=click.IntRange(1), default=30, show_default=True, metavar="N",
@@ -52,8 +56,9 @@ def _scale(ctx: click.Context, param: click.Parameter, value: float) -> float:
 @click.option("--strict", is_flag=True, help="Stop at the first row that cannot be used.")
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
-def command(ruleset: str, history: str | None, allow_history_outside: bool, leads_path: str | None, events_path: str | None,
-            outcomes_path: str | None, as_of: float | None, success_stage: str, scale: float,
+def command(ruleset: str, history: str | None, allow_history_outside: bool, leads_path: str | None,
+            events_path: str | None, outcomes_path: str | None, as_of: float | None, success_stage: str,
+            lost_stage: str, decided_only: bool, scale: float,
             min_count: int, max_values: int, output_format: str, output: str | None, strict: bool,
             allow_schema_outside: bool) -> None:
     """How often leads that show each event type, `where` variant and field value
@@ -87,7 +92,7 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
 
     checked = load_or_exit(ruleset, allow_schema_outside).checked
     schema = checked.schema
-    options = Options(success_stage.strip(), as_of, scale, min_count, max_values)
+    options = Options(success_stage.strip(), as_of, scale, min_count, max_values, lost_stage.strip(), decided_only)
     log = ProblemLog(keep=3, strict=strict)
     try:
         plan = plan_signals(checked, max_values)

@@ -15,6 +15,7 @@ from ..semantics import DAY, UNIT_SECONDS
 from ..signals import stopped_in_order
 from .common import parse_instant
 
+_UNBOUNDED = 10_000      # columns: tables take their own width
 _TABLE = click.Path(exists=True, dir_okay=False)
 _FORMATS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 
@@ -50,6 +51,8 @@ def _horizon(ctx, param, value: str) -> float:
               help="End of the window, excluded, or `now` (default: the midnight after the latest event, change or lead creation).")
 @click.option("--success", default="won", show_default=True, metavar="STAGE",
               help="The outcome stage that counts as success (any case).")
+@click.option("--lost", metavar="STAGE",
+              help="The outcome stage that counts as lost (any case) [default: lost].")
 @click.option("--horizon", default="90d", show_default=True, callback=_horizon, metavar="DURATION",
               help="How long after crossing a success still counts (h, d or w).")
 @click.option("--capacity", type=click.FloatRange(0), metavar="N",
@@ -62,6 +65,13 @@ def _horizon(ctx, param, value: str) -> float:
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write the HTML report here.")
 @click.option("--examples", type=click.IntRange(0), default=5, show_default=True, metavar="N",
               help="Flipped leads shown per threshold and kind of change.")
+@click.option("--by", "by", multiple=True, metavar="FIELD",
+              help="Every threshold metric per value of this lead field, or per `cohort` (month of the "
+                   "lead's first instant); repeatable.")
+@click.option("--leads-out", type=click.Path(dir_okay=False), metavar="FILE.csv",
+              help="Write one row per lead with an instant in the window: its crossings, success and amount.")
+@click.option("--flips-out", type=click.Path(dir_okay=False), metavar="FILE.csv",
+              help="Write every lead that flips between the two variants, with the cause.")
 @click.option("--strict", is_flag=True, help="Any row that cannot be used is an error (exit 1).")
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes (0: one per CPU).")
@@ -71,9 +81,9 @@ def _horizon(ctx, param, value: str) -> float:
 def command(ruleset: str, history: str | None, allow_history_outside: bool, leads_path, events_path, outcomes_path,
             changes_path,
             baseline_path: str | None, against: str | None, settings: tuple[str, ...], sweep: str | None,
-            start: float | None, end: float | None, success: str, horizon: float, capacity: float | None,
+            start: float | None, end: float | None, success: str, lost: str | None, horizon: float, capacity: float | None,
             target: int | None, output_format: str | None, output: str | None, html_path: str | None,
-            examples: int, strict: bool, jobs: int, allow_schema_outside: bool) -> None:
+            examples: int, by: tuple[str, ...], leads_out: str | None, flips_out: str | None, strict: bool, jobs: int, allow_schema_outside: bool) -> None:
     """Replay the history through RULESET and report, per threshold, how many leads cross,
     how many of them succeed, how early, and at what weekly volume.
 
@@ -101,6 +111,9 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
     try:
         found = _variants(v, ruleset, baseline_path, against, settings, allow_schema_outside)
         request = SweepRequest(*v.sweep_values(found[-1].checked, sweep)) if sweep else None
+        by = _breakdowns(v, found[-1].checked.schema, by)
+        if flips_out and len(found) < 2:
+            raise v.UsageError("--flips-out needs two variants to compare: give --baseline, --against or --set")
         files = HistoryFiles.find(history, {"leads": leads_path, "events": events_path, "outcomes": outcomes_path,
                                             "changes": changes_path}, allow_history_outside)
     except v.UsageError as error:
@@ -113,7 +126,8 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
         sys.exit(1)
     except TableError as error:
         raise click.UsageError(shown(error)) from None
-    options = Options(success, horizon, start, end, capacity, target, jobs or _cpus(), examples)
+    options = Options(success, horizon, start, end, capacity, target, jobs or _cpus(), examples, by,
+                      bool(flips_out), lost or "lost", lost is not None)
     log = ProblemLog(strict=strict)
     try:
         with _Progress() as progress:
@@ -128,6 +142,7 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
     if not (output_format == "text" and output is None):
         _problems(log)   # a text report on standard output lists them itself
     _write(simulation, options, log, output_format, output, html_path)
+    _lead_tables(simulation, leads_out, flips_out)
 
 
 def _variants(v, ruleset: str, baseline_path, against, settings, allow_outside) -> list:
@@ -146,6 +161,17 @@ def _variants(v, ruleset: str, baseline_path, against, settings, allow_outside) 
     if overrides:
         return [v.Variant("baseline", current, ruleset), candidate]
     return [v.Variant("baseline", current, ruleset)]
+
+
+def _breakdowns(v, schema, by: tuple[str, ...]) -> tuple[str, ...]:
+    """The --by names, each once: lead fields of the schema, or `cohort`."""
+    from ..simulator.breakdowns import COHORT
+
+    for name in by:
+        if name not in schema.fields and name != COHORT:
+            known = ", ".join(list(schema.fields) + [COHORT])
+            raise v.UsageError(f"--by {name}: the schema has no lead field of that name (give one of: {known})")
+    return tuple(dict.fromkeys(by))
 
 
 def _diagnostics(error) -> None:
@@ -222,6 +248,21 @@ def _write(simulation, options, log, output_format: str, output: str | None, htm
         sys.exit(1)
 
 
+def _lead_tables(simulation, leads_out: str | None, flips_out: str | None) -> None:
+    from ..simulator.lead_tables import flips_csv, leads_csv
+    from .common import write_atomically
+
+    for path, make in ((leads_out, leads_csv), (flips_out, flips_csv)):
+        if not path:
+            continue
+        try:
+            write_atomically(path, make(simulation))
+        except OSError as error:
+            click.echo(shown(f"error: {error.filename or path}: {error.strerror or error}"), err=True)
+            sys.exit(1)
+        click.echo(shown(f"wrote {path}"), err=True)
+
+
 def _text(result: dict, output: str | None) -> None:
     import io
 
@@ -231,37 +272,61 @@ def _text(result: dict, output: str | None) -> None:
     from .common import write_atomically
 
     if output is None:
-        render_text(result, Console(highlight=False, soft_wrap=False))
+        # Piped (a CI log): as wide as the tables are, not cut at 80 columns.
+        render_text(result, Console(highlight=False, soft_wrap=False,
+                                    width=None if sys.stdout.isatty() else _UNBOUNDED))
         return
     buffer = io.StringIO()
-    render_text(result, Console(file=buffer, width=120, color_system=None, highlight=False))
+    render_text(result, Console(file=buffer, width=_UNBOUNDED, color_system=None, highlight=False))
     write_atomically(output, buffer.getvalue())
     click.echo(f"wrote {output}", err=True)
 
 
 class _Progress:
-    """A progress bar on standard error for replays of several buckets, when it is a terminal."""
+    """A progress bar on standard error when it is a terminal, for any replay still running after
+    DELAY seconds (buckets done of all; one bucket shows as a moving bar)."""
+
+    DELAY = 1.0
 
     def __enter__(self):
+        import threading
+
         self.bar = None
+        self.done, self.total = 0, None
+        self.lock = threading.Lock()
+        self.timer = None
+        if sys.stderr.isatty():
+            self.timer = threading.Timer(self.DELAY, self.show)
+            self.timer.daemon = True
+            self.timer.start()
         return self.update
 
-    def update(self, done: int, total: int) -> None:
-        if total < 2 or not sys.stderr.isatty():
-            return
-        if self.bar is None:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    def show(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-            self.bar = Progress("replaying", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        with self.lock:
+            if self.bar is not None or self.timer is None:
+                return
+            self.bar = Progress("replaying", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                 console=Console(stderr=True), transient=True)
             self.bar.start()
-            self.task = self.bar.add_task("replay", total=total)
-        self.bar.update(self.task, completed=done)
+            self.task = self.bar.add_task("replay", total=self.total if self.total and self.total > 1 else None,
+                                          completed=self.done)
+
+    def update(self, done: int, total: int) -> None:
+        with self.lock:
+            self.done, self.total = done, total
+            if self.bar is not None and total > 1:
+                self.bar.update(self.task, completed=done, total=total)
 
     def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+        with self.lock:
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            if self.bar is not None:
+                self.bar.stop()
 
 
 def _cpus() -> int:

@@ -18,11 +18,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..compiler import runtime as rt
 from ..dsl import ast
 from ..dsl.checker import CheckedRuleset
+from . import calibrate_bins as bins
 from . import calibrate_rules as lang
 from .calibrate_probe import WhereProbe, reads_other_events, where_fields
 from .stages import require_stage
@@ -37,6 +38,8 @@ class Options:
     scale: float = 10
     min_count: int = 30
     max_values: int = 20              # a field without `values` is categorical up to this many
+    lost_stage: str = "lost"
+    decided_only: bool = False        # count only leads with a success or a loss (by as_of)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class Signal:
     value: str | bool | None = None   # None with `missing` or `undeclared`
     missing: bool = False
     undeclared: bool = False          # every value a `values` field does not declare, together
+    low: float | None = None          # a number field's range [low, high), None for an open end
+    high: float | None = None
 
     @property
     def condition(self) -> str | None:
@@ -58,6 +63,8 @@ class Signal:
             return lang.event_condition(self.event, self.where)
         if self.undeclared:
             return None
+        if self.ftype == "number" and not self.missing:
+            return bins.range_condition(self.field, self.low, self.high)
         return lang.field_condition(self.field, self.ftype, None if self.missing else self.value)
 
     @property
@@ -78,6 +85,7 @@ class Plan:
     fields: dict[str, tuple[str, tuple[str, ...] | None]]   # categorical field -> (type, declared values)
     skipped_wheres: tuple[Signal, ...]         # variants one event cannot decide (they count events)
     max_values: int
+    numbers: tuple[str, ...] = ()             # number fields, binned by quantiles
 
 
 @dataclass
@@ -88,6 +96,9 @@ class Tally:
     values: dict[str, dict[tuple, list[int]]] = field(default_factory=dict)  # field -> key -> [leads, successes]
     too_many_values: list[str] = field(default_factory=list)
     outcomes_unknown_lead: int = 0
+    not_yet: int = 0                  # leads left out: they did not exist at --as-of
+    undecided: int = 0                # leads left out by --decided-only
+    numbers: dict[str, list[tuple[float | None, bool]]] = field(default_factory=dict)  # field -> (value, won)
 
 
 @dataclass(frozen=True)
@@ -162,7 +173,8 @@ def plan_signals(checked: CheckedRuleset, max_values: int = 20) -> Plan:
             (skipped if reads_other_events(checked, variant.where) else signals).append(variant)
     fields = {name: (spec.type, spec.values) for name, spec in schema.fields.items()
               if name != schema.id_column and (spec.type == "boolean" or spec.type in ("string", "list"))}
-    return Plan(checked, tuple(signals), fields, tuple(skipped), max_values)
+    numbers = tuple(name for name, spec in schema.fields.items() if name != schema.id_column and spec.type == "number")
+    return Plan(checked, tuple(signals), fields, tuple(skipped), max_values, numbers)
 
 
 def _where_uses(ruleset: ast.Ruleset) -> Iterator[tuple[str, tuple[str, ast.Expr]]]:
@@ -186,13 +198,19 @@ def count_signals(plan: Plan, outcomes: Iterable[tuple], leads: Iterable[tuple[s
     (lead id, Event) pairs of the events table."""
     as_of = math.inf if options.as_of is None else options.as_of
     stage = options.success_stage.strip().lower()
+    lost_stage = options.lost_stage.strip().lower()
     success: dict[str, float] = {}
+    decided: set[str] = set()
     seen: Counter = Counter()
     for lead, outcome_stage, at, _amount in outcomes:
         seen[outcome_stage] += 1
         if outcome_stage == stage and at <= as_of and at < success.get(lead, math.inf):
             success[lead] = at
+        if outcome_stage in (stage, lost_stage) and at <= as_of:
+            decided.add(lead)
     require_stage(seen, stage)
+    if options.decided_only:
+        require_stage(seen, lost_stage, "--lost")
 
     tally = Tally(events=[[0, 0] for _ in plan.event_signals],
                   values={name: {} for name in plan.fields})
@@ -201,18 +219,43 @@ def count_signals(plan: Plan, outcomes: Iterable[tuple], leads: Iterable[tuple[s
     needed = where_fields(plan.checked, wheres)
     field_types = {name: plan.checked.schema.fields[name].type for name in needed}
     lead_fields: dict[str, dict] = {}
-    for lead, values in leads:
-        known.add(lead)
+    created = plan.checked.schema.created
+    later: list[tuple[str, dict]] = []      # with --as-of: leads created after it, or when unknown
+    counted: set[str] = set()
+
+    def count(lead: str, values: dict) -> None:
+        """A lead that exists at as_of: counted, unless --decided-only leaves it out."""
+        if options.decided_only and lead not in decided:
+            tally.undecided += 1
+            return
         won = lead in success
+        counted.add(lead)
         tally.leads += 1
         tally.successes += won
         _count_values(plan, tally, values, won)
+        for name in plan.numbers:
+            tally.numbers.setdefault(name, []).append((rt.normalise_value(values.get(name), "number"), won))
+
+    for lead, values in leads:
+        known.add(lead)
         if needed:
             lead_fields[lead] = rt.prepare_fields(values, field_types)
+        born = rt.normalise_value(values.get(created), "datetime") if created else None
+        if as_of == math.inf or (born is not None and born <= as_of):
+            count(lead, values)
+        else:
+            later.append((lead, values))
     tally.outcomes_unknown_lead = sum(lead not in known for lead in success)
 
-    masks = _event_masks(plan, open_events(known), success, lead_fields, field_types, as_of)
+    active: set[str] = set()                # leads with an event at or before --as-of
+    masks = _event_masks(plan, open_events(known), success, lead_fields, field_types, as_of, active)
+    for lead, values in later:
+        if lead in active:                  # a lead exists at T from its first instant on
+            count(lead, values)
+    tally.not_yet = len(later) - sum(lead in active for lead, _ in later)
     for lead, mask in masks.items():
+        if lead not in counted:
+            continue
         won = lead in success
         while mask:
             lowest = mask & -mask
@@ -251,8 +294,10 @@ def _count_values(plan: Plan, tally: Tally, values: dict, won: bool) -> None:
 
 
 def _event_masks(plan: Plan, events: Iterable[tuple[str, object]], success: dict[str, float],
-                 lead_fields: dict[str, dict], field_types: dict[str, str], as_of: float) -> dict[str, int]:
-    """lead -> bitmask of the event signals it showed before its success."""
+                 lead_fields: dict[str, dict], field_types: dict[str, str], as_of: float,
+                 active: set[str]) -> dict[str, int]:
+    """lead -> bitmask of the event signals it showed before its success; `active` gains the
+    leads with an event at or before as_of."""
     type_bit = {s.event: 1 << i for i, s in enumerate(plan.event_signals) if s.kind == "event"}
     by_event: dict[str, list[tuple[int, ast.Expr]]] = {}
     for i, s in enumerate(plan.event_signals):
@@ -263,9 +308,13 @@ def _event_masks(plan: Plan, events: Iterable[tuple[str, object]], success: dict
     masks: dict[str, int] = {}
     # Millions of events: dictionary methods bound once, outside the loop.
     known_mask, success_at, probe_of, fields_of = masks.get, success.get, probes.get, lead_fields.get
+    seen = active.add
     for lead, event in events:
         at = event.at
-        if at > as_of or at >= success_at(lead, math.inf):
+        if at > as_of:
+            continue
+        seen(lead)
+        if at >= success_at(lead, math.inf):
             continue
         mask = known_mask(lead, 0) | type_bit[event.type]
         probe = probe_of(event.type)
@@ -292,6 +341,7 @@ def summarise(plan: Plan, tally: Tally, options: Options) -> Calibration:
 
     taken = lang.declared_names(checked.ruleset)
     rows, rules = [], []
+    ranged: dict[str, list[tuple]] = {}      # number field -> (low, high, points) per range
     for signal, n, k in measured:
         low, high = wilson(k, n)
         lift = (k / n) / base if base else None
@@ -305,7 +355,10 @@ def summarise(plan: Plan, tally: Tally, options: Options) -> Calibration:
             note = f"fewer than {options.min_count} leads"
         elif divisor is not None:
             points = points_for(lifts[id(signal)], divisor, options.scale)
-            if points == 0:
+            if signal.ftype == "number" and not signal.missing:
+                # every range of the field, 0 included, goes into one `case` rule (below)
+                ranged.setdefault(signal.field, []).append((signal.low, signal.high, points))
+            elif points == 0:
                 note = "0 points"
             else:
                 name = lang.unique_name(lang.rule_name_base(_name_parts(plan, signal)), taken)
@@ -313,10 +366,20 @@ def summarise(plan: Plan, tally: Tally, options: Options) -> Calibration:
                 comment = "uncertain" if direction == "unclear" else ""
                 rules.append((name, points, body, comment))
         rows.append(Row(signal, n, k, k / n, low, high, lift, direction, points, name, note))
+    ranges = Counter(s.field for s, _, _ in measured if s.ftype == "number" and not s.missing)
+    cases, case_names = [], {}
+    for name, branches in ranged.items():
+        # a range without points would let its leads fall into the next branch: all or none
+        lines = bins.case_lines(name, branches) if len(branches) == ranges[name] else None
+        if lines:
+            case_names[name] = lang.unique_name(lang.rule_name_base([name, "range"]), taken)
+            cases.append((case_names[name], lines))
+    rows = [replace(r, rule_name=case_names.get(r.signal.field)) if r.signal.ftype == "number"
+            and not r.signal.missing and r.points is not None else r for r in rows]
 
     notes = _notes(plan, tally, base)
     suggestion = None
-    if rules:
+    if rules or cases:
         block = lang.unique_name("calibrated", taken)
         heading = [f"Suggested by `leadscore calibrate` from {tally.leads} leads, {tally.successes} "
                    f"successes (base rate {base:.1%}).",
@@ -324,7 +387,7 @@ def summarise(plan: Plan, tally: Tally, options: Options) -> Calibration:
                    "a signal shown before success counts once.",
                    "`# uncertain`: the 95% interval of its success rate includes the base rate. "
                    "Review before adopting."]
-        suggestion = lang.score_block(block, rules, heading)
+        suggestion = lang.score_block(block, rules, heading, cases)
     return Calibration(checked.name, checked.version, options, tally.leads, tally.successes, base,
                        wilson(tally.successes, tally.leads) if tally.leads else None, best, divisor,
                        tuple(rows), suggestion, tuple(notes))
@@ -356,6 +419,12 @@ def _field_rows(plan: Plan, tally: Tally) -> list[tuple[Signal, int, int]]:
             signal = Signal("field", field=name, ftype=ftype, value=key[1] if key[0] == "value" else None,
                             missing=key == ("missing",), undeclared=key == ("undeclared",))
             rows.append((signal, *counts[key]))
+    for name in plan.numbers:
+        found, n_missing, k_missing = bins.count(tally.numbers.get(name, []))
+        for (low, high), n, k in found:
+            rows.append((Signal("field", field=name, ftype="number", low=low, high=high), n, k))
+        if found and n_missing:
+            rows.append((Signal("field", field=name, ftype="number", missing=True), n_missing, k_missing))
     return rows
 
 
@@ -363,8 +432,8 @@ def _name_parts(plan: Plan, signal: Signal) -> list[str]:
     if signal.kind == "event":
         return ["ev", signal.event]
     if signal.kind == "where":
-        same = [s for s in plan.event_signals if s.kind == "where" and s.event == signal.event]
-        return ["ev", signal.event, str(same.index(signal) + 1)]
+        # after the event type and its condition: `ev_page_view_url_starts_with_pricing`
+        return ["ev", signal.event, lang.where_text(signal.where)]
     if signal.missing:
         return [signal.field, "missing"]
     value = signal.value
@@ -385,6 +454,12 @@ def _notes(plan: Plan, tally: Tally, base: float | None) -> list[str]:
     for name in tally.too_many_values:
         notes.append(f"field `{name}` has more than {plan.max_values} values: not treated as categorical "
                      "(--max-values)")
+    if tally.not_yet:
+        notes.append(f"{tally.not_yet:,} lead(s) did not exist yet at --as-of (created later, or no instant "
+                     "by then): left out")
+    if tally.undecided:
+        notes.append(f"{tally.undecided:,} lead(s) had neither a success nor a loss by then: left out "
+                     "(--decided-only)")
     if tally.outcomes_unknown_lead:
         notes.append(f"{tally.outcomes_unknown_lead} successful outcome(s) name leads missing from the "
                      "leads table; they are left out")

@@ -50,7 +50,9 @@ def _headline(cal: Calibration) -> list[str]:
     return [f"{cal.ruleset} version {cal.version}: {cal.leads} leads, {cal.successes} successes at stage "
             f"\"{cal.options.success_stage}\", base rate {_percent(cal.base_rate)}{interval}",
             "Events count when they happened before the lead's success"
-            + (f", up to {until}." if until else ".")]
+            + (f", up to {until}; leads that did not exist then are left out." if until else ".")
+            + (f" Only decided leads count (a success or a loss at stage \"{cal.options.lost_stage}\")."
+               if cal.options.decided_only else "")]
 
 
 def _cells(row: Row) -> list[str]:
@@ -114,6 +116,7 @@ def _row_json(row: Row) -> dict:
         "where": where_text(s.where) if s.where is not None else None,
         "used_by": list(s.used_by), "field": s.field, "value": s.value,
         "missing": s.missing, "undeclared": s.undeclared,
+        "range": [s.low, s.high] if s.ftype == "number" and not s.missing else None,
         "leads": row.leads, "successes": row.successes, "rate": row.rate,
         "low": row.low, "high": row.high, "lift": row.lift, "direction": row.direction,
         "points": row.points, "rule": row.rule_name, "note": row.note,
@@ -126,6 +129,8 @@ def calibration_json(cal: Calibration, skipped_rows: dict[str, int] | None = Non
     return {
         "ruleset": cal.ruleset, "version": cal.version, "as_of": _instant(options.as_of),
         "success_stage": options.success_stage,
+        "decided_only": options.decided_only,
+        "lost_stage": options.lost_stage.strip().lower() if options.decided_only else None,
         "scale": int(options.scale) if float(options.scale).is_integer() else options.scale,
         "min_count": options.min_count,
         "leads": cal.leads, "successes": cal.successes, "base_rate": cal.base_rate,

@@ -119,10 +119,12 @@ def signed(points: int) -> str:
     return f"+{points}" if points >= 0 else str(points)
 
 
-def score_block(name: str, rules: list[tuple[str, int, str, str]], heading: list[str]) -> str:
+def score_block(name: str, rules: list[tuple[str, int, str, str]], heading: list[str],
+                cases: list[tuple[str, list[str]]] = ()) -> str:
     """The suggested rules as one score block: `rules` holds (rule name, points,
     `if COND` or `per EVENT, once`, trailing comment or ""). Names and points
-    are aligned in columns as `leadscore fmt` aligns them."""
+    are aligned in columns as `leadscore fmt` aligns them. `cases`: (rule name,
+    its branches) for `case` rules, after the others."""
     lines = [f"# {line}" if line else "#" for line in heading]
     lines.append(f"score {name} {{")
     name_width = max((len(r[0]) for r in rules), default=0) + 1
@@ -130,5 +132,7 @@ def score_block(name: str, rules: list[tuple[str, int, str, str]], heading: list
     for rule, points, body, comment in rules:
         text = f"  {(rule + ':').ljust(name_width)} {signed(points).ljust(points_width)} {body}"
         lines.append(text + (f"  # {comment}" if comment else ""))
+    for rule, branches in cases:
+        lines += [f"  {rule}: case {{", *(f"    {branch}" for branch in branches), "  }"]
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -10,6 +10,8 @@ threshold reads.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from ..compiler import runtime as rt
@@ -17,11 +19,13 @@ from ..dsl import ast
 from ..dsl import types as t
 from ..dsl.checker import CheckedRuleset
 from .instants import DAY
+from .variants import constants_json
 
 KINDS = ("newly_crossed", "no_longer_crossed", "earlier", "later")
 _WORDS = {"newly_crossed": "newly crossed", "no_longer_crossed": "no longer crossed",
           "earlier": "crossed earlier", "later": "crossed later"}
 _SHOWN_RULES = 5
+CONDITION = "the threshold's condition"     # the cause when no constant and no rule's points differ
 
 
 def flips(baseline: np.ndarray, candidate: np.ndarray, start: float, end: float) -> dict[str, np.ndarray]:
@@ -54,13 +58,34 @@ def threshold_scores(checked: CheckedRuleset, threshold: str) -> list[str]:
     return list(found)
 
 
+def changed_constants(baseline: CheckedRuleset, candidate: CheckedRuleset) -> list[str]:
+    """The constants whose values differ, as `name before → after` (`—` for one a variant lacks)."""
+    before, after = constants_json(baseline), constants_json(candidate)
+    return [f"{name} {_constant(before.get(name))} → {_constant(after.get(name))}"
+            for name in dict.fromkeys([*before, *after]) if before.get(name) != after.get(name)]
+
+
+def _constant(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (str, list)) else str(value)
+
+
 def example(lead_id: str, kind: str, at_baseline: float, at_candidate: float, instant: float,
-            baseline: tuple, candidate: tuple, scores: list[str], names: tuple[tuple, tuple]) -> dict:
+            baseline: tuple, candidate: tuple, scores: list[str], names: tuple[tuple, tuple],
+            constants: list[str] = ()) -> dict:
     """One flipped lead. `baseline`/`candidate`: each variant's (scores, thresholds, segments,
-    reasons) at `instant`; `names`: each variant's score names."""
+    reasons) at `instant`; `names`: each variant's score names; `constants`: the constants that
+    differ. Its cause: those constants and the rules whose points differ at `instant`, or when
+    there are none, the threshold's condition."""
     before, after = _points(baseline[3]), _points(candidate[3])
     rules = [f"{key} {_signed(before.get(key, 0.0))} → {_signed(after.get(key, 0.0))}"
              for key in dict.fromkeys([*before, *after]) if before.get(key, 0.0) != after.get(key, 0.0)]
+    cause = [*constants, *rules] or [CONDITION]
     if not rules:
         mine = sorted(((key, points) for key, points in after.items() if key.split(".")[0] in scores),
                       key=lambda item: -abs(item[1]))
@@ -70,7 +95,8 @@ def example(lead_id: str, kind: str, at_baseline: float, at_candidate: float, in
         pair = [_score(baseline, names[0], score), _score(candidate, names[1], score)]
         values[score] = pair
     return {"lead_id": lead_id, "change": _WORDS[kind], "baseline": _iso(at_baseline),
-            "candidate": _iso(at_candidate), "at": _iso(instant), "rules": rules, "scores": values}
+            "candidate": _iso(at_candidate), "at": _iso(instant), "rules": rules, "scores": values,
+            "cause": cause}
 
 
 def _points(reasons) -> dict[str, float]:

@@ -64,19 +64,37 @@ class Outcomes:
     leads: dict[str, tuple[float, float, int]]  # every lead id named by an outcome, in file order ->
                                                 # its earliest and latest outcome time (any stage)
                                                 # and the file row of its first outcome
+    amounts: dict[str, float] = field(default_factory=dict)   # lead id -> the amount of its success
+                                                              # outcome, when it has one
+    lost: dict[str, float] | None = None   # lead id -> its first outcome at the lost stage; None when
+                                           # no outcome has that stage
 
 
-def read_success(path: str | ArrowTable, stage: str, log: ProblemLog, id_column: str) -> Outcomes:
+def read_success(path: str | ArrowTable, stage: str, log: ProblemLog, id_column: str, lost: str | None = None,
+                 lost_required: bool = False) -> Outcomes:
+    """The success (and lost) instants; a success stage no outcome has is a usage error, and so
+    is a lost stage the user named (`lost_required`)."""
     stage = stage.strip().lower()
+    lost = lost.strip().lower() if lost is not None else None
     out = Outcomes({}, {})
+    losses: dict[str, float] = {}
     seen: Counter = Counter()
-    for lead, found, at, _, row in read_outcomes(path, log, id_column=id_column, with_rows=True):
+    for lead, found, at, amount, row in read_outcomes(path, log, id_column=id_column, with_rows=True):
         seen[found] += 1
         low, high, first = out.leads.get(lead, (at, at, row))
         out.leads[lead] = (min(low, at), max(high, at), first)
+        if found == lost and at < losses.get(lead, float("inf")):
+            losses[lead] = at
         if found == stage and at < out.success.get(lead, float("inf")):
             out.success[lead] = at
+            if amount is None:
+                out.amounts.pop(lead, None)
+            else:
+                out.amounts[lead] = amount
     require_stage(seen, stage)
+    if lost is not None and lost_required:
+        require_stage(seen, lost, "--lost")
+    out.lost = losses if lost is not None and lost in seen else None
     return out
 
 

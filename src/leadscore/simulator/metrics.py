@@ -33,6 +33,13 @@ class Population:
 
     success: np.ndarray              # first success instant, nan when none
     first_in_window: np.ndarray      # first instant in [start, end), nan when none
+    lost: np.ndarray | None = None   # first instant at the lost stage, nan when none; None: no such stage
+    amount: np.ndarray | None = None  # the amount of the success, nan when none; None: no amount at all
+
+    def subset(self, members: np.ndarray) -> Population:
+        return Population(self.success[members], self.first_in_window[members],
+                          None if self.lost is None else self.lost[members],
+                          None if self.amount is None else self.amount[members])
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -92,7 +99,48 @@ def threshold_metrics(crossing: np.ndarray, population: Population, settings: Se
         "weekly": [{"week": week, "crossed": n} for week, n in weekly],
         "funnel": funnel(present(population), n_crossed, n_converted, settings.target),
     }
+    out["confusion"] = confusion(crossed, converted, won & ~flagged, population)
+    out.update(decided(crossing, crossed, converted, population, settings))
+    out.update(revenue(converted, crossed, flagged, won, population))
     return out
+
+
+def confusion(crossed: np.ndarray, converted: np.ndarray, missed: np.ndarray, population: Population) -> dict:
+    """Precision's and recall's own counts: true positives = crossed and successful within H,
+    false positives = the other crossed leads (precision = tp / (tp + fp)); false negatives = the
+    window's successes not crossed at or before them (recall = 1 - fn / successes in the window);
+    true negatives = the other leads with an instant in the window."""
+    present = ~np.isnan(population.first_in_window)
+    return {"true_positives": int(converted.sum()), "false_positives": int((crossed & ~converted).sum()),
+            "false_negatives": int(missed.sum()), "true_negatives": int((present & ~crossed & ~missed).sum())}
+
+
+def decided(crossing: np.ndarray, crossed: np.ndarray, converted: np.ndarray, population: Population,
+            settings: Settings) -> dict:
+    """Crossed leads decided within H of crossing: a success there (precision's numerator), else
+    a loss there; the rest are still open. Without a lost stage, all null."""
+    if population.lost is None:
+        return {"losses": None, "open": None, "decided_precision": None}
+    with np.errstate(invalid="ignore"):
+        lost = crossed & ~converted & (population.lost >= crossing) & (population.lost <= crossing + settings.horizon)
+    successes, losses = int(converted.sum()), int(lost.sum())
+    return {"losses": losses, "open": int(crossed.sum()) - successes - losses,
+            "decided_precision": _ratio(successes, successes + losses)}
+
+
+def revenue(converted: np.ndarray, crossed: np.ndarray, flagged: np.ndarray, won: np.ndarray,
+            population: Population) -> dict:
+    """The amounts of the successes after crossing (precision's numerator); the share of the
+    window's revenue (successes in the window) that flagged leads (recall's numerator) brought;
+    revenue per crossing. A success without an amount counts 0; with no amount at all, null."""
+    if population.amount is None:
+        return {"revenue": None, "revenue_recall": None, "revenue_per_crossing": None}
+    amount = np.nan_to_num(population.amount, nan=0.0)
+    total, n_crossed = float(amount[converted].sum()), int(crossed.sum())
+    in_window = float(amount[won].sum())
+    return {"revenue": total,
+            "revenue_recall": float(amount[flagged].sum()) / in_window if in_window else None,
+            "revenue_per_crossing": total / n_crossed if n_crossed else None}
 
 
 def _percentile(values: np.ndarray, q: float) -> float | None:

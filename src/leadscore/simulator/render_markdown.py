@@ -36,24 +36,36 @@ def render_markdown(result: dict) -> str:
             rows.append(row)
         out += ["", f"### Threshold {markdown_code(threshold)}", ""]
         out += _table(["metric", *names, *(["change"] if compare else [])], rows)
+        for field in f.breakdown_fields(variants, threshold):
+            head, by_rows = f.breakdown_table(variants, threshold, field)
+            out += ["", f"#### Threshold {markdown_code(threshold)} by {markdown_code(field)}", ""]
+            out += _table(head, by_rows)
         flips = result.get("flips", {}).get(threshold)
         if flips:
             out += ["", "Leads that flip: " + ", ".join(f"{text} **{flips.get(key, 0):,}**" for key, text in f.FLIPS)]
             examples = (flips.get("examples") or [])[:_EXAMPLES_SHOWN]
             if examples:
                 out += ["", "<details><summary>Examples</summary>", ""]
-                out += _table(["lead", "change", "baseline", "candidate", "rules behind it"],
+                out += _table(["lead", "change", "baseline", "candidate", "cause", "outcome", "points there"],
                               [[e["lead_id"], e["change"], e["baseline"] or f.NONE, e["candidate"] or f.NONE,
-                                "; ".join(e["rules"]) or f.NONE] for e in examples], right=5)
+                                f.flip_cause(e), f.flip_outcome(e), f.flip_points(e) or f.NONE]
+                               for e in examples], right=7)
                 out += ["", "</details>"]
+    for segment in dict.fromkeys(s for v in variants.values() for s in v.get("segments", {})):
+        head, rows = f.segment_table(variants, segment)
+        out += ["", f"### Segment {markdown_code(segment)} (leads with an instant in the window)", ""]
+        out += _table(head, rows)
+    head, ranking = f.ranking_rows(variants)
+    if ranking:
+        out += ["", "### Ranking power (each score's peak in the window)", ""] + _table(head, ranking, right=2)
     if "sweep" in result:
         sweep = result["sweep"]
         swept = list(dict.fromkeys(t for p in sweep["points"] for t in p["thresholds"]))
         for threshold in swept:
             out += ["", f"### Sweep of {markdown_code(sweep['constant'])}: threshold {markdown_code(threshold)}", ""]
-            out += _table([sweep["constant"], *(f.label(k) for k in f.SWEEP_COLUMNS)],
-                          [[f"{p['value']:g}", *(f.value(p["thresholds"][threshold].get(k), f.kind_of(k))
-                                                 for k in f.SWEEP_COLUMNS)] for p in sweep["points"]], right=0)
+            out += _table([sweep["constant"], *f.sweep_head()],
+                          [[f"{p['value']:g}", *f.sweep_cells(p["thresholds"][threshold])] for p in sweep["points"]],
+                          right=0)
     notes = [f"{p['table']}: {p['count']:,} × {p['kind'].replace('_', ' ')}" for p in result.get("problems", [])]
     notes += result.get("notes", [])
     if notes:

@@ -45,10 +45,12 @@ def render_text(result: dict, console: Console) -> None:
             table.add_row(*row)
         console.print()
         console.print(table)
+        _breakdowns(console, variants, threshold)
         flips = result.get("flips", {}).get(threshold)
         if flips:
             _flips(console, threshold, flips)
     _segments(console, variants)
+    _ranking(console, variants)
     if "sweep" in result:
         _sweep(console, result["sweep"])
     _notes(console, result)
@@ -58,8 +60,35 @@ def _flips(console: Console, threshold: str, flips: dict) -> None:
     counts = ", ".join(f"{text} {flips.get(key, 0):,}" for key, text in f.FLIPS)
     _line(console, f"leads that flip on {threshold}: {counts}")
     for e in flips.get("examples") or []:
+        points = f.flip_points(e)
         _line(console, f"  {e['lead_id']}: {e['change']} ({e['baseline'] or f.NONE} → {e['candidate'] or f.NONE}); "
-                       f"at {e['at']}: {'; '.join(e['rules']) or f.NONE}")
+                       f"cause: {f.flip_cause(e)}; {f.flip_outcome(e)}"
+                       + (f"; points at {e['at']}: {points}" if points else ""))
+
+
+def _breakdowns(console: Console, variants: dict, threshold: str) -> None:
+    for field in f.breakdown_fields(variants, threshold):
+        head, rows = f.breakdown_table(variants, threshold, field)
+        table = Table(title=_text(f"threshold {threshold} by {field}"), title_justify="left", show_edge=False)
+        for i, name in enumerate(head):
+            table.add_column(_text(name), justify="left" if i == 0 else "right")
+        for row in rows:
+            table.add_row(_text(row[0]), *row[1:])
+        console.print()
+        console.print(table)
+
+
+def _ranking(console: Console, variants: dict) -> None:
+    head, rows = f.ranking_rows(variants)
+    if not rows:
+        return
+    table = Table(title="ranking power of each score's peak in the window", title_justify="left", show_edge=False)
+    for i, name in enumerate(head):
+        table.add_column(name, justify="left" if i < 2 else "right")
+    for row in rows:
+        table.add_row(_text(row[0]), _text(row[1]), *row[2:])
+    console.print()
+    console.print(table)
 
 
 def _segments(console: Console, variants: dict) -> None:
@@ -67,19 +96,12 @@ def _segments(console: Console, variants: dict) -> None:
     for segment in segments:
         table = Table(title=_text(f"segment {segment} (leads with an instant in the window)"),
                       title_justify="left", show_edge=False)
+        head, rows = f.segment_table(variants, segment)
         table.add_column("label")
-        for name in variants:
-            table.add_column(_text(f"{name}: reached"), justify="right")
-            table.add_column(_text(f"{name}: at the end"), justify="right")
-        labels = list(dict.fromkeys(label for v in variants.values() for label in v.get("segments", {})
-                                    .get(segment, {})))
-        for label in labels:
-            row = [_text(label)]
-            for v in variants.values():
-                found = v.get("segments", {}).get(segment, {}).get(label)
-                row += [f.value(found["reached"], "count"), f.value(found["final"], "count")] if found \
-                    else [f.NONE, f.NONE]
-            table.add_row(*row)
+        for name in head[1:]:
+            table.add_column(_text(name), justify="right")
+        for row in rows:
+            table.add_row(_text(row[0]), *row[1:])
         console.print()
         console.print(table)
 
@@ -92,12 +114,10 @@ def _sweep(console: Console, sweep: dict) -> None:
         table = Table(title=_text(f"sweep of {sweep['constant']} ({sweep['variant']}, {how}): threshold {threshold}"),
                       title_justify="left", show_edge=False)
         table.add_column(_text(sweep["constant"]), justify="right")
-        for key in f.SWEEP_COLUMNS:
-            table.add_column(f.SHORT.get(key, f.label(key)), justify="right")
+        for name in f.sweep_head():
+            table.add_column(name, justify="right")
         for point in sweep["points"]:
-            metrics = point["thresholds"][threshold]
-            table.add_row(f"{point['value']:g}", *(f.value(metrics.get(key), f.kind_of(key))
-                                                   for key in f.SWEEP_COLUMNS))
+            table.add_row(f"{point['value']:g}", *f.sweep_cells(point["thresholds"][threshold]))
         console.print()
         console.print(table)
 

@@ -95,12 +95,14 @@ def sweep_chart(key: str, constant: str, threshold: str, values: list[float],
 
 def weekly_chart(key: str, threshold: str, weeks: list[str], series: dict[str, list[float]],
                  capacity: float | None) -> str:
-    """Crossings per ISO week for each variant, against the capacity."""
+    """Crossings per ISO week for each variant (or sweep value), against the capacity."""
+    colours = VARIANT_COLOURS if len(series) <= len(VARIANT_COLOURS) else \
+        [matplotlib.colormaps["viridis"](i / max(1, len(series) - 1)) for i in range(len(series))]
     with matplotlib.rc_context(_STYLE):
         fig, (ax,) = _figure(9.5, 3.2)
         handles, labels = [], []
         positions = list(range(len(weeks)))
-        for (name, counts), colour in zip(series.items(), VARIANT_COLOURS):
+        for (name, counts), colour in zip(series.items(), colours):
             handles += ax.step(positions[:len(counts)], counts, where="mid", color=colour, linewidth=1.4)
             labels.append(name)
         if capacity is not None:
@@ -138,9 +140,11 @@ def weekly_summary_chart(key: str, threshold: str, summary: dict[str, dict[str, 
         return _svg(fig, key)
 
 
-def score_chart(key: str, score: str, histograms: dict[str, tuple[list[float], list[float], list[float]]]) -> str:
+def score_chart(key: str, score: str, histograms: dict[str, tuple[list[float], list[float], list[float]]],
+                cuts: dict[str, dict[str, float]] | None = None) -> str:
     """For each variant, the share of successful and of other leads in each score
-    bin (each group adds up to 100%, so groups of any size compare)."""
+    bin (each group adds up to 100%, so groups of any size compare); each threshold's bar on
+    the score (cuts[variant][threshold]) drawn as a vertical line."""
     with matplotlib.rc_context(_STYLE):
         fig, axes = _figure(3.6 * len(histograms) + 0.4, 2.8, len(histograms))
         for ax, (variant, (edges, successful, other)) in zip(axes, histograms.items()):
@@ -151,8 +155,32 @@ def score_chart(key: str, score: str, histograms: dict[str, tuple[list[float], l
                 handles.append(ax.stairs(shares, edges, fill=label == "other", color=colour,
                                          alpha=0.45 if label == "other" else 1, linewidth=1.6))
                 labels.append(f"{label} ({total:g})")
+            for threshold, bar in (cuts or {}).get(variant, {}).items():
+                handles.append(ax.axvline(bar, color=_CAPACITY, linewidth=1, linestyle="--"))
+                labels.append(f"{threshold} {bar:g}")
             ax.set_xlabel(_text(score))
             ax.set_ylabel("% of the group")
             ax.set_title(_text(variant), loc="left", fontsize=10)
             _legend(ax, handles, labels, loc="upper right")
+        return _svg(fig, key)
+
+
+def ranking_chart(key: str, score: str, curves: dict[str, tuple[list, list]]) -> str:
+    """ROC (left) and precision-recall (right) curves of a score's peaks, one line per variant:
+    curves[variant] = ([(fpr, tpr)], [(recall, precision)])."""
+    with matplotlib.rc_context(_STYLE):
+        fig, (roc, pr) = _figure(9.5, 3.4, 2)
+        handles, labels = [], []
+        for (name, (roc_points, pr_points)), colour in zip(curves.items(), VARIANT_COLOURS):
+            if roc_points:
+                handles += roc.plot(*zip(*([(0.0, 0.0)] + roc_points)), color=colour, linewidth=1.4)
+                labels.append(name)
+            if pr_points:
+                pr.plot(*zip(*pr_points), color=colour, linewidth=1.4, marker="o", markersize=2)
+        roc.plot([0, 1], [0, 1], color="#9ca3af", linewidth=0.8, linestyle=":")
+        roc.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="false positive rate", ylabel="true positive rate (recall)")
+        pr.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision")
+        roc.set_title(_text(f"{score}: ROC"), loc="left", fontsize=10)
+        pr.set_title(_text(f"{score}: precision-recall"), loc="left", fontsize=10)
+        _legend(pr, handles, labels, loc="upper right")
         return _svg(fig, key)

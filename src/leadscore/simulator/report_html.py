@@ -22,12 +22,15 @@ from html import escape
 from . import report_charts as charts
 from .formatting import METRICS as _METRICS
 from .formatting import NONE as _NONE
-from .formatting import SWEEP_COLUMNS as _SWEEP_COLUMNS
+from .formatting import sweep_cells as _sweep_cells
+from .formatting import sweep_head as _sweep_head
+from .formatting import breakdown_table as _breakdown_table
 
-_KNOWN = {key for key, _, _ in _METRICS} | {"weekly"}
+_KNOWN = {key for key, _, _ in _METRICS} | {"weekly", "by", "by_other"}
 # Which way a change is an improvement (green) or not (red); other metrics stay neutral.
 _BETTER = {"precision": 1, "recall": 1, "lift": 1, "lead_time_median_days": -1, "lead_time_p90_days": -1,
-           "weeks_over_capacity": -1}
+           "weeks_over_capacity": -1, "decided_precision": 1, "revenue": 1, "revenue_recall": 1,
+           "revenue_per_crossing": 1}
 _EXAMPLES_SHOWN = 20
 
 _CSS = """
@@ -258,6 +261,27 @@ def _thresholds_section(variants: dict[str, dict], thresholds: list[str]) -> str
     return "\n".join(parts)
 
 
+def _breakdowns_section(variants: dict[str, dict], thresholds: list[str]) -> str:
+    """The `--by` tables, as the text report has them (the largest groups, then "other")."""
+    parts = []
+    for threshold in thresholds:
+        for field in _breakdown_fields(variants, threshold):
+            try:
+                head, rows = _breakdown_table(variants, threshold, field)
+            except (AttributeError, KeyError, TypeError, ValueError):
+                continue     # a hand-made result of another shape
+            parts.append(f"<h3>Threshold <code>{escape(threshold)}</code> by <code>{escape(field)}</code></h3>"
+                         + _table([escape(h) for h in head], [[escape(c) for c in row] for row in rows], (0,)))
+    if not parts:
+        return ""
+    return '<section id="breakdowns"><h2>Breakdowns</h2>' + "\n".join(parts) + "</section>"
+
+
+def _breakdown_fields(variants: dict[str, dict], threshold: str) -> list[str]:
+    return list(dict.fromkeys(str(name) for v in variants.values()
+                              for name in _obj(_obj(_obj(v.get("thresholds")).get(threshold)).get("by"))))
+
+
 def _sweep_section(result: dict, variants: dict[str, dict], figures: _Charts) -> str:
     sweep = _obj(result.get("sweep"))
     points = [p for p in _arr(sweep.get("points")) if isinstance(p, dict) and _num(p.get("value")) is not None]
@@ -283,11 +307,20 @@ def _sweep_section(result: dict, variants: dict[str, dict], figures: _Charts) ->
         parts.append(_figure(svg, f"Threshold <code>{escape(threshold)}</code> for each value of "
                                   f"<code>{escape(constant)}</code>: precision and recall (left axis), mean "
                                   "crossings per week (right axis) against the sales capacity."))
-        kinds = {key: kind for key, _, kind in _METRICS}
-        columns = [c for c in _SWEEP_COLUMNS if any(c in m for m in metrics)]
-        rows = [[_plain_number(v)] + [_format(m.get(c), kinds[c]) for c in columns] for v, m in zip(values, metrics)]
-        parts.append("<details><summary>Every value as a table</summary>"
-                     + _table([escape(constant)] + [_label(c) for c in columns], rows) + "</details>")
+        try:
+            rows = [[_plain_number(v)] + [escape(c) for c in _sweep_cells(m)] for v, m in zip(values, metrics)]
+            parts.append("<details><summary>Every value as a table</summary>"
+                         + _table([escape(constant)] + [escape(h) for h in _sweep_head()], rows) + "</details>")
+        except (AttributeError, TypeError, ValueError):
+            pass     # a hand-made result of another shape: the chart says it
+        weekly = {f"{constant} = {_plain_number(v)}": s for v, m in zip(values, metrics) if (s := _weekly_series(m))}
+        if weekly:
+            weeks = list(dict.fromkeys(w for s in weekly.values() for w, _ in s))
+            counts = {n: [dict(s).get(w, 0.0) for w in weeks] for n, s in weekly.items()}
+            parts.append(_figure(charts.weekly_chart(figures.key(), threshold, weeks, counts, capacity),
+                                 f"Threshold <code>{escape(threshold)}</code>: crossings per ISO week for each value "
+                                 f"of <code>{escape(constant)}</code>"
+                                 + (" against the capacity." if capacity is not None else " (no capacity given).")))
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -347,15 +380,81 @@ def _scores_section(variants: dict[str, dict], figures: _Charts) -> str:
         scores.update((str(k), None) for k in _obj(variant.get("score_distributions")))
     parts = []
     for score in scores:
-        histograms = {n: h for n, v in variants.items()
-                      if (h := _histogram(_obj(v.get("score_distributions")).get(score)))}
+        found = {n: _obj(v.get("score_distributions")).get(score) for n, v in variants.items()}
+        histograms = {n: h for n, value in found.items() if (h := _histogram(value))}
         if histograms:
-            svg = charts.score_chart(figures.key(), score, histograms)
-            parts.append(_figure(svg, f"Score <code>{escape(score)}</code> at the end of the replay: the share of "
-                                      "successful leads and of the other leads in each range."))
+            svg = charts.score_chart(figures.key(), score, histograms, _cuts(found))
+            parts.append(_figure(svg, f"Score <code>{escape(score)}</code> at each lead's peak in the window: the "
+                                      "share of successful leads and of the other leads in each range; dashed, "
+                                      "the bars thresholds set on it."))
+    for threshold in dict.fromkeys(str(t) for v in variants.values()
+                                   for t in _obj(v.get("score_distributions_at_crossing"))):
+        for score in dict.fromkeys(str(s) for v in variants.values()
+                                   for s in _obj(_obj(v.get("score_distributions_at_crossing")).get(threshold))):
+            found = {n: _obj(_obj(v.get("score_distributions_at_crossing")).get(threshold)).get(score)
+                     for n, v in variants.items()}
+            histograms = {n: h for n, value in found.items() if (h := _histogram(value))}
+            if histograms:
+                svg = charts.score_chart(figures.key(), score, histograms, _cuts(found))
+                parts.append(_figure(svg, f"Score <code>{escape(score)}</code> when threshold "
+                                          f"<code>{escape(threshold)}</code> is crossed in the window."))
     if not parts:
         return ""
     return '<section id="scores"><h2>Score distributions</h2>' + "\n".join(parts) + "</section>"
+
+
+def _cuts(found: dict) -> dict[str, dict[str, float]]:
+    """variant -> threshold -> bar, from each histogram's `thresholds`."""
+    return {n: {str(t): _num(b) for t, b in _obj(_obj(h).get("thresholds")).items() if _num(b) is not None}
+            for n, h in found.items()}
+
+
+def _ranking_section(variants: dict[str, dict], figures: _Charts) -> str:
+    """Per score: the areas under its ROC and precision-recall curves, and both curves."""
+    scores = list(dict.fromkeys(str(s) for v in variants.values() for s in _obj(v.get("ranking"))))
+    parts = []
+    for score in scores:
+        found = {name: _obj(_obj(v.get("ranking")).get(score)) for name, v in variants.items()}
+        rows = [[escape(name), _format(_num(r.get("leads")), "count"), _format(_num(r.get("positives")), "count"),
+                 _format(_num(r.get("roc_auc")), "ratio"), _format(_num(r.get("pr_auc")), "ratio")]
+                for name, r in found.items() if r]
+        curves = {name: (_points(r.get("roc"), "fpr", "tpr"), _points(r.get("pr"), "recall", "precision"))
+                  for name, r in found.items() if r}
+        parts.append(f"<h3>Score <code>{escape(score)}</code></h3>"
+                     + _table(["variant", "leads ranked", "positives", "ROC AUC", "PR AUC"], rows))
+        if any(a or b for a, b in curves.values()):
+            parts.append(_figure(charts.ranking_chart(figures.key(), score, curves),
+                                 f"Score <code>{escape(score)}</code> at each lead's peak in the window: ROC and "
+                                 "precision-recall curves, every peak value taken as a cut."))
+    if not parts:
+        return ""
+    return '<section id="ranking"><h2>Ranking power</h2>' + "\n".join(parts) + "</section>"
+
+
+def _points(value, x: str, y: str) -> list[tuple[float, float]]:
+    out = []
+    for point in _arr(value):
+        point = _obj(point)
+        if _num(point.get(x)) is not None and _num(point.get(y)) is not None:
+            out.append((_num(point[x]), _num(point[y])))
+    return out
+
+
+def _rules_section(variants: dict[str, dict]) -> str:
+    """Per rule, the leads it gave points at their crossing or last instant; 0 stands out."""
+    names = list(dict.fromkeys(str(r) for v in variants.values() for r in _obj(v.get("rules"))))
+    if not names:
+        return ""
+    rows = []
+    for rule in names:
+        cells = []
+        for v in variants.values():
+            count = _num(_obj(v.get("rules")).get(rule))
+            cells.append('<span class="down">0</span>' if count == 0 else _format(count, "count"))
+        rows.append([f"<code>{escape(rule)}</code>"] + cells)
+    return ('<section id="rules"><h2>Rules that gave points</h2><p class="meta">Leads each rule gave points '
+            "(not 0) at their earliest crossing in the window, else at their last instant in it.</p>"
+            + _table(["rule"] + [escape(n) for n in variants], rows) + "</section>")
 
 
 def _flips_section(result: dict) -> str:
@@ -396,8 +495,11 @@ def html_report(result: dict) -> str:
         body.append(_variants_section(variants))
     if thresholds:
         body.append(_thresholds_section(variants, thresholds))
+        body.append(_breakdowns_section(variants, thresholds))
     body += [_sweep_section(result, variants, figures), _weekly_section(result, variants, thresholds, figures),
-             _scores_section(variants, figures), _flips_section(result), _notes_section(result)]
+             _scores_section(variants, figures), _ranking_section(variants, figures), _rules_section(variants),
+             _flips_section(result),
+             _notes_section(result)]
     title = _header_title(variants)
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',

@@ -12,7 +12,11 @@ from ..compiler.analysis import fields_used
 from ..dsl import ast
 from ..semantics import DAY
 from ..tables import ProblemLog
+from . import compare
+from .breakdowns import COHORT, breakdown
+from .lead_checks import field_readers, rule_names, undeclared_note
 from .metrics import Population, Settings, threshold_metrics
+from .ranking import ranking
 from .run import Options, Simulation
 from .variants import constants_json
 
@@ -23,7 +27,7 @@ _NOT_SKIPPED = ("bad_value", "unknown_column")     # a cell made missing, a colu
 def result_json(sim: Simulation, options: Options, log: ProblemLog) -> dict:
     settings = Settings(sim.window.start, sim.window.end, options.horizon, sim.last_timestamp,
                         options.capacity, options.target)
-    population = Population(sim.success, sim.first_in_window)
+    population = Population(sim.success, sim.first_in_window, sim.lost, sim.amount if sim.has_amounts else None)
     successful = ~np.isnan(sim.success)
     present = ~np.isnan(sim.first_in_window)
     out: dict = {
@@ -35,21 +39,37 @@ def result_json(sim: Simulation, options: Options, log: ProblemLog) -> dict:
         "skipped_rows": skipped_rows(log),
         "problems": problems(log),
         "success_stage": options.success.strip().lower(),
+        "lost_stage": options.lost.strip().lower() if sim.lost is not None else None,
         "horizon_days": _number(options.horizon / DAY),
         "capacity": None if options.capacity is None else _number(options.capacity),
         "target": options.target,
         "variants": {},
     }
-    for variant, plan, outcome in zip(sim.variants, sim.plans, sim.outcomes):
+    fields = sim.variants[-1].checked.schema.fields
+    cohorts = {name for name in sim.groups if name == COHORT and name not in fields}
+    for k, (variant, plan, outcome) in enumerate(zip(sim.variants, sim.plans, sim.outcomes)):
+        cuts = threshold_cuts(variant.checked)
         out["variants"][variant.name] = {
             "ruleset": variant.checked.name, "version": variant.checked.version, "source": variant.source,
             "constants": constants_json(variant.checked),
-            "thresholds": {name: threshold_metrics(outcome.crossings[:, i], population, settings)
+            "thresholds": {name: _threshold(outcome.crossings[:, i], population, settings, sim.groups,
+                                             cohorts)
                            for i, name in enumerate(plan.thresholds)},
             "segments": _segments(plan, outcome, present, settings),
-            "score_distributions": {name: histogram(outcome.final_scores[present, i], successful[present],
-                                                    _clamp(variant.checked, name))
+            "score_distributions": {name: _with_cuts(histogram(outcome.peak_scores[:, i], successful,
+                                                               _clamp(variant.checked, name)), cuts.get(name))
                                     for i, name in enumerate(plan.scores)},
+            "score_distributions_at_crossing": {
+                threshold: {name: _with_cuts(histogram(outcome.crossing_scores[:, j, i], successful,
+                                                       _clamp(variant.checked, name)),
+                                             {threshold: cuts[name][threshold]} if threshold in cuts.get(name, {})
+                                             else None)
+                            for i, name in enumerate(plan.scores) if name in compare.threshold_scores(variant.checked,
+                                                                                                      threshold)}
+                for j, threshold in enumerate(plan.thresholds)},
+            "rules": _rules(variant.checked, sim.contributions[k]),
+            "ranking": {name: ranking(outcome.peak_scores[:, i], population, settings)
+                        for i, name in enumerate(plan.scores)},
             "evaluations": outcome.evaluations,
         }
     if len(sim.variants) == 2:
@@ -63,8 +83,32 @@ def result_json(sim: Simulation, options: Options, log: ProblemLog) -> dict:
                                        for i, name in enumerate(plan.thresholds)}}
                        for value, crossings in zip(sim.sweep.values, sim.sweep.crossings)]}
     out["notes"] = notes(sim)
+    if sim.lost is None:
+        out["notes"].append(f"no outcome has the lost stage `{options.lost.strip().lower()}`: decided precision "
+                            "and leads still open are null (--lost STAGE names it)")
     out["replay"] = {"buckets": sim.buckets, "evaluations": {v.name: o.evaluations
                                                              for v, o in zip(sim.variants, sim.outcomes)}}
+    return out
+
+
+def _threshold(crossing: np.ndarray, population: Population, settings: Settings, groups: dict,
+               cohorts: set[str]) -> dict:
+    """The threshold's metrics, and with --by the same metrics per group (`by`) and for the
+    groups after the largest (`by_other`, null when every group is shown)."""
+    out = threshold_metrics(crossing, population, settings)
+    if groups:
+        found = {name: breakdown(crossing, values, population, settings, name in cohorts)
+                 for name, values in groups.items()}
+        out["by"] = {name: by for name, (by, _) in found.items()}
+        out["by_other"] = {name: other for name, (_, other) in found.items()}
+    return out
+
+
+def _rules(checked, contributed) -> dict[str, int]:
+    """Every rule -> the leads it gave points at their earliest crossing in the window, else at
+    their last instant in it; other reasons (a clamp) follow the rules."""
+    out = {name: contributed.get(name, 0) for name in rule_names(checked)}
+    out.update({name: n for name, n in sorted(contributed.items()) if name not in out})
     return out
 
 
@@ -111,6 +155,31 @@ def _segments(plan, outcome, present: np.ndarray, settings: Settings) -> dict:
             reached = (firsts >= settings.start) & (firsts < settings.end)
         out[name] = {label: {"final": int((final == k).sum()), "reached": int(reached[:, k].sum())}
                      for k, label in enumerate(labels)}
+    return out
+
+
+def _with_cuts(found: dict, cuts: dict | None) -> dict:
+    if cuts:
+        found["thresholds"] = {name: _number(value) for name, value in cuts.items()}
+    return found
+
+
+def threshold_cuts(checked) -> dict[str, dict[str, float]]:
+    """Score -> threshold -> the bar it sets on the score, for thresholds that compare the score
+    with `>=` or `>` to a number or a constant (anywhere in their condition)."""
+    out: dict[str, dict[str, float]] = {}
+    for decl in checked.ruleset.declarations:
+        if not isinstance(decl, ast.Threshold):
+            continue
+        for node in ast.walk(decl.condition):
+            if isinstance(node, ast.Compare) and node.op in (">=", ">") and isinstance(node.left, ast.Name):
+                symbol = checked.resolutions.get(node.left)
+                right = node.right
+                if isinstance(right, ast.Name) and not isinstance(checked.constants.get(right.name), (int, float)):
+                    continue     # another score, or a constant that is no number
+                bar = _bound(checked, right)
+                if symbol is not None and symbol.kind == "score" and bar is not None:
+                    out.setdefault(node.left.name, {}).setdefault(decl.name.name, bar)
     return out
 
 
@@ -189,6 +258,19 @@ def notes(sim: Simulation) -> list[str]:
         else:
             out.append(f"sweep of `{sim.sweep.constant}`: replayed once per value (the constant changes "
                        "scores, or a threshold uses it in a form the stored paths cannot answer)")
+    main = sim.variants[-1].checked
+    for name, readers in field_readers(main).items():
+        if name not in sim.provided_fields and name not in sim.changed_fields:
+            out.append(f"field `{name}` has no value in any history table (no column in the leads table, or "
+                       f"every cell empty, and no changes): {_names(readers)} read it, so a change to "
+                       f"{'it' if len(readers) == 1 else 'them'} was never exercised")
+    for variant, contributed in zip(sim.variants, sim.contributions):
+        idle = [name for name in rule_names(variant.checked) if not contributed.get(name)]
+        if idle:
+            out.append(f"{variant.name}: {_names(idle)} gave no lead points at its crossing or its last instant "
+                       "in the window")
+    for name, found in sorted(sim.undeclared.items()):
+        out.append(undeclared_note(name, found))
     for (table, kind), count in sorted(sim.other_problems.items()):
         out.append(f"read with the baseline's schema: {count} {table} row(s) of kind {kind}")
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+from collections import Counter
 import os
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -25,9 +26,12 @@ from ..scratch import spill_folder
 from ..signals import worker_pool
 from ..tables import ProblemLog, TableError, unknown_lead
 from . import compare, history
+from .breakdowns import lead_groups
 from .engine import Engine, Plan, Replayed, Window
 from .instants import DAY, lead_times, next_midnight
 from .python_backend import PythonEngine
+from .lead_checks import contributions, fields_with_values, undeclared_values
+from .ranking import crossing_scores, peak_scores
 from .sweep import sweep_crossings, swept_thresholds
 from .variants import UsageError, Variant, literal, override
 
@@ -42,6 +46,10 @@ class Options:
     target: int | None = None
     jobs: int = 1
     examples: int = 5
+    by: tuple[str, ...] = ()         # --by: lead fields, or `cohort`
+    every_flip: bool = False         # --flips-out: explain every flipped lead, not only the examples
+    lost: str = "lost"
+    lost_given: bool = False         # --lost named: a stage no outcome has is a usage error
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,8 @@ class VariantOutcome:
     final_scores: np.ndarray
     final_segments: np.ndarray
     evaluations: int
+    peak_scores: np.ndarray | None = None        # (leads, scores): ranking.peak_scores
+    crossing_scores: np.ndarray | None = None    # (leads, thresholds, scores): ranking.crossing_scores
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,16 @@ class Simulation:
     buckets: int = 1
     other_problems: dict = field(default_factory=dict)     # (table, kind) -> count, read with another schema
     changed_fields: frozenset[str] = frozenset()
+    lead_ids: list[str] = field(default_factory=list)
+    groups: dict[str, np.ndarray] = field(default_factory=dict)     # --by name -> each lead's group
+    amount: np.ndarray | None = None             # per lead: the amount of its success, nan when none
+    lost: np.ndarray | None = None               # per lead: its loss, nan when none; None: no lost stage
+    has_amounts: bool = False                    # some success outcome has an amount
+    contributions: list[Counter] = field(default_factory=list)   # per variant: rule -> leads it gave points
+    provided_fields: set[str] = field(default_factory=set)        # fields some lead has a value for
+    undeclared: dict = field(default_factory=dict)               # field -> Counter of undeclared values
+    positions: np.ndarray | None = None          # per lead: its row in the leads file
+    flipped: dict = field(default_factory=dict)  # with every_flip: threshold -> every flipped lead explained
 
 
 def schema_key(schema) -> tuple:
@@ -106,6 +126,11 @@ class _Job:
     keep: int
     compare: bool
     engine: Engine
+    by: tuple[str, ...] = ()
+    types: dict = field(default_factory=dict)       # the main schema's lead field types
+    amounts: dict = field(default_factory=dict)     # lead id -> the amount of its success
+    every_flip: bool = False
+    lost: dict | None = None                        # lead id -> its loss; None: no lost stage
 
 
 @dataclass
@@ -117,6 +142,15 @@ class _Bucket:
     sweep: list[np.ndarray] | None
     examples: list[tuple[str, str, int, dict]]       # (threshold, kind, position, example)
     problems: dict
+    ids: list[str] = field(default_factory=list)
+    groups: list[list[str]] = field(default_factory=list)
+    amount: np.ndarray | None = None
+    lost: np.ndarray | None = None
+    peaks: list[np.ndarray] = field(default_factory=list)     # per variant: (leads, scores)
+    contributions: list[Counter] = field(default_factory=list)  # per variant: rule -> leads
+    provided: set[str] = field(default_factory=set)            # fields some lead has a value for
+    undeclared: dict = field(default_factory=dict)             # field -> Counter of undeclared values
+    at_crossing: list[np.ndarray] = field(default_factory=list)  # per variant: (leads, thresholds, scores)
 
 
 _JOB: _Job | None = None
@@ -132,7 +166,8 @@ def simulate(variants: list[Variant], files: history.HistoryFiles, options: Opti
     keys = [schema_key(v.checked.schema) for v in variants]
     main_key = keys[-1]
     schema = main.checked.schema
-    outcomes = history.read_success(files.outcomes, options.success, log, schema.id_column)
+    outcomes = history.read_success(files.outcomes, options.success, log, schema.id_column, options.lost,
+                                    options.lost_given)
     count = bucket_count(files.leads, files.events, options.jobs)
     others = ProblemLog(keep=0)
     with (spill_folder() if count > 1 else nullcontext()) as folder:
@@ -148,15 +183,34 @@ def simulate(variants: list[Variant], files: history.HistoryFiles, options: Opti
         plans, value_plans, swept = _plans(variants, keys, sweep)
         _JOB = _Job(spills, main_key, plans, value_plans, swept, sweep, window, outcomes.success,
                     _outcome_ids(outcomes, count), options.examples, max(1, log.keep), len(variants) == 2,
-                    engine or PythonEngine())
+                    engine or PythonEngine(), options.by, _field_types(schema, options.by), outcomes.amounts,
+                    options.every_flip, outcomes.lost)
         try:
             found = _run(count, options.jobs, progress)
         finally:
             _JOB = None
         history.report([b.problems for b in found], spills[main_key], log, files.outcomes)
         changed = spills[main_key].changed
-    return replace(_merge(found, variants, [p for p, _ in plans], window, last, sweep, swept, count, options.examples),
-                   other_problems=dict(others.counts), changed_fields=changed)
+    undeclared: dict = {}
+    for b in found:
+        for name, values in b.undeclared.items():
+            undeclared.setdefault(name, Counter()).update(values)
+    simulation = _merge(found, variants, [p for p, _ in plans], window, last, sweep, swept, count, options.examples,
+                        options.every_flip)
+    return replace(
+        simulation, other_problems=dict(others.counts), changed_fields=changed,
+        lead_ids=[lead for b in found for lead in b.ids],
+        contributions=[sum((b.contributions[v] for b in found), Counter()) for v in range(len(variants))],
+        provided_fields=set().union(*(b.provided for b in found)), undeclared=undeclared,
+        amount=np.concatenate([b.amount for b in found]), has_amounts=bool(outcomes.amounts),
+        lost=None if outcomes.lost is None else np.concatenate([b.lost for b in found]),
+        positions=np.concatenate([b.positions for b in found]),
+        groups={name: np.array([g for b in found for g in b.groups[k]], dtype=object)
+                for k, name in enumerate(options.by)})
+
+
+def _field_types(schema, by: tuple[str, ...]) -> dict[str, str]:
+    return {name: schema.fields[name].type for name in by if name in schema.fields}
 
 
 def _window(spill_: history.Spill, created: str | None, outcomes: history.Outcomes,
@@ -238,12 +292,25 @@ def _bucket(number: int) -> tuple[int, _Bucket]:
     main = prepared[job.main_key]
     times = lead_times(main, window.end, window.start)
     success = np.array([job.success.get(lead, np.nan) for lead in main.ids])
+    groups = lead_groups(job.by, main.fields, job.types, times["first"])    # before the replay changes fields
+    provided = fields_with_values(main.fields)
+    undeclared = undeclared_values(main.fields, job.plans[-1][0].checked.schema)
     replays = []
     for plan, key in job.plans:
         found = job.engine.replay(prepared[key], plan, window)
         replays.append(found if key == job.main_key else _aligned(found, prepared[key], main))
+    first_in_window = times["first_in_window"]
+    peaks, contributed, at_crossing = [], [], []
+    for plan, key in job.plans:
+        index = prepared[key].index()
+        rows = list(range(len(main))) if key == job.main_key else [index.get(lead, -1) for lead in main.ids]
+        peaks.append(peak_scores(job.engine, prepared[key], plan, window, success, first_in_window, rows))
+        replay = replays[len(peaks) - 1]
+        at_crossing.append(crossing_scores(job.engine, prepared[key], plan, window, replay.crossings, rows))
+        contributed.append(contributions(job.engine, prepared[key], plan,
+                                         _probe_instants(replay.crossings, times["last"], window), rows))
     sweep = _sweep(job, replays[-1], main) if job.sweep else None
-    examples = _examples(job, prepared, replays) if job.compare and job.examples else []
+    examples = _examples(job, prepared, replays) if job.compare and (job.examples or job.every_flip) else []
     problems = dict(main.problems)
     index = main.index()
     unknown = [(order, lead) for order, lead in job.outcome_ids[number] if lead not in index]
@@ -252,7 +319,21 @@ def _bucket(number: int) -> tuple[int, _Bucket]:
                                                                  for order, lead in unknown[:job.keep]])
     replays = [replace(r, recording=None) for r in replays]    # only the sweep reads it, here
     return number, _Bucket(np.asarray(main.positions, np.int64), success, times["first_in_window"], replays,
-                           sweep, examples, problems)
+                           sweep, examples, problems, main.ids, groups,
+                           np.array([job.amounts.get(lead, np.nan) for lead in main.ids], float),
+                           None if job.lost is None else np.array([job.lost.get(lead, np.nan) for lead in main.ids],
+                                                                  float), peaks, contributed, provided, undeclared, at_crossing)
+
+
+def _probe_instants(crossings: np.ndarray, last: np.ndarray, window: Window) -> np.ndarray:
+    """Per lead: its earliest crossing in the window, else its last instant in the window (nan:
+    none), where rule contributions are counted."""
+    with np.errstate(invalid="ignore"):
+        inside = np.where((crossings >= window.start) & (crossings < window.end), crossings, np.inf)
+    earliest = inside.min(axis=1) if inside.shape[1] else np.full(len(last), np.inf)
+    with np.errstate(invalid="ignore"):
+        last = np.where(last >= window.start, last, np.nan)
+    return np.where(np.isfinite(earliest), earliest, last)
 
 
 def _aligned(found: Replayed, bucket: history.Bucket, main: history.Bucket) -> Replayed:
@@ -292,8 +373,11 @@ def _sweep(job: _Job, replayed: Replayed, main: history.Bucket) -> list[np.ndarr
 
 
 def _examples(job: _Job, prepared: dict, replays: list[Replayed]) -> list:
-    """The first flipped leads of the bucket (by position in the leads file), explained."""
+    """The first flipped leads of the bucket (by position in the leads file), or all of them
+    with every_flip, explained."""
     (before, before_key), (after, after_key) = job.plans
+    limit = None if job.every_flip else job.examples
+    constants = compare.changed_constants(before.checked, after.checked)
     main = prepared[job.main_key]
     positions = np.asarray(main.positions)
     indexes = {key: bucket.index() for key, bucket in prepared.items()}
@@ -306,19 +390,22 @@ def _examples(job: _Job, prepared: dict, replays: list[Replayed]) -> list:
         scores = compare.threshold_scores(after.checked, threshold)
         for kind, mask in compare.flips(b_cross, c_cross, job.window.start, job.window.end).items():
             leads = np.flatnonzero(mask)
-            for k in leads[np.argsort(positions[leads], kind="stable")][:job.examples].tolist():
+            for k in leads[np.argsort(positions[leads], kind="stable")][:limit].tolist():
                 lead = main.ids[k]
                 instant = float(np.nanmin([b_cross[k], c_cross[k]]))
                 results = [job.engine.evaluate_at(prepared[key], indexes[key][lead], plan, instant)
                            if lead in indexes[key] else ((), (), (), ())
                            for plan, key in ((before, before_key), (after, after_key))]
                 found = compare.example(lead, kind, b_cross[k], c_cross[k], instant, results[0], results[1],
-                                        scores, (before.scores, after.scores))
+                                        scores, (before.scores, after.scores), constants)
+                found["success_at"] = compare._iso(job.success.get(lead, np.nan))
+                found["amount"] = job.amounts.get(lead)
                 out.append((threshold, kind, int(positions[k]), found))
     return out
 
 
-def _merge(found: list[_Bucket], variants, plans, window, last, sweep, swept, count, limit: int) -> Simulation:
+def _merge(found: list[_Bucket], variants, plans, window, last, sweep, swept, count, limit: int,
+           every_flip: bool = False) -> Simulation:
     def joined(get) -> np.ndarray:
         return np.concatenate([get(b) for b in found])
 
@@ -328,16 +415,21 @@ def _merge(found: list[_Bucket], variants, plans, window, last, sweep, swept, co
             joined(lambda b: b.replays[v].crossings),
             [joined(lambda b: b.replays[v].first_labels[s]) for s in range(len(plans[v].labels))],
             joined(lambda b: b.replays[v].final_scores), joined(lambda b: b.replays[v].final_segments),
-            sum(b.replays[v].evaluations for b in found)))
+            sum(b.replays[v].evaluations for b in found), joined(lambda b: b.peaks[v]),
+            joined(lambda b: b.at_crossing[v])))
     sweep_outcome = None
     if sweep is not None:
         sweep_outcome = SweepOutcome(sweep.constant, sweep.values, "replay" if swept is None else "paths",
                                      [joined(lambda b: b.sweep[k]) for k in range(len(sweep.values))])
     examples: dict = {}
+    flipped: dict = {}
     for threshold, kind, position, example in sorted((e for b in found for e in b.examples),
                                                      key=lambda e: e[2]):
         kept = examples.setdefault(threshold, {}).setdefault(kind, [])
         if len(kept) < limit:
             kept.append(example)
+        if every_flip:
+            flipped.setdefault(threshold, []).append(example)
     return Simulation(window, last, variants, plans, joined(lambda b: b.success),
-                      joined(lambda b: b.first_in_window), outcomes, sweep_outcome, examples, count)
+                      joined(lambda b: b.first_in_window), outcomes, sweep_outcome, examples, count,
+                      flipped=flipped)

@@ -10,11 +10,11 @@ from .variants import UsageError
 SHOWN = 10
 
 
-def require_stage(seen: Counter, stage: str) -> None:
+def require_stage(seen: Counter, stage: str, option: str = "--success") -> None:
     """Raise a UsageError naming the stages seen when outcomes exist but none is at `stage`.
     A history with no outcome at all is allowed: crossings and weekly volume still mean something."""
     if not seen or stage in seen:
         return
     common = ", ".join(f"{name!r} ({count:,})" for name, count in seen.most_common(SHOWN))
     more = f" and {len(seen) - SHOWN:,} more" if len(seen) > SHOWN else ""
-    raise UsageError(f"--success {stage!r}: no outcome has this stage; the outcomes table has {common}{more}")
+    raise UsageError(f"{option} {stage!r}: no outcome has this stage; the outcomes table has {common}{more}")
