@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from test_cli_simulate import BODY, EVENTS, LEADS, OUTCOMES, invoke, loads
 from test_simulator_support import history, ruleset, write_table
@@ -183,3 +185,18 @@ def test_calibrate_bins_need_two_distinct_values(tmp_path):
     rules = ruleset(tmp_path / "rules", BODY)
     folder = folder_with(tmp_path, CALIBRATE_OUTCOMES, amounts=None, leads=leads)
     assert not [s for s in calibrate(rules, folder)["signals"] if s["field"] == "employees"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.sampled_from([0.0, 1.0, 2.0, 5.0, 7.5, 1e6]),
+                                    st.floats(-1e9, 1e9)), st.booleans()), max_size=30))
+def test_numeric_ranges_each_hold_a_lead_and_together_every_value(pairs):
+    # [0, 2] once gave an empty middle range, whose rate divided by zero in calibrate
+    from leadscore.simulator import calibrate_bins
+
+    found, n_missing, k_missing = calibrate_bins.count(pairs)
+    assert all(n > 0 for _, n, _ in found)
+    present = [won for value, won in pairs if value is not None]
+    if found:
+        assert sum(n for _, n, _ in found) == len(present) and sum(k for _, _, k in found) == sum(present)
+    assert n_missing == len(pairs) - len(present) and k_missing == sum(won for v, won in pairs if v is None)

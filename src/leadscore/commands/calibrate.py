@@ -67,26 +67,13 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
     Exit status: 0 done, 1 a ruleset or table that cannot be used, 2 usage error.
     """
     from ..simulator.calibrate import Options, count_signals, plan_signals, summarise
-    from ..simulator.variants import UsageError
     from ..simulator.calibrate_render import render_json, render_markdown, render_text
-    from ..ingest.history import HistoryError, history_tables
+    from ..simulator.variants import UsageError
     from ..tables import ProblemLog, TableError, read_events, read_leads, read_outcomes
-    from .common import load_or_exit, write_atomically
+    from .common import load_or_exit, tables_or_exit, write_atomically
 
-    paths = {"leads": leads_path, "events": events_path, "outcomes": outcomes_path}
-    if history is not None:
-        if any(paths.values()):
-            raise click.UsageError("give either --history or --leads/--events/--outcomes, not both")
-        try:
-            paths = history_tables(history, allow_history_outside)
-        except HistoryError as error:
-            click.echo(str(error), err=True)
-            sys.exit(1)
-        except TableError as error:
-            raise click.UsageError(shown(error)) from None
-    missing = [f"--{table}" for table in ("leads", "events", "outcomes") if not paths.get(table)]
-    if missing:
-        raise click.UsageError(f"missing {', '.join(missing)} (or give --history DIR)")
+    paths = tables_or_exit(history, allow_history_outside,
+                           {"leads": leads_path, "events": events_path, "outcomes": outcomes_path})
     if not success_stage.strip():
         raise click.BadParameter("the success stage is empty", param_hint="--success")
 

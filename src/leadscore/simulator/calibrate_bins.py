@@ -56,7 +56,8 @@ def count(pairs: list[tuple[float | None, bool]]) -> tuple[list[tuple[tuple, int
     out = []
     for low, high in ranges(values):
         inside = [won for v, won in pairs if v is not None and (low is None or v >= low) and (high is None or v < high)]
-        out.append(((low, high), len(inside), sum(inside)))
+        if inside:      # a range no lead falls in has no rate to give (its edges were rounded)
+            out.append(((low, high), len(inside), sum(inside)))
     missing = [won for v, won in pairs if v is None or not math.isfinite(v)]
     return out, len(missing), sum(missing)
 
