@@ -101,7 +101,10 @@ def test_score_and_explain_never_write_infinity_or_nan(tmp_path):
     assert as_json.exit_code == 0, as_json.output
     rows = [json.loads(line, parse_constant=lambda c: pytest_fail(c)) for line in as_json.stdout.splitlines()]
     assert rows[0]["visits"] is None and rows[0]["hot"] is False
-    as_csv = runner.invoke(main, ["score", str(rules), *tables, "--explain"])
+    # the missing score is counted, with the lead, on standard error; L2 did not overflow
+    assert "leads: 1 lead with a score too large to represent" in as_json.stderr
+    assert f"{folder / 'leads.csv'}:2 lead `L1`" in as_json.stderr
+    as_csv = runner.invoke(main, ["score", str(rules), *tables, "--explain", "--strict"])   # no bad row
     assert as_csv.exit_code == 0 and "inf" not in as_csv.stdout.lower() and "nan" not in as_csv.stdout.lower()
     explained = runner.invoke(main, ["explain", str(rules), "--lead", "L1", *tables])
     assert explained.exit_code == 0, explained.output

@@ -42,6 +42,7 @@ class Backend(Protocol):
 
     name: str
     scores: tuple[str, ...]
+    blocks: tuple[str, ...]                            # the scores with rules (not derived)
     thresholds: tuple[str, ...]
     segments: tuple[str, ...]
     field_types: Mapping[str, str]                     # for runtime.prepare_fields
@@ -120,6 +121,7 @@ class Scorer:
         self.evaluate_prepared: Callable = module.evaluate
         self.atoms: Callable | None = getattr(module, "atoms", None)   # replay plans only
         self.scores: tuple[str, ...] = module.SCORES
+        self.blocks: tuple[str, ...] = module.BLOCKS
         self.thresholds: tuple[str, ...] = module.THRESHOLDS
         self.segments: tuple[str, ...] = module.SEGMENTS
         self.field_types: Mapping[str, str] = module.FIELD_TYPES

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..tables import gc_paused, repeated_lead, unknown_lead
+from ..tables import gc_paused, overflowed_lead, repeated_lead, unknown_lead
 from .spill import Layout
 
 _NO_EVENTS: list = []        # shared by every lead without events of a type: nothing writes to it
@@ -34,6 +34,7 @@ class Setup:
     explain: bool
     format_rows: Callable  # (lead ids, evaluate's results) -> output lines
     keep: int              # examples kept per kind of problem
+    blocks: tuple[int, ...] = ()   # positions of the scores with rules: missing only when too large
 
 
 @dataclass
@@ -73,8 +74,19 @@ def _score(leads: pa.Table, events: pa.Table, setup: Setup) -> Scored:
     grouped = _grouped(events, scored, pc.fill_null(lead_of, 0).to_numpy(), len(ids), setup.layout)
 
     results = list(map(setup.evaluate, fields, grouped, repeat(setup.instant), repeat(setup.explain)))
+    if setup.blocks:
+        _note_overflow(problems, results, leads["pos"], ids, setup)
     return Scored(leads["pos"].to_pylist(), setup.format_rows(ids.to_pylist(), results), problems, len(scored),
                   later)
+
+
+def _note_overflow(problems: dict, results: list, positions: pa.ChunkedArray, ids: pa.Array, setup: Setup) -> None:
+    """Leads whose points added up past the largest float: their score is written as missing,
+    and counted here so that no number disappears without a word."""
+    over = [k for k, result in enumerate(results) if any(result[0][b] is None for b in setup.blocks)]
+    if over:
+        chosen = pa.array(over)
+        _note(problems, "score_overflow", positions.take(chosen), ids.take(chosen), overflowed_lead, setup.keep)
 
 
 def _note(problems: dict, kind: str, positions, ids, reason: Callable, keep: int) -> None:

@@ -55,7 +55,8 @@ def score_tables(scorer, schema, leads: str, events: str, instant: float, out: T
     layout = Layout.of(schema)
     names = output.columns(scorer.scores, scorer.thresholds, scorer.segments, explain)
     setup = Setup(layout, scorer.evaluate_prepared, instant, explain,
-                  output.rows_formatter(fmt, names, explain), max(1, log.keep))
+                  output.rows_formatter(fmt, names, explain), max(1, log.keep),
+                  tuple(scorer.scores.index(name) for name in scorer.blocks))
     count = bucket_count(leads, events, jobs, min(EVENTS_PER_BUCKET, SCORE_EVENTS_PER_BUCKET))
     # a `with` of its own: its removal is due from the moment the folder exists, even if a
     # signal comes before the next statement
@@ -183,7 +184,7 @@ def _merged(streams: list) -> Iterator[str]:
 
 def _report(results: list[_Result], spilled: Spilled, id_column: str, log: ProblemLog) -> None:
     """The buckets' problems, merged into file order, into the log."""
-    for kind, table in (("duplicate_lead", "leads"), ("unknown_lead", "events")):
+    for kind, table in (("duplicate_lead", "leads"), ("unknown_lead", "events"), ("score_overflow", "leads")):
         found = [r.problems[kind] for r in results if kind in r.problems]
         if not found:
             continue

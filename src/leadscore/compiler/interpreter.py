@@ -32,6 +32,7 @@ class Interpreter:
         self.field_missing = self.program.field_missing
         self.property_missing = self.program.property_missing
         self.scores = self.program.scores
+        self.blocks = tuple(b.name for b in self.program.blocks)
         self.thresholds = tuple(d.name for d in self.program.thresholds)
         self.segments = tuple(d.name for d in self.program.segments)
         self._patterns: dict[tuple[str, str], Any] = {}

@@ -167,6 +167,7 @@ class _Generator:
         out.emit(0, f"RULESET = {program.name!r}")
         out.emit(0, f"VERSION = {program.version!r}")
         out.emit(0, f"SCORES = {program.scores!r}")
+        out.emit(0, f"BLOCKS = {tuple(b.name for b in program.blocks)!r}")
         out.emit(0, f"THRESHOLDS = {tuple(self.thresholds)!r}")
         out.emit(0, f"SEGMENTS = {tuple(self.segments)!r}")
         out.emit(0, f"FIELD_TYPES = {dict(program.field_types)!r}")

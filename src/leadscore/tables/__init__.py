@@ -59,10 +59,10 @@ Choices the contract leaves open:
 """
 
 from .events import Event, EventColumns, event_batches, gc_paused, read_events
-from .problems import ProblemLog, RowProblem, TableError, repeated_lead, unknown_lead
+from .problems import ProblemLog, RowProblem, TableError, overflowed_lead, repeated_lead, unknown_lead
 from .readers import LeadColumns, lead_batches, read_changes, read_leads, read_outcomes
 from .sources import FORMATS, TABLES, ArrowTable, find_history_tables, table_format
 
 __all__ = ["FORMATS", "TABLES", "ArrowTable", "Event", "EventColumns", "LeadColumns", "ProblemLog", "RowProblem", "TableError",
-           "event_batches", "find_history_tables", "gc_paused", "lead_batches", "read_changes", "read_events",
+           "event_batches", "find_history_tables", "gc_paused", "lead_batches", "overflowed_lead", "read_changes", "read_events",
            "read_leads", "read_outcomes", "repeated_lead", "table_format", "unknown_lead"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .convert import show_value
 
-_NOTES = {"unknown_column"}          # counted, but not unusable rows: strict mode lets them pass
+_NOTES = {"unknown_column", "score_overflow"}   # counted, but not unusable rows: strict lets them pass
 _PHRASES = {
     "bad_value": ("value that does not fit its type", "values that do not fit their type"),
     "bad_timestamp": ("row with an unusable time", "rows with an unusable time"),
@@ -16,6 +16,8 @@ _PHRASES = {
     "missing_column": ("missing column", "missing columns"),
     "bad_row": ("row that could not be used", "rows that could not be used"),
     "unknown_column": ("unknown column ignored", "unknown columns ignored"),
+    "score_overflow": ("lead with a score too large to represent (written as missing)",
+                       "leads with a score too large to represent (written as missing)"),
 }
 
 
@@ -78,6 +80,10 @@ class ProblemLog:
 
 def repeated_lead(lead: str) -> str:
     return f"lead `{show_value(lead)}` repeated; its first row is kept"
+
+
+def overflowed_lead(lead: str) -> str:
+    return f"lead `{show_value(lead)}`: a score too large to represent is missing"
 
 
 def unknown_lead(lead: str) -> str:
