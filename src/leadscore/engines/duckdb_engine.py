@@ -1,0 +1,135 @@
+"""The DuckDB engine: the program's SQL statement (engines/sql), run in process by DuckDB over
+Arrow tables. `DuckDBBackend` offers the api.Backend interface for the API and the conformance
+suite; `run_select` is what `leadscore score --engine duckdb` calls on the tables it has read.
+
+Reasons (`explain=True`) are not computed by SQL yet: asking for them is an error, never a
+quiet fall back to Python.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Hashable, Iterable, Mapping
+
+import pyarrow as pa
+
+from .. import lower as lo
+from ..compiler import runtime as rt
+from ..dsl import types as t
+from .sql import build_select
+
+ARROW_TYPES = {t.STRING: pa.string(), t.NUMBER: pa.float64(), t.BOOLEAN: pa.bool_(),
+               t.DATETIME: pa.timestamp("us", tz="UTC"), t.LIST: pa.list_(pa.string())}
+
+
+class ExplainUnsupported(ValueError):
+    """Reasons asked of an engine that does not give them."""
+
+
+def connect(memory_limit: str | None = None, temp_directory: str | None = None):
+    """An in-process DuckDB: with a memory limit it spills to `temp_directory` beyond it."""
+    import duckdb
+
+    config = {}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if temp_directory:
+        config["temp_directory"] = temp_directory
+    return duckdb.connect(":memory:", config=config)
+
+
+def run_select(connection, program: lo.ScoringProgram, id_column: str, instant: float,
+               leads: Any, events: Any) -> pa.Table:
+    """Score `leads` with `events` (Arrow tables or record batch readers, as sql/select.py
+    describes them) at `instant`: one row per lead, in no particular order."""
+    sql = build_select(program, id_column, instant).sql(dialect="duckdb")
+    connection.register("leads", leads)
+    connection.register("events", events)
+    try:
+        return connection.sql(sql).to_arrow_table()
+    finally:
+        connection.unregister("leads")
+        connection.unregister("events")
+
+
+def _epoch_micros(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds * 1_000_000)
+
+
+def _column(values: list, kind: str) -> pa.Array:
+    if kind == t.DATETIME:
+        values = [_epoch_micros(v) for v in values]
+    elif kind == t.LIST:
+        values = [None if v is None else list(v) for v in values]
+    return pa.array(values, type=ARROW_TYPES[kind])
+
+
+class DuckDBBackend:
+    """api.Backend on DuckDB: each call builds Arrow tables of the prepared input and runs
+    the statement once for every lead given."""
+
+    name = "duckdb"
+
+    def __init__(self, program: lo.ScoringProgram) -> None:
+        self.program = program
+        self.scores = program.scores
+        self.thresholds = tuple(d.name for d in program.thresholds)
+        self.segments = tuple(d.name for d in program.segments)
+        self.field_types = program.field_types
+        self.property_types = program.property_types
+        # the leads' keys get a column of their own, whatever the schema's fields are called
+        self._key = "lead_key"
+        while self._key in program.field_types:
+            self._key = "_" + self._key
+        self._connection = None
+
+    def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any, *,
+              explain: bool = False) -> rt.Result:
+        return self.score_many({0: lead}, {0: events}, as_of, explain=explain)[0]
+
+    def score_many(self, leads: Mapping[Hashable, Mapping[str, Any]],
+                   events_by_lead: Mapping[Hashable, Iterable[Any]], as_of: Any, *,
+                   explain: bool = False) -> dict[Hashable, rt.Result]:
+        instant = rt.to_epoch(as_of, "an as-of instant")
+        keys = list(leads)
+        fields = [rt.prepare_fields(leads[k], self.field_types) for k in keys]
+        grouped = [rt.prepare_events(events_by_lead.get(k, ()), self.property_types) for k in keys]
+        return dict(zip(keys, self._evaluate(fields, grouped, instant, explain)))
+
+    def evaluate(self, fields: dict, grouped: dict, instant: float, explain: bool = False) -> rt.Result:
+        return self._evaluate([fields], [grouped], instant, explain)[0]
+
+    def _evaluate(self, fields: list[dict], grouped: list[dict], instant: float, explain: bool) -> list[rt.Result]:
+        if explain:
+            raise ExplainUnsupported("the duckdb engine does not give reasons yet: use the python engine "
+                                     "for explanations")
+        if self._connection is None:
+            self._connection = connect()
+        leads = pa.table({self._key: pa.array([str(i) for i in range(len(fields))], pa.string()),
+                          **{name: _column([f[name] for f in fields], kind)
+                             for name, kind in self.field_types.items()}})
+        table = run_select(self._connection, self.program, self._key, instant, leads, self._events(grouped))
+        rows = {row["lead_id"]: row for row in table.to_pylist()}
+        return [self._result(rows[str(i)]) for i in range(len(fields))]
+
+    def _events(self, grouped: list[dict]) -> pa.Table:
+        properties: dict[str, str] = {}
+        for types in self.property_types.values():
+            properties.update(types)
+        columns: dict[str, list] = {"lead_id": [], "type": [], "at": [], **{p: [] for p in properties}}
+        for index, by_type in enumerate(grouped):
+            for kind, events in by_type.items():
+                for at, values in events:
+                    columns["lead_id"].append(str(index))
+                    columns["type"].append(kind)
+                    columns["at"].append(_epoch_micros(at))
+                    for name in properties:
+                        columns[name].append(values.get(name))
+        return pa.table({"lead_id": pa.array(columns["lead_id"], pa.string()),
+                         "type": pa.array(columns["type"], pa.string()),
+                         "at": pa.array(columns["at"], ARROW_TYPES[t.DATETIME]),
+                         **{name: _column(columns[name], kind) for name, kind in properties.items()}})
+
+    def _result(self, row: dict) -> rt.Result:
+        return rt.Result({name: row[name] for name in self.scores},
+                         {name: row[name] for name in self.thresholds},
+                         {name: row[name] for name in self.segments})

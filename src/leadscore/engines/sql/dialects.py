@@ -1,0 +1,62 @@
+"""Writing the statement for a dialect, and refusing what a dialect would read differently.
+
+sqlglot transpiles the one tree; `unsupported_level=RAISE` makes a construct the dialect cannot
+express an error instead of SQL that silently means something else.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, UnsupportedError
+
+from ... import lower as lo
+from .select import SqlUnsupported, build_select
+
+DIALECTS = ("duckdb", "snowflake", "bigquery", "postgres")
+# Regex flavours: RE2 (the language's) on DuckDB and BigQuery; POSIX on Snowflake and Postgres.
+_RE2 = {"duckdb", "bigquery"}
+# What a POSIX engine reads differently from RE2 (or not at all): Perl classes and escapes,
+# non-greedy and possessive quantifiers, groups with (?...), \b \A \z, and \Q...\E.
+_NOT_POSIX = re.compile(r"\\[dDwWsSbBAzQEpPx]|[*+?}]\?|\(\?")
+
+
+def to_sql(program: lo.ScoringProgram, id_column: str, dialect: str = "duckdb",
+           instant: float | None = None) -> str:
+    """The statement's text in `dialect`, pretty-printed. Raises SqlUnsupported."""
+    if dialect not in DIALECTS:
+        raise SqlUnsupported(f"unknown SQL dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
+    if dialect not in _RE2:
+        for e in _patterns(program):
+            pattern = f"(?i){e.pattern}" if "i" in e.flags else e.pattern
+            if _NOT_POSIX.search(pattern):
+                raise SqlUnsupported(f"the pattern /{e.pattern}/{e.flags} uses RE2 syntax that {dialect}'s POSIX "
+                                     "regexes read differently (\\d, \\w, \\s, \\b, lazy quantifiers, (?...) groups)")
+    statement = build_select(program, id_column, instant)
+    try:
+        return statement.sql(dialect=dialect, pretty=True, unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as error:
+        raise SqlUnsupported(f"{dialect}: {error}") from None
+
+
+def _patterns(program: lo.ScoringProgram):
+    roots: list[lo.Expr] = []
+    for block in program.blocks:
+        for rule in block.rules():
+            if isinstance(rule, lo.ConditionRule):
+                roots.append(rule.condition)
+            elif isinstance(rule, lo.CaseRule):
+                roots += [b.condition for b in rule.branches if b.condition is not None]
+            elif rule.where is not None:
+                roots.append(rule.where)
+    roots += [d.expr for d in program.derived]
+    for decision in program.decisions:
+        if isinstance(decision, lo.Threshold):
+            roots.append(decision.condition)
+        else:
+            roots += [label.condition for label in decision.labels if label.condition is not None]
+    for root in roots:
+        for node in lo.walk(root):
+            if isinstance(node, lo.Matches):
+                yield node
