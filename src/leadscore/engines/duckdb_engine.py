@@ -29,7 +29,8 @@ def connect(memory_limit: str | None = None, temp_directory: str | None = None):
     """An in-process DuckDB: with a memory limit it spills to `temp_directory` beyond it."""
     import duckdb
 
-    config = {}
+    # only the relations registered here: never a Python variable that happens to share a name
+    config = {"python_enable_replacements": False}
     if memory_limit:
         config["memory_limit"] = memory_limit
     if temp_directory:
