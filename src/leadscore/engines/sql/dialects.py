@@ -33,11 +33,36 @@ def to_sql(program: lo.ScoringProgram, id_column: str, dialect: str = "duckdb",
             if _NOT_POSIX.search(pattern):
                 raise SqlUnsupported(f"the pattern /{e.pattern}/{e.flags} uses RE2 syntax that {dialect}'s POSIX "
                                      "regexes read differently (\\d, \\w, \\s, \\b, lazy quantifiers, (?...) groups)")
-    statement = build_select(program, id_column, instant)
+    statement = build_select(program, id_column, instant).transform(_local_form(dialect), copy=False)
     try:
         return statement.sql(dialect=dialect, pretty=True, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as error:
         raise SqlUnsupported(f"{dialect}: {error}") from None
+
+
+def _local_form(dialect: str):
+    """Where sqlglot would pass a function through under a name the dialect lacks, or one that
+    means something else there (Snowflake's REGEXP_LIKE matches the whole string), the
+    dialect's own form."""
+    def local(node: exp.Expression) -> exp.Expression:
+        match dialect, node:
+            case "snowflake", exp.UnixMicros():
+                return exp.Anonymous(this="DATE_PART", expressions=[exp.var("EPOCH_MICROSECOND"), node.this])
+            case "postgres", exp.UnixMicros():
+                seconds = exp.Extract(this=exp.var("EPOCH"), expression=node.this)
+                return exp.Mul(this=seconds, expression=exp.Literal.number(1_000_000))
+            case "snowflake", exp.RegexpLike():   # an unanchored search
+                return exp.GT(this=exp.Anonymous(this="REGEXP_INSTR", expressions=[node.this, node.expression]),
+                              expression=exp.Literal.number(0))
+            case "postgres", exp.EndsWith():
+                suffix = node.expression
+                return exp.EQ(this=exp.Right(this=node.this, expression=exp.Length(this=suffix.copy())),
+                              expression=suffix)
+            case "postgres", exp.RegexpExtract():   # domain(): the part after the last @
+                return exp.Anonymous(this="SPLIT_PART", expressions=[node.this, exp.Literal.string("@"),
+                                                                     exp.Literal.number(-1)])
+        return node
+    return local
 
 
 def _patterns(program: lo.ScoringProgram):

@@ -53,7 +53,9 @@ def _comment(node: exp.Expression, line: int, name: str) -> exp.Expression:
 
 
 def _epoch(value: exp.Expression) -> exp.Expression:
-    return exp.cast(exp.TimeToUnix(this=value), exp.DataType.Type.DOUBLE)
+    """Epoch seconds with the microseconds, as datetime.timestamp() gives them."""
+    micros = exp.cast(exp.UnixMicros(this=value), exp.DataType.Type.DOUBLE)
+    return exp.Div(this=micros, expression=_num(1_000_000.0))
 
 
 def _finite(value: exp.Expression) -> exp.Expression:
