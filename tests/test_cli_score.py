@@ -447,3 +447,31 @@ def test_rows_of_the_buckets_merge_into_position_order():
 def test_events_at_equal_times_stay_in_file_order(times):
     at = np.array(times, float)
     assert bucket._time_order(at).tolist() == np.argsort(at, kind="stable").tolist()
+
+
+# --- the duckdb engine ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_duckdb_engine_writes_what_the_python_engine_writes(fmt):
+    python = score(*fixture_args("--format", fmt))
+    duckdb = score(*fixture_args("--format", fmt, "--engine", "duckdb", "--memory-limit", "256MB"))
+    assert python.exit_code == duckdb.exit_code == 0, duckdb.output
+    assert duckdb.stdout == python.stdout
+    assert duckdb.stderr == python.stderr   # the same problems counted, the same rows shown
+
+
+def test_duckdb_engine_says_it_gives_no_reasons():
+    result = score(*fixture_args("--engine", "duckdb", "--explain"))
+    assert result.exit_code == 2 and "--explain needs --engine python" in result.stderr
+    assert result.stdout == ""
+
+
+def test_duckdb_engine_strict_still_fails_on_a_bad_row():
+    result = score(*fixture_args("--engine", "duckdb", "--strict"))
+    assert result.exit_code == 1 and "(--strict)" in result.stderr and result.stdout == ""
+
+
+def test_duckdb_engine_reports_a_bad_memory_limit_in_one_line():
+    result = score(*fixture_args("--engine", "duckdb", "--memory-limit", "lots"))
+    assert result.exit_code == 1 and result.stderr.count("\n") <= 5 and "error: duckdb:" in result.stderr
+    assert "Traceback" not in result.output

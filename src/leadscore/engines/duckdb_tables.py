@@ -1,0 +1,113 @@
+"""`leadscore score --engine duckdb`: the history tables read by the project's readers (so every
+unusable row is counted and shown exactly as with the Python engine), handed to DuckDB as Arrow
+tables, scored by the program's one SQL statement, written in the leads' input order.
+
+DuckDB works within `memory_limit` and spills to a temporary folder beyond it; the typed tables
+themselves are held as Arrow columns (a few tens of bytes per event) while it runs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import TextIO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import lower as lo
+from ..batch import output
+from ..batch.pipeline import Summary
+from ..tables import ProblemLog, RowProblem, event_batches, lead_batches, unknown_lead
+from .duckdb_engine import ARROW_TYPES, connect, run_select
+
+_TIME = ARROW_TYPES["datetime"]
+
+
+class EngineError(Exception):
+    """DuckDB could not run the statement (out of memory, a bad --memory-limit): said as one line."""
+_OUTPUT_ROWS = 8192
+_KEY = "__leadscore_lead"   # the leads' id column, named apart from every schema field
+
+
+def score_tables_duckdb(program: lo.ScoringProgram, schema, leads: str, events: str, instant: float,
+                        out: TextIO, *, fmt: str, log: ProblemLog, threads: int = 1,
+                        memory_limit: str = "2GB") -> Summary:
+    """Score every lead of `leads` at `instant` and write one row per lead to `out` (as
+    batch.score_tables does, without reasons)."""
+    import duckdb
+
+    seen: set = set()
+    lead_table, order = _leads(leads, schema, log, seen)
+    event_table, scored, later = _events(events, schema, log, pa.array(list(seen), pa.string()), instant)
+    with tempfile.TemporaryDirectory(prefix="leadscore-duckdb-") as spill_folder:
+        try:
+            connection = connect(memory_limit, spill_folder)
+            try:
+                connection.execute(f"SET threads = {int(threads)}")
+                result = run_select(connection, program, _KEY, instant, lead_table, event_table)
+            finally:
+                connection.close()
+        except duckdb.Error as error:
+            raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
+    # back to the leads' input order
+    result = result.take(pc.index_in(order, value_set=result["lead_id"]))
+    names = output.columns(program.scores, tuple(d.name for d in program.thresholds),
+                           tuple(d.name for d in program.segments), False)
+    head = output.header(fmt, names)
+    if head:
+        out.write(head)
+    format_rows = output.rows_formatter(fmt, names, False)
+    score_names = program.scores
+    threshold_names = [d.name for d in program.thresholds]
+    segment_names = [d.name for d in program.segments]
+    for start in range(0, result.num_rows, _OUTPUT_ROWS):
+        part = result.slice(start, _OUTPUT_ROWS)
+        scores = list(zip(*(part[n].to_pylist() for n in score_names))) or [()] * part.num_rows
+        thresholds = list(zip(*(part[n].to_pylist() for n in threshold_names))) or [()] * part.num_rows
+        segments = list(zip(*(part[n].to_pylist() for n in segment_names))) or [()] * part.num_rows
+        rows = [(list(s), list(t), list(g), None) for s, t, g in zip(scores, thresholds, segments)]
+        out.write("".join(format_rows(part["lead_id"].to_pylist(), rows)))
+    return Summary(result.num_rows, scored, later)
+
+
+def _leads(path: str, schema, log: ProblemLog, seen: set) -> tuple[pa.Table, pa.Array]:
+    batches = []
+    fields = [(name, spec.type) for name, spec in schema.fields.items()]
+    for part in lead_batches(path, schema, log, seen=seen):   # repeated ids reported there
+        columns = {_KEY: part.ids}
+        columns.update({name: part.fields[name].cast(ARROW_TYPES[ftype]) for name, ftype in fields})
+        batches.append(pa.table(columns))
+    if not batches:
+        empty = pa.schema([(_KEY, pa.string()), *((n, ARROW_TYPES[t]) for n, t in fields)])
+        return empty.empty_table(), pa.array([], pa.string())
+    table = pa.concat_tables(batches)
+    return table, table[_KEY].combine_chunks()
+
+
+def _events(path: str, schema, log: ProblemLog, known: pa.Array, instant: float) -> tuple[pa.Table, int, int]:
+    properties: dict[str, str] = {}
+    for spec in schema.events.values():
+        properties.update({name: prop.type for name, prop in spec.properties.items()})
+    type_names = pa.array(list(schema.events), pa.string())
+    batches, scored, later = [], 0, 0
+    for part in event_batches(path, schema, log):
+        is_known = pc.is_in(part.ids, value_set=known)
+        if not pc.all(is_known).as_py():
+            for i in pc.indices_nonzero(pc.invert(is_known)).to_pylist():
+                log.add(RowProblem("events", str(path), part.batch.row_of(part.index[i].as_py()), schema.id_column,
+                                   unknown_lead(part.ids[i].as_py()), "unknown_lead"))
+        usable = pc.less_equal(part.at, instant)
+        scored += pc.sum(pc.and_(is_known, usable)).as_py() or 0
+        later += pc.sum(pc.and_(is_known, pc.invert(usable))).as_py() or 0
+        micros = pc.cast(pc.round(pc.multiply(part.at, 1e6)), pa.int64())
+        columns = {"lead_id": part.ids, "type": type_names.take(part.types), "at": micros.cast(_TIME)}
+        for name, ftype in properties.items():
+            values = part.properties.get((name, ftype))
+            columns[name] = (pa.nulls(len(part.ids), ARROW_TYPES[ftype]) if values is None
+                             else values.cast(ARROW_TYPES[ftype]))
+        batches.append(pa.table(columns).filter(is_known))
+    if not batches:
+        empty = pa.schema([("lead_id", pa.string()), ("type", pa.string()), ("at", _TIME),
+                           *((n, ARROW_TYPES[t]) for n, t in properties.items())])
+        return empty.empty_table(), 0, 0
+    return pa.concat_tables(batches), scored, later
