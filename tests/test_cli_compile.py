@@ -85,7 +85,7 @@ def test_sql_target_writes_one_statement_that_duckdb_runs(tmp_path):
     connection = duckdb.connect()
     connection.register("leads", leads)
     connection.register("events", events)
-    assert connection.sql(sql.rstrip().rstrip(";")).fetchall() == [("a", 50.0, True)]
+    assert connection.sql(sql).fetchall() == [("a", 50.0, True)]
 
 
 def test_sql_target_refuses_what_a_dialect_reads_differently(tmp_path):

@@ -54,7 +54,8 @@ def _sql(checked, dialect: str, instant: float | None) -> str:
     from ..lower import lower
 
     try:
-        return to_sql(lower(checked), checked.schema.id_column, dialect, instant) + ";\n"
+        # no trailing semicolon: a dbt model or a subquery takes the statement as it is
+        return to_sql(lower(checked), checked.schema.id_column, dialect, instant) + "\n"
     except SqlUnsupported as refused:
         click.echo(f"error: {checked.ruleset.file}: {refused}", err=True)
         raise SystemExit(1) from None

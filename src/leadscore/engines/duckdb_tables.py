@@ -9,6 +9,7 @@ themselves are held as Arrow columns (a few tens of bytes per event) while it ru
 from __future__ import annotations
 
 import tempfile
+from bisect import bisect_right
 from typing import TextIO
 
 import pyarrow as pa
@@ -89,25 +90,31 @@ def _events(path: str, schema, log: ProblemLog, known: pa.Array, instant: float)
     for spec in schema.events.values():
         properties.update({name: prop.type for name, prop in spec.properties.items()})
     type_names = pa.array(list(schema.events), pa.string())
-    batches, scored, later = [], 0, 0
+    tables, rows = [], []   # rows: per batch, (its first event's number, row_of, index)
+    count = 0
     for part in event_batches(path, schema, log):
-        is_known = pc.is_in(part.ids, value_set=known)
-        if not pc.all(is_known).as_py():
-            for i in pc.indices_nonzero(pc.invert(is_known)).to_pylist():
-                log.add(RowProblem("events", str(path), part.batch.row_of(part.index[i].as_py()), schema.id_column,
-                                   unknown_lead(part.ids[i].as_py()), "unknown_lead"))
-        usable = pc.less_equal(part.at, instant)
-        scored += pc.sum(pc.and_(is_known, usable)).as_py() or 0
-        later += pc.sum(pc.and_(is_known, pc.invert(usable))).as_py() or 0
         micros = pc.cast(pc.round(pc.multiply(part.at, 1e6)), pa.int64())
         columns = {"lead_id": part.ids, "type": type_names.take(part.types), "at": micros.cast(_TIME)}
         for name, ftype in properties.items():
             values = part.properties.get((name, ftype))
             columns[name] = (pa.nulls(len(part.ids), ARROW_TYPES[ftype]) if values is None
                              else values.cast(ARROW_TYPES[ftype]))
-        batches.append(pa.table(columns).filter(is_known))
-    if not batches:
+        tables.append(pa.table(columns))
+        rows.append((count, part.batch.row_of, part.index))
+        count += len(part.ids)
+    if not tables:
         empty = pa.schema([("lead_id", pa.string()), ("type", pa.string()), ("at", _TIME),
                            *((n, ARROW_TYPES[t]) for n, t in properties.items())])
         return empty.empty_table(), 0, 0
-    return pa.concat_tables(batches), scored, later
+    table = pa.concat_tables(tables)
+    is_known = pc.is_in(table["lead_id"], value_set=known)   # one hash set for the whole table
+    if not pc.all(is_known).as_py():
+        starts = [start for start, _, _ in rows]
+        ids = table["lead_id"]
+        for i in pc.indices_nonzero(pc.invert(is_known.combine_chunks())).to_pylist():   # file order
+            start, row_of, index = rows[bisect_right(starts, i) - 1]
+            log.add(RowProblem("events", str(path), row_of(index[i - start].as_py()), schema.id_column,
+                               unknown_lead(ids[i].as_py()), "unknown_lead"))
+        table = table.filter(is_known)
+    usable = pc.sum(pc.less_equal(table["at"], pa.scalar(round(instant * 1e6), pa.int64()).cast(_TIME))).as_py() or 0
+    return table, usable, table.num_rows - usable
