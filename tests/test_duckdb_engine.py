@@ -53,6 +53,17 @@ def test_every_dialect_parses_back(tmp_path, body):
         assert len(statements) == 1 and isinstance(statements[0], exp.Select), dialect
 
 
+def test_a_computed_nan_compares_false_as_in_python(tmp_path):
+    big = "1" + "0" * 300
+    nan = f"fit * {big} - fit * {big}"   # infinity minus infinity
+    ruleset = build(tmp_path, f"score fit {{\n  big: +{big} if employees > 1\n}}\n"
+                              f"threshold above: {nan} > 0\nthreshold equal: {nan} == {nan}\n"
+                              f"threshold differs: {nan} != 0")
+    python = ruleset.compile().score({"employees": 5}, [], AS_OF)
+    assert python.thresholds == {"above": False, "equal": False, "differs": True}
+    assert ruleset.compile(backend="duckdb").score({"employees": 5}, [], AS_OF) == python
+
+
 NASTY = ["it's", "back\\slash", "'; DROP TABLE leads; --", "two\nlines", 'dq"uote', "*/ closed /*", "tab\there"]
 
 

@@ -58,6 +58,8 @@ def _local_form(dialect: str):
                 suffix = node.expression
                 return exp.EQ(this=exp.Right(this=node.this, expression=exp.Length(this=suffix.copy())),
                               expression=suffix)
+            case ("snowflake" | "postgres"), exp.IsNan():   # no IS_NAN; NaN equals NaN there
+                return exp.EQ(this=node.this, expression=exp.cast(exp.Literal.string("NaN"), exp.DataType.Type.DOUBLE))
             case "postgres", exp.RegexpExtract():   # domain(): the part after the last @
                 return exp.Anonymous(this="SPLIT_PART", expressions=[node.this, exp.Literal.string("@"),
                                                                      exp.Literal.number(-1)])

@@ -134,15 +134,26 @@ class ExprBuilder:
         nonzero = exp.NEQ(this=right.copy(), expression=sem.sql_number(0.0))
         return exp.Case(ifs=[exp.If(this=nonzero, true=exp.Div(this=left, expression=right))])
 
+    def compared(self, e: lo.Expr, cols: Columns) -> exp.Expression:
+        """An operand of a comparison. A computed number can be NaN (an infinity minus an
+        infinity): Python compares it false, but DuckDB, Postgres and Snowflake order NaN above
+        every number and equal to itself, so here it is missing, which compares false too."""
+        value = self.value(e, cols)
+        computed = isinstance(e, (lo.Arithmetic, lo.Negate)) or (
+            isinstance(e, lo.Apply) and e.function in (sem.Function.MIN, sem.Function.MAX))
+        if not computed:
+            return value
+        return exp.Case(ifs=[exp.If(this=exp.IsNan(this=value.copy()), true=exp.Null())], default=value)
+
     def compare(self, e: lo.Compare, cols: Columns) -> exp.Expression:
         positive = sem.negated(e.op)
         op = positive or e.op
-        left = self.value(e.left, cols)
+        left = self.compared(e.left, cols)
         if op is sem.Comparison.IN and isinstance(e.right, (lo.Const, lo.ListOf)):
             items = e.right.value if isinstance(e.right, lo.Const) else e.right.items
             right = [self.const(i) if isinstance(e.right, lo.Const) else self.value(i, cols) for i in items]
             found = sem.compare_sql(op, left, right)
         else:
-            found = sem.compare_sql(op, left, self.value(e.right, cols),
+            found = sem.compare_sql(op, left, self.compared(e.right, cols),
                                     left_list=self.kind(e.left) == t.LIST, right_list=self.kind(e.right) == t.LIST)
         return exp.Not(this=truth(found)) if positive is not None else exp.Paren(this=found)
