@@ -92,7 +92,7 @@ def test_sql_target_refuses_what_a_dialect_reads_differently(tmp_path):
     build(tmp_path, "score fit {\n  r: +1 if title matches /\\d+/\n}")
     path = str(tmp_path / "t" / "rules.score")
     refused = CliRunner().invoke(main, ["compile", path, "--target", "sql", "--dialect", "postgres"])
-    assert refused.exit_code == 1 and "POSIX" in refused.output
+    assert refused.exit_code == 1 and "POSIX" in refused.output and f"{path}:4: the pattern /\\d+/" in refused.output
     assert CliRunner().invoke(main, ["compile", path, "--target", "sql", "--dialect", "bigquery"]).exit_code == 0
     usage = CliRunner().invoke(main, ["compile", path, "--dialect", "duckdb"])
     assert usage.exit_code == 2 and "--target sql" in usage.output

@@ -122,3 +122,28 @@ def test_run_select_reads_arrow_tables_with_native_types(tmp_path):
                                                 leads, events).to_pylist()}
     assert rows["a"] == {"lead_id": "a", "fit": 6.0, "hot": True}
     assert rows["b"] == {"lead_id": "b", "fit": 0.0, "hot": False}
+
+
+def test_buckets_and_ages_ignore_the_session_time_zone(tmp_path):
+    ruleset = build(tmp_path, "score fit {\n  v: +1 per page_view, at most 1 per day\n"
+                              "  w: +10 per email_open, at most 1 per week, decay half_life 3d\n}")
+    # 23:30 and 00:30 UTC: two UTC days, one day in New York; a Sunday and a Monday (two ISO weeks)
+    events = [event("page_view", "2026-05-30T23:30:00Z"), event("page_view", "2026-05-31T00:30:00Z"),
+              event("email_open", "2026-05-31T23:30:00Z"), event("email_open", "2026-06-01T00:30:00Z")]
+    expected = ruleset.compile().score({}, events, AS_OF)
+    scorer = ruleset.compile(backend="duckdb")
+    scorer.score({}, [], AS_OF)   # opens its connection
+    scorer._connection.execute("SET TimeZone = 'America/New_York'")
+    found = scorer.score({}, events, AS_OF)
+    assert found.scores["fit"] == pytest.approx(expected.scores["fit"], abs=1e-9) and expected.scores["fit"] > 12
+
+
+def test_a_property_named_like_an_events_column_is_refused(tmp_path):
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "schema.yaml").write_text("lead:\n  fields: {}\nevents:\n  visit: {properties: {at: string}}\n")
+    (folder / "rules.score").write_text('ruleset "r" version 1\nschema "schema.yaml"\nscore s {\n  v: +1 per visit\n}\n')
+    import leadscore
+
+    with pytest.raises(SqlUnsupported, match="`at` of `visit`"):
+        to_sql(leadscore.load(str(folder / "rules.score")).lower(), "lead_id")

@@ -57,5 +57,9 @@ def _sql(checked, dialect: str, instant: float | None) -> str:
         # no trailing semicolon: a dbt model or a subquery takes the statement as it is
         return to_sql(lower(checked), checked.schema.id_column, dialect, instant) + "\n"
     except SqlUnsupported as refused:
-        click.echo(f"error: {checked.ruleset.file}: {refused}", err=True)
+        where = str(refused)
+        # "line N: ..." becomes file:N: ..., as every other error of a rule file reads
+        file = checked.ruleset.file
+        message = f"{file}:{where[5:]}" if where.startswith("line ") else f"{file}: {where}"
+        click.echo(f"error: {message}", err=True)
         raise SystemExit(1) from None

@@ -28,10 +28,10 @@ def to_sql(program: lo.ScoringProgram, id_column: str, dialect: str = "duckdb",
     if dialect not in DIALECTS:
         raise SqlUnsupported(f"unknown SQL dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
     if dialect not in _RE2:
-        for e in _patterns(program):
+        for line, e in _patterns(program):
             pattern = f"(?i){e.pattern}" if "i" in e.flags else e.pattern
             if _NOT_POSIX.search(pattern):
-                raise SqlUnsupported(f"the pattern /{e.pattern}/{e.flags} uses RE2 syntax that {dialect}'s POSIX "
+                raise SqlUnsupported(f"line {line}: the pattern /{e.pattern}/{e.flags} uses RE2 syntax that {dialect}'s POSIX "
                                      "regexes read differently (\\d, \\w, \\s, \\b, lazy quantifiers, (?...) groups)")
     statement = build_select(program, id_column, instant).transform(_local_form(dialect), copy=False)
     try:
@@ -68,22 +68,24 @@ def _local_form(dialect: str):
 
 
 def _patterns(program: lo.ScoringProgram):
-    roots: list[lo.Expr] = []
+    """(rule-file line, Matches) of every `matches` in the program."""
+    roots: list[tuple[int, lo.Expr | None]] = []
     for block in program.blocks:
         for rule in block.rules():
             if isinstance(rule, lo.ConditionRule):
-                roots.append(rule.condition)
+                roots.append((rule.line, rule.condition))
             elif isinstance(rule, lo.CaseRule):
-                roots += [b.condition for b in rule.branches if b.condition is not None]
-            elif rule.where is not None:
-                roots.append(rule.where)
-    roots += [d.expr for d in program.derived]
+                roots += [(rule.line, b.condition) for b in rule.branches]
+            else:
+                roots.append((rule.line, rule.where))
+    roots += [(d.line, d.expr) for d in program.derived]
     for decision in program.decisions:
         if isinstance(decision, lo.Threshold):
-            roots.append(decision.condition)
+            roots.append((decision.line, decision.condition))
         else:
-            roots += [label.condition for label in decision.labels if label.condition is not None]
-    for root in roots:
-        for node in lo.walk(root):
-            if isinstance(node, lo.Matches):
-                yield node
+            roots += [(decision.line, label.condition) for label in decision.labels]
+    for line, root in roots:
+        if root is not None:
+            for node in lo.walk(root):
+                if isinstance(node, lo.Matches):
+                    yield line, node

@@ -33,7 +33,7 @@ from ... import semantics as sem
 from ...dsl import types as t
 from .expressions import Columns, ExprBuilder, column, truth
 
-TIMESTAMP = exp.DataType.Type.TIMESTAMPTZ
+EVENT_COLUMNS = ("lead_id", "type", "at", "seq")   # the events relation's own columns
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -108,6 +108,9 @@ class _Builder:
         found: dict[str, tuple[str, str]] = {}
         for event, properties in self.program.property_types.items():
             for name, kind in properties.items():
+                if name in EVENT_COLUMNS:
+                    raise SqlUnsupported(f"the property `{name}` of `{event}` has the name of a column every "
+                                         f"events row has ({', '.join(EVENT_COLUMNS)}): rename it in the schema")
                 if name in found and found[name][1] != kind:
                     raise SqlUnsupported(f"the property `{name}` is a {found[name][1]} in one event type and a "
                                          f"{kind} in `{event}`: the events table has one column per property")
