@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 
 from leadscore.api import BACKENDS
-from leadscore.engines.duckdb_engine import ExplainUnsupported
 from scoring_helpers import AS_OF, ago, build, event
 
-NO_REASONS = {"duckdb"}
 RULES = """score interest {
   visit: +1 per page_view
   big: +5 if employees > 100
@@ -26,11 +24,6 @@ def test_reasons_only_when_asked(tmp_path, backend):
     assert scorer.name == backend
     lead, events = {"employees": 500}, [event("page_view", ago(1))]
     plain = scorer.score(lead, events, AS_OF)
-    if backend in NO_REASONS:   # said plainly, never answered without them
-        with pytest.raises(ExplainUnsupported, match="does not give reasons"):
-            scorer.score(lead, events, AS_OF, explain=True)
-        assert plain.reasons == () and plain.scores == {"interest": 6.0}
-        return
     explained = scorer.score(lead, events, AS_OF, explain=True)
     assert plain.reasons == () and plain.scores == explained.scores == {"interest": 6.0}
     assert [(r.rule, r.points) for r in explained.reasons] == [("visit", 1.0), ("big", 5.0)]
@@ -46,9 +39,8 @@ def test_score_many_keys_results_by_lead(tmp_path, backend):
     assert [r.scores["interest"] for r in results.values()] == [6.0, 2.0, 0.0]
     assert [r.segments["tier"] for r in results.values()] == ["high", "low", "low"]
     assert results["b"] == scorer.score(leads["b"], events["b"], AS_OF)
-    if backend not in NO_REASONS:
-        assert all(r.reasons for r in scorer.score_many(leads, events, AS_OF, explain=True).values()
-                   if r.scores["interest"])
+    assert all(r.reasons for r in scorer.score_many(leads, events, AS_OF, explain=True).values()
+               if r.scores["interest"])
 
 
 def test_every_backend_names_the_same_outputs(tmp_path):

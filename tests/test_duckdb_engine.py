@@ -26,6 +26,11 @@ def _agree(python, duckdb) -> None:
             assert value is None or math.isclose(value, other, rel_tol=1e-9, abs_tol=1e-9), (name, value, other)
         assert found.thresholds == expected.thresholds
         assert found.segments == expected.segments
+        assert all(type(r.events) in (int, type(None)) for r in found.reasons)
+        assert [(r.score, r.rule, r.kind, r.events) for r in found.reasons] == \
+            [(r.score, r.rule, r.kind, r.events) for r in expected.reasons]
+        assert all(math.isclose(a.points, b.points, rel_tol=1e-9, abs_tol=1e-9)
+                   for a, b in zip(found.reasons, expected.reasons))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -35,8 +40,8 @@ def test_duckdb_agrees_with_python(tmp_path, body, data):
     ruleset = build(tmp_path, body)
     leads = {i: data.draw(LEADS) for i in range(4)}
     events = {i: data.draw(histories()) for i in leads}
-    _agree(ruleset.compile().score_many(leads, events, AS_OF),
-           ruleset.compile(backend="duckdb").score_many(leads, events, AS_OF))
+    _agree(ruleset.compile().score_many(leads, events, AS_OF, explain=True),
+           ruleset.compile(backend="duckdb").score_many(leads, events, AS_OF, explain=True))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -76,7 +76,7 @@ class Ruleset:
 
     def compile(self, backend: str = "python") -> Backend:
         """A scorer: "python" (generated Python, the fast one), "interpreter" (the reference) or
-        "duckdb" (the SQL engine, in process; no reasons yet)."""
+        "duckdb" (one SQL statement run by DuckDB in process)."""
         match backend:
             case "python":
                 return Scorer(generate(self.checked))

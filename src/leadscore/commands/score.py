@@ -32,9 +32,9 @@ def report_problems(log) -> None:
 @click.option("--strict", is_flag=True, help="Any row that cannot be used is an error (exit 1, nothing written).")
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes for large tables (0: one per CPU).")
-@click.option("--engine", type=click.Choice(["python", "duckdb"]), default="python", show_default=True,
-              help="python: the generated Python scorer; duckdb: one SQL statement in DuckDB, in process "
-                   "(no --explain yet). See docs/engines.md.")
+@click.option("--engine", type=click.Choice(["python", "duckdb"]), default="duckdb", show_default=True,
+              help="python: the generated Python scorer; duckdb: one SQL statement in DuckDB, in process. "
+                   "See docs/engines.md.")
 @click.option("--memory-limit", default="2GB", show_default=True, metavar="SIZE",
               help="duckdb engine: DuckDB's memory limit; beyond it, it spills to a temporary folder.")
 @click.option("--allow-schema-outside", is_flag=True,
@@ -62,8 +62,6 @@ def command(ruleset: str, leads_file: str, events_file: str, instant: float, out
             raise click.UsageError(f"cannot tell the format of {output} from its extension; "
                                    "use --format csv or --format jsonl")
         output_format = formats.FORMATS[extension]
-    if engine == "duckdb" and explain:
-        raise click.UsageError("--explain needs --engine python: the duckdb engine does not give reasons yet")
     loaded = load_or_exit(ruleset, allow_schema_outside)
     schema = loaded.checked.schema
     log = ProblemLog(strict=strict)
@@ -74,7 +72,7 @@ def command(ruleset: str, leads_file: str, events_file: str, instant: float, out
 
         def score(out):
             return score_tables_duckdb(program, schema, leads_file, events_file, instant, out, fmt=output_format,
-                                       log=log, threads=jobs or _cpus(), memory_limit=memory_limit)
+                                       explain=explain, log=log, threads=jobs or _cpus(), memory_limit=memory_limit)
     else:
         scorer = loaded.compile()
 

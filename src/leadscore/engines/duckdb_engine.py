@@ -2,8 +2,8 @@
 Arrow tables. `DuckDBBackend` offers the api.Backend interface for the API and the conformance
 suite; `run_select` is what `leadscore score --engine duckdb` calls on the tables it has read.
 
-Reasons (`explain=True`) are not computed by SQL yet: asking for them is an error, never a
-quiet fall back to Python.
+With `explain`, the statement also returns each rule's points, group sums and totals, and
+the reasons are read off them (reasons.py).
 """
 
 from __future__ import annotations
@@ -15,14 +15,11 @@ import pyarrow as pa
 from .. import lower as lo
 from ..compiler import runtime as rt
 from ..dsl import types as t
+from .reasons import ReasonReader
 from .sql import build_select
 
 ARROW_TYPES = {t.STRING: pa.string(), t.NUMBER: pa.float64(), t.BOOLEAN: pa.bool_(),
                t.DATETIME: pa.timestamp("us", tz="UTC"), t.LIST: pa.list_(pa.string())}
-
-
-class ExplainUnsupported(ValueError):
-    """Reasons asked of an engine that does not give them."""
 
 
 def connect(memory_limit: str | None = None, temp_directory: str | None = None):
@@ -39,10 +36,11 @@ def connect(memory_limit: str | None = None, temp_directory: str | None = None):
 
 
 def run_select(connection, program: lo.ScoringProgram, id_column: str, instant: float,
-               leads: Any, events: Any) -> pa.Table:
+               leads: Any, events: Any, reasons: bool = False) -> pa.Table:
     """Score `leads` with `events` (Arrow tables or record batch readers, as sql/select.py
-    describes them) at `instant`: one row per lead, in no particular order."""
-    sql = build_select(program, id_column, instant).sql(dialect="duckdb")
+    describes them) at `instant`: one row per lead, in no particular order; with `reasons`,
+    the reason columns follow (read them by position)."""
+    sql = build_select(program, id_column, instant, reasons).sql(dialect="duckdb")
     connection.register("leads", leads)
     connection.register("events", events)
     try:
@@ -82,6 +80,7 @@ class DuckDBBackend:
         while self._key in program.field_types:
             self._key = "_" + self._key
         self._connection = None
+        self._reasons = ReasonReader(program)
 
     def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any, *,
               explain: bool = False) -> rt.Result:
@@ -100,17 +99,15 @@ class DuckDBBackend:
         return self._evaluate([fields], [grouped], instant, explain)[0]
 
     def _evaluate(self, fields: list[dict], grouped: list[dict], instant: float, explain: bool) -> list[rt.Result]:
-        if explain:
-            raise ExplainUnsupported("the duckdb engine does not give reasons yet: use the python engine "
-                                     "for explanations")
         if self._connection is None:
             self._connection = connect()
         leads = pa.table({self._key: pa.array([str(i) for i in range(len(fields))], pa.string()),
                           **{name: _column([f[name] for f in fields], kind)
                              for name, kind in self.field_types.items()}})
-        table = run_select(self._connection, self.program, self._key, instant, leads, self._events(grouped))
-        rows = {row["lead_id"]: row for row in table.to_pylist()}
-        return [self._result(rows[str(i)]) for i in range(len(fields))]
+        table = run_select(self._connection, self.program, self._key, instant, leads, self._events(grouped), explain)
+        columns = [column.to_pylist() for column in table.columns]
+        rows = {row[0]: row for row in zip(*columns)}
+        return [self._result(rows[str(i)], explain) for i in range(len(fields))]
 
     def _events(self, grouped: list[dict]) -> pa.Table:
         properties: dict[str, str] = {}
@@ -130,7 +127,12 @@ class DuckDBBackend:
                          "at": pa.array(columns["at"], ARROW_TYPES[t.DATETIME]),
                          **{name: _column(columns[name], kind) for name, kind in properties.items()}})
 
-    def _result(self, row: dict) -> rt.Result:
-        return rt.Result({name: row[name] for name in self.scores},
-                         {name: row[name] for name in self.thresholds},
-                         {name: row[name] for name in self.segments})
+    def _result(self, row: tuple, explain: bool) -> rt.Result:
+        n_scores, n_thresholds = len(self.scores), len(self.thresholds)
+        scores = dict(zip(self.scores, row[1:]))
+        decisions = row[1 + n_scores:]   # thresholds, then segments
+        result = (scores, dict(zip(self.thresholds, decisions)), dict(zip(self.segments, decisions[n_thresholds:])))
+        if not explain:
+            return rt.Result(*result)
+        found = self._reasons.reasons(scores, row[1 + n_scores + len(self.program.decisions):])
+        return rt.Result(*result, tuple(rt.Reason(*r) for r in found))

@@ -20,6 +20,7 @@ from ..batch import output
 from ..batch.pipeline import Summary
 from ..tables import ProblemLog, RowProblem, event_batches, lead_batches, unknown_lead
 from .duckdb_engine import ARROW_TYPES, connect, run_select
+from .reasons import ReasonReader
 
 _TIME = ARROW_TYPES["datetime"]
 
@@ -31,10 +32,10 @@ _KEY = "__leadscore_lead"   # the leads' id column, named apart from every schem
 
 
 def score_tables_duckdb(program: lo.ScoringProgram, schema, leads: str, events: str, instant: float,
-                        out: TextIO, *, fmt: str, log: ProblemLog, threads: int = 1,
+                        out: TextIO, *, fmt: str, explain: bool, log: ProblemLog, threads: int = 1,
                         memory_limit: str = "2GB") -> Summary:
-    """Score every lead of `leads` at `instant` and write one row per lead to `out` (as
-    batch.score_tables does, without reasons)."""
+    """Score every lead of `leads` at `instant` and write one row per lead to `out`, as
+    batch.score_tables does."""
     import duckdb
 
     seen: set = set()
@@ -45,29 +46,33 @@ def score_tables_duckdb(program: lo.ScoringProgram, schema, leads: str, events: 
             connection = connect(memory_limit, spill_folder)
             try:
                 connection.execute(f"SET threads = {int(threads)}")
-                result = run_select(connection, program, _KEY, instant, lead_table, event_table)
+                result = run_select(connection, program, _KEY, instant, lead_table, event_table, explain)
             finally:
                 connection.close()
         except duckdb.Error as error:
             raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
     # back to the leads' input order
-    result = result.take(pc.index_in(order, value_set=result["lead_id"]))
-    names = output.columns(program.scores, tuple(d.name for d in program.thresholds),
-                           tuple(d.name for d in program.segments), False)
+    result = result.take(pc.index_in(order, value_set=result.column(0)))
+    thresholds = tuple(d.name for d in program.thresholds)
+    segments = tuple(d.name for d in program.segments)
+    names = output.columns(program.scores, thresholds, segments, explain)
     head = output.header(fmt, names)
     if head:
         out.write(head)
-    format_rows = output.rows_formatter(fmt, names, False)
-    score_names = program.scores
-    threshold_names = [d.name for d in program.thresholds]
-    segment_names = [d.name for d in program.segments]
+    format_rows = output.rows_formatter(fmt, names, explain)
+    reader = ReasonReader(program)
+    # the columns by position: lead_id, scores, thresholds, segments, then the reason columns
+    cut = [1, 1 + len(program.scores), 1 + len(program.scores) + len(thresholds),
+           1 + len(program.scores) + len(thresholds) + len(segments), result.num_columns]
     for start in range(0, result.num_rows, _OUTPUT_ROWS):
         part = result.slice(start, _OUTPUT_ROWS)
-        scores = list(zip(*(part[n].to_pylist() for n in score_names))) or [()] * part.num_rows
-        thresholds = list(zip(*(part[n].to_pylist() for n in threshold_names))) or [()] * part.num_rows
-        segments = list(zip(*(part[n].to_pylist() for n in segment_names))) or [()] * part.num_rows
-        rows = [(list(s), list(t), list(g), None) for s, t, g in zip(scores, thresholds, segments)]
-        out.write("".join(format_rows(part["lead_id"].to_pylist(), rows)))
+        columns = [column.to_pylist() for column in part.columns]
+        rows = []
+        for row in zip(*columns):
+            scores = row[cut[0]:cut[1]]
+            reasons = reader.reasons(dict(zip(program.scores, scores)), row[cut[3]:cut[4]]) if explain else None
+            rows.append((scores, row[cut[1]:cut[2]], row[cut[2]:cut[3]], reasons))
+        out.write("".join(format_rows(columns[0], rows)))
     return Summary(result.num_rows, scored, later)
 
 

@@ -86,9 +86,11 @@ class _Steps:
         return self.ctes[-1][0]
 
 
-def build_select(program: lo.ScoringProgram, id_column: str, instant: float | None) -> exp.Select:
-    """The statement: `instant` in epoch seconds, or None for the engine's current time."""
-    return _Builder(program, id_column).build(instant)
+def build_select(program: lo.ScoringProgram, id_column: str, instant: float | None,
+                 reasons: bool = False) -> exp.Select:
+    """The statement: `instant` in epoch seconds, or None for the engine's current time. With
+    `reasons`, the columns of reason_columns() follow the outputs (engines/reasons.py)."""
+    return _Builder(program, id_column).build(instant, reasons)
 
 
 class _Builder:
@@ -221,8 +223,8 @@ class _Builder:
                           expression=_num(sem.DAY))
             points = exp.Mul(this=_num(abs(rule.points)), expression=sem.decay_sql(rule.decay, age))
             totals.append(exp.Sum(this=_case(counted, points, None)).as_(f"r{i}", quoted=True))
-            totals.append(exp.Sum(this=_case(counted.copy(), exp.Literal.number(1), exp.Literal.number(0)))
-                          .as_(f"n{i}", quoted=True))
+            counts = exp.Sum(this=_case(counted.copy(), exp.Literal.number(1), exp.Literal.number(0)))
+            totals.append(exp.cast(counts, exp.DataType.Type.BIGINT).as_(f"n{i}", quoted=True))
         for a, name in self.aggregates.items():
             test = column(f"c{name[1:]}")
             if a.function is sem.Function.COUNT:
@@ -253,7 +255,7 @@ class _Builder:
                 if rule.cap is not None:   # `max` holds the points after decay
                     magnitude = exp.Least(this=_num(rule.cap), expressions=[magnitude])
                 value = magnitude if rule.points > 0 else exp.Neg(this=exp.Paren(this=magnitude))
-        return _comment(value, rule.line, rule.name)
+        return value
 
     @staticmethod
     def _limited(total: exp.Expression, limit: float) -> exp.Expression:
@@ -272,17 +274,25 @@ class _Builder:
         return total
 
     def _block_steps(self, index: int, block: lo.ScoreBlock, cols: Columns) -> None:
-        raw, terms, groups = f"b{index}", [], []
+        """One column per rule (its points), the groups' sums, the total, the total after
+        inactivity, then the score: each a column of its own, so the reasons can be read off."""
+        rules = block.rules()
+        self.steps.extend(f"block_{index}_rules", [_comment(self._rule_points(rule, cols), rule.line, rule.name)
+                                                   .as_(f"p{index}_{k}", quoted=True) for k, rule in enumerate(rules)])
+        terms, groups, k = [], [], 0
         for item in block.items:
             if isinstance(item, lo.Group):
                 name = f"b{index}g{len(groups)}"
-                groups.append(_comment(self._sum([self._rule_points(r, cols) for r in item.rules]), item.line, item.name)
-                              .as_(name, quoted=True))
+                members = [column(f"p{index}_{k + j}") for j in range(len(item.rules))]
+                groups.append(_comment(self._sum(members), item.line, item.name).as_(name, quoted=True))
                 terms.append(self._limited(column(name), item.limit))
+                k += len(item.rules)
             else:
-                terms.append(self._rule_points(item, cols))
+                terms.append(column(f"p{index}_{k}"))
+                k += 1
         if groups:
             self.steps.extend(f"block_{index}_groups", groups)
+        raw = f"b{index}"
         self.steps.extend(f"block_{index}_total",
                           [_comment(self._sum(terms), block.line, block.name).as_(raw, quoted=True)])
         total: exp.Expression = column(raw)
@@ -295,8 +305,10 @@ class _Builder:
             applies = exp.and_(exp.GT(this=column(raw), expression=_num(0.0)),
                                exp.Not(this=exp.Is(this=column("last_at"), expression=exp.Null())),
                                exp.GTE(this=idle, expression=_num(ia.after)))
-            total = _case(applies, exp.Greatest(this=_num(0.0), expressions=[exp.Sub(this=column(raw), expression=penalty)]),
+            after = _case(applies, exp.Greatest(this=_num(0.0), expressions=[exp.Sub(this=column(raw), expression=penalty)]),
                           column(raw))
+            self.steps.extend(f"block_{index}_inactivity", [after.as_(f"{raw}i", quoted=True)])
+            total = column(f"{raw}i")
         if block.clamp is not None:
             if block.clamp.low is not None:
                 total = exp.Greatest(this=total, expressions=[_num(block.clamp.low)])
@@ -304,11 +316,23 @@ class _Builder:
                 total = exp.Least(this=total, expressions=[_num(block.clamp.high)])
         # a total too large to represent is missing; inactivity and clamp never see it
         finite = exp.EQ(this=exp.Sub(this=column(raw), expression=column(raw)), expression=_num(0.0))
-        self.steps.extend(f"block_{index}", [_case(finite, total, None).as_(f"s_{block.name}", quoted=True)])
+        self.steps.extend(f"block_{index}", [_case(finite, total, None).as_(f"s{index}", quoted=True)])
+
+    def reason_columns(self) -> list[str]:
+        """The internal columns the reasons are read from (ReasonLayout describes them)."""
+        names = []
+        for index, block in enumerate(self.program.blocks):
+            names += [f"p{index}_{k}" for k in range(len(block.rules()))]
+            names += [f"b{index}g{g}" for g in range(sum(isinstance(i, lo.Group) for i in block.items))]
+            names.append(f"b{index}")
+            if block.inactivity is not None:
+                names.append(f"b{index}i")
+        names += [f"n{i}" for i in range(len(self.event_rules))]
+        return names
 
     # --- the statement ----------------------------------------------------------------
 
-    def build(self, instant: float | None) -> exp.Select:
+    def build(self, instant: float | None, reasons: bool = False) -> exp.Select:
         program = self.program
         scores: dict[str, str] = {}
         decisions: dict[str, str] = {}
@@ -318,13 +342,13 @@ class _Builder:
         inputs, self.steps = self.steps, _Steps([("scored", exp.select(exp.Star()))])
         for index, block in enumerate(program.blocks):
             self._block_steps(index, block, cols)
-            scores[block.name] = f"s_{block.name}"
+            scores[block.name] = f"s{index}"
         for index, derived in enumerate(program.derived):
             name = f"d{index}"
             self.steps.extend(f"derived_{index}_raw", [_comment(self.exprs.value(derived.expr, cols), derived.line,
                                                                 derived.name).as_(name, quoted=True)])
-            self.steps.extend(f"derived_{index}", [_finite(column(name)).as_(f"s_{derived.name}", quoted=True)])
-            scores[derived.name] = f"s_{derived.name}"
+            self.steps.extend(f"derived_{index}", [_finite(column(name)).as_(f"sd{index}", quoted=True)])
+            scores[derived.name] = f"sd{index}"
         for index, decision in enumerate(program.decisions):
             decisions[decision.name] = f"t{index}"
             self.steps.extend(f"decision_{index}", [_comment(self._decision(decision, cols), decision.line,
@@ -341,7 +365,10 @@ class _Builder:
         self.steps.ctes.extend(lead_steps.ctes[1:])
         outputs = [column("lead_id")]
         outputs += [column(scores[name]).as_(name, quoted=True) for name in program.scores]
-        outputs += [column(decisions[d.name]).as_(d.name, quoted=True) for d in program.decisions]
+        # the columns of `leadscore score`: thresholds, then segments, each in declaration order
+        outputs += [column(decisions[d.name]).as_(d.name, quoted=True) for d in (*program.thresholds, *program.segments)]
+        if reasons:   # after the outputs, read by position: their names are internal
+            outputs += [column(name) for name in self.reason_columns()]
         statement = exp.select(*outputs).from_(self.steps.last)
         for name, select in self.steps.ctes:
             statement = statement.with_(name, as_=select)
