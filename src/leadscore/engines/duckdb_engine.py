@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Hashable, Iterable, Mapping
 
 import pyarrow as pa
+from sqlglot.errors import ErrorLevel
 
 from .. import lower as lo
 from ..compiler import runtime as rt
@@ -40,7 +41,15 @@ def run_select(connection, program: lo.ScoringProgram, id_column: str, instant: 
     """Score `leads` with `events` (Arrow tables or record batch readers, as sql/select.py
     describes them) at `instant`: one row per lead, in no particular order; with `reasons`,
     the reason columns follow (read them by position)."""
-    sql = build_select(program, id_column, instant, reasons).sql(dialect="duckdb")
+    return run_sql(connection, duckdb_sql(program, id_column, instant, reasons), leads, events)
+
+
+def duckdb_sql(program: lo.ScoringProgram, id_column: str, instant: float, reasons: bool = False) -> str:
+    # RAISE: a construct DuckDB cannot express is an error, never SQL that means something else
+    return build_select(program, id_column, instant, reasons).sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+
+
+def run_sql(connection, sql: str, leads: Any, events: Any) -> pa.Table:
     connection.register("leads", leads)
     connection.register("events", events)
     try:
@@ -81,6 +90,7 @@ class DuckDBBackend:
             self._key = "_" + self._key
         self._connection = None
         self._reasons = ReasonReader(program)
+        self._statements: dict[tuple[float, bool], str] = {}
 
     def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any, *,
               explain: bool = False) -> rt.Result:
@@ -104,7 +114,12 @@ class DuckDBBackend:
         leads = pa.table({self._key: pa.array([str(i) for i in range(len(fields))], pa.string()),
                           **{name: _column([f[name] for f in fields], kind)
                              for name, kind in self.field_types.items()}})
-        table = run_select(self._connection, self.program, self._key, instant, leads, self._events(grouped), explain)
+        key = (instant, explain)
+        if key not in self._statements:   # building the statement costs more than a small run
+            if len(self._statements) >= 16:
+                self._statements.clear()
+            self._statements[key] = duckdb_sql(self.program, self._key, instant, explain)
+        table = run_sql(self._connection, self._statements[key], leads, self._events(grouped))
         columns = [column.to_pylist() for column in table.columns]
         rows = {row[0]: row for row in zip(*columns)}
         return [self._result(rows[str(i)], explain) for i in range(len(fields))]

@@ -284,7 +284,7 @@ class _Builder:
             if isinstance(item, lo.Group):
                 name = f"b{index}g{len(groups)}"
                 members = [column(f"p{index}_{k + j}") for j in range(len(item.rules))]
-                groups.append(_comment(self._sum(members), item.line, item.name).as_(name, quoted=True))
+                groups.append(_comment(exp.Paren(this=self._sum(members)), item.line, item.name).as_(name, quoted=True))
                 terms.append(self._limited(column(name), item.limit))
                 k += len(item.rules)
             else:
@@ -294,7 +294,7 @@ class _Builder:
             self.steps.extend(f"block_{index}_groups", groups)
         raw = f"b{index}"
         self.steps.extend(f"block_{index}_total",
-                          [_comment(self._sum(terms), block.line, block.name).as_(raw, quoted=True)])
+                          [_comment(exp.Paren(this=self._sum(terms)), block.line, block.name).as_(raw, quoted=True)])
         total: exp.Expression = column(raw)
         if block.inactivity is not None:
             ia = block.inactivity
