@@ -152,3 +152,19 @@ def test_a_property_named_like_an_events_column_is_refused(tmp_path):
 
     with pytest.raises(SqlUnsupported, match="`at` of `visit`"):
         to_sql(leadscore.load(str(folder / "rules.score")).lower(), "lead_id")
+
+
+def test_names_with_quotes_stay_identifiers_and_out_of_comments(tmp_path):
+    score_name, rule_name = 'a"b; DROP TABLE x; --', "r */ x"
+    ruleset = build(tmp_path, f"score `{score_name}` {{\n  `{rule_name}`: +5 if employees > 100\n}}\n"
+                              f"threshold `h\"`: `{score_name}` > 1")
+    program = ruleset.lower()
+    for dialect in DIALECTS:
+        sql = to_sql(program, "lead_id", dialect, AS_OF.timestamp())
+        statements = sqlglot.parse(sql, read=dialect)
+        assert len(statements) == 1, dialect
+        assert [e.alias_or_name for e in statements[0].expressions] == ["lead_id", score_name, 'h"']
+        assert "*/ x" not in sql   # a name that could end a comment is left out of it
+    result = ruleset.compile(backend="duckdb").score({"employees": 500}, [], AS_OF, explain=True)
+    assert result.scores == {score_name: 5.0} and result.thresholds == {'h"': True}
+    assert [r.rule for r in result.reasons] == [rule_name]
