@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from leadscore.engines.duckdb_engine import connect, run_select
 from leadscore.engines.sql import DIALECTS, SqlUnsupported, to_sql
-from scoring_helpers import AS_OF, ago, build, event
+from scoring_helpers import AS_OF, build, event
 from test_backend_agreement import LEADS, histories, rulesets
 
 

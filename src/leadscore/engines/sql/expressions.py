@@ -47,15 +47,15 @@ def truth(condition: exp.Expression) -> exp.Expression:
 class ExprBuilder:
     def __init__(self, program: lo.ScoringProgram) -> None:
         self.program = program
-        self.event_types: str | None = None   # the event a `where` is about, while building one
+        self.where_event: str | None = None   # the event a `where` is about, while building one
 
     def kind(self, e: lo.Expr) -> str | None:
         """The value's type where it decides the SQL (list or string), else None."""
         match e:
             case lo.Field():
                 return self.program.field_types[e.name]
-            case lo.Property() if self.event_types is not None:
-                return self.program.property_types[self.event_types].get(e.name)
+            case lo.Property() if self.where_event is not None:
+                return self.program.property_types[self.where_event].get(e.name)
             case lo.Const():
                 return t.LIST if isinstance(e.value, tuple) else None
             case lo.ListOf():

@@ -11,8 +11,11 @@ say, in a chain of CTEs:
     event_ranks     per event: its place among the rule's matches (`once`), in its day/week (`at most`)
     event_totals    per lead: each rule's points after decay and its event count, each aggregate
     scored          leads joined with their totals
-    block_N...      each score block: its total, then inactivity, clamp, non-finite -> NULL
-    derived_N, decision_N
+    block_N_rules   each rule's points, one column per rule (the reasons are read off them)
+    block_N_groups  each group's sum, before its limit
+    block_N_total   the block's total; block_N_inactivity after the penalty
+    block_N         the score: clamped, non-finite -> NULL
+    derived_N, decision_N   derived scores (non-finite -> NULL), thresholds and segments
 
 Ages are epoch-second differences and `at most` buckets come from epoch seconds, so neither
 the session time zone nor calendar functions matter. Events with equal times are ranked in
@@ -31,7 +34,7 @@ from sqlglot import exp
 from ... import lower as lo
 from ... import semantics as sem
 from ...dsl import types as t
-from .expressions import Columns, ExprBuilder, column, truth
+from .expressions import Columns, ExprBuilder, column
 
 EVENT_COLUMNS = ("lead_id", "type", "at", "seq")   # the events relation's own columns
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
