@@ -177,9 +177,9 @@ class _Builder:
     def _match(self, event: str, where: lo.Expr | None, within: float | None) -> exp.Expression:
         test = exp.EQ(this=column("type"), expression=exp.Literal.string(event))
         if where is not None:
-            self.exprs.event_types = event
+            self.exprs.where_event = event
             test = exp.and_(test, self.exprs.condition(where, self._event_columns()))
-            self.exprs.event_types = None
+            self.exprs.where_event = None
         if within is not None:
             test = exp.and_(test, self._inside(within))
         return exp.Paren(this=test)
