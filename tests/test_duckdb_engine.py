@@ -168,3 +168,20 @@ def test_names_with_quotes_stay_identifiers_and_out_of_comments(tmp_path):
     result = ruleset.compile(backend="duckdb").score({"employees": 500}, [], AS_OF, explain=True)
     assert result.scores == {score_name: 5.0} and result.thresholds == {'h"': True}
     assert [r.rule for r in result.reasons] == [rule_name]
+
+
+def test_a_list_property_is_a_list_inside_where(tmp_path):
+    import leadscore
+
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "schema.yaml").write_text("lead:\n  fields: {}\nevents:\n  buy: {properties: {tags: list, note: string}}\n")
+    (folder / "rules.score").write_text('ruleset "r" version 1\nschema "schema.yaml"\nscore s {\n'
+                                        '  promo: +2 per buy where tags contains "promo"\n'
+                                        '  long: +1 if count(buy where len(tags) >= 2 and note contains "x") > 0\n}\n')
+    ruleset = leadscore.load(str(folder / "rules.score"))
+    events = [event("buy", "2026-05-30T10:00:00Z", tags=["promo", "new"], note="xy"),
+              event("buy", "2026-05-30T11:00:00Z", tags="promotion", note=None)]
+    expected = ruleset.compile().score({}, events, AS_OF)
+    assert expected.scores == {"s": 3.0}
+    assert ruleset.compile(backend="duckdb").score({}, events, AS_OF) == expected
