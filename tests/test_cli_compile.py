@@ -63,3 +63,36 @@ def test_user_text_reaches_generated_code_only_escaped(tmp_path):
     payload = "\"); __import__('os').system('touch pwned') #"
     assert scorer.score({"title": payload}, [], AS_OF).scores["fit"] == 1
     assert not (folder / "pwned").exists()
+
+
+def test_sql_target_writes_one_statement_that_duckdb_runs(tmp_path):
+    import duckdb
+    import pyarrow as pa
+
+    build(tmp_path, RULES)
+    out = tmp_path / "scores.sql"
+    result = CliRunner().invoke(main, ["compile", str(tmp_path / "t" / "rules.score"), "--target", "sql",
+                                       "--as-of", AS_OF.isoformat(), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    sql = out.read_text()
+    assert "/* line 5: visit */" in sql
+    missing = pa.nulls(1, pa.string())
+    leads = pa.table({"lead_id": ["a"], "industry": missing, "employees": pa.nulls(1, pa.float64()),
+                      "title": missing, "email": missing, "tech": pa.nulls(1, pa.list_(pa.string())),
+                      "created_at": pa.nulls(1, pa.timestamp("us", tz="UTC")), "has_budget": pa.nulls(1, pa.bool_())})
+    at = pa.array([int((AS_OF.timestamp() - 10 * 86400) * 1e6)], pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    events = pa.table({"lead_id": ["a"], "type": ["demo_request"], "at": at, "url": missing, "campaign": missing})
+    connection = duckdb.connect()
+    connection.register("leads", leads)
+    connection.register("events", events)
+    assert connection.sql(sql).fetchall() == [("a", 50.0, True)]
+
+
+def test_sql_target_refuses_what_a_dialect_reads_differently(tmp_path):
+    build(tmp_path, "score fit {\n  r: +1 if title matches /\\d+/\n}")
+    path = str(tmp_path / "t" / "rules.score")
+    refused = CliRunner().invoke(main, ["compile", path, "--target", "sql", "--dialect", "postgres"])
+    assert refused.exit_code == 1 and "POSIX" in refused.output and f"{path}:4: the pattern /\\d+/" in refused.output
+    assert CliRunner().invoke(main, ["compile", path, "--target", "sql", "--dialect", "bigquery"]).exit_code == 0
+    usage = CliRunner().invoke(main, ["compile", path, "--dialect", "duckdb"])
+    assert usage.exit_code == 2 and "--target sql" in usage.output

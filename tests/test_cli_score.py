@@ -32,8 +32,19 @@ RULESET = leadscore.load(ACME)
 SCORER = RULESET.compile()
 
 
+ENGINE = {"name": "duckdb"}
+
+
+@pytest.fixture(autouse=True, params=["duckdb", "python"])
+def engine(request):
+    """Every command test runs on both engines (an explicit --engine in a test wins: it comes later)."""
+    ENGINE["name"] = request.param
+    yield request.param
+    ENGINE["name"] = "duckdb"
+
+
 def score(*args: str):
-    return CliRunner().invoke(main, ["score", ACME, *args])
+    return CliRunner().invoke(main, ["score", ACME, "--engine", ENGINE["name"], *args])
 
 
 def fixture_args(*extra: str) -> list[str]:
@@ -318,9 +329,33 @@ def test_a_failure_while_writing_leaves_no_partial_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pipeline, "_write", fail_halfway)
     out = tmp_path / "scores.csv"
-    result = score(*fixture_args("-o", str(out)))
+    result = score(*fixture_args("-o", str(out), "--engine", "python"))
     assert result.exit_code == 1 and "No space left on device" in result.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_a_failure_while_writing_leaves_no_partial_file_with_duckdb(tmp_path, monkeypatch):
+    from leadscore.engines import duckdb_tables
+
+    formatter = output.rows_formatter
+    calls = []
+
+    def fail_on_the_second_part(fmt, names, explain):
+        rows = formatter(fmt, names, explain)
+
+        def written(ids, results):
+            calls.append(len(ids))
+            if len(calls) == 2:
+                raise OSError(28, "No space left on device")
+            return rows(ids, results)
+        return written
+
+    monkeypatch.setattr(duckdb_tables, "_OUTPUT_ROWS", 1)
+    monkeypatch.setattr(output, "rows_formatter", fail_on_the_second_part)
+    out = tmp_path / "scores.csv"
+    result = score(*fixture_args("-o", str(out), "--engine", "duckdb"))
+    assert result.exit_code == 1 and "No space left on device" in result.stderr
+    assert os.listdir(tmp_path) == [] and calls == [1, 1]
 
 
 def test_output_file_keeps_the_mode_a_new_file_gets(tmp_path):
@@ -447,3 +482,26 @@ def test_rows_of_the_buckets_merge_into_position_order():
 def test_events_at_equal_times_stay_in_file_order(times):
     at = np.array(times, float)
     assert bucket._time_order(at).tolist() == np.argsort(at, kind="stable").tolist()
+
+
+# --- the duckdb engine ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+@pytest.mark.parametrize("explain", [[], ["--explain"]])
+def test_duckdb_engine_writes_what_the_python_engine_writes(fmt, explain):
+    python = score(*fixture_args("--format", fmt, *explain))
+    duckdb = score(*fixture_args("--format", fmt, "--engine", "duckdb", "--memory-limit", "256MB", *explain))
+    assert python.exit_code == duckdb.exit_code == 0, duckdb.output
+    assert duckdb.stdout == python.stdout
+    assert duckdb.stderr == python.stderr   # the same problems counted, the same rows shown
+
+
+def test_duckdb_engine_strict_still_fails_on_a_bad_row():
+    result = score(*fixture_args("--engine", "duckdb", "--strict"))
+    assert result.exit_code == 1 and "(--strict)" in result.stderr and result.stdout == ""
+
+
+def test_duckdb_engine_reports_a_bad_memory_limit_in_one_line():
+    result = score(*fixture_args("--engine", "duckdb", "--memory-limit", "lots"))
+    assert result.exit_code == 1 and result.stderr.count("\n") <= 5 and "error: duckdb:" in result.stderr
+    assert "Traceback" not in result.output

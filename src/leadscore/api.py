@@ -78,12 +78,17 @@ class Ruleset:
         return lower(self.checked)
 
     def compile(self, backend: str = "python") -> Backend:
-        """A scorer: "python" (generated Python, the fast one) or "interpreter" (the reference)."""
+        """A scorer: "python" (generated Python, the fast one), "interpreter" (the reference) or
+        "duckdb" (one SQL statement run by DuckDB in process)."""
         match backend:
             case "python":
                 return Scorer(generate(self.checked))
             case "interpreter":
                 return self.interpret()
+            case "duckdb":
+                from .engines.duckdb_engine import DuckDBBackend
+
+                return DuckDBBackend(self.lower())
         raise ValueError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
 
     def interpret(self) -> Interpreter:
@@ -91,7 +96,7 @@ class Ruleset:
         return Interpreter(self.checked)
 
 
-BACKENDS = ("python", "interpreter")
+BACKENDS = ("python", "interpreter", "duckdb")
 
 
 def load(path: str, *, allow_outside_schema: bool = False) -> Ruleset:

@@ -387,3 +387,124 @@ def regex_error(pattern: str, flags: str = "") -> str | None:
     except (TypeError, ValueError) as exc:  # e.g. a NUL byte in the pattern
         return str(exc)
     return None
+
+
+# --- SQL forms (engines/sql): sqlglot expressions, missing = NULL ---------------------------
+# Each takes and returns sqlglot expression trees; the statement builder never writes SQL
+# text. sqlglot is imported inside, as NumPy is above.
+
+def sql_number(value: float) -> Any:
+    """A number literal read as a double by every dialect (DuckDB would read 0.1 as a DECIMAL)."""
+    from sqlglot import exp
+
+    return exp.cast(exp.Literal.number(repr(float(value))), exp.DataType.Type.DOUBLE)
+
+
+def function_sql(function: Function, args: list[Any], list_argument: bool = False) -> Any:
+    """A scalar function over present-or-NULL arguments (`list_argument`: len of a list)."""
+    from sqlglot import exp
+
+    first = args[0]
+    match function:
+        case Function.LEN:
+            size = exp.ArraySize(this=first) if list_argument else exp.Length(this=first)
+            return exp.Coalesce(this=exp.cast(size, exp.DataType.Type.DOUBLE), expressions=[sql_number(0.0)])
+        case Function.DOMAIN:
+            # the part after the last @, lower-cased; missing without an @ (runtime.domain)
+            after = exp.RegexpExtract(this=first, expression=exp.Literal.string("@([^@]*)$"),
+                                      group=exp.Literal.number(1))
+            has_at = exp.GT(this=exp.StrPosition(this=first, substr=exp.Literal.string("@")),
+                            expression=exp.Literal.number(0))
+            return exp.Case(ifs=[exp.If(this=has_at, true=exp.Lower(this=after))])
+        case Function.LOWER:
+            return exp.Lower(this=first)
+        case Function.UPPER:
+            return exp.Upper(this=first)
+        case Function.MIN | Function.MAX:
+            if len(args) == 1:
+                return first
+            # LEAST/GREATEST skip NULLs in some dialects: missing in, missing out
+            combined = (exp.Least if function is Function.MIN else exp.Greatest)(this=first, expressions=args[1:])
+            any_missing = exp.or_(*(exp.Is(this=a.copy(), expression=exp.Null()) for a in args))
+            return exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Paren(this=any_missing)), true=combined)])
+        case Function.COUNT | Function.DAYS_SINCE:
+            raise ValueError(f"{function} reads events: it is not a scalar function")
+        case _:
+            assert_never(function)
+
+
+def decay_sql(decay: Decay, age_days: Any) -> Any:
+    """The factor of one event for its age in days (an expression)."""
+    from sqlglot import exp
+
+    match decay.kind:
+        case DecayKind.NONE:
+            return sql_number(1.0)
+        case DecayKind.HALF_LIFE:
+            return exp.Pow(this=sql_number(0.5), expression=exp.Div(this=age_days, expression=sql_number(decay.days)))
+        case DecayKind.LINEAR:
+            remaining = exp.Sub(this=sql_number(1.0),
+                                expression=exp.Div(this=age_days, expression=sql_number(decay.days)))
+            return exp.Greatest(this=sql_number(0.0), expressions=[remaining])
+        case DecayKind.STEPS:
+            # bisect_right: 100% before the first step, then the last step whose age <= the age
+            limits = (*decay.ages[1:], None)
+            ifs = [exp.If(this=exp.LT(this=age_days.copy(), expression=sql_number(decay.ages[0])),
+                          true=sql_number(1.0))]
+            ifs += [exp.If(this=exp.LT(this=age_days.copy(), expression=sql_number(limit)), true=sql_number(fraction))
+                    for limit, fraction in zip(limits[:-1], decay.fractions)]
+            return exp.Case(ifs=ifs, default=sql_number(decay.fractions[-1]))
+        case _:
+            assert_never(decay.kind)
+
+
+def bucket_sql(period: Period, at: Any) -> Any:
+    """The `at most` bucket of epoch seconds, from the seconds themselves (never the session's
+    time zone or calendar functions)."""
+    from sqlglot import exp
+
+    day = exp.Floor(this=exp.Div(this=at, expression=sql_number(DAY)))
+    match period:
+        case Period.DAY:
+            return day
+        case Period.WEEK:   # ISO weeks: the epoch was a Thursday
+            return exp.Floor(this=exp.Div(this=exp.Paren(this=exp.Add(this=day, expression=sql_number(3.0))),
+                                          expression=sql_number(7.0)))
+        case _:
+            assert_never(period)
+
+
+def compare_sql(op: Comparison, left: Any, right: Any, *, left_list: bool = False,
+                right_list: bool = False) -> Any:
+    """A positive comparison (NULL when a side is missing: the caller makes that false).
+    `in` takes a Python list of item expressions, or a list-valued expression (`right_list`);
+    `contains` on a list (`left_list`) tests an element, on a string a substring."""
+    from sqlglot import exp
+
+    match op:
+        case Comparison.EQ:
+            return exp.EQ(this=left, expression=right)
+        case Comparison.LT:
+            return exp.LT(this=left, expression=right)
+        case Comparison.LE:
+            return exp.LTE(this=left, expression=right)
+        case Comparison.GT:
+            return exp.GT(this=left, expression=right)
+        case Comparison.GE:
+            return exp.GTE(this=left, expression=right)
+        case Comparison.IN:
+            if right_list:
+                return exp.ArrayContains(this=right, expression=left)
+            return exp.In(this=left, expressions=right) if right else exp.false()
+        case Comparison.CONTAINS:
+            if left_list:
+                return exp.ArrayContains(this=left, expression=right)
+            return exp.GT(this=exp.StrPosition(this=left, substr=right), expression=exp.Literal.number(0))
+        case Comparison.STARTS_WITH:
+            return exp.StartsWith(this=left, expression=right)
+        case Comparison.ENDS_WITH:
+            return exp.EndsWith(this=left, expression=right)
+        case Comparison.NE | Comparison.NOT_IN | Comparison.MATCHES:
+            raise ValueError(f"{op} is not a positive comparison")
+        case _:
+            assert_never(op)

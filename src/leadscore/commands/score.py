@@ -36,12 +36,18 @@ def report_problems(log) -> None:
 @click.option("--strict", is_flag=True, help="Any row that cannot be used is an error (exit 1, nothing written).")
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes for large tables (0: one per CPU).")
+@click.option("--engine", type=click.Choice(["python", "duckdb"]), default="duckdb", show_default=True,
+              help="python: the generated Python scorer; duckdb: one SQL statement in DuckDB, in process. "
+                   "See docs/engines.md.")
+@click.option("--memory-limit", default="2GB", show_default=True, metavar="SIZE",
+              help="duckdb engine: DuckDB's memory limit; beyond it, it spills to a temporary folder.")
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
 @stopped_in_order()
 def command(ruleset: str, history: str | None, allow_history_outside: bool, leads_file: str | None,
-            events_file: str | None, instant: float, output: str | None,
-            output_format: str | None, explain: bool, strict: bool, jobs: int, allow_schema_outside: bool) -> None:
+            events_file: str | None, instant: float, output: str | None, output_format: str | None,
+            explain: bool, strict: bool, jobs: int, engine: str, memory_limit: str,
+            allow_schema_outside: bool) -> None:
     """Score every lead of LEADS at --as-of: one row per lead, in input order.
 
     Columns: lead_id, every score, threshold and segment in declaration
@@ -53,6 +59,7 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
     from ..atomic import atomic_file
     from ..batch import output as formats
     from ..batch import score_tables
+    from ..engines.duckdb_tables import EngineError
     from ..explain import instant_text
     from ..tables import ProblemLog, TableError
 
@@ -66,15 +73,32 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
                                    "use --format csv or --format jsonl")
         output_format = formats.FORMATS[extension]
     loaded = load_or_exit(ruleset, allow_schema_outside)
-    scorer, schema = loaded.compile(), loaded.checked.schema
+    schema = loaded.checked.schema
     log = ProblemLog(strict=strict)
-    run = dict(fmt=output_format, explain=explain, log=log, jobs=jobs or _cpus())
+    if engine == "duckdb":
+        from ..engines.duckdb_tables import score_tables_duckdb
+
+        program = loaded.lower()
+
+        def score(out):
+            return score_tables_duckdb(program, schema, leads_file, events_file, instant, out, fmt=output_format,
+                                       explain=explain, log=log, threads=jobs or _cpus(), memory_limit=memory_limit)
+    else:
+        scorer = loaded.compile()
+
+        def score(out):
+            return score_tables(scorer, schema, leads_file, events_file, instant, out, fmt=output_format,
+                                explain=explain, log=log, jobs=jobs or _cpus())
     try:
         if output is None:
-            summary = score_tables(scorer, schema, leads_file, events_file, instant, sys.stdout, **run)
+            summary = score(sys.stdout)
         else:
             with atomic_file(output) as handle:
-                summary = score_tables(scorer, schema, leads_file, events_file, instant, handle, **run)
+                summary = score(handle)
+    except EngineError as error:
+        report_problems(log)
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
     except TableError as error:
         report_problems(log)
         click.echo(shown(f"error: {error}" + (" (--strict)" if error.problem and strict else "")), err=True)

@@ -1,0 +1,90 @@
+"""Benchmark: `leadscore score` end to end, python engine vs duckdb engine, same run.
+
+    python benchmarks/bench_engines.py [--leads N] [--jobs N] [--repeat N]
+
+The data of bench_score.py (100k leads, ~3M events with the acme ruleset), written as CSV and
+Parquet with the events in random order; each engine scores both files through the click
+command, as the shell would call it, and the best of `--repeat` rounds is shown with events/s
+and the duckdb/python ratio. The duckdb rows are checked against the python rows (scores to
+1e-9, thresholds and segments equal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_score import ROOT, T, make_data, write_tables  # noqa: E402
+
+import leadscore  # noqa: E402
+from leadscore.cli import main as cli  # noqa: E402
+from leadscore.compiler import runtime as rt  # noqa: E402
+
+
+def run(ruleset: str, leads: str, events: str, out: str, engine: str, jobs: int) -> float:
+    args = ["score", ruleset, "--leads", leads, "--events", events, "--as-of", rt.from_epoch(T).isoformat(),
+            "-o", out, "--jobs", str(jobs), "--engine", engine]
+    start = time.perf_counter()
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        cli.main(args, standalone_mode=False)
+    seconds = time.perf_counter() - start
+    if "scored" not in err.getvalue() or "note:" in err.getvalue():
+        sys.exit(f"leadscore score --engine {engine} did not run cleanly:\n{err.getvalue()}")
+    return seconds
+
+
+def rows(path: str) -> list[tuple]:
+    table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(strings_can_be_null=False,
+                                                                     column_types={"lead_id": pa.string()}))
+    return list(zip(*(table.column(k).to_pylist() for k in range(table.num_columns))))
+
+
+def same(python: list[tuple], duckdb: list[tuple], scores: int) -> None:
+    assert len(python) == len(duckdb)
+    for a, b in zip(python, duckdb):
+        assert a[0] == b[0] and a[1 + scores:] == b[1 + scores:], (a, b)
+        assert all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9) for x, y in zip(a[1:1 + scores], b[1:1 + scores])), (a, b)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (python) / threads (duckdb)")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds; the best of each is shown")
+    args = parser.parse_args()
+    path = str(ROOT / "rulesets" / "acme" / "scoring.score")
+    scorer = leadscore.load(path).compile()
+    data = make_data(args.leads, scorer.property_types, scorer.field_types)
+    events = sum(len(v) for _, g in data for v in g.values())
+    best: dict = {}
+    with tempfile.TemporaryDirectory(prefix="bench-engines-") as folder:
+        paths = write_tables(Path(folder), data, scorer.field_types)
+        print(f"{args.leads:,} leads, {events:,} events, acme ruleset, --jobs {args.jobs}; events in random order")
+        for _ in range(args.repeat):   # interleaved: a slow spell of a shared machine hits every run
+            for fmt in ("csv", "parquet"):
+                outputs = {}
+                for engine in ("python", "duckdb"):
+                    out = str(Path(folder) / f"scores-{engine}.csv")
+                    seconds = run(path, *paths[fmt], out, engine, args.jobs)
+                    best[fmt, engine] = min(best.get((fmt, engine), math.inf), seconds)
+                    outputs[engine] = rows(out)
+                same(outputs["python"], outputs["duckdb"], len(scorer.scores))
+    for fmt in ("csv", "parquet"):
+        python, duckdb = best[fmt, "python"], best[fmt, "duckdb"]
+        print(f"  {fmt:<7} python {python:6.2f} s {events / python:>11,.0f} events/s   "
+              f"duckdb {duckdb:6.2f} s {events / duckdb:>11,.0f} events/s   duckdb is {python / duckdb:4.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""The DuckDB engine: the program's SQL statement (engines/sql), run in process by DuckDB over
+Arrow tables. `DuckDBBackend` offers the api.Backend interface for the API and the conformance
+suite; `run_select` is what `leadscore score --engine duckdb` calls on the tables it has read.
+
+With `explain`, the statement also returns each rule's points, group sums and totals, and
+the reasons are read off them (reasons.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Hashable, Iterable, Mapping
+
+import pyarrow as pa
+from sqlglot.errors import ErrorLevel
+
+from .. import lower as lo
+from ..compiler import runtime as rt
+from ..dsl import types as t
+from .reasons import ReasonReader
+from .sql import build_select
+
+ARROW_TYPES = {t.STRING: pa.string(), t.NUMBER: pa.float64(), t.BOOLEAN: pa.bool_(),
+               t.DATETIME: pa.timestamp("us", tz="UTC"), t.LIST: pa.list_(pa.string())}
+
+
+def connect(memory_limit: str | None = None, temp_directory: str | None = None):
+    """An in-process DuckDB: with a memory limit it spills to `temp_directory` beyond it."""
+    import duckdb
+
+    # only the relations registered here: never a Python variable that happens to share a name
+    config = {"python_enable_replacements": False}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if temp_directory:
+        config["temp_directory"] = temp_directory
+    return duckdb.connect(":memory:", config=config)
+
+
+def run_select(connection, program: lo.ScoringProgram, id_column: str, instant: float,
+               leads: Any, events: Any, reasons: bool = False) -> pa.Table:
+    """Score `leads` with `events` (Arrow tables or record batch readers, as sql/select.py
+    describes them) at `instant`: one row per lead, in no particular order; with `reasons`,
+    the reason columns follow (read them by position)."""
+    return run_sql(connection, duckdb_sql(program, id_column, instant, reasons), leads, events)
+
+
+def duckdb_sql(program: lo.ScoringProgram, id_column: str, instant: float, reasons: bool = False) -> str:
+    # RAISE: a construct DuckDB cannot express is an error, never SQL that means something else
+    return build_select(program, id_column, instant, reasons).sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+
+
+def run_sql(connection, sql: str, leads: Any, events: Any) -> pa.Table:
+    connection.register("leads", leads)
+    connection.register("events", events)
+    try:
+        return connection.sql(sql).to_arrow_table()
+    finally:
+        connection.unregister("leads")
+        connection.unregister("events")
+
+
+def _epoch_micros(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds * 1_000_000)
+
+
+def _column(values: list, kind: str) -> pa.Array:
+    if kind == t.DATETIME:
+        values = [_epoch_micros(v) for v in values]
+    elif kind == t.LIST:
+        values = [None if v is None else list(v) for v in values]
+    return pa.array(values, type=ARROW_TYPES[kind])
+
+
+class DuckDBBackend:
+    """api.Backend on DuckDB: each call builds Arrow tables of the prepared input and runs
+    the statement once for every lead given."""
+
+    name = "duckdb"
+
+    def __init__(self, program: lo.ScoringProgram) -> None:
+        self.program = program
+        self.scores = program.scores
+        self.thresholds = tuple(d.name for d in program.thresholds)
+        self.segments = tuple(d.name for d in program.segments)
+        self.field_types = program.field_types
+        self.property_types = program.property_types
+        # the leads' keys get a column of their own, whatever the schema's fields are called
+        self._key = "lead_key"
+        while self._key in program.field_types:
+            self._key = "_" + self._key
+        self._connection = None
+        self._reasons = ReasonReader(program)
+        self._statements: dict[tuple[float, bool], str] = {}
+
+    def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any, *,
+              explain: bool = False) -> rt.Result:
+        return self.score_many({0: lead}, {0: events}, as_of, explain=explain)[0]
+
+    def score_many(self, leads: Mapping[Hashable, Mapping[str, Any]],
+                   events_by_lead: Mapping[Hashable, Iterable[Any]], as_of: Any, *,
+                   explain: bool = False) -> dict[Hashable, rt.Result]:
+        instant = rt.to_epoch(as_of, "an as-of instant")
+        keys = list(leads)
+        fields = [rt.prepare_fields(leads[k], self.field_types) for k in keys]
+        grouped = [rt.prepare_events(events_by_lead.get(k, ()), self.property_types) for k in keys]
+        return dict(zip(keys, self._evaluate(fields, grouped, instant, explain)))
+
+    def evaluate(self, fields: dict, grouped: dict, instant: float, explain: bool = False) -> rt.Result:
+        return self._evaluate([fields], [grouped], instant, explain)[0]
+
+    def _evaluate(self, fields: list[dict], grouped: list[dict], instant: float, explain: bool) -> list[rt.Result]:
+        if self._connection is None:
+            self._connection = connect()
+        leads = pa.table({self._key: pa.array([str(i) for i in range(len(fields))], pa.string()),
+                          **{name: _column([f[name] for f in fields], kind)
+                             for name, kind in self.field_types.items()}})
+        key = (instant, explain)
+        if key not in self._statements:   # building the statement costs more than a small run
+            if len(self._statements) >= 16:
+                self._statements.clear()
+            self._statements[key] = duckdb_sql(self.program, self._key, instant, explain)
+        table = run_sql(self._connection, self._statements[key], leads, self._events(grouped))
+        columns = [column.to_pylist() for column in table.columns]
+        rows = {row[0]: row for row in zip(*columns)}
+        return [self._result(rows[str(i)], explain) for i in range(len(fields))]
+
+    def _events(self, grouped: list[dict]) -> pa.Table:
+        properties: dict[str, str] = {}
+        for types in self.property_types.values():
+            properties.update(types)
+        columns: dict[str, list] = {"lead_id": [], "type": [], "at": [], **{p: [] for p in properties}}
+        for index, by_type in enumerate(grouped):
+            for kind, events in by_type.items():
+                for at, values in events:
+                    columns["lead_id"].append(str(index))
+                    columns["type"].append(kind)
+                    columns["at"].append(_epoch_micros(at))
+                    for name in properties:
+                        columns[name].append(values.get(name))
+        return pa.table({"lead_id": pa.array(columns["lead_id"], pa.string()),
+                         "type": pa.array(columns["type"], pa.string()),
+                         "at": pa.array(columns["at"], ARROW_TYPES[t.DATETIME]),
+                         **{name: _column(columns[name], kind) for name, kind in properties.items()}})
+
+    def _result(self, row: tuple, explain: bool) -> rt.Result:
+        n_scores, n_thresholds = len(self.scores), len(self.thresholds)
+        scores = dict(zip(self.scores, row[1:]))
+        decisions = row[1 + n_scores:]   # thresholds, then segments
+        result = (scores, dict(zip(self.thresholds, decisions)), dict(zip(self.segments, decisions[n_thresholds:])))
+        if not explain:
+            return rt.Result(*result)
+        found = self._reasons.reasons(scores, row[1 + n_scores + len(self.program.decisions):])
+        return rt.Result(*result, tuple(rt.Reason(*r) for r in found))

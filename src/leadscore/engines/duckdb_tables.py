@@ -1,0 +1,149 @@
+"""`leadscore score --engine duckdb`: the history tables read by the project's readers (so every
+unusable row is counted and shown exactly as with the Python engine), handed to DuckDB as Arrow
+tables, scored by the program's one SQL statement, written in the leads' input order.
+
+DuckDB works within `memory_limit` and spills to a temporary folder beyond it; the typed tables
+themselves are held as Arrow columns (a few tens of bytes per event) while it runs.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import TextIO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import lower as lo
+from ..batch import output
+from ..batch.pipeline import Summary
+from ..scratch import spill_folder
+from ..tables import ProblemLog, RowProblem, event_batches, lead_batches, overflowed_lead, unknown_lead
+from .duckdb_engine import ARROW_TYPES, connect, run_select
+from .reasons import ReasonReader
+
+_TIME = ARROW_TYPES["datetime"]
+
+
+class EngineError(Exception):
+    """DuckDB could not run the statement (out of memory, a bad --memory-limit): said as one line."""
+_OUTPUT_ROWS = 8192
+_KEY = "__leadscore_lead"   # the leads' id column, named apart from every schema field
+
+
+def score_tables_duckdb(program: lo.ScoringProgram, schema, leads: str, events: str, instant: float,
+                        out: TextIO, *, fmt: str, explain: bool, log: ProblemLog, threads: int = 1,
+                        memory_limit: str = "2GB") -> Summary:
+    """Score every lead of `leads` at `instant` and write one row per lead to `out`, as
+    batch.score_tables does."""
+    import duckdb
+
+    seen: set = set()
+    lead_table, order, lead_rows = _leads(leads, schema, log, seen)
+    event_table, scored, later = _events(events, schema, log, pa.array(list(seen), pa.string()), instant)
+    # the run's locked spill folder: removed on exit, on SIGTERM, or by the next run after a SIGKILL
+    with spill_folder() as folder:
+        try:
+            connection = connect(memory_limit, folder)
+            try:
+                connection.execute(f"SET threads = {int(threads)}")
+                result = run_select(connection, program, _KEY, instant, lead_table, event_table, explain)
+            finally:
+                connection.close()
+        except duckdb.Error as error:
+            raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
+    # back to the leads' input order
+    result = result.take(pc.index_in(order, value_set=result.column(0)))
+    _note_overflow(result, program, lead_rows, str(leads), schema.id_column, log)
+    thresholds = tuple(d.name for d in program.thresholds)
+    segments = tuple(d.name for d in program.segments)
+    names = output.columns(program.scores, thresholds, segments, explain)
+    head = output.header(fmt, names)
+    if head:
+        out.write(head)
+    format_rows = output.rows_formatter(fmt, names, explain)
+    reader = ReasonReader(program)
+    # the columns by position: lead_id, scores, thresholds, segments, then the reason columns
+    cut = [1, 1 + len(program.scores), 1 + len(program.scores) + len(thresholds),
+           1 + len(program.scores) + len(thresholds) + len(segments), result.num_columns]
+    for start in range(0, result.num_rows, _OUTPUT_ROWS):
+        part = result.slice(start, _OUTPUT_ROWS)
+        columns = [column.to_pylist() for column in part.columns]
+        rows = []
+        for row in zip(*columns):
+            scores = row[cut[0]:cut[1]]
+            reasons = reader.reasons(dict(zip(program.scores, scores)), row[cut[3]:cut[4]]) if explain else None
+            rows.append((scores, row[cut[1]:cut[2]], row[cut[2]:cut[3]], reasons))
+        out.write("".join(format_rows(columns[0], rows)))
+    return Summary(result.num_rows, scored, later)
+
+
+def _leads(path: str, schema, log: ProblemLog, seen: set) -> tuple[pa.Table, pa.Array, list]:
+    """The leads table, its ids in input order, and per batch (its first lead's number, row_of,
+    index) to find a lead's row in the file."""
+    batches, rows, count = [], [], 0
+    fields = [(name, spec.type) for name, spec in schema.fields.items()]
+    for part in lead_batches(path, schema, log, seen=seen):   # repeated ids reported there
+        columns = {_KEY: part.ids}
+        columns.update({name: part.fields[name].cast(ARROW_TYPES[ftype]) for name, ftype in fields})
+        batches.append(pa.table(columns))
+        rows.append((count, part.batch.row_of, part.index))
+        count += len(part.ids)
+    if not batches:
+        empty = pa.schema([(_KEY, pa.string()), *((n, ARROW_TYPES[t]) for n, t in fields)])
+        return empty.empty_table(), pa.array([], pa.string()), []
+    table = pa.concat_tables(batches)
+    return table, table[_KEY].combine_chunks(), rows
+
+
+def _note_overflow(result: pa.Table, program: lo.ScoringProgram, lead_rows: list, file: str, id_column: str,
+                   log: ProblemLog) -> None:
+    """A score with rules is missing only when its points ran past the largest float: counted, as
+    the Python engine counts it."""
+    over = None
+    for block in program.blocks:
+        missing = pc.is_null(result.column(1 + program.scores.index(block.name)))
+        over = missing if over is None else pc.or_(over, missing)
+    if over is None or not pc.any(over).as_py():
+        return
+    starts = [start for start, _, _ in lead_rows]
+    ids = result.column(0)
+    for i in pc.indices_nonzero(over.combine_chunks() if isinstance(over, pa.ChunkedArray) else over).to_pylist():
+        start, row_of, index = lead_rows[bisect_right(starts, i) - 1]
+        log.add(RowProblem("leads", file, row_of(index[i - start].as_py()), id_column,
+                           overflowed_lead(ids[i].as_py()), "score_overflow"))
+
+
+def _events(path: str, schema, log: ProblemLog, known: pa.Array, instant: float) -> tuple[pa.Table, int, int]:
+    properties: dict[str, str] = {}
+    for spec in schema.events.values():
+        properties.update({name: prop.type for name, prop in spec.properties.items()})
+    type_names = pa.array(list(schema.events), pa.string())
+    tables, rows = [], []   # rows: per batch, (its first event's number, row_of, index)
+    count = 0
+    for part in event_batches(path, schema, log):
+        micros = pc.cast(pc.round(pc.multiply(part.at, 1e6)), pa.int64())
+        columns = {"lead_id": part.ids, "type": type_names.take(part.types), "at": micros.cast(_TIME)}
+        for name, ftype in properties.items():
+            values = part.properties.get((name, ftype))
+            columns[name] = (pa.nulls(len(part.ids), ARROW_TYPES[ftype]) if values is None
+                             else values.cast(ARROW_TYPES[ftype]))
+        tables.append(pa.table(columns))
+        rows.append((count, part.batch.row_of, part.index))
+        count += len(part.ids)
+    if not tables:
+        empty = pa.schema([("lead_id", pa.string()), ("type", pa.string()), ("at", _TIME),
+                           *((n, ARROW_TYPES[t]) for n, t in properties.items())])
+        return empty.empty_table(), 0, 0
+    table = pa.concat_tables(tables)
+    is_known = pc.is_in(table["lead_id"], value_set=known)   # one hash set for the whole table
+    if not pc.all(is_known).as_py():
+        starts = [start for start, _, _ in rows]
+        ids = table["lead_id"]
+        for i in pc.indices_nonzero(pc.invert(is_known.combine_chunks())).to_pylist():   # file order
+            start, row_of, index = rows[bisect_right(starts, i) - 1]
+            log.add(RowProblem("events", str(path), row_of(index[i - start].as_py()), schema.id_column,
+                               unknown_lead(ids[i].as_py()), "unknown_lead"))
+        table = table.filter(is_known)
+    usable = pc.sum(pc.less_equal(table["at"], pa.scalar(round(instant * 1e6), pa.int64()).cast(_TIME))).as_py() or 0
+    return table, usable, table.num_rows - usable

@@ -1,0 +1,406 @@
+"""ScoringProgram -> one SQL SELECT statement, as a sqlglot expression tree.
+
+It reads `leads` (the schema's id column and fields) and `events` (`lead_id`, `type`, `at`,
+one column per declared property) and scores every lead at one instant, as LANGUAGE.md §4-§6
+say, in a chain of CTEs:
+
+    params          the instant, in epoch seconds
+    lead_input      each lead's fields normalised (empty string/list, non-finite: NULL)
+    event_input     the events of declared types at or before the instant, `at` in epoch seconds
+    event_marks     per event: does it match each per-event rule / aggregate (`where`)?
+    event_ranks     per event: its place among the rule's matches (`once`), in its day/week (`at most`)
+    event_totals    per lead: each rule's points after decay and its event count, each aggregate
+    scored          leads joined with their totals
+    block_N_rules   each rule's points, one column per rule (the reasons are read off them)
+    block_N_groups  each group's sum, before its limit
+    block_N_total   the block's total; block_N_inactivity after the penalty
+    block_N         the score: clamped, non-finite -> NULL
+    derived_N, decision_N   derived scores (non-finite -> NULL), thresholds and segments
+
+Ages are epoch-second differences and `at most` buckets come from epoch seconds, so neither
+the session time zone nor calendar functions matter. Events with equal times are ranked in
+any order: they give the same points whichever is counted (same age, same window), so the
+result does not depend on it. Only internal names are identifiers of the statement's own
+making; user text enters as quoted identifiers (column names) and literals.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from ... import lower as lo
+from ... import semantics as sem
+from ...dsl import types as t
+from .expressions import Columns, ExprBuilder, column
+
+EVENT_COLUMNS = ("lead_id", "type", "at", "seq")   # the events relation's own columns
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+class SqlUnsupported(ValueError):
+    """A program (or a pattern in a dialect) the SQL form cannot express faithfully."""
+
+
+def _num(value: float) -> exp.Expression:
+    return sem.sql_number(value)
+
+
+def _comment(node: exp.Expression, line: int, name: str) -> exp.Expression:
+    """The rule file's line beside a rule; the name only when it is a plain identifier, so no
+    user text can end the comment."""
+    node.add_comments([f" line {line}" + (f": {name} " if _PLAIN_NAME.match(name) else " ")])
+    return node
+
+
+def _epoch(value: exp.Expression) -> exp.Expression:
+    """Epoch seconds with the microseconds, as datetime.timestamp() gives them."""
+    micros = exp.cast(exp.UnixMicros(this=value), exp.DataType.Type.DOUBLE)
+    return exp.Div(this=micros, expression=_num(1_000_000.0))
+
+
+def _finite(value: exp.Expression) -> exp.Expression:
+    """NULL unless finite: x - x is 0 for a finite x, NaN for infinities and NaN (never 0)."""
+    test = exp.EQ(this=exp.Sub(this=value.copy(), expression=value.copy()), expression=_num(0.0))
+    return exp.Case(ifs=[exp.If(this=test, true=value)])
+
+
+def _case(condition: exp.Expression, then: exp.Expression, otherwise: exp.Expression | None) -> exp.Case:
+    return exp.Case(ifs=[exp.If(this=condition, true=then)], default=otherwise)
+
+
+@dataclass
+class _Steps:
+    """The CTE chain: each step selects everything of the previous one plus new columns."""
+
+    ctes: list[tuple[str, exp.Select]] = field(default_factory=list)
+
+    def add(self, name: str, select: exp.Select) -> None:
+        self.ctes.append((name, select))
+
+    def extend(self, name: str, columns: list[exp.Expression]) -> None:
+        previous = self.ctes[-1][0]
+        self.add(name, exp.select(exp.Star(), *columns).from_(previous))
+
+    @property
+    def last(self) -> str:
+        return self.ctes[-1][0]
+
+
+def build_select(program: lo.ScoringProgram, id_column: str, instant: float | None,
+                 reasons: bool = False) -> exp.Select:
+    """The statement: `instant` in epoch seconds, or None for the engine's current time. With
+    `reasons`, the columns of reason_columns() follow the outputs (engines/reasons.py)."""
+    return _Builder(program, id_column).build(instant, reasons)
+
+
+class _Builder:
+    def __init__(self, program: lo.ScoringProgram, id_column: str) -> None:
+        self.program = program
+        self.id_column = id_column
+        self.exprs = ExprBuilder(program)
+        self.event_rules = [r for b in program.blocks for r in b.rules() if isinstance(r, lo.EventRule)]
+        self.aggregates: dict[lo.Aggregate, str] = {}
+        self.properties = self._property_columns()
+        self.steps = _Steps()
+
+    # --- inputs ------------------------------------------------------------------------
+
+    def _property_columns(self) -> dict[str, tuple[str, str]]:
+        """Property name -> (internal column, type): one `events` column per property name."""
+        found: dict[str, tuple[str, str]] = {}
+        for event, properties in self.program.property_types.items():
+            for name, kind in properties.items():
+                if name in EVENT_COLUMNS:
+                    raise SqlUnsupported(f"the property `{name}` of `{event}` has the name of a column every "
+                                         f"events row has ({', '.join(EVENT_COLUMNS)}): rename it in the schema")
+                if name in found and found[name][1] != kind:
+                    raise SqlUnsupported(f"the property `{name}` is a {found[name][1]} in one event type and a "
+                                         f"{kind} in `{event}`: the events table has one column per property")
+                found.setdefault(name, (f"q{len(found)}", kind))
+        return found
+
+    @staticmethod
+    def _normalised(value: exp.Expression, kind: str) -> exp.Expression:
+        """A cell as the runtime reads it (runtime.normalise_value, for native column types)."""
+        match kind:
+            case t.STRING:
+                return exp.Nullif(this=value, expression=exp.Literal.string(""))
+            case t.NUMBER:
+                return _finite(exp.cast(value, exp.DataType.Type.DOUBLE))
+            case t.DATETIME:
+                return _epoch(value)
+            case t.LIST:
+                size = exp.GT(this=exp.ArraySize(this=value.copy()), expression=exp.Literal.number(0))
+                return _case(size, value, None)
+        return value
+
+    def _field_column(self, f: lo.Field) -> exp.Expression:
+        return column(f"f{f.slot}")
+
+    def _lead_input(self) -> exp.Select:
+        source = exp.to_identifier(self.id_column, quoted=True)
+        fields = [self._normalised(exp.column(exp.to_identifier(name, quoted=True), table="l"), kind).as_(f"f{slot}", quoted=True)
+                  for slot, (name, kind) in enumerate(self.program.field_types.items())]
+        lead_id = exp.cast(exp.column(source, table="l"), exp.DataType.Type.VARCHAR).as_("lead_id", quoted=True)
+        return (exp.select(lead_id, *fields, exp.column("instant", table="p", quoted=True))
+                .from_(exp.table_("leads").as_("l")).join(exp.table_("params").as_("p"), join_type="cross"))
+
+    def _event_input(self, needs_fields: bool) -> exp.Select:
+        at = _epoch(exp.column("at", table="e", quoted=True))
+        properties = [self._normalised(exp.column(exp.to_identifier(name, quoted=True), table="e"), kind).as_(internal, quoted=True)
+                      for name, (internal, kind) in self.properties.items()]
+        types = [exp.Literal.string(name) for name in self.program.property_types]
+        fields = ([exp.column(f"f{slot}", table="li", quoted=True) for slot in range(len(self.program.field_types))]
+                  if needs_fields else [])
+        where = exp.and_(exp.In(this=exp.column("type", table="e", quoted=True), expressions=types) if types else exp.false(),
+                         exp.LTE(this=at.copy(), expression=exp.column("instant", table="p", quoted=True)))
+        select = (exp.select(exp.cast(exp.column("lead_id", table="e", quoted=True), exp.DataType.Type.VARCHAR).as_("lead_id", quoted=True),
+                             exp.column("type", table="e", quoted=True).as_("type", quoted=True), at.as_("at_s", quoted=True),
+                             *properties, *fields, exp.column("instant", table="p", quoted=True))
+                  .from_(exp.table_("events").as_("e")).join(exp.table_("params").as_("p"), join_type="cross"))
+        if needs_fields:
+            select = select.join(exp.table_("lead_input").as_("li"),
+                                 on=exp.EQ(this=exp.column("lead_id", table="li", quoted=True),
+                                           expression=exp.cast(exp.column("lead_id", table="e", quoted=True), exp.DataType.Type.VARCHAR)))
+        return select.where(where)
+
+    # --- events ------------------------------------------------------------------------
+
+    def _event_columns(self) -> Columns:
+        def prop(p: lo.Property) -> exp.Expression:
+            return column(self.properties[p.name][0])
+        return Columns(self._field_column, column("instant"), property=prop)
+
+    def _match(self, event: str, where: lo.Expr | None, within: float | None) -> exp.Expression:
+        test = exp.EQ(this=column("type"), expression=exp.Literal.string(event))
+        if where is not None:
+            self.exprs.where_event = event
+            test = exp.and_(test, self.exprs.condition(where, self._event_columns()))
+            self.exprs.where_event = None
+        if within is not None:
+            test = exp.and_(test, self._inside(within))
+        return exp.Paren(this=test)
+
+    @staticmethod
+    def _inside(within: float) -> exp.Expression:
+        # half-open: instant - within < at <= instant (the upper bound is event_input's)
+        return exp.GT(this=column("at_s"), expression=exp.Sub(this=column("instant"), expression=_num(within)))
+
+    def _aggregate_column(self, a: lo.Aggregate) -> exp.Expression:
+        name = self.aggregates.setdefault(a, f"a{len(self.aggregates)}")
+        if a.function is sem.Function.COUNT:
+            return column(name)
+        return exp.Div(this=exp.Paren(this=exp.Sub(this=column("instant"), expression=column(name))),
+                       expression=_num(sem.DAY))
+
+    def _event_steps(self) -> None:
+        marks = [_comment(self._match(r.event, r.where, None), r.line, r.name).as_(f"m{i}", quoted=True)
+                 for i, r in enumerate(self.event_rules)]
+        marks += [self._match(a.event, a.where, a.within).as_(f"c{name[1:]}", quoted=True)
+                  for a, name in self.aggregates.items()]
+        self.steps.extend("event_marks", marks)
+        ranks = []
+        for i, rule in enumerate(self.event_rules):
+            partition = [column("lead_id"), column(f"m{i}")]
+            if rule.at_most is not None:
+                partition.append(sem.bucket_sql(rule.at_most.period, column("at_s")))
+            if rule.once or rule.at_most is not None:
+                ranks.append(exp.Window(this=exp.RowNumber(), partition_by=partition,
+                                        order=exp.Order(expressions=[exp.Ordered(this=column("at_s"))]))
+                             .as_(f"k{i}", quoted=True))
+        if ranks:
+            self.steps.extend("event_ranks", ranks)
+        totals: list[exp.Expression] = [column("lead_id")]
+        for i, rule in enumerate(self.event_rules):
+            counted = column(f"m{i}")
+            if rule.once:
+                counted = exp.and_(counted, exp.EQ(this=column(f"k{i}"), expression=exp.Literal.number(1)))
+            elif rule.at_most is not None:
+                counted = exp.and_(counted, exp.LTE(this=column(f"k{i}"), expression=exp.Literal.number(rule.at_most.count)))
+            if rule.within is not None:
+                counted = exp.and_(counted, self._inside(rule.within))
+            age = exp.Div(this=exp.Paren(this=exp.Sub(this=column("instant"), expression=column("at_s"))),
+                          expression=_num(sem.DAY))
+            points = exp.Mul(this=_num(abs(rule.points)), expression=sem.decay_sql(rule.decay, age))
+            totals.append(exp.Sum(this=_case(counted, points, None)).as_(f"r{i}", quoted=True))
+            counts = exp.Sum(this=_case(counted.copy(), exp.Literal.number(1), exp.Literal.number(0)))
+            totals.append(exp.cast(counts, exp.DataType.Type.BIGINT).as_(f"n{i}", quoted=True))
+        for a, name in self.aggregates.items():
+            test = column(f"c{name[1:]}")
+            if a.function is sem.Function.COUNT:
+                totals.append(exp.Sum(this=_case(test, _num(1.0), _num(0.0))).as_(name, quoted=True))
+            else:
+                totals.append(exp.Max(this=_case(test, column("at_s"), None)).as_(name, quoted=True))
+        totals.append(exp.Max(this=column("at_s")).as_("last_at", quoted=True))
+        self.steps.add("event_totals", exp.select(*totals).from_(self.steps.last).group_by(column("lead_id")))
+
+    # --- scores ------------------------------------------------------------------------
+
+    def _lead_columns(self, scores: dict[str, str], decisions: dict[str, str]) -> Columns:
+        return Columns(self._field_column, column("instant"), aggregate=self._aggregate_column,
+                       scores=scores, decisions=decisions)
+
+    def _rule_points(self, rule: lo.Rule, cols: Columns) -> exp.Expression:
+        match rule:
+            case lo.ConditionRule():
+                value = _case(self.exprs.condition(rule.condition, cols), _num(rule.points), _num(0.0))
+            case lo.CaseRule():
+                ifs = [exp.If(this=self.exprs.condition(b.condition, cols), true=_num(b.points))
+                       for b in rule.branches if b.condition is not None]
+                otherwise = next((b.points for b in rule.branches if b.condition is None), 0.0)
+                value = exp.Case(ifs=ifs, default=_num(otherwise)) if ifs else _num(otherwise)
+            case lo.EventRule():
+                index = self.event_rules.index(rule)
+                magnitude: exp.Expression = column(f"r{index}")
+                if rule.cap is not None:   # `max` holds the points after decay
+                    magnitude = exp.Least(this=_num(rule.cap), expressions=[magnitude])
+                value = magnitude if rule.points > 0 else exp.Neg(this=exp.Paren(this=magnitude))
+        return value
+
+    @staticmethod
+    def _limited(total: exp.Expression, limit: float) -> exp.Expression:
+        """runtime.limit_group: the sum held to +-limit, a non-finite sum left as it is."""
+        negative = exp.LT(this=total.copy(), expression=_num(0.0))
+        held = _case(negative, exp.Neg(this=exp.Least(this=_num(limit), expressions=[exp.Neg(this=total.copy())])),
+                     exp.Least(this=_num(limit), expressions=[total.copy()]))
+        test = exp.EQ(this=exp.Sub(this=total.copy(), expression=total.copy()), expression=_num(0.0))
+        return _case(test, held, total.copy())
+
+    @staticmethod
+    def _sum(terms: list[exp.Expression]) -> exp.Expression:
+        total: exp.Expression = _num(0.0)   # the runtime adds from 0.0 in rule order
+        for term in terms:
+            total = exp.Add(this=total, expression=term)
+        return total
+
+    def _block_steps(self, index: int, block: lo.ScoreBlock, cols: Columns) -> None:
+        """One column per rule (its points), the groups' sums, the total, the total after
+        inactivity, then the score: each a column of its own, so the reasons can be read off."""
+        rules = block.rules()
+        self.steps.extend(f"block_{index}_rules", [_comment(self._rule_points(rule, cols), rule.line, rule.name)
+                                                   .as_(f"p{index}_{k}", quoted=True) for k, rule in enumerate(rules)])
+        terms, groups, k = [], [], 0
+        for item in block.items:
+            if isinstance(item, lo.Group):
+                name = f"b{index}g{len(groups)}"
+                members = [column(f"p{index}_{k + j}") for j in range(len(item.rules))]
+                groups.append(_comment(exp.Paren(this=self._sum(members)), item.line, item.name).as_(name, quoted=True))
+                terms.append(self._limited(column(name), item.limit))
+                k += len(item.rules)
+            else:
+                terms.append(column(f"p{index}_{k}"))
+                k += 1
+        if groups:
+            self.steps.extend(f"block_{index}_groups", groups)
+        raw = f"b{index}"
+        self.steps.extend(f"block_{index}_total",
+                          [_comment(exp.Paren(this=self._sum(terms)), block.line, block.name).as_(raw, quoted=True)])
+        total: exp.Expression = column(raw)
+        if block.inactivity is not None:
+            ia = block.inactivity
+            idle = exp.Paren(this=exp.Sub(this=column("instant"), expression=column("last_at")))
+            penalty = exp.Mul(this=_num(ia.points), expression=exp.Paren(this=exp.Add(
+                this=_num(1.0), expression=exp.Floor(this=exp.Div(
+                    this=exp.Paren(this=exp.Sub(this=idle.copy(), expression=_num(ia.after))), expression=_num(ia.every))))))
+            applies = exp.and_(exp.GT(this=column(raw), expression=_num(0.0)),
+                               exp.Not(this=exp.Is(this=column("last_at"), expression=exp.Null())),
+                               exp.GTE(this=idle, expression=_num(ia.after)))
+            after = _case(applies, exp.Greatest(this=_num(0.0), expressions=[exp.Sub(this=column(raw), expression=penalty)]),
+                          column(raw))
+            self.steps.extend(f"block_{index}_inactivity", [after.as_(f"{raw}i", quoted=True)])
+            total = column(f"{raw}i")
+        if block.clamp is not None:
+            if block.clamp.low is not None:
+                total = exp.Greatest(this=total, expressions=[_num(block.clamp.low)])
+            if block.clamp.high is not None:
+                total = exp.Least(this=total, expressions=[_num(block.clamp.high)])
+        # a total too large to represent is missing; inactivity and clamp never see it
+        finite = exp.EQ(this=exp.Sub(this=column(raw), expression=column(raw)), expression=_num(0.0))
+        self.steps.extend(f"block_{index}", [_case(finite, total, None).as_(f"s{index}", quoted=True)])
+
+    def reason_columns(self) -> list[str]:
+        """The internal columns the reasons are read from (ReasonLayout describes them)."""
+        names = []
+        for index, block in enumerate(self.program.blocks):
+            names += [f"p{index}_{k}" for k in range(len(block.rules()))]
+            names += [f"b{index}g{g}" for g in range(sum(isinstance(i, lo.Group) for i in block.items))]
+            names.append(f"b{index}")
+            if block.inactivity is not None:
+                names.append(f"b{index}i")
+        names += [f"n{i}" for i in range(len(self.event_rules))]
+        return names
+
+    # --- the statement ----------------------------------------------------------------
+
+    def build(self, instant: float | None, reasons: bool = False) -> exp.Select:
+        program = self.program
+        scores: dict[str, str] = {}
+        decisions: dict[str, str] = {}
+        cols = self._lead_columns(scores, decisions)
+        # The lead-level steps are built first: they register the aggregates (count, days_since)
+        # that the event steps compute, and come after them in the statement.
+        inputs, self.steps = self.steps, _Steps([("scored", exp.select(exp.Star()))])
+        for index, block in enumerate(program.blocks):
+            self._block_steps(index, block, cols)
+            scores[block.name] = f"s{index}"
+        for index, derived in enumerate(program.derived):
+            name = f"d{index}"
+            self.steps.extend(f"derived_{index}_raw", [_comment(self.exprs.value(derived.expr, cols), derived.line,
+                                                                derived.name).as_(name, quoted=True)])
+            self.steps.extend(f"derived_{index}", [_finite(column(name)).as_(f"sd{index}", quoted=True)])
+            scores[derived.name] = f"sd{index}"
+        for index, decision in enumerate(program.decisions):
+            decisions[decision.name] = f"t{index}"
+            self.steps.extend(f"decision_{index}", [_comment(self._decision(decision, cols), decision.line,
+                                                             decision.name).as_(f"t{index}", quoted=True)])
+        lead_steps, self.steps = self.steps, inputs
+        now = _num(instant) if instant is not None else _epoch(exp.CurrentTimestamp())
+        self.steps.add("params", exp.select(now.as_("instant", quoted=True)))
+        self.steps.add("lead_input", self._lead_input())
+        wheres = [r.where for r in self.event_rules] + [a.where for a in self.aggregates]
+        needs_fields = any(isinstance(n, lo.Field) for w in wheres if w is not None for n in lo.walk(w))
+        self.steps.add("event_input", self._event_input(needs_fields))
+        self._event_steps()
+        self.steps.add("scored", self._scored())
+        self.steps.ctes.extend(lead_steps.ctes[1:])
+        outputs = [column("lead_id")]
+        outputs += [column(scores[name]).as_(name, quoted=True) for name in program.scores]
+        # the columns of `leadscore score`: thresholds, then segments, each in declaration order
+        outputs += [column(decisions[d.name]).as_(d.name, quoted=True) for d in (*program.thresholds, *program.segments)]
+        if reasons:   # after the outputs, read by position: their names are internal
+            outputs += [column(name) for name in self.reason_columns()]
+        statement = exp.select(*outputs).from_(self.steps.last)
+        for name, select in self.steps.ctes:
+            statement = statement.with_(name, as_=select)
+        return statement
+
+    def _decision(self, decision: lo.Threshold | lo.Segment, cols: Columns) -> exp.Expression:
+        if isinstance(decision, lo.Threshold):
+            return self.exprs.condition(decision.condition, cols)
+        ifs = [exp.If(this=self.exprs.condition(label.condition, cols), true=exp.Literal.string(label.label))
+               for label in decision.labels if label.condition is not None]
+        otherwise = next((exp.Literal.string(label.label) for label in decision.labels if label.condition is None),
+                         None)
+        if ifs:
+            return exp.Case(ifs=ifs, default=otherwise)
+        return otherwise if otherwise is not None else exp.Null()
+
+    def _scored(self) -> exp.Select:
+        picked: list[exp.Expression] = [exp.column(c, table="li", quoted=True) for c in
+                                        ["lead_id", *(f"f{s}" for s in range(len(self.program.field_types))), "instant"]]
+        for i in range(len(self.event_rules)):
+            picked.append(exp.Coalesce(this=exp.column(f"r{i}", table="et", quoted=True), expressions=[_num(0.0)]).as_(f"r{i}", quoted=True))
+            picked.append(exp.Coalesce(this=exp.column(f"n{i}", table="et", quoted=True), expressions=[exp.Literal.number(0)]).as_(f"n{i}", quoted=True))
+        for a, name in self.aggregates.items():
+            value = exp.column(name, table="et", quoted=True)
+            if a.function is sem.Function.COUNT:
+                value = exp.Coalesce(this=value, expressions=[_num(0.0)])
+            picked.append(value.as_(name, quoted=True))
+        picked.append(exp.column("last_at", table="et", quoted=True))
+        return (exp.select(*picked).from_(exp.table_("lead_input").as_("li"))
+                .join(exp.table_("event_totals").as_("et"), join_type="left",
+                      on=exp.EQ(this=exp.column("lead_id", table="et", quoted=True),
+                                expression=exp.column("lead_id", table="li", quoted=True))))
