@@ -104,9 +104,10 @@ SEES_WORKERS = pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid
 @pytest.mark.parametrize("signum, whole_group", [(signal.SIGINT, True), (signal.SIGTERM, False)],
                          ids=["ctrl-c to the process group", "sigterm to the main process"])
 def test_workers_stop_quietly(tables, tmp_path, signum, whole_group):
-    """Ctrl-C reaches the whole process group, the workers too; `kill` only the main process."""
+    """The Python engine's worker processes: Ctrl-C reaches the whole process group, the workers too;
+    `kill` only the main process."""
     output = tmp_path / "scores.csv"
-    process, scratch = start(tables, tmp_path, "--jobs", "2", output=output)
+    process, scratch = start(tables, tmp_path, "--engine", "python", "--jobs", "2", output=output)
     wait_for(lambda: len(workers(process)) >= 2, process)
     pool = workers(process)
     if whole_group:
@@ -123,7 +124,7 @@ def test_workers_stop_quietly(tables, tmp_path, signum, whole_group):
 
 @SEES_WORKERS
 def test_workers_end_with_a_killed_main_process(tables, tmp_path):
-    process, _ = start(tables, tmp_path, "--jobs", "2", output=tmp_path / "scores.csv")
+    process, _ = start(tables, tmp_path, "--engine", "python", "--jobs", "2", output=tmp_path / "scores.csv")
     wait_for(lambda: len(workers(process)) >= 2, process)
     pool = workers(process)
     process.kill()

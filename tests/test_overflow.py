@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -89,7 +90,8 @@ def test_scores_are_a_number_or_missing_in_every_backend(tmp_path, points, views
     json.dumps([r.as_dict() for r in result.reasons], allow_nan=False)
 
 
-def test_score_and_explain_never_write_infinity_or_nan(tmp_path):
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_score_and_explain_never_write_infinity_or_nan(tmp_path, engine):
     build(tmp_path, RULES, name="cli")
     folder = tmp_path / "cli"
     rules = folder / "rules.score"
@@ -97,14 +99,14 @@ def test_score_and_explain_never_write_infinity_or_nan(tmp_path):
     (folder / "events.csv").write_text("lead_id,type,at,url\nL1,page_view,2026-05-02,/a\nL1,page_view,2026-05-03,/b\n")
     tables = ["--leads", str(folder / "leads.csv"), "--events", str(folder / "events.csv"), "--as-of", "2026-06-01"]
     runner = CliRunner()
-    as_json = runner.invoke(main, ["score", str(rules), *tables, "--explain", "--format", "jsonl"])
+    as_json = runner.invoke(main, ["score", str(rules), *tables, "--explain", "--format", "jsonl", "--engine", engine])
     assert as_json.exit_code == 0, as_json.output
     rows = [json.loads(line, parse_constant=lambda c: pytest_fail(c)) for line in as_json.stdout.splitlines()]
     assert rows[0]["visits"] is None and rows[0]["hot"] is False
     # the missing score is counted, with the lead, on standard error; L2 did not overflow
     assert "leads: 1 lead with a score too large to represent" in as_json.stderr
     assert f"{folder / 'leads.csv'}:2 lead `L1`" in as_json.stderr
-    as_csv = runner.invoke(main, ["score", str(rules), *tables, "--explain", "--strict"])   # no bad row
+    as_csv = runner.invoke(main, ["score", str(rules), *tables, "--explain", "--strict", "--engine", engine])
     assert as_csv.exit_code == 0 and "inf" not in as_csv.stdout.lower() and "nan" not in as_csv.stdout.lower()
     explained = runner.invoke(main, ["explain", str(rules), "--lead", "L1", *tables])
     assert explained.exit_code == 0, explained.output
