@@ -137,15 +137,6 @@ def _with_values(ftype: str, items: pa.Array, max_values: int) -> Inferred:
     return Inferred(ftype)
 
 
-@dataclass
-class Guesses:
-    id_column: str
-    id_guessed: bool
-    created: str | None
-    leads: int
-    events: int
-
-
 def guess_id(leads: dict[str, Column], events: dict[str, Column]) -> tuple[str, bool]:
     """`lead_id` when the leads have it; else the first column of both tables whose lead values
     are all present and distinct; else the leads' first column."""
