@@ -24,7 +24,7 @@ from ..dsl.checker import CheckedRuleset, check
 from ..dsl.diagnostics import Diagnostic, make
 from ..dsl.parser import parse
 from ..dsl.schema import parse_schema_and_excerpts
-from ..loader import load_ruleset
+from ..loader import load_ruleset, schema_inside, schema_outside
 
 MAX_SWEEP_VALUES = 1000
 
@@ -101,12 +101,10 @@ def load_at_revision(path: str, revision: str, allow_outside: bool) -> CheckedRu
     header = ruleset.schema
     if header is not None:
         target = PurePosixPath(os.path.normpath(str(relative.parent / header.path.value)).replace(os.sep, "/"))
-        inside = str(relative.parent) == "." or target.is_relative_to(relative.parent)
         schema_display = f"{os.path.normpath(os.path.join(os.path.dirname(path), header.path.value))}@{revision}"
-        if target.parts[:1] == ("..",) or (not allow_outside and not inside):
-            diagnostics.append(make("LS603", "the schema path leads outside the rule file's folder",
-                                    header.path.span, "keep the schema beside the rule file, or pass "
-                                    "--allow-schema-outside"))
+        # A schema above the repository's root is not in the revision, whatever the flag says.
+        if target.parts[:1] == ("..",) or (not allow_outside and not schema_inside(relative.parent, target)):
+            diagnostics.append(schema_outside(header.path.span))
         else:
             try:
                 schema_text = _git(root, "show", f"{revision}:{target}")
