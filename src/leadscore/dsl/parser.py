@@ -367,7 +367,7 @@ def _syntax_error(error: UnexpectedInput, text: str, file: str) -> tuple[Diagnos
     elif isinstance(error, UnexpectedToken):
         if error.token.type == "$END":
             opener = _open_brace(error)
-            diagnostic = (describe_unexpected_token(error, text, file) if opener is None
+            diagnostic = (describe_unexpected_token(error, text, file, terminal_patterns()) if opener is None
                           else unclosed_brace(opener, text, file))
             return diagnostic, len(text), len(text)
         opener = _unclosed_bracket(error)
@@ -381,7 +381,7 @@ def _syntax_error(error: UnexpectedInput, text: str, file: str) -> tuple[Diagnos
                               f"close it with `{_CLOSERS[opener.type]}` before the line ends")
             start, _ = _statement_around(text, opener.start_pos)
             return diagnostic, start, text.rfind("\n", 0, error.token.start_pos)
-        diagnostic = describe_unexpected_token(error, text, file)
+        diagnostic = describe_unexpected_token(error, text, file, terminal_patterns())
         position = error.token.start_pos
     else:  # pragma: no cover - LALR raises only the two above
         raise error
