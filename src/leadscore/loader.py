@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
+from .cache import valid_yaml
 from .dsl import ast
 from .dsl.checker import CheckedRuleset, check
 from .dsl.diagnostics import Diagnostic, Span, make
@@ -172,7 +173,7 @@ def _load_schema(rule_path: str, header: ast.SchemaHeader, allow_outside: bool
         return None, [problem], {}
     # Only keys and values the schema format knows are ever shown: the path may
     # name any file (a credentials file, /etc/passwd), and CI logs are public.
-    schema, diagnostics, excerpts = parse_schema_and_excerpts(text, display)
+    schema, diagnostics, excerpts = parse_schema_and_excerpts(text, display, valid_yaml())
     return schema, diagnostics, {display: excerpts}
 
 

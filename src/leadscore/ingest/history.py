@@ -26,6 +26,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from ..cache import valid_yaml
 from ..dsl.diagnostics import Diagnostic, Span, make, render_text, sort_key
 from ..tables import ArrowTable, TableError, find_history_tables
 from ..yamlio import YamlMap, load_yaml
@@ -74,7 +75,7 @@ def load_history(path: str, allow_outside: bool = False) -> dict[str, ArrowTable
         raise HistoryError([problem], "")
     if len(text.encode("utf-8")) > _MAX_BYTES:
         raise TableError(f"{path}: more than {_MAX_BYTES // 1024} KiB; a history file holds a few queries")
-    spec, diags = load_yaml(text, path, history_format())
+    spec, diags = load_yaml(text, path, history_format(), valid_yaml())
     if any(d.is_error for d in diags) or not isinstance(spec, YamlMap):
         raise HistoryError(diags, text)
     folder = os.path.dirname(os.path.realpath(path))
