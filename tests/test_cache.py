@@ -3,6 +3,11 @@ YAML reader itself."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from helpers import ACME_SCHEMA, HEADER, write_ruleset
 from leadscore.cache import ValidYaml
 from leadscore.dsl.schema import schema_format
@@ -52,3 +57,20 @@ def test_loading_a_ruleset_remembers_its_valid_schema(tmp_path, monkeypatch):
     assert load_ruleset(str(rule)).ok
     marker = ValidYaml.key(ACME_SCHEMA, schema_format())
     assert marker in _files(tmp_path / "cache" / "leadscore" / "valid-yaml")
+
+
+def _run(code: str, cache: Path) -> None:
+    environment = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    subprocess.run([sys.executable, "-c", code], check=True, env=environment, capture_output=True)
+
+
+def test_the_parser_alone_keeps_no_grammar_tables(tmp_path):
+    _run("from leadscore.dsl.parser import parse; parse('ruleset \"t\" version 1\\n', 'r.score')",
+         tmp_path / "cache")
+    assert _files(tmp_path / "cache") == []
+
+
+def test_the_command_line_keeps_the_grammar_tables(tmp_path):
+    rule = write_ruleset(tmp_path / "rules", HEADER + "score s {\n  r: +1 if employees > 1\n}\n")
+    _run(f"from leadscore.cli import main; main(['check', {str(rule)!r}])", tmp_path / "cache")
+    assert "grammar.lark-cache" in _files(tmp_path / "cache" / "leadscore")

@@ -8,7 +8,6 @@ the blanked text keeps its length so every later position stays right.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -19,6 +18,7 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lark import PostLex
 
+from ..cache import grammar_tables
 from . import ast
 from .diagnostics import Diagnostic, Span, make
 from .syntax_errors import (describe_unexpected_characters, describe_unexpected_token,
@@ -173,16 +173,7 @@ def _lark() -> Lark:
                 propagate_positions=False, keep_all_tokens=True, maybe_placeholders=True,
                 postlex=_LimitedPostLexer(), lexer_callbacks={"COMMENT": _record_comment},
                 transformer=ToAst(),
-                cache=_cache_path())
-
-
-def _cache_path() -> str | bool:
-    # Building the LALR tables takes ~0.2 s; Lark caches them keyed by the
-    # grammar's hash, in the user's private cache folder (the cache is a pickle).
-    from ..cache import cache_dir
-
-    folder = cache_dir()
-    return os.path.join(folder, "grammar.lark-cache") if folder else False
+                cache=grammar_tables() or False)
 
 
 class _LimitedPostLexer(LinePostLexer):
