@@ -12,7 +12,7 @@ from helpers import ACME_SCHEMA, HEADER, write_ruleset
 from leadscore.cache import ValidYaml
 from leadscore.dsl.schema import schema_format
 from leadscore.loader import load_ruleset
-from leadscore.yamlio import load_yaml
+from leadscore.dsl.yamlio import load_yaml
 
 _FORMAT = {"title": "test format", "type": "object", "required": ["name"],
            "properties": {"name": {"type": "string"}}}

@@ -36,7 +36,7 @@ from types import MappingProxyType
 
 from leadscore.cache import ValidYaml
 from leadscore.dsl.diagnostics import Diagnostic, Severity, Span, make
-from leadscore.yamlio import Origin, YamlList, YamlMap, known_text, load_yaml
+from leadscore.dsl.yamlio import Origin, YamlList, YamlMap, known_text, load_yaml
 
 FIELD_TYPES = ("string", "number", "boolean", "datetime", "list")
 _TYPES_WITH_VALUES = ("string", "list")

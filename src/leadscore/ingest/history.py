@@ -28,8 +28,8 @@ from pathlib import Path
 
 from ..cache import valid_yaml
 from ..dsl.diagnostics import Diagnostic, Span, make, render_text, sort_key
+from ..dsl.yamlio import YamlMap, load_yaml
 from ..tables import ArrowTable, TableError, find_history_tables
-from ..yamlio import YamlMap, load_yaml
 
 HISTORY_SUFFIXES = (".yaml", ".yml")
 _MAX_BYTES = 1 << 20   # a history file is a few queries

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ..cache import valid_yaml
 from ..dsl.diagnostics import Diagnostic, Span, make
+from ..dsl.yamlio import YamlMap, load_yaml
 from ..loader import read_text
-from ..yamlio import YamlMap, load_yaml
 
 TEST_SUFFIX = ".test.yaml"
 

@@ -40,7 +40,7 @@ import yaml
 
 from leadscore.cache import ValidYaml
 from leadscore.dsl.diagnostics import Diagnostic, Span, make, sort_key
-from leadscore.yaml_words import TYPE_SYNONYMS, plain_yaml_error
+from leadscore.dsl.yaml_words import TYPE_SYNONYMS, plain_yaml_error
 
 _Y = "tag:yaml.org,2002:"
 _TEXT_TAGS = {_Y + "str", _Y + "timestamp", _Y + "value"}  # `=` resolves to !!value
