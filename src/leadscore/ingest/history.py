@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..cache import valid_yaml
-from ..dsl.diagnostics import Diagnostic, Span, make, render_text, sort_key
+from ..dsl.diagnostics import Diagnostic, Span, make, render_each, sort_key
 from ..dsl.yamlio import YamlMap, load_yaml
 from ..tables import ArrowTable, TableError, find_history_tables
 
@@ -41,8 +41,8 @@ class HistoryError(TableError):
 
     def __init__(self, diagnostics: list[Diagnostic], text: str):
         self.diagnostics = sorted(diagnostics, key=sort_key)
-        lines = text.splitlines()
-        super().__init__("\n".join(render_text(d, lines) for d in self.diagnostics))
+        # Every diagnostic points into the history file itself.
+        super().__init__("\n".join(render_each(self.diagnostics, {d.span.file: text for d in self.diagnostics})))
 
 
 @lru_cache(maxsize=1)
