@@ -242,7 +242,7 @@ def test_suggested_rules_parse_and_check_when_pasted(project):
     pasted.write_text(RULES + "\n" + block, encoding="utf-8")
     loaded = load_ruleset(str(pasted))
     assert loaded.checked is not None
-    assert loaded.diagnostics == []          # no error, no warning
+    assert loaded.diagnostics == ()          # no error, no warning
     scores = [d for d in loaded.ruleset.declarations if isinstance(d, ast.ScoreBlock)]
     rules = {rule.name.name: rule for rule in ast.rules_of(scores[-1])}
     by_rule = {s["rule"]: s for s in result["signals"] if s["rule"]}
@@ -279,7 +279,7 @@ def test_rule_names_never_repeat_a_name_of_the_ruleset(tmp_path):
     assert "score calibrated_2 {" in result["suggested_rules"]
     assert any(s["rule"] == "ev_demo_request_2" for s in result["signals"])
     (tmp_path / "pasted.score").write_text(taken + "\n" + result["suggested_rules"], encoding="utf-8")
-    assert load_ruleset(str(tmp_path / "pasted.score")).diagnostics == []
+    assert load_ruleset(str(tmp_path / "pasted.score")).diagnostics == ()
 
 
 @settings(max_examples=150)

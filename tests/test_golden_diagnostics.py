@@ -260,7 +260,7 @@ def test_schema_outside_the_folder_is_refused_unless_allowed(tmp_path):
     assert not refused.ok
 
     allowed = load_ruleset(str(rule), allow_outside_schema=True)
-    assert allowed.diagnostics == []
+    assert allowed.diagnostics == ()
     assert allowed.ok
 
 
@@ -284,7 +284,7 @@ def test_schema_in_a_subfolder_is_fine(tmp_path):
     rule = write_ruleset(tmp_path / "rules", 'ruleset "t" version 1\nschema "sub/schema.yaml"\n',
                          schema=ACME_SCHEMA, schema_name="sub/schema.yaml")
     loaded = load_ruleset(str(rule))
-    assert loaded.diagnostics == [] and loaded.ok
+    assert loaded.diagnostics == () and loaded.ok
 
 
 def test_schema_errors_and_rule_errors_are_reported_together(tmp_path):

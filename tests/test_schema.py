@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from leadscore.dsl.diagnostics import Diagnostic, Severity, has_errors
 from leadscore.dsl.schema import FIELD_TYPES, EventSpec, FieldSpec, Schema, parse_schema
-from leadscore.yamlio import YamlMap, load_yaml
+from leadscore.dsl.yamlio import YamlMap, load_yaml
 
 from helpers import HEADER, diagnose
 

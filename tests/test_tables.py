@@ -485,4 +485,4 @@ def test_random_cells_become_a_value_or_a_problem(tmp_path, cells, column):
 def test_blank_text_is_missing_in_any_slice_of_a_column(cells, start, length):
     column = pa.array(cells, pa.string()).slice(min(start, len(cells)), length)
     expected = [None if cell == "" else cell for cell in column.to_pylist()]
-    assert tables.convert._blank_is_null(column).to_pylist() == expected
+    assert tables.convert.blank_is_null(column).to_pylist() == expected

@@ -224,7 +224,7 @@ def schema_shaped_files(draw) -> str:
 @given(text=schema_shaped_files())
 def test_excerpts_never_show_a_value_of_an_unknown_key(text):
     from leadscore.dsl.schema import parse_schema_and_excerpts, schema_format
-    from leadscore.yamlio import known_text
+    from leadscore.dsl.yamlio import known_text
 
     _, _, shown = parse_schema_and_excerpts(text, "schema.yaml")
     assert SECRET not in shown

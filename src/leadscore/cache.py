@@ -1,5 +1,7 @@
 """Where leadscore keeps what it may reuse between runs (Lark's parse tables,
-which schema texts were found valid).
+which YAML texts were found valid). The readers at the edges (loader, test
+files, history files) hand a `ValidYaml` to the YAML reader, which stays a
+pure function of its arguments.
 
 Lark's cache is a pickle, so it must never come from a folder another user
 can write: the cache lives in the user's own cache folder, and a folder that
@@ -9,9 +11,28 @@ afresh, which is only slower).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import stat
 import sys
+
+
+_grammar_tables: str | None = None
+
+
+def keep_grammar_tables() -> None:
+    """Let the parser keep Lark's LALR tables (~0.2 s to build; Lark keys them by the grammar's
+    hash) in the private cache folder. The command line calls this; without it the parser
+    builds them afresh and touches no file."""
+    global _grammar_tables
+    folder = cache_dir()
+    _grammar_tables = os.path.join(folder, "grammar.lark-cache") if folder else None
+
+
+def grammar_tables() -> str | None:
+    """Where Lark may keep the parser's tables, when the command line allowed it."""
+    return _grammar_tables
 
 
 def cache_dir() -> str | None:
@@ -27,3 +48,33 @@ def cache_dir() -> str | None:
         if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             return None
     return path if os.access(path, os.W_OK) else None
+
+
+class ValidYaml:
+    """Which YAML texts were found valid against which JSON Schema: an empty file per pair,
+    named by a hash of both (the data is a function of the two)."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    @staticmethod
+    def key(text: str, json_schema: dict) -> str:
+        return hashlib.sha256(json.dumps(json_schema, sort_keys=True).encode("utf-8")
+                              + b"\0" + text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def known(self, key: str) -> bool:
+        return os.path.exists(os.path.join(self.folder, key))
+
+    def remember(self, key: str) -> None:
+        try:
+            os.makedirs(self.folder, exist_ok=True)
+            with open(os.path.join(self.folder, key), "w", encoding="utf-8"):
+                pass
+        except OSError:
+            pass  # not remembering only costs the time saved
+
+
+def valid_yaml() -> ValidYaml | None:
+    """The record of valid YAML texts in the private cache folder; None when there is none."""
+    folder = cache_dir()
+    return ValidYaml(os.path.join(folder, "valid-yaml")) if folder else None

@@ -11,6 +11,8 @@ import importlib
 
 import click
 
+from .cache import keep_grammar_tables
+
 # Command name -> module in leadscore.commands defining a click command `command`.
 COMMANDS = {
     "check": "check",
@@ -45,6 +47,7 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="leadscore", message="%(prog)s %(version)s")
 def main() -> None:
     """Lead scoring as code: check, compile and simulate scoring rules."""
+    keep_grammar_tables()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,9 +6,11 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
+from .cache import valid_yaml
 from .dsl import ast
 from .dsl.checker import CheckedRuleset, check
 from .dsl.diagnostics import Diagnostic, Span, make
@@ -20,15 +22,15 @@ from .dsl.usage import usage_warnings
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoadedRuleset:
     path: str
     ruleset: ast.Ruleset | None = None
     schema: Schema | None = None
     checked: CheckedRuleset | None = None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    diagnostics: tuple[Diagnostic, ...] = ()
     # File name -> text, for showing source lines under diagnostics.
-    sources: dict[str, str] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -106,7 +108,7 @@ def load_ruleset(path: str, *, allow_outside_schema: bool = False,
     `usage` (check --strict), also report what nothing uses or reaches."""
     text, problem = read_text(path, path)
     if problem is not None:
-        return LoadedRuleset(path, diagnostics=[problem])
+        return LoadedRuleset(path, diagnostics=(problem,))
     return check_text(path, text, allow_outside_schema=allow_outside_schema, usage=usage)
 
 
@@ -114,65 +116,65 @@ def check_text(path: str, text: str, *, allow_outside_schema: bool = False,
                usage: bool = False) -> LoadedRuleset:
     """Parse and check the text of a rule file at `path` (an editor's unsaved
     buffer, say); its schema is read from disk relative to `path`."""
-    result = LoadedRuleset(path)
-    result.sources[path] = text
+    sources = {path: text}
     ruleset, diagnostics = parse(text, path)
-    result.ruleset = ruleset
-    result.diagnostics.extend(diagnostics)
-
-    header = ruleset.schema
-    if header is not None:
-        result.schema = _load_schema(path, header, allow_outside_schema, result)
-    checked, diagnostics = check(ruleset, result.schema)
-    result.diagnostics.extend(diagnostics)
+    schema = None
+    if ruleset.schema is not None:
+        schema, found, schema_sources = _load_schema(path, ruleset.schema, allow_outside_schema)
+        diagnostics = [*diagnostics, *found]
+        sources.update(schema_sources)
+    checked, found = check(ruleset, schema)
+    diagnostics = [*diagnostics, *found]
     # A file with syntax errors is only partly read: never hand it on.
-    if not any(d.is_error for d in result.diagnostics):
-        result.checked = checked
-        if usage and checked is not None:
-            result.diagnostics.extend(usage_warnings(checked))
-    return result
+    if any(d.is_error for d in diagnostics):
+        checked = None
+    elif usage and checked is not None:
+        diagnostics.extend(usage_warnings(checked))
+    return LoadedRuleset(path, ruleset, schema, checked, tuple(diagnostics), sources)
 
 
-def _load_schema(rule_path: str, header: ast.SchemaHeader, allow_outside: bool,
-                 result: LoadedRuleset) -> Schema | None:
+def schema_inside(folder: PurePath, target: PurePath) -> bool:
+    """Whether the schema at `target` lies in the rule file's `folder`: both resolved paths on
+    disk, or both relative to a repository's root (where `.` is the root itself)."""
+    return folder.parts == () or target.is_relative_to(folder)
+
+
+def schema_outside(span: Span) -> Diagnostic:
+    return make("LS603", "the schema path leads outside the rule file's folder", span,
+                "keep the schema beside the rule file, or pass --allow-schema-outside")
+
+
+def _load_schema(rule_path: str, header: ast.SchemaHeader, allow_outside: bool
+                 ) -> tuple[Schema | None, list[Diagnostic], dict[str, str]]:
+    """The schema a rule file names, its diagnostics, and its text that may be shown."""
     reference = header.path.value
     span = header.path.span
     display = os.path.normpath(os.path.join(os.path.dirname(rule_path), reference))
     if "\0" in reference:
-        result.diagnostics.append(make(
-            "LS600", "the schema path contains a NUL character, which no file name can hold", span))
-        return None
+        return None, [make("LS600", "the schema path contains a NUL character, which no file name can hold",
+                           span)], {}
     try:
         folder = Path(rule_path).resolve().parent
         target = (folder / reference).resolve()
     except (OSError, RuntimeError) as exc:   # RuntimeError: a symbolic link loop (Python 3.11)
         reason = _reason(exc) if isinstance(exc, OSError) else "the path is a loop of symbolic links"
-        result.diagnostics.append(make("LS600", f"cannot follow the schema path: {reason}", span))
-        return None
-    if not allow_outside and not target.is_relative_to(folder):
-        result.diagnostics.append(make(
-            "LS603", "the schema path leads outside the rule file's folder", span,
-            "keep the schema beside the rule file, or pass --allow-schema-outside"))
-        return None
+        return None, [make("LS600", f"cannot follow the schema path: {reason}", span)], {}
+    if not allow_outside and not schema_inside(folder, target):
+        return None, [schema_outside(span)], {}
     try:
         os.lstat(target)
     except FileNotFoundError:
-        result.diagnostics.append(make(
-            "LS600", f"no schema file at {_shorten(display)}", span,
-            "the path is relative to the rule file"))
-        return None
+        return None, [make("LS600", f"no schema file at {_shorten(display)}", span,
+                           "the path is relative to the rule file")], {}
     except OSError as exc:
-        result.diagnostics.append(make("LS600", f"cannot read the schema: {_reason(exc)}", span))
-        return None
+        return None, [make("LS600", f"cannot read the schema: {_reason(exc)}", span)], {}
     text, problem = read_text(target, display, span)
     if problem is not None:
-        result.diagnostics.append(problem)
-        return None
+        return None, [problem], {}
     # Only keys and values the schema format knows are ever shown: the path may
     # name any file (a credentials file, /etc/passwd), and CI logs are public.
-    schema, diagnostics, result.sources[display] = parse_schema_and_excerpts(text, display)
-    result.diagnostics.extend(diagnostics)
-    return schema
+    schema, diagnostics, excerpts = parse_schema_and_excerpts(text, display, valid_yaml())
+    return schema, diagnostics, {display: excerpts}
 
 
 def _shorten(path: str, limit: int = 200) -> str:

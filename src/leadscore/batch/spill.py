@@ -192,7 +192,7 @@ class _Sorter:
                 if batch is None:
                     self.buckets.finish()
                 else:
-                    self.buckets.add(table, batch, _bucket_of(batch.column(1), self.buckets.count))
+                    self.buckets.add(table, batch, bucket_of(batch.column(1), self.buckets.count))
             except BaseException as error:   # raised again in the reading thread
                 self.error = error
 
@@ -216,7 +216,7 @@ def _stored(values: pa.Array, ftype: str) -> pa.Array:
     return values
 
 
-def _bucket_of(ids: pa.Array, count: int) -> np.ndarray | None:
+def bucket_of(ids: pa.Array, count: int) -> np.ndarray | None:
     """Each row's bucket, from a hash of its lead id computed column-wise, the same in every
     process and run. It reads the id's first, middle and last 8 bytes (all of an id up to 24
     bytes) as 64-bit words straight from the column's buffer, so its cost does not depend on

@@ -22,8 +22,7 @@ def command(paths: tuple[str, ...], output_format: str, strict: bool,
 
     Exit status: 0 clean, 1 errors (or warnings with --strict), 2 usage error.
     """
-    from ..dsl.diagnostics import (promote_warnings, render_github, render_json, render_text,
-                                  sort_key)
+    from ..dsl.diagnostics import promote_warnings, render_each, render_github, render_json, sort_key
     from ..dsl.usage import USAGE_CODES
     from ..loader import find_rule_files, load_ruleset
 
@@ -32,7 +31,7 @@ def command(paths: tuple[str, ...], output_format: str, strict: bool,
     if not files:
         raise click.UsageError("no .score files found under " + ", ".join(given))
     everything = []
-    sources: dict[str, list[str]] = {}
+    sources: dict[str, str] = {}
     for file in files:
         loaded = load_ruleset(file, allow_outside_schema=allow_schema_outside, usage=strict)
         diagnostics = loaded.diagnostics
@@ -42,20 +41,19 @@ def command(paths: tuple[str, ...], output_format: str, strict: bool,
             diagnostics = promote_warnings([d for d in diagnostics if d.code not in USAGE_CODES]) \
                 + [d for d in diagnostics if d.code in USAGE_CODES]
         everything.extend(sorted(diagnostics, key=sort_key))
-        for name, text in loaded.sources.items():
-            sources[name] = text.splitlines()
+        sources.update(loaded.sources)
 
     errors = sum(d.is_error for d in everything)
     warnings = len(everything) - errors
     if output_format == "json":
         click.echo(render_json(everything))
-    else:
+    elif output_format == "github":
         for d in everything:
-            if output_format == "github":
-                click.echo(render_github(d))
-            else:
-                click.echo(render_text(d, sources.get(d.span.file)))
-                click.echo()
+            click.echo(render_github(d))
+    else:
+        for text in render_each(everything, sources):
+            click.echo(text)
+            click.echo()
         summary = f"checked {len(files)} file{'s' * (len(files) != 1)}: " \
                   f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
         click.echo(summary, err=output_format == "github")

@@ -14,13 +14,13 @@ from ..safe_text import shown
 def load_or_exit(path: str, allow_schema_outside: bool = False):
     """The checked ruleset, or every diagnostic on stderr and exit 1."""
     from ..api import Ruleset
-    from ..dsl.diagnostics import render_text, sort_key
+    from ..dsl.diagnostics import render_each, sort_key
     from ..loader import load_ruleset
 
     loaded = load_ruleset(path, allow_outside_schema=allow_schema_outside)
     if loaded.checked is None:
-        for d in sorted(loaded.diagnostics, key=sort_key):
-            click.echo(render_text(d, loaded.sources.get(d.span.file, "").splitlines()), err=True)
+        for text in render_each(sorted(loaded.diagnostics, key=sort_key), loaded.sources):
+            click.echo(text, err=True)
         errors = sum(d.is_error for d in loaded.diagnostics)
         click.echo(shown(f"{path}: {errors} error{'s' * (errors != 1)}; fix them first "
                          f"(`leadscore check {path}`)"), err=True)

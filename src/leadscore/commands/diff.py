@@ -110,10 +110,10 @@ def _at_revision(path: str, revision: str, allow_outside: bool):
 
 def _show(label: str, diagnostics, sources: dict[str, str]) -> None:
     """Every diagnostic as `leadscore check` prints it, on standard error."""
-    from ..dsl.diagnostics import render_text, sort_key
+    from ..dsl.diagnostics import render_each, sort_key
 
-    for d in sorted(diagnostics, key=sort_key):
-        click.echo(render_text(d, sources.get(d.span.file, "").splitlines()), err=True)
+    for text in render_each(sorted(diagnostics, key=sort_key), sources):
+        click.echo(text, err=True)
         click.echo(err=True)
     errors = sum(d.is_error for d in diagnostics)
     click.echo(shown(f"{label}: {errors} error{'s' * (errors != 1)}; fix them before comparing"), err=True)

@@ -48,7 +48,7 @@ def _format_file(file: str, check: bool, show_diff: bool) -> str:
     import difflib
 
     from ..atomic import RewriteRefused, rewrite_file
-    from ..dsl.diagnostics import render_text
+    from ..dsl.diagnostics import render_each, render_text
     from ..dsl.formatter import format_ruleset, in_layout_of, shape
     from ..dsl.parser import parse
     from ..loader import read_text
@@ -60,8 +60,8 @@ def _format_file(file: str, check: bool, show_diff: bool) -> str:
     ruleset, diagnostics = parse(text, file)
     errors = [d for d in diagnostics if d.is_error]
     if errors:
-        for d in errors:
-            click.echo(render_text(d, text.splitlines()), err=True)
+        for shown_error in render_each(errors, {file: text}):
+            click.echo(shown_error, err=True)
         click.echo(f"{file}: not formatted: fix the syntax errors first", err=True)
         return "failed"
     formatted = in_layout_of(text, format_ruleset(ruleset))

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..git import git_answer
 
 # A bare version (PEP 440's public part, loosely): `0.2.0`, `1.0rc1`, `2.0.post1`.
 _VERSION = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?")
@@ -96,10 +97,10 @@ def default_branch(folder: Path) -> tuple[str, str | None]:
     of HEAD (in a new repository, the branch its first commit goes to); Git's
     `init.defaultBranch`; `main`."""
     start = next((p for p in (folder, *folder.parents) if p.is_dir()), Path("."))
-    remote = _git(start, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
+    remote = git_answer(start, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
     candidates = [remote.partition("/")[2] if remote else None,
-                  _git(start, "symbolic-ref", "--quiet", "--short", "HEAD"),
-                  _git(start, "config", "--get", "init.defaultBranch")]
+                  git_answer(start, "symbolic-ref", "--quiet", "--short", "HEAD"),
+                  git_answer(start, "config", "--get", "init.defaultBranch")]
     name = next((c for c in candidates if c), None)
     if name is None:
         return "main", None
@@ -107,14 +108,3 @@ def default_branch(folder: Path) -> tuple[str, str | None]:
         return name, None
     return "main", (f"the default branch's name {name!r} has characters the generated files "
                     "do not take; they name `main` instead: edit them if that is wrong")
-
-
-def _git(folder: Path, *args: str) -> str | None:
-    """Git's one-line answer, or None (no Git, not a repository, no such ref)."""
-    try:
-        done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True,
-                              text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    answer = done.stdout.strip()
-    return answer if done.returncode == 0 and answer and "\n" not in answer else None

@@ -175,11 +175,12 @@ def _breakdowns(v, schema, by: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _diagnostics(error) -> None:
-    from ..dsl.diagnostics import render_text, sort_key
+    from ..dsl.diagnostics import render_each, sort_key
 
-    for d in sorted(error.diagnostics, key=sort_key):
-        if d.is_error:
-            click.echo(render_text(d, _source(error.sources, d.span.file).splitlines()), err=True)
+    errors = sorted((d for d in error.diagnostics if d.is_error), key=sort_key)
+    sources = {file: _source(error.sources, file) for file in {d.span.file for d in errors}}
+    for text in render_each(errors, sources):
+        click.echo(text, err=True)
     count = sum(d.is_error for d in error.diagnostics)
     click.echo(shown(f"{error}: {count} error{'s' * (count != 1)}"), err=True)
 

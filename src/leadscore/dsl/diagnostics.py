@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -174,6 +175,19 @@ def render_text(d: Diagnostic, source_lines: list[str] | None) -> str:
     if d.hint:
         out.append(shown(f"  hint: {d.hint}"))
     return "\n".join(out)
+
+
+def render_each(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) -> list[str]:
+    """Each diagnostic as `render_text` shows it, under its line from `sources` (file name ->
+    the text as read, or as much of it as may be shown); a file not there shows no line.
+    Every command prints diagnostics through here, so they all read alike."""
+    lines: dict[str, list[str]] = {}
+    shown_all = []
+    for d in diagnostics:
+        if d.span.file not in lines:
+            lines[d.span.file] = sources.get(d.span.file, "").splitlines()
+        shown_all.append(render_text(d, lines[d.span.file]))
+    return shown_all
 
 
 _MAX_SHOWN = 120

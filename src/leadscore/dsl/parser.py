@@ -8,7 +8,6 @@ the blanked text keeps its length so every later position stays right.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -19,6 +18,7 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lark import PostLex
 
+from ..cache import grammar_tables
 from . import ast
 from .diagnostics import Diagnostic, Span, make
 from .syntax_errors import (describe_unexpected_characters, describe_unexpected_token,
@@ -173,16 +173,7 @@ def _lark() -> Lark:
                 propagate_positions=False, keep_all_tokens=True, maybe_placeholders=True,
                 postlex=_LimitedPostLexer(), lexer_callbacks={"COMMENT": _record_comment},
                 transformer=ToAst(),
-                cache=_cache_path())
-
-
-def _cache_path() -> str | bool:
-    # Building the LALR tables takes ~0.2 s; Lark caches them keyed by the
-    # grammar's hash, in the user's private cache folder (the cache is a pickle).
-    from ..cache import cache_dir
-
-    folder = cache_dir()
-    return os.path.join(folder, "grammar.lark-cache") if folder else False
+                cache=grammar_tables() or False)
 
 
 class _LimitedPostLexer(LinePostLexer):
@@ -367,7 +358,7 @@ def _syntax_error(error: UnexpectedInput, text: str, file: str) -> tuple[Diagnos
     elif isinstance(error, UnexpectedToken):
         if error.token.type == "$END":
             opener = _open_brace(error)
-            diagnostic = (describe_unexpected_token(error, text, file) if opener is None
+            diagnostic = (describe_unexpected_token(error, text, file, terminal_patterns()) if opener is None
                           else unclosed_brace(opener, text, file))
             return diagnostic, len(text), len(text)
         opener = _unclosed_bracket(error)
@@ -381,7 +372,7 @@ def _syntax_error(error: UnexpectedInput, text: str, file: str) -> tuple[Diagnos
                               f"close it with `{_CLOSERS[opener.type]}` before the line ends")
             start, _ = _statement_around(text, opener.start_pos)
             return diagnostic, start, text.rfind("\n", 0, error.token.start_pos)
-        diagnostic = describe_unexpected_token(error, text, file)
+        diagnostic = describe_unexpected_token(error, text, file, terminal_patterns())
         position = error.token.start_pos
     else:  # pragma: no cover - LALR raises only the two above
         raise error

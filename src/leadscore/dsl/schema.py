@@ -34,8 +34,9 @@ from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
+from leadscore.cache import ValidYaml
 from leadscore.dsl.diagnostics import Diagnostic, Severity, Span, make
-from leadscore.yamlio import Origin, YamlList, YamlMap, known_text, load_yaml
+from leadscore.dsl.yamlio import Origin, YamlList, YamlMap, known_text, load_yaml
 
 FIELD_TYPES = ("string", "number", "boolean", "datetime", "list")
 _TYPES_WITH_VALUES = ("string", "list")
@@ -77,16 +78,17 @@ def schema_format() -> dict:
     return json.loads(Path(__file__).with_name("schema_format.json").read_text(encoding="utf-8"))
 
 
-def parse_schema(text: str, file: str) -> tuple[Schema | None, list[Diagnostic]]:
-    schema, diags, _ = parse_schema_and_excerpts(text, file)
+def parse_schema(text: str, file: str, valid: ValidYaml | None = None) -> tuple[Schema | None, list[Diagnostic]]:
+    schema, diags, _ = parse_schema_and_excerpts(text, file, valid)
     return schema, diags
 
 
-def parse_schema_and_excerpts(text: str, file: str) -> tuple[Schema | None, list[Diagnostic], str]:
+def parse_schema_and_excerpts(text: str, file: str, valid: ValidYaml | None = None
+                              ) -> tuple[Schema | None, list[Diagnostic], str]:
     """`parse_schema`, and the text that may be shown under its diagnostics:
     only the lines (or parts of lines) of keys and values the schema format
-    knows, since a rule file can name any file as its schema."""
-    data, diags = load_yaml(text, file, schema_format())
+    knows, since a rule file can name any file as its schema. `valid`: see `load_yaml`."""
+    data, diags = load_yaml(text, file, schema_format(), valid)
     excerpts = known_text(text, data, schema_format())
     if not isinstance(data, YamlMap):
         return None, diags, excerpts

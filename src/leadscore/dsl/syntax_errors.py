@@ -89,9 +89,9 @@ def _describe_found(token) -> str:
     return f"`{text}`"
 
 
-def describe_unexpected_token(error: UnexpectedToken, text: str, file: str) -> Diagnostic:
-    from .parser import terminal_patterns
-
+def describe_unexpected_token(error: UnexpectedToken, text: str, file: str,
+                              patterns: dict[str, str]) -> Diagnostic:
+    """`patterns`: the grammar's keyword and punctuation terminals, name -> literal text."""
     token = error.token
     expected = _acceptable(error)
     expected.discard("WS")
@@ -112,7 +112,7 @@ def describe_unexpected_token(error: UnexpectedToken, text: str, file: str) -> D
         return make("LS108", "comparisons do not chain", span,
                     "join two comparisons with `and`, e.g. `a < b and b < c`")
 
-    mistake = _common_mistake(error, expected, text, span)
+    mistake = _common_mistake(error, expected, text, span, patterns)
     if mistake is not None:
         return mistake
 
@@ -123,7 +123,6 @@ def describe_unexpected_token(error: UnexpectedToken, text: str, file: str) -> D
         return make("LS100", f"expected a value (a name, number, string or `(`), found {found}",
                     span, _hint_for(token, expected))
 
-    patterns = terminal_patterns()
     words = sorted({_describe_terminal(name, patterns) for name in expected})
     if len(words) > 6:
         words = words[:6] + ["..."]
@@ -132,10 +131,8 @@ def describe_unexpected_token(error: UnexpectedToken, text: str, file: str) -> D
 
 
 def _common_mistake(error: UnexpectedToken, expected: set[str], text: str,
-                    span: Span) -> Diagnostic | None:
+                    span: Span, patterns: dict[str, str]) -> Diagnostic | None:
     """Everyday slips, each with the one-line fix."""
-    from .parser import terminal_patterns
-
     token = error.token
     word = str(token)
     before = _previous_token(error)
@@ -171,8 +168,8 @@ def _common_mistake(error: UnexpectedToken, expected: set[str], text: str,
         return make("LS100", "`//` does not start a comment", span,
                     "comments start with `#`")
     if token.type == "NAME":
-        keywords = [patterns for name, patterns in terminal_patterns().items()
-                    if name in expected and patterns.isidentifier()]
+        keywords = [literal for name, literal in patterns.items()
+                    if name in expected and literal.isidentifier()]
         close = difflib.get_close_matches(word, keywords, n=1, cutoff=0.6)
         if close:
             return make("LS100", f"`{word}` is not a keyword; expected "

@@ -37,9 +37,7 @@ T_STRING = Type(STRING)
 T_BOOLEAN = Type(BOOLEAN)
 T_DATETIME = Type(DATETIME)
 T_DURATION = Type(DURATION)
-T_REGEX = Type(REGEX)
 T_UNKNOWN = Type(UNKNOWN)
-T_STRING_LIST = Type(LIST, item=STRING)
 
 
 def of_field(kind: str, values: tuple[str, ...] | None = None) -> Type:

@@ -26,9 +26,10 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from ..dsl.diagnostics import Diagnostic, Span, make, render_text, sort_key
+from ..cache import valid_yaml
+from ..dsl.diagnostics import Diagnostic, Span, make, render_each, sort_key
+from ..dsl.yamlio import YamlMap, load_yaml
 from ..tables import ArrowTable, TableError, find_history_tables
-from ..yamlio import YamlMap, load_yaml
 
 HISTORY_SUFFIXES = (".yaml", ".yml")
 _MAX_BYTES = 1 << 20   # a history file is a few queries
@@ -40,8 +41,8 @@ class HistoryError(TableError):
 
     def __init__(self, diagnostics: list[Diagnostic], text: str):
         self.diagnostics = sorted(diagnostics, key=sort_key)
-        lines = text.splitlines()
-        super().__init__("\n".join(render_text(d, lines) for d in self.diagnostics))
+        # Every diagnostic points into the history file itself.
+        super().__init__("\n".join(render_each(self.diagnostics, {d.span.file: text for d in self.diagnostics})))
 
 
 @lru_cache(maxsize=1)
@@ -74,7 +75,7 @@ def load_history(path: str, allow_outside: bool = False) -> dict[str, ArrowTable
         raise HistoryError([problem], "")
     if len(text.encode("utf-8")) > _MAX_BYTES:
         raise TableError(f"{path}: more than {_MAX_BYTES // 1024} KiB; a history file holds a few queries")
-    spec, diags = load_yaml(text, path, history_format())
+    spec, diags = load_yaml(text, path, history_format(), valid_yaml())
     if any(d.is_error for d in diags) or not isinstance(spec, YamlMap):
         raise HistoryError(diags, text)
     folder = os.path.dirname(os.path.realpath(path))

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..tables.convert import _convert
-from ..tables.sources import _open
+from ..tables.convert import convert_column
+from ..tables.sources import open_table
 
 PLACEHOLDERS = frozenset({"-", "--", "n/a", "na", "none", "null", "nil", "select", "unknown", "?", "not set",
                           "not specified", "#n/a"})
@@ -68,7 +68,7 @@ class Inferred:
 
 def read_columns(source) -> dict[str, Column]:
     """Every column of a table (a file or an ArrowTable), whole: a starting schema reads it once."""
-    names, batches = _open(source, _Everything(), _Everything())
+    names, batches = open_table(source, _Everything(), _Everything())
     columns: dict[str, Column] = {name: Column() for name in names or ()}
     rows = 0
     for batch in batches:
@@ -85,7 +85,7 @@ def read_columns(source) -> dict[str, Column]:
 
 
 class _Everything:
-    """A set holding every column name: `_open` reads only the columns it is told are known."""
+    """A set holding every column name: `open_table` reads only the columns it is told are known."""
 
     def __contains__(self, name) -> bool:
         return True
@@ -111,7 +111,7 @@ def infer_type(arr: pa.Array, max_values: int) -> Inferred:
     placeholders = tuple(sorted((w for w in words if w.lower() in PLACEHOLDERS), key=lambda w: -words[w]))
     for ftype in ("boolean", "number", "datetime"):
         kept = pc.filter(text, pc.invert(pc.is_in(pc.utf8_trim_whitespace(text), pa.array(placeholders, pa.string()))))
-        if len(kept) == 0 or _convert(kept, ftype)[1]:
+        if len(kept) == 0 or convert_column(kept, ftype)[1]:
             continue
         if ftype == "boolean" and all(w.strip() in ("0", "1") for w in kept.to_pylist()):
             continue   # 0/1 only: a count as likely as a flag
@@ -135,15 +135,6 @@ def _with_values(ftype: str, items: pa.Array, max_values: int) -> Inferred:
         counts = Counter(items.to_pylist())
         return Inferred(ftype, tuple(sorted(distinct, key=lambda v: (-counts[v], v))))
     return Inferred(ftype)
-
-
-@dataclass
-class Guesses:
-    id_column: str
-    id_guessed: bool
-    created: str | None
-    leads: int
-    events: int
 
 
 def guess_id(leads: dict[str, Column], events: dict[str, Column]) -> tuple[str, bool]:

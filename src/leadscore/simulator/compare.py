@@ -22,7 +22,7 @@ from .instants import DAY
 from .variants import constants_json
 
 KINDS = ("newly_crossed", "no_longer_crossed", "earlier", "later")
-_WORDS = {"newly_crossed": "newly crossed", "no_longer_crossed": "no longer crossed",
+CHANGE_WORDS = {"newly_crossed": "newly crossed", "no_longer_crossed": "no longer crossed",
           "earlier": "crossed earlier", "later": "crossed later"}
 _SHOWN_RULES = 5
 CONDITION = "the threshold's condition"     # the cause when no constant and no rule's points differ
@@ -94,8 +94,8 @@ def example(lead_id: str, kind: str, at_baseline: float, at_candidate: float, in
     for score in scores:
         pair = [_score(baseline, names[0], score), _score(candidate, names[1], score)]
         values[score] = pair
-    return {"lead_id": lead_id, "change": _WORDS[kind], "baseline": _iso(at_baseline),
-            "candidate": _iso(at_candidate), "at": _iso(instant), "rules": rules, "scores": values,
+    return {"lead_id": lead_id, "change": CHANGE_WORDS[kind], "baseline": iso_time(at_baseline),
+            "candidate": iso_time(at_candidate), "at": iso_time(instant), "rules": rules, "scores": values,
             "cause": cause}
 
 
@@ -118,7 +118,7 @@ def _signed(points: float) -> str:
     return f"{shown:+g}"
 
 
-def _iso(seconds: float) -> str | None:
+def iso_time(seconds: float) -> str | None:
     if seconds is None or np.isnan(seconds):
         return None
     return rt.from_epoch(float(seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")

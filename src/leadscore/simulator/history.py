@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from ..batch.bucket import lead_fields
-from ..batch.spill import Buckets, Layout, Spilled, _bucket_of, spill
+from ..batch.spill import Buckets, Layout, Spilled, bucket_of, spill
 from .stages import require_stage
 from ..ingest.history import history_tables
 from ..tables import (ArrowTable, ProblemLog, RowProblem, TableError, read_changes, read_outcomes, repeated_lead,
@@ -143,7 +143,7 @@ def _spill_changes(path: str, schema, log: ProblemLog, buckets: Buckets, names: 
             for kind in ("string", "number", "boolean", "datetime", "list"):
                 columns[kind].append(_stored(value, ftype) if kind == ftype else None)
         batch = pa.record_batch([pa.array(columns[c], CHANGES.field(c).type) for c in CHANGES.names], schema=CHANGES)
-        buckets.add("changes", batch, _bucket_of(batch.column(1), buckets.count))
+        buckets.add("changes", batch, bucket_of(batch.column(1), buckets.count))
         rows.clear()
 
     for *row, seq in read_changes(path, schema, log, with_rows=True):   # seq: the file row, in file order

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .compare import _WORDS, _iso
+from .compare import CHANGE_WORDS, iso_time
 from .run import Simulation
 
 FLIP_COLUMNS = ("threshold", "lead_id", "change", "baseline_crossed_at", "candidate_crossed_at", "success_at",
@@ -47,7 +47,7 @@ def leads_csv(sim: Simulation) -> str:
     header += ["success_at", "amount"]
     present = np.flatnonzero(~np.isnan(sim.first_in_window))
     present = present[np.argsort(sim.positions[present], kind="stable")]
-    rows = ([sim.lead_ids[k], *(_iso(c[k]) or "" for c in columns), _iso(sim.success[k]) or "",
+    rows = ([sim.lead_ids[k], *(iso_time(c[k]) or "" for c in columns), iso_time(sim.success[k]) or "",
              _amount(sim.amount[k])] for k in present.tolist())
     return _rows(header, rows)
 
@@ -56,7 +56,7 @@ def flips_csv(sim: Simulation) -> str:
     """Every flipped lead, per threshold both variants declare, in the order of the leads file:
     the kind of flip, both crossings, its success and amount, and the cause (`; ` between
     its parts)."""
-    kinds = {text: kind for kind, text in _WORDS.items()}
+    kinds = {text: kind for kind, text in CHANGE_WORDS.items()}
     rows = []
     for threshold in sim.plans[-1].thresholds:
         for e in sim.flipped.get(threshold, []):

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..batch.pipeline import bucket_count
-from ..batch.spill import _bucket_of
+from ..batch.spill import bucket_of
 from ..scratch import spill_folder
 from ..signals import worker_pool
 from ..tables import ProblemLog, TableError, unknown_lead
@@ -233,7 +233,7 @@ def _window(spill_: history.Spill, created: str | None, outcomes: history.Outcom
 
 
 def _text(seconds: float) -> str:
-    return compare._iso(seconds)
+    return compare.iso_time(seconds)
 
 
 def _plans(variants: list[Variant], keys: list[tuple], sweep: SweepRequest | None):
@@ -257,7 +257,7 @@ def _outcome_ids(outcomes: history.Outcomes, count: int) -> list[list[tuple[int,
     show the unknown ones)."""
     ids = list(outcomes.leads)
     per_bucket: list[list[tuple[int, str]]] = [[] for _ in range(count)]
-    buckets = _bucket_of(pa.array(ids, pa.string()), count) if count > 1 else np.zeros(len(ids), np.int64)
+    buckets = bucket_of(pa.array(ids, pa.string()), count) if count > 1 else np.zeros(len(ids), np.int64)
     for lead, bucket in zip(ids, buckets.tolist()):
         per_bucket[bucket].append((outcomes.leads[lead][2], lead))
     return per_bucket
@@ -398,7 +398,7 @@ def _examples(job: _Job, prepared: dict, replays: list[Replayed]) -> list:
                            for plan, key in ((before, before_key), (after, after_key))]
                 found = compare.example(lead, kind, b_cross[k], c_cross[k], instant, results[0], results[1],
                                         scores, (before.scores, after.scores), constants)
-                found["success_at"] = compare._iso(job.success.get(lead, np.nan))
+                found["success_at"] = compare.iso_time(job.success.get(lead, np.nan))
                 found["amount"] = job.amounts.get(lead)
                 out.append((threshold, kind, int(positions[k]), found))
     return out

@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import math
 import os
-import subprocess
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import PurePosixPath
@@ -24,7 +23,8 @@ from ..dsl.checker import CheckedRuleset, check
 from ..dsl.diagnostics import Diagnostic, make
 from ..dsl.parser import parse
 from ..dsl.schema import parse_schema_and_excerpts
-from ..loader import load_ruleset
+from ..git import GitFailed, GitMissing, run_git
+from ..loader import load_ruleset, schema_inside, schema_outside
 
 MAX_SWEEP_VALUES = 1000
 
@@ -65,26 +65,20 @@ def load_file(path: str, allow_outside: bool) -> tuple[CheckedRuleset, tuple[Dia
 
 def _git(folder: str, *args: str) -> str:
     try:
-        done = subprocess.run(["git", "-C", folder, *args], capture_output=True, timeout=60)
-    except FileNotFoundError:
+        return run_git(folder, *args, timeout=60)
+    except GitMissing:
         raise UsageError("--against needs git, which is not installed") from None
-    except subprocess.TimeoutExpired:
-        raise UsageError(f"git {' '.join(args)} did not answer within a minute") from None
-    if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise UsageError(f"git {' '.join(args)}: {message[0] if message else 'failed'}")
-    return done.stdout.decode("utf-8", "replace")
+    except GitFailed as error:
+        raise UsageError(str(error)) from None
 
 
 def load_at_revision(path: str, revision: str, allow_outside: bool) -> CheckedRuleset:
     """The rule file as it was at `revision`, checked against that revision's schema."""
-    if revision.startswith("-"):
+    if revision.startswith("-"):   # never read as one of git's options
         raise UsageError(f"--against {revision}: not a revision")
     folder = os.path.dirname(os.path.abspath(path))
     root = _git(folder, "rev-parse", "--show-toplevel").strip()
     relative = PurePosixPath(os.path.relpath(os.path.realpath(path), os.path.realpath(root)).replace(os.sep, "/"))
-    if revision.startswith("-"):   # never read as one of git's options
-        raise UsageError(f"--against {revision!r}: a revision cannot start with '-'")
     try:
         _git(root, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
     except UsageError:
@@ -101,12 +95,10 @@ def load_at_revision(path: str, revision: str, allow_outside: bool) -> CheckedRu
     header = ruleset.schema
     if header is not None:
         target = PurePosixPath(os.path.normpath(str(relative.parent / header.path.value)).replace(os.sep, "/"))
-        inside = str(relative.parent) == "." or target.is_relative_to(relative.parent)
         schema_display = f"{os.path.normpath(os.path.join(os.path.dirname(path), header.path.value))}@{revision}"
-        if target.parts[:1] == ("..",) or (not allow_outside and not inside):
-            diagnostics.append(make("LS603", "the schema path leads outside the rule file's folder",
-                                    header.path.span, "keep the schema beside the rule file, or pass "
-                                    "--allow-schema-outside"))
+        # A schema above the repository's root is not in the revision, whatever the flag says.
+        if target.parts[:1] == ("..",) or (not allow_outside and not schema_inside(relative.parent, target)):
+            diagnostics.append(schema_outside(header.path.span))
         else:
             try:
                 schema_text = _git(root, "show", f"{revision}:{target}")

@@ -12,9 +12,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..semantics import DAY
+
 _UTC, _EPOCH = timezone.utc, datetime(1970, 1, 1, tzinfo=timezone.utc)
 _TS, _TS_UTC = pa.timestamp("us"), pa.timestamp("us", "UTC")
-_ARROW = {"string": pa.string(), "number": pa.float64(), "boolean": pa.bool_(),
+ARROW_TYPES = {"string": pa.string(), "number": pa.float64(), "boolean": pa.bool_(),
           "datetime": _TS_UTC, "list": pa.list_(pa.string())}
 _NOUN = {"string": "text", "number": "a number", "boolean": "a boolean (true/false, yes/no, 1/0)",
          "datetime": "a timestamp", "list": "a list"}
@@ -212,7 +214,7 @@ def _split_list(arr: pa.Array) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), items.filter(kept), mask=pa.array(counts == 0))
 
 
-def _convert(col, ftype: str) -> tuple[pa.Array, dict[int, str]]:
+def convert_column(col, ftype: str) -> tuple[pa.Array, dict[int, str]]:
     """A raw column (pyarrow array or Python list) -> (array of the field's type, {row index: reason})."""
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
@@ -232,7 +234,7 @@ def _convert(col, ftype: str) -> tuple[pa.Array, dict[int, str]]:
         return out, {**early, **bad}
     where = pc.indices_nonzero(outside)
     shown = (pc.cast(col.take(where), pa.string()).to_pylist() if isinstance(col, pa.Array)
-             else [str(value) for value in _take(col, where)])
+             else [str(value) for value in take_rows(col, where)])
     reasons = {i: _outside(text) for i, text in zip(where.to_pylist(), shown)}
     return pc.if_else(outside, pa.scalar(None, _TS_UTC), out), {**early, **bad, **reasons}
 
@@ -265,7 +267,7 @@ def _native_times_in_range(col: pa.Array) -> tuple[pa.Array, dict[int, str]]:
     reasons; checked in the column's own unit, as a cast to microseconds could overflow."""
     if pa.types.is_date32(col.type):   # days
         days = pc.cast(col, pa.int32())
-        inside = pc.and_(pc.greater_equal(days, _FIRST_SECOND // 86400), pc.less(days, _END_SECOND // 86400))
+        inside = pc.and_(pc.greater_equal(days, _FIRST_SECOND // int(DAY)), pc.less(days, _END_SECOND // int(DAY)))
     else:   # a timestamp, or date64 (milliseconds)
         inside = _in_range(col, _PER_SECOND[col.type.unit] if pa.types.is_timestamp(col.type) else 1000)
     outside = pc.and_(pc.is_valid(col), pc.invert(inside))
@@ -282,7 +284,7 @@ def _outside(text: str) -> str:
 
 
 def _convert_any(col, ftype: str) -> tuple[pa.Array, dict[int, str]]:
-    target = _ARROW[ftype]
+    target = ARROW_TYPES[ftype]
     if isinstance(col, pa.Array):
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
@@ -291,7 +293,7 @@ def _convert_any(col, ftype: str) -> tuple[pa.Array, dict[int, str]]:
         if pa.types.is_null(col.type):
             return pa.nulls(len(col), target), {}
         if ftype == "string" and pa.types.is_string(col.type):   # text is text: no cell can be bad
-            return _blank_is_null(col), {}
+            return blank_is_null(col), {}
         out = _fast(col, ftype)
         if out is not None and ftype == "list":   # every text is a list, or missing: no reason to give
             return out, {}
@@ -331,7 +333,7 @@ def without_placeholders(col, missing: tuple[str, ...]):
     return pc.if_else(hit, pa.scalar(None, col.type), col) if pc.any(hit).as_py() else col
 
 
-def _blank_is_null(arr: pa.Array) -> pa.Array:
+def blank_is_null(arr: pa.Array) -> pa.Array:
     if not _any_blank(arr):
         return arr
     return pc.if_else(pc.not_equal(arr, ""), arr, pa.scalar(None, pa.string()))
@@ -352,22 +354,22 @@ def _any_blank(arr: pa.Array) -> bool:
     return bool(empty.any())
 
 
-def _python(arr: pa.Array, ftype: str) -> list:
+def python_values(arr: pa.Array, ftype: str) -> list:
     if ftype == "datetime":   # timezone.utc rather than pyarrow's zoneinfo UTC, as the Python path makes
         return [None if m is None else _EPOCH + timedelta(microseconds=m)
                 for m in pc.cast(arr, pa.int64()).to_pylist()]
     return arr.to_pylist()
 
 
-def _epoch(arr: pa.Array) -> pa.Array:
+def epoch_seconds(arr: pa.Array) -> pa.Array:
     """Timestamps -> float seconds since the epoch, as datetime.timestamp() computes them."""
     return pc.divide(pc.cast(arr, pa.int64()), 1e6)
 
 
-def _take(col, rows: pa.Array):
+def take_rows(col, rows: pa.Array):
     return col.take(rows) if isinstance(col, (pa.Array, pa.ChunkedArray)) else [col[i] for i in rows.to_pylist()]
 
 
-def _present(col) -> pa.Array:
+def present_mask(col) -> pa.Array:
     return pc.is_valid(col) if isinstance(col, pa.Array) else pa.array([v is not None for v in col])
 

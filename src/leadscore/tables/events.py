@@ -14,10 +14,11 @@ from itertools import compress, repeat
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .convert import _convert, _epoch, _present, _python, show_value, without_placeholders
+from .convert import convert_column, epoch_seconds, present_mask, python_values, show_value, without_placeholders
 from .problems import ProblemLog, unknown_lead
-from .readers import _Table
-from .sources import _Batch, table_format
+from .rawbatch import Batch
+from .readers import TableReader
+from .sources import table_format
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ def gc_paused():
 class EventColumns:
     """One batch of usable events, column-wise, in file order."""
 
-    batch: _Batch       # its row_of maps `index` to row numbers in the file
+    batch: Batch       # its row_of maps `index` to row numbers in the file
     index: pa.Array     # int64: each event's index in the batch
     ids: pa.Array       # lead ids, trimmed, never null
     types: pa.Array     # int32: position of the event's type in the schema's `events` (declaration order)
@@ -80,7 +81,7 @@ class _EventReader:
                         for p, f in spec.properties.items() if f.missing}
         self.nested = table_format(path) != "csv"   # a `properties` object: JSONL (or a Parquet struct)
         columns = {"type", "at", *self.props} | ({"properties"} if self.nested else set())
-        self.table = _Table(path, "events", log, schema.id_column, ("type", "at"), columns,
+        self.table = TableReader(path, "events", log, schema.id_column, ("type", "at"), columns,
                             {"type", "at", *(p for p, t in self.props.items() if t in ("string", "datetime"))},
                             lead=lead)
 
@@ -88,7 +89,7 @@ class _EventReader:
         for batch in self.table:
             yield self.convert(batch)
 
-    def convert(self, batch: _Batch) -> tuple[list, set, EventColumns]:
+    def convert(self, batch: Batch) -> tuple[list, set, EventColumns]:
         """(problems, indices of the rows left out, the kept rows' columns)."""
         table, specs = self.table, self.specs
         with gc_paused():
@@ -99,7 +100,7 @@ class _EventReader:
             seen = [name.strip() for name in types.dictionary.to_pylist()]   # trim the few distinct values
             names = [name if name in specs else None for name in seen]
             at, at_bad = table.col(batch, "at", "datetime")
-            at = _epoch(at)
+            at = epoch_seconds(at)
             typed = pc.is_in(types.indices, pa.array([k for k, name in enumerate(names) if name], pa.int32()))
             keep = pc.and_(pc.and_(pc.is_valid(ids), pc.fill_null(typed, False)), pc.is_valid(at))
             dropped = set(pc.indices_nonzero(pc.invert(keep)).to_pylist())
@@ -125,7 +126,7 @@ class _EventReader:
                 properties = {key: values.filter(keep) for key, values in properties.items()}
             return problems, dropped, EventColumns(batch, pc.indices_nonzero(keep), ids, codes, at, properties)
 
-    def _properties(self, batch: _Batch, problems: list, names: list, objects: dict, codes: pa.Array) -> dict:
+    def _properties(self, batch: Batch, problems: list, names: list, objects: dict, codes: pa.Array) -> dict:
         """Every property of the types in the batch, typed; a bad cell is a problem only in a row
         whose type declares the property."""
         typed: dict = {}
@@ -192,7 +193,7 @@ def _event_objects(columns: EventColumns, names: tuple, specs: dict) -> list[Eve
             for k, (code, _) in enumerate(members):
                 lookup[code] = k
             which = pa.array(lookup, pa.int32()).take(codes)
-            values = _python(pc.choose(which, *(columns.properties[key] for _, key in members)), ftype)
+            values = python_values(pc.choose(which, *(columns.properties[key] for _, key in members)), ftype)
             if len(by_ftype) == 1:
                 slot = values
             else:   # one slot holding several types: rare, so a Python loop
@@ -227,16 +228,16 @@ def _object_fields(col, n: int, problems: list) -> dict:
     return fields
 
 
-def _property(table: _Table, batch: _Batch, objects: dict, prop: str, ftype: str, missing: tuple = ()):
+def _property(table: TableReader, batch: Batch, objects: dict, prop: str, ftype: str, missing: tuple = ()):
     """A property typed from its top-level column and its `properties` key; a set key wins;
     `missing`: the property's placeholder texts."""
     inside = without_placeholders(objects.get(prop), missing)
     if inside is None:
         return table.col(batch, prop, ftype, missing=missing)
-    values, bad = _convert(inside, ftype)
+    values, bad = convert_column(inside, ftype)
     if prop not in batch.cols:
         return values, bad
     top, top_bad = table.col(batch, prop, ftype, missing=missing)
-    present = _present(inside)
+    present = present_mask(inside)
     given = present.to_pylist()
     return pc.if_else(present, values, top), {**{i: r for i, r in top_bad.items() if not given[i]}, **bad}

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from .convert import show_value
 from .csvfile import read_csv
 from .problems import TableError
-from .rawbatch import Batch as _Batch
+from .rawbatch import Batch
 
 TABLES = ("leads", "events", "outcomes", "changes")
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
@@ -70,7 +70,7 @@ def find_history_tables(folder: str, required: tuple[str, ...] = ("leads", "even
 _JSON_BLOCK, _PARQUET_ROWS = 1 << 22, 1 << 16   # bytes, rows
 
 
-def _open(path, known: set, text: set) -> tuple[list[str] | None, Iterator[_Batch]]:
+def open_table(path, known: set, text: set) -> tuple[list[str] | None, Iterator[Batch]]:
     """The file's column names (None for JSONL: they vary by line) and its batches. Parquet
     reads only the `known` columns; JSONL reads the `text` columns as text (no timestamp guessing)."""
     fmt = table_format(path)
@@ -106,25 +106,25 @@ def _refuse_repeated_columns(path: str, names: list[str]) -> None:
         first[name] = number
 
 
-def _parquet(file: pq.ParquetFile, columns: list[str]) -> Iterator[_Batch]:
+def _parquet(file: pq.ParquetFile, columns: list[str]) -> Iterator[Batch]:
     start = 0
     for batch in file.iter_batches(batch_size=_PARQUET_ROWS, columns=columns):
-        yield _Batch(dict(zip(batch.schema.names, batch.columns)), batch.num_rows,
+        yield Batch(dict(zip(batch.schema.names, batch.columns)), batch.num_rows,
                      lambda i, start=start: start + i + 1, [])
         start += batch.num_rows
 
 
-def _arrow(table: pa.Table, known: set) -> Iterator[_Batch]:
+def _arrow(table: pa.Table, known: set) -> Iterator[Batch]:
     """A table's batches, its decimals as floats (the typing reads float64, not Python Decimals)."""
     start = 0
     for batch in table.select([name for name in table.column_names if name in known]).to_batches(_PARQUET_ROWS):
         cols = {name: pc.cast(col, pa.float64()) if pa.types.is_decimal(col.type) else col
                 for name, col in zip(batch.schema.names, batch.columns)}
-        yield _Batch(cols, batch.num_rows, lambda i, start=start: start + i + 1, [])
+        yield Batch(cols, batch.num_rows, lambda i, start=start: start + i + 1, [])
         start += batch.num_rows
 
 
-def _jsonl(path: str, text: pa.Schema) -> Iterator[_Batch]:
+def _jsonl(path: str, text: pa.Schema) -> Iterator[Batch]:
     with open(path, "rb") as file:
         line, carry = 1, file.read(3).removeprefix(b"\xef\xbb\xbf")   # a byte-order mark is not JSON
         while True:
@@ -172,7 +172,7 @@ def _depth(text: bytes) -> int:
     return int(np.cumsum(steps).max(initial=0))
 
 
-def _json_block(data: bytes, line: int, text: pa.Schema) -> _Batch:
+def _json_block(data: bytes, line: int, text: pa.Schema) -> Batch:
     lines = data.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
@@ -192,7 +192,7 @@ def _json_block(data: bytes, line: int, text: pa.Schema) -> _Batch:
             rows = [line + k for k, text in enumerate(lines) if text.strip()]
         if rows is None or len(rows) == table.num_rows:
             cols = {name: col.combine_chunks() for name, col in zip(table.column_names, table.columns)}
-            return _Batch(cols, table.num_rows, (lambda i: line + i) if rows is None else rows.__getitem__, pre)
+            return Batch(cols, table.num_rows, (lambda i: line + i) if rows is None else rows.__getitem__, pre)
     except (pa.ArrowInvalid, UnicodeDecodeError):
         pass   # a malformed line, a key whose kind changes between lines, a lone surrogate, a key not UTF-8
     objects, rows = [], []
@@ -210,14 +210,14 @@ def _json_block(data: bytes, line: int, text: pa.Schema) -> _Batch:
         objects.append(value)
         rows.append(line + k)
     names = dict.fromkeys(key for obj in objects for key in obj)
-    return _Batch({name: [obj.get(name) for obj in objects] for name in names}, len(objects),
+    return Batch({name: [obj.get(name) for obj in objects] for name in names}, len(objects),
                   rows.__getitem__, pre)
 
 
 _END = object()
 
 
-def _prefetch(path: str, batches: Iterator[_Batch], depth: int = 2) -> Iterator[_Batch]:
+def prefetch(path: str, batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
     """Read and parse the next batches in a thread while the caller's thread turns the previous
     ones into rows: pyarrow releases the GIL while it parses. (Only parsing: Python work in
     this thread would wait for the GIL after every call and fall behind.)"""

@@ -28,8 +28,8 @@ from ..dsl.checker import CheckedRuleset
 from ..dsl.diagnostics import Diagnostic, Span, make
 from ..dsl.expressions import suggest
 from ..dsl.schema import FieldSpec
+from ..dsl.yamlio import Origin, YamlList, YamlMap
 from ..semantics import UNIT_SECONDS as LANGUAGE_UNITS
-from ..yamlio import Origin, YamlList, YamlMap
 from .model import (DEFAULT_TOLERANCE, Case, CaseFile, FiringExpectation, OutcomeExpectation,
                     ScoreExpectation)
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ..cache import valid_yaml
 from ..dsl.diagnostics import Diagnostic, Span, make
+from ..dsl.yamlio import YamlMap, load_yaml
 from ..loader import read_text
-from ..yamlio import YamlMap, load_yaml
 
 TEST_SUFFIX = ".test.yaml"
 
@@ -53,7 +54,7 @@ def read_test_file(path: str) -> ReadTestFile:
     text, problem = read_text(path, path)
     if problem is not None:
         return ReadTestFile(path, None, "", [problem])
-    data, diagnostics = load_yaml(text, path, test_format())
+    data, diagnostics = load_yaml(text, path, test_format(), valid_yaml())
     return ReadTestFile(path, data if isinstance(data, YamlMap) else None, text, diagnostics)
 
 

@@ -33,17 +33,14 @@ remember where each entry came from (`Origin`), so callers can point at values.
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
-import os
 import re
 from dataclasses import dataclass
 
 import yaml
 
-from leadscore.cache import cache_dir
+from leadscore.cache import ValidYaml
 from leadscore.dsl.diagnostics import Diagnostic, Span, make, sort_key
-from leadscore.yaml_words import TYPE_SYNONYMS, plain_yaml_error
+from leadscore.dsl.yaml_words import TYPE_SYNONYMS, plain_yaml_error
 
 _Y = "tag:yaml.org,2002:"
 _TEXT_TAGS = {_Y + "str", _Y + "timestamp", _Y + "value"}  # `=` resolves to !!value
@@ -95,8 +92,10 @@ def locate(root: object, path: tuple) -> Origin | None:
     return origin
 
 
-def load_yaml(text: str, file: str, json_schema: dict) -> tuple[object | None, list[Diagnostic]]:
-    """Parse `text` and validate it against `json_schema` (draft 2020-12).
+def load_yaml(text: str, file: str, json_schema: dict, valid: ValidYaml | None = None
+              ) -> tuple[object | None, list[Diagnostic]]:
+    """Parse `text` and validate it against `json_schema` (draft 2020-12); `valid`, when the
+    caller has one, skips validating a text found valid before and records a new one.
 
     Returns the data (None when the YAML cannot be read at all) and every
     diagnostic, sorted by position. Data is returned even when it fails
@@ -129,7 +128,7 @@ def load_yaml(text: str, file: str, json_schema: dict) -> tuple[object | None, l
     data = builder.value(root, (), 0)
     diags += builder.diags
     try:
-        errors = _validation_errors(data, text, json_schema, clean=not diags)
+        errors = _validation_errors(data, text, json_schema, valid if not diags else None)
     except RecursionError:
         errors = []
         diags.append(make("LS601", "the file is nested too deeply to check", Span.point(file, 1, 1)))
@@ -245,29 +244,20 @@ def _property_schemas(schemas: list[dict], key: str) -> list:
     return found
 
 
-def _validation_errors(data: object, text: str, json_schema: dict, clean: bool) -> list:
+def _validation_errors(data: object, text: str, json_schema: dict, valid: ValidYaml | None) -> list:
     """jsonschema's errors for `data` (read from `text`).
 
     Importing jsonschema costs about a third of `leadscore check`'s start-up,
     and CI checks the same schema files on every run; so a text once found
-    valid is remembered by a hash of the text and the JSON Schema, and not
-    validated again (the data is a function of both)."""
-    key = hashlib.sha256(json.dumps(json_schema, sort_keys=True).encode("utf-8")
-                         + b"\0" + text.encode("utf-8", "surrogatepass")).hexdigest()
-    folder = cache_dir()
-    marker = os.path.join(folder, "valid-yaml", key) if folder else None
-    if clean and marker and os.path.exists(marker):
+    valid is remembered in `valid` and not validated again."""
+    key = valid.key(text, json_schema) if valid is not None else None
+    if key is not None and valid.known(key):
         return []
     import jsonschema
 
     errors = list(jsonschema.Draft202012Validator(json_schema).iter_errors(data))
-    if clean and marker and not errors:
-        try:
-            os.makedirs(os.path.dirname(marker), exist_ok=True)
-            with open(marker, "w", encoding="utf-8"):
-                pass
-        except OSError:
-            pass  # not remembering only costs the time saved
+    if key is not None and not errors:
+        valid.remember(key)
     return errors
 
 
