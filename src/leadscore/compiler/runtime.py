@@ -23,7 +23,8 @@ DAY = 86400.0
 
 
 class InputError(ValueError):
-    """A lead, event or instant given to the API that cannot be used."""
+    """A lead, event or instant given to the API that cannot be used; with `strict=True`, also
+    a value the lenient scorer would read as missing or ignore (the message names it)."""
 
 
 # --- instants -------------------------------------------------------------------
@@ -134,6 +135,8 @@ def _from_text(text: str, kind: str) -> Any:
 def prepare_fields(lead: Mapping[str, Any], types: Mapping[str, str],
                    missing: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
     """`missing`: per field, the texts that mean no value (the schema's `missing:`)."""
+    if type(lead) is not dict and not isinstance(lead, Mapping):
+        raise InputError(f"a lead must be a mapping of field names to values, not {_kind_of(lead)}")
     if not missing:
         return {name: normalise_value(lead.get(name), kind) for name, kind in types.items()}
     return {name: normalise_value(placeholder_is_none(lead.get(name), missing.get(name)), kind)
@@ -165,26 +168,45 @@ def prepare_events(events: Iterable[Any], property_types: Mapping[str, Mapping[s
         seen = {}
     elif len(seen) > MEMO_LIMIT:
         seen.clear()
+    if events is None or type(events) is not list and isinstance(events, (str, bytes, Mapping)):
+        raise InputError(f"a lead's events must be a list of event mappings, not {_kind_of(events)}")
+    if until is None:
+        until = math.inf
+    # Per type: its group's append and the properties to normalise (None: none are read, as
+    # with a scorer's PROPERTIES_READ, so the event carries an empty dict): one lookup an event.
+    slots = {name: (grouped[name].append, types or None) for name, types in property_types.items()}
     for raw in events:
-        kind = raw.get("type")
-        types = property_types.get(kind)
-        if types is None:
+        # Subscripts, not .get: this loop runs for every event the API is given.
+        try:
+            append, types = slots[raw["type"]]
+        except KeyError:   # no type, or one the schema does not declare: skipped
             continue
-        at = raw.get("at")
+        except TypeError:   # not a mapping, or an unhashable type
+            raise InputError(f"an event must be a mapping with a text type, a time and properties, "
+                             f"not {_kind_of(raw)}") from None
+        try:
+            at = raw["at"]
+        except KeyError:
+            at = None
         at = at.timestamp() if type(at) is datetime and at.tzinfo is not None else to_epoch(at, "an event time")
-        if until is not None and at > until:
+        if at > until:
             continue
+        if types is None:
+            append((at, _NONE))
+            continue
+        kind = raw["type"]
         properties = raw.get("properties") or _NONE
+        if type(properties) is not dict and not isinstance(properties, Mapping):
+            raise InputError(f"the properties of a {kind!r} event must be a mapping, not {_kind_of(properties)}")
         values = (kind, tuple(map(properties.get, types)))
-        placeholders = missing.get(kind) if missing else None
         try:
             prepared = seen.get(values)
         except TypeError:   # a list value: not hashable, normalised each time
-            prepared = _properties(properties, types, placeholders)
+            prepared = _properties(properties, types, missing.get(kind) if missing else None)
         else:
             if prepared is None:
-                prepared = seen[values] = _properties(properties, types, placeholders)
-        grouped[kind].append((at, prepared))
+                prepared = seen[values] = _properties(properties, types, missing.get(kind) if missing else None)
+        append((at, prepared))
     for group in grouped.values():
         if len(group) > 1:
             group.sort(key=_time_of)  # stable: ties keep input order
@@ -201,6 +223,70 @@ def _properties(properties: Mapping[str, Any], types: Mapping[str, str],
 
 _NONE: Mapping[str, Any] = {}
 _time_of = itemgetter(0)
+
+
+def _kind_of(value: Any) -> str:
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+# --- strict input -----------------------------------------------------------------------
+
+def check_strict(lead: Any, events: Any, field_types: Mapping[str, str],
+                 property_types: Mapping[str, Mapping[str, str]],
+                 field_values: Mapping[str, tuple[str, ...]],
+                 property_values: Mapping[str, Mapping[str, tuple[str, ...]]],
+                 field_missing: Mapping[str, tuple[str, ...]],
+                 property_missing: Mapping[str, Mapping[str, tuple[str, ...]]]) -> None:
+    """`strict=True`: raise InputError, naming it, for the first unknown field, unknown event
+    type or property, value of the wrong type or enum value the schema does not declare. A value
+    of the wrong type is one the lenient scorer would read as missing (None, an empty text and a
+    `missing:` placeholder are missing values, never errors)."""
+    if type(lead) is not dict and not isinstance(lead, Mapping):
+        raise InputError(f"a lead must be a mapping of field names to values, not {_kind_of(lead)}")
+    for name, value in lead.items():
+        kind = field_types.get(name)
+        if kind is None:
+            raise InputError(f"unknown field {name!r}: the schema declares {_names(field_types)}")
+        _check_value(value, kind, field_values.get(name), field_missing.get(name), f"field {name!r}")
+    if events is None or isinstance(events, (str, bytes, Mapping)):
+        raise InputError(f"a lead's events must be a list of event mappings, not {_kind_of(events)}")
+    for raw in events:
+        if not isinstance(raw, Mapping):
+            raise InputError(f"an event must be a mapping with type, at and properties, not {_kind_of(raw)}")
+        kind = raw.get("type")
+        types = property_types.get(kind)
+        if types is None:
+            raise InputError(f"unknown event type {kind!r}: the schema declares {_names(property_types)}")
+        properties = raw.get("properties") or {}
+        if not isinstance(properties, Mapping):
+            raise InputError(f"the properties of a {kind!r} event must be a mapping, not {_kind_of(properties)}")
+        values, missing = property_values.get(kind, {}), property_missing.get(kind, {})
+        for name, value in properties.items():
+            if name not in types:
+                raise InputError(f"unknown property {name!r} of event type {kind!r}: "
+                                 f"the schema declares {_names(types)}")
+            _check_value(value, types[name], values.get(name), missing.get(name),
+                         f"property {name!r} of a {kind!r} event")
+
+
+def _check_value(value: Any, kind: str, allowed: tuple[str, ...] | None,
+                 placeholders: tuple[str, ...] | None, what: str) -> None:
+    if value is None or placeholder_is_none(value, placeholders) is None:
+        return
+    if isinstance(value, str) and not value.strip():
+        return
+    normal = normalise_value(value, kind)
+    if normal is None:
+        raise InputError(f"{what}: {value!r} is not a {kind}")
+    if allowed is not None:
+        for item in (normal if kind == "list" else (normal,)):
+            if item not in allowed:
+                raise InputError(f"{what}: {item!r} is not one of its declared values {_names(allowed)}")
+
+
+def _names(names: Iterable[str]) -> str:
+    shown = [repr(n) for n in names]
+    return ", ".join(shown) if shown else "none"
 
 
 # --- decay and calendar ----------------------------------------------------------------
@@ -243,7 +329,10 @@ def compile_pattern(pattern: str, flags: str = ""):
     """An RE2 regex: linear time whatever the pattern, so an untrusted rule
     file cannot stall a scorer with catastrophic backtracking. Imported here
     so a scorer without `matches` needs nothing beyond the standard library."""
-    import re2
+    try:
+        import re2
+    except ImportError:
+        raise ImportError("this scorer uses `matches`, which needs RE2: pip install google-re2") from None
 
     options = re2.Options()
     options.log_errors = False  # RE2 would print every bad pattern to stderr
