@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import leadscore
 from leadscore.cli import main
+from leadscore.compiler import runtime as rt
 from leadscore.compiler.python import constant_identifier
 from scoring_helpers import AS_OF, ago, build, event
 
@@ -190,3 +191,38 @@ def test_a_constant_name_becomes_a_safe_unused_identifier(name, taken):
     assert identifier.isidentifier() and identifier.isascii() and not keyword.iskeyword(identifier)
     assert identifier not in before and not identifier.startswith("_") and identifier in taken
     assert identifier not in {"DAY", "SCORES", "RULESET", "FIELD_TYPES", "MEMO_LIMIT"}
+
+
+# --- the fast paths give what the general normaliser gives --------------------------------
+
+VALUES = st.one_of(
+    st.none(), st.text(max_size=6), st.sampled_from(["", " ", "yes", "1", "2026-01-02", "n/a", "Software"]),
+    st.floats(allow_nan=True, allow_infinity=True), st.integers(), st.booleans(),
+    st.datetimes(timezones=st.none() | st.just(AS_OF.tzinfo)),
+    st.lists(st.one_of(st.none(), st.text(max_size=4), st.integers()), max_size=3),
+)
+
+
+@pytest.fixture(scope="module")
+def scorer_namespace(ruleset):
+    scorer = ruleset.compile()
+    namespace: dict = {}
+    exec(compile(scorer.source, "<scorer>", "exec"), namespace)
+    return scorer, namespace
+
+
+@given(lead=st.dictionaries(st.sampled_from(["industry", "employees", "title", "email", "tech", "created_at",
+                                             "has_budget", "unknown"]), VALUES))
+def test_the_generated_lead_preparation_agrees_with_the_runtime(scorer_namespace, lead):
+    scorer, namespace = scorer_namespace
+    assert namespace["prepare_lead"](lead) == rt.prepare_fields(lead, scorer.field_types, scorer.field_missing)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_equal_property_values_of_different_types_are_not_confused(tmp_path, backend):
+    # True, 1 and 1.0 are equal dict keys; as text they are "true", "1" and "1".
+    scorer = build(tmp_path, 'score s {\n  ones: +1 per page_view where url == "1"\n}').compile(backend)
+    events = [event("page_view", ago(days=1), url=True), event("page_view", ago(days=2), url=1),
+              event("page_view", ago(days=3), url=1.0)]
+    assert scorer.score({}, events, AS_OF).scores["s"] == 2.0
+    assert scorer.score({}, events[::-1], AS_OF).scores["s"] == 2.0

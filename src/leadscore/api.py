@@ -132,6 +132,7 @@ class Scorer:
         self.property_types: Mapping[str, Mapping[str, str]] = module.PROPERTY_TYPES
         self.field_missing: Mapping[str, tuple[str, ...]] = module.FIELD_MISSING
         self.property_missing: Mapping[str, Mapping[str, tuple[str, ...]]] = module.PROPERTY_MISSING
+        self._prepare_fields: Callable = module.prepare_lead
         self._read: Mapping[str, Mapping[str, str]] = module.PROPERTIES_READ
         self._strict = (module.FIELD_VALUES, module.PROPERTY_VALUES)
         self._seen: dict = {}   # normalised event properties, shared across calls (runtime.prepare_events)
@@ -146,7 +147,7 @@ class Scorer:
             self._check(lead, events)
         # Only the event properties the rules read are normalised (PROPERTIES_READ).
         scores, thresholds, segments, reasons = self.evaluate_prepared(
-            rt.prepare_fields(lead, self.field_types, self.field_missing),
+            self._prepare_fields(lead),
             rt.prepare_events(events, self._read, instant, self._seen, self.property_missing),
             instant, explain)
         return rt.Result(dict(zip(self.scores, scores)), dict(zip(self.thresholds, thresholds)),

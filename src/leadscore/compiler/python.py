@@ -237,12 +237,45 @@ class _Generator:
         out.emit(1, f"return {_tuple(self.scores)}, {_tuple(self.thresholds)}, {_tuple(self.segments)}, R")
         out.emit(0, "")
         out.emit(0, "")
+        out.lines.extend(self._prepare_fields().lines)
+        out.emit(0, "")
+        out.emit(0, "")
         out.lines.extend(_SCORE_FUNCTIONS.splitlines())
         if atoms is not None:
             out.emit(0, "")
             out.emit(0, "")
             out.lines.extend(atoms.lines)
         return GeneratedModule("\n".join(out.lines) + "\n", program.file)
+
+    def _prepare_fields(self) -> _Lines:
+        """`prepare_lead(lead)`: runtime.prepare_fields specialised to this schema. A value
+        already of its field's type is taken as it is; any other goes through normalise_value."""
+        program, out = self.program, _Lines()
+        out.emit(0, "def prepare_lead(lead):")
+        out.emit(1, '"""The lead\'s fields in the runtime\'s representation (as runtime.prepare_fields)."""')
+        out.emit(1, "if type(lead) is not dict and not isinstance(lead, _rt.Mapping):")
+        out.emit(2, "return _rt.prepare_fields(lead, FIELD_TYPES)  # raises InputError")
+        out.emit(1, "get = lead.get")
+        values = []
+        for i, (name, kind) in enumerate(program.field_types.items()):
+            v, placeholders = f"v{i}", program.field_missing.get(name)
+            if placeholders:
+                out.emit(1, f"{v} = _rt.normalise_value(_rt.placeholder_is_none(get({name!r}), "
+                            f"{placeholders!r}), {kind!r})")
+            else:
+                out.emit(1, f"{v} = get({name!r})")
+                fast = _FAST_PATHS.get(kind)
+                if fast is not None:
+                    out.emit(1, f"if not ({fast.format(v=v)}):")
+                    out.emit(2, f"{v} = _rt.normalise_value({v}, {kind!r})")
+                elif kind == "datetime":
+                    out.emit(1, f"{v} = {v}.timestamp() if type({v}) is _rt.datetime and {v}.tzinfo is not None "
+                                f"else _rt.normalise_value({v}, {kind!r})")
+                else:
+                    out.emit(1, f"{v} = _rt.normalise_value({v}, {kind!r})")
+            values.append(f"{name!r}: {v}")
+        out.emit(1, "return {" + ", ".join(values) + "}")
+        return out
 
     # --- scores --------------------------------------------------------------------
 
@@ -564,6 +597,14 @@ class _Generator:
         return result, missing
 
 
+# Per field type: a test true of a value the runtime would return unchanged (None included).
+_FAST_PATHS = {
+    "string": "{v} is None or type({v}) is str and {v}",
+    "number": "{v} is None or type({v}) is float and {v} - {v} == 0.0",   # inf and NaN fail it
+    "boolean": "{v} is None or type({v}) is bool",
+}
+
+
 def _number(value: float) -> str:
     return f"({value!r})" if value < 0 else repr(value)
 
@@ -582,7 +623,7 @@ _SCORE_FUNCTIONS = '''def score(lead, events, as_of, *, explain=True, strict=Fal
     if strict:
         _rt.check_strict(lead, events, FIELD_TYPES, PROPERTY_TYPES, FIELD_VALUES, PROPERTY_VALUES,
                          FIELD_MISSING, PROPERTY_MISSING)
-    F = _rt.prepare_fields(lead, FIELD_TYPES, FIELD_MISSING)
+    F = prepare_lead(lead)
     G = _rt.prepare_events(events, PROPERTIES_READ, T, _SEEN, PROPERTY_MISSING)
     scores, thresholds, segments, reasons = evaluate(F, G, T, explain)
     return _rt.Result(dict(zip(SCORES, scores)), dict(zip(THRESHOLDS, thresholds)),

@@ -160,25 +160,32 @@ def prepare_events(events: Iterable[Any], property_types: Mapping[str, Mapping[s
     input order), without those after `until`. Events of types the schema
     does not declare are ignored, as `leadscore score` counts and skips them.
     `missing`: per event type and property, the texts that mean no value."""
-    grouped: dict[str, list[Event]] = {name: [] for name in property_types}
-    # Property values repeat (pages, campaigns): each distinct set is normalised once (per
-    # call, or across calls in `seen`, a memo of these property types kept by the caller), and
-    # events with equal values share one read-only dict.
-    if seen is None:
-        seen = {}
-    elif len(seen) > MEMO_LIMIT:
-        seen.clear()
     if events is None or type(events) is not list and isinstance(events, (str, bytes, Mapping)):
         raise InputError(f"a lead's events must be a list of event mappings, not {_kind_of(events)}")
-    if until is None:
-        until = math.inf
-    # Per type: its group's append and the properties to normalise (None: none are read, as
-    # with a scorer's PROPERTIES_READ, so the event carries an empty dict): one lookup an event.
-    slots = {name: (grouped[name].append, types or None) for name, types in property_types.items()}
+    grouped: dict[str, list[Event]] = {name: [] for name in property_types}
+    until = math.inf if until is None else until
+    # Property values repeat (pages, campaigns): each distinct set is normalised once (per call,
+    # or across calls in `seen`, a memo per event type kept by the caller), and events with equal
+    # values share one read-only dict. Per type: its group's append, and what reading its
+    # properties needs (None: no property is read, as with a scorer's PROPERTIES_READ, and the
+    # event carries an empty dict); one lookup an event.
+    if seen is None:
+        seen = {}
+    slots = {}
+    for name, types in property_types.items():
+        if not types:
+            slots[name] = (grouped[name].append, None)
+            continue
+        memo = seen.get(name)
+        if memo is None or len(memo) > MEMO_LIMIT:
+            memo = seen[name] = {}
+        names = tuple(types)
+        slots[name] = (grouped[name].append, (names[0] if len(names) == 1 else None, names, types, memo,
+                                              missing.get(name) if missing else None))
     for raw in events:
         # Subscripts, not .get: this loop runs for every event the API is given.
         try:
-            append, types = slots[raw["type"]]
+            append, reading = slots[raw["type"]]
         except KeyError:   # no type, or one the schema does not declare: skipped
             continue
         except TypeError:   # not a mapping, or an unhashable type
@@ -191,21 +198,29 @@ def prepare_events(events: Iterable[Any], property_types: Mapping[str, Mapping[s
         at = at.timestamp() if type(at) is datetime and at.tzinfo is not None else to_epoch(at, "an event time")
         if at > until:
             continue
-        if types is None:
+        if reading is None:
             append((at, _NONE))
             continue
-        kind = raw["type"]
+        only, names, types, memo, placeholders = reading
         properties = raw.get("properties") or _NONE
         if type(properties) is not dict and not isinstance(properties, Mapping):
-            raise InputError(f"the properties of a {kind!r} event must be a mapping, not {_kind_of(properties)}")
-        values = (kind, tuple(map(properties.get, types)))
+            raise InputError(f"the properties of a {raw['type']!r} event must be a mapping, "
+                             f"not {_kind_of(properties)}")
+        # The key holds the values' types too: True, 1 and 1.0 are equal keys but "true", "1", "1".
+        if only is not None:
+            key = properties.get(only)
+            if type(key) is not str:
+                key = (key, type(key))
+        else:
+            key = tuple(map(properties.get, names))
+            key = (key, tuple(map(type, key)))
         try:
-            prepared = seen.get(values)
+            prepared = memo.get(key)
         except TypeError:   # a list value: not hashable, normalised each time
-            prepared = _properties(properties, types, missing.get(kind) if missing else None)
+            prepared = _properties(properties, types, placeholders)
         else:
             if prepared is None:
-                prepared = seen[values] = _properties(properties, types, missing.get(kind) if missing else None)
+                prepared = memo[key] = _properties(properties, types, placeholders)
         append((at, prepared))
     for group in grouped.values():
         if len(group) > 1:
