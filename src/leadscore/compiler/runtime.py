@@ -165,27 +165,20 @@ def prepare_events(events: Iterable[Any], property_types: Mapping[str, Mapping[s
     grouped: dict[str, list[Event]] = {name: [] for name in property_types}
     until = math.inf if until is None else until
     # Property values repeat (pages, campaigns): each distinct set is normalised once (per call,
-    # or across calls in `seen`, a memo per event type kept by the caller), and events with equal
-    # values share one read-only dict. Per type: its group's append, and what reading its
+    # or across calls in `seen`, kept by the caller for these property types), and events with
+    # equal values share one read-only dict. The plan says, per type, what reading its
     # properties needs (None: no property is read, as with a scorer's PROPERTIES_READ, and the
-    # event carries an empty dict); one lookup an event.
-    if seen is None:
-        seen = {}
-    slots = {}
-    for name, types in property_types.items():
-        if not types:
-            slots[name] = (grouped[name].append, None)
-            continue
-        memo = seen.get(name)
-        if memo is None or len(memo) > MEMO_LIMIT:
-            memo = seen[name] = {}
-        names = tuple(types)
-        slots[name] = (grouped[name].append, (names[0] if len(names) == 1 else None, names, types, memo,
-                                              missing.get(name) if missing else None))
+    # event carries an empty dict); it is kept in `seen` too.
+    plan = seen.get(_PLAN) if seen is not None else None
+    if plan is None:
+        plan = _plan(property_types, missing)
+        if seen is not None:
+            seen[_PLAN] = plan
     for raw in events:
         # Subscripts, not .get: this loop runs for every event the API is given.
         try:
-            append, reading = slots[raw["type"]]
+            kind = raw["type"]
+            reading = plan[kind]
         except KeyError:   # no type, or one the schema does not declare: skipped
             continue
         except TypeError:   # not a mapping, or an unhashable type
@@ -199,12 +192,12 @@ def prepare_events(events: Iterable[Any], property_types: Mapping[str, Mapping[s
         if at > until:
             continue
         if reading is None:
-            append((at, _NONE))
+            grouped[kind].append((at, _NONE))
             continue
         only, names, types, memo, placeholders = reading
         properties = raw.get("properties") or _NONE
         if type(properties) is not dict and not isinstance(properties, Mapping):
-            raise InputError(f"the properties of a {raw['type']!r} event must be a mapping, "
+            raise InputError(f"the properties of a {kind!r} event must be a mapping, "
                              f"not {_kind_of(properties)}")
         # The key holds the values' types too: True, 1 and 1.0 are equal keys but "true", "1", "1".
         if only is not None:
@@ -220,12 +213,29 @@ def prepare_events(events: Iterable[Any], property_types: Mapping[str, Mapping[s
             prepared = _properties(properties, types, placeholders)
         else:
             if prepared is None:
+                if len(memo) >= MEMO_LIMIT:   # unique values: bound the memory
+                    memo.clear()
                 prepared = memo[key] = _properties(properties, types, placeholders)
-        append((at, prepared))
+        grouped[kind].append((at, prepared))
     for group in grouped.values():
         if len(group) > 1:
             group.sort(key=_time_of)  # stable: ties keep input order
     return grouped
+
+
+_PLAN = ("plan",)   # the key of the plan in a `seen` memo (event types are texts)
+
+
+def _plan(property_types: Mapping[str, Mapping[str, str]],
+          missing: Mapping[str, Mapping[str, tuple[str, ...]]] | None) -> dict[str, tuple | None]:
+    """Per event type: None when no property is read, else (the only property's name or None,
+    the names, their types, a memo of normalised values, the `missing:` texts)."""
+    plan: dict[str, tuple | None] = {}
+    for name, types in property_types.items():
+        names = tuple(types)
+        plan[name] = (names[0] if len(names) == 1 else None, names, types, {},
+                      missing.get(name) if missing else None) if names else None
+    return plan
 
 
 def _properties(properties: Mapping[str, Any], types: Mapping[str, str],
