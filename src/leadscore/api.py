@@ -133,6 +133,7 @@ class Scorer:
         self.field_missing: Mapping[str, tuple[str, ...]] = module.FIELD_MISSING
         self.property_missing: Mapping[str, Mapping[str, tuple[str, ...]]] = module.PROPERTY_MISSING
         self._prepare_fields: Callable = module.prepare_lead
+        self._to_result: Callable = module.to_result
         self._read: Mapping[str, Mapping[str, str]] = module.PROPERTIES_READ
         self._strict = (module.FIELD_VALUES, module.PROPERTY_VALUES)
         self._seen: dict = {}   # normalised event properties, shared across calls (runtime.prepare_events)
@@ -146,13 +147,10 @@ class Scorer:
         if strict:
             self._check(lead, events)
         # Only the event properties the rules read are normalised (PROPERTIES_READ).
-        scores, thresholds, segments, reasons = self.evaluate_prepared(
+        return self._to_result(*self.evaluate_prepared(
             self._prepare_fields(lead),
             rt.prepare_events(events, self._read, instant, self._seen, self.property_missing),
-            instant, explain)
-        return rt.Result(dict(zip(self.scores, scores)), dict(zip(self.thresholds, thresholds)),
-                         dict(zip(self.segments, segments)),
-                         tuple(rt.Reason(*r) for r in reasons) if reasons else ())
+            instant, explain))
 
     def score_many(self, leads, events_by_lead=None, as_of: Any = None, *, explain: bool = False,
                    strict: bool = False):
@@ -177,7 +175,4 @@ class Scorer:
     def evaluate(self, fields: dict, grouped: dict, instant: float,
                  explain: bool = False) -> rt.Result:
         """Score prepared input (the runtime's representation)."""
-        scores, thresholds, segments, reasons = self.evaluate_prepared(fields, grouped, instant, explain)
-        return rt.Result(dict(zip(self.scores, scores)), dict(zip(self.thresholds, thresholds)),
-                         dict(zip(self.segments, segments)),
-                         tuple(rt.Reason(*r) for r in reasons) if reasons else ())
+        return self._to_result(*self.evaluate_prepared(fields, grouped, instant, explain))

@@ -237,6 +237,9 @@ class _Generator:
         out.emit(1, f"return {_tuple(self.scores)}, {_tuple(self.thresholds)}, {_tuple(self.segments)}, R")
         out.emit(0, "")
         out.emit(0, "")
+        out.lines.extend(self._to_result().lines)
+        out.emit(0, "")
+        out.emit(0, "")
         out.lines.extend(self._prepare_fields().lines)
         out.emit(0, "")
         out.emit(0, "")
@@ -246,6 +249,23 @@ class _Generator:
             out.emit(0, "")
             out.lines.extend(atoms.lines)
         return GeneratedModule("\n".join(out.lines) + "\n", program.file)
+
+    def _to_result(self) -> _Lines:
+        """`to_result(S, TH, SG, R)`: what evaluate returns as a Result (dicts written out: faster
+        than building them from the name tuples)."""
+        out = _Lines()
+        out.emit(0, "def to_result(S, TH, SG, R):")
+        out.emit(1, '"""evaluate\'s values as a Result."""')
+        parts = []
+        for names, source in ((self.scores, "S"), (self.thresholds, "TH"), (self.segments, "SG")):
+            if names:
+                out.emit(1, f"{_tuple(names)} = {source}")
+            parts.append("{" + ", ".join(f"{name!r}: {local}" for name, local in names.items()) + "}")
+        out.emit(1, f"return _rt.Result({parts[0]},")
+        out.emit(1, f"                  {parts[1]},")
+        out.emit(1, f"                  {parts[2]},")
+        out.emit(1, "                  tuple(_rt.Reason(*r) for r in R) if R else ())")
+        return out
 
     def _prepare_fields(self) -> _Lines:
         """`prepare_lead(lead)`: runtime.prepare_fields specialised to this schema. A value
@@ -625,9 +645,7 @@ _SCORE_FUNCTIONS = '''def score(lead, events, as_of, *, explain=True, strict=Fal
                          FIELD_MISSING, PROPERTY_MISSING)
     F = prepare_lead(lead)
     G = _rt.prepare_events(events, PROPERTIES_READ, T, _SEEN, PROPERTY_MISSING)
-    scores, thresholds, segments, reasons = evaluate(F, G, T, explain)
-    return _rt.Result(dict(zip(SCORES, scores)), dict(zip(THRESHOLDS, thresholds)),
-                      dict(zip(SEGMENTS, segments)), tuple(_rt.Reason(*r) for r in reasons) if reasons else ())
+    return to_result(*evaluate(F, G, T, explain))
 
 
 def score_many(leads, events_by_lead=None, as_of=None, *, explain=True, strict=False):
