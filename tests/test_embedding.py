@@ -226,3 +226,12 @@ def test_equal_property_values_of_different_types_are_not_confused(tmp_path, bac
               event("page_view", ago(days=3), url=1.0)]
     assert scorer.score({}, events, AS_OF).scores["s"] == 2.0
     assert scorer.score({}, events[::-1], AS_OF).scores["s"] == 2.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_strict_scores_events_given_as_an_iterator(ruleset, backend):
+    # strict reads the events to check them; an iterator must still be scored in full.
+    events = [event("page_view", ago(days=1), url="/pricing")]
+    scorer = ruleset.compile(backend)
+    assert scorer.score({}, iter(events), AS_OF, strict=True).scores["fit"] == 5.0
+    assert scorer.score({}, (e for e in events), AS_OF).scores["fit"] == 5.0

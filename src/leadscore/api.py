@@ -145,7 +145,7 @@ class Scorer:
         instant = as_of.timestamp() if type(as_of) is datetime and as_of.tzinfo is not None \
             else rt.to_epoch(as_of, "an as-of instant")
         if strict:
-            self._check(lead, events)
+            events = self._check(lead, events)
         # Only the event properties the rules read are normalised (PROPERTIES_READ).
         return self._to_result(*self.evaluate_prepared(
             self._prepare_fields(lead),
@@ -167,10 +167,10 @@ class Scorer:
         return {key: score(lead, events_by_lead.get(key, ()), instant, explain=explain, strict=strict)
                 for key, lead in leads.items()}
 
-    def _check(self, lead: Any, events: Any) -> None:
+    def _check(self, lead: Any, events: Any) -> list | tuple:
         field_values, property_values = self._strict
-        rt.check_strict(lead, events, self.field_types, self.property_types, field_values,
-                        property_values, self.field_missing, self.property_missing)
+        return rt.check_strict(lead, events, self.field_types, self.property_types, field_values,
+                               property_values, self.field_missing, self.property_missing)
 
     def evaluate(self, fields: dict, grouped: dict, instant: float,
                  explain: bool = False) -> rt.Result:

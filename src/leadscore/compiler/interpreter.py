@@ -43,11 +43,11 @@ class Interpreter:
               explain: bool = False, strict: bool = False) -> Result:
         if strict:
             schema = self.checked.schema
-            rt.check_strict(lead, events, self.field_types, self.property_types,
-                            {n: f.values for n, f in schema.fields.items() if f.values is not None},
-                            {n: {p: f.values for p, f in e.properties.items() if f.values is not None}
-                             for n, e in schema.events.items()},
-                            self.field_missing, self.property_missing)
+            events = rt.check_strict(lead, events, self.field_types, self.property_types,
+                                     {n: f.values for n, f in schema.fields.items() if f.values is not None},
+                                     {n: {p: f.values for p, f in e.properties.items() if f.values is not None}
+                                      for n, e in schema.events.items()},
+                                     self.field_missing, self.property_missing)
         fields = rt.prepare_fields(lead, self.field_types, self.field_missing)
         grouped = rt.prepare_events(events, self.property_types, missing=self.property_missing)
         return self.evaluate(fields, grouped, rt.to_epoch(as_of, "an as-of instant"), explain)

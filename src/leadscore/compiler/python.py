@@ -641,8 +641,8 @@ _SCORE_FUNCTIONS = '''def score(lead, events, as_of, *, explain=True, strict=Fal
     missing or skips them)."""
     T = _rt.to_epoch(as_of, 'an as-of instant')
     if strict:
-        _rt.check_strict(lead, events, FIELD_TYPES, PROPERTY_TYPES, FIELD_VALUES, PROPERTY_VALUES,
-                         FIELD_MISSING, PROPERTY_MISSING)
+        events = _rt.check_strict(lead, events, FIELD_TYPES, PROPERTY_TYPES, FIELD_VALUES, PROPERTY_VALUES,
+                                  FIELD_MISSING, PROPERTY_MISSING)
     F = prepare_lead(lead)
     G = _rt.prepare_events(events, PROPERTIES_READ, T, _SEEN, PROPERTY_MISSING)
     return to_result(*evaluate(F, G, T, explain))

@@ -261,11 +261,12 @@ def check_strict(lead: Any, events: Any, field_types: Mapping[str, str],
                  field_values: Mapping[str, tuple[str, ...]],
                  property_values: Mapping[str, Mapping[str, tuple[str, ...]]],
                  field_missing: Mapping[str, tuple[str, ...]],
-                 property_missing: Mapping[str, Mapping[str, tuple[str, ...]]]) -> None:
+                 property_missing: Mapping[str, Mapping[str, tuple[str, ...]]]) -> list | tuple:
     """`strict=True`: raise InputError, naming it, for the first unknown field, unknown event
     type or property, value of the wrong type or enum value the schema does not declare. A value
     of the wrong type is one the lenient scorer would read as missing (None, an empty text and a
-    `missing:` placeholder are missing values, never errors)."""
+    `missing:` placeholder are missing values, never errors). Returns the events, as a list when
+    they were an iterator (read once here, they are read again to be scored)."""
     if type(lead) is not dict and not isinstance(lead, Mapping):
         raise InputError(f"a lead must be a mapping of field names to values, not {_kind_of(lead)}")
     for name, value in lead.items():
@@ -275,6 +276,8 @@ def check_strict(lead: Any, events: Any, field_types: Mapping[str, str],
         _check_value(value, kind, field_values.get(name), field_missing.get(name), f"field {name!r}")
     if events is None or isinstance(events, (str, bytes, Mapping)):
         raise InputError(f"a lead's events must be a list of event mappings, not {_kind_of(events)}")
+    if not isinstance(events, (list, tuple)):
+        events = list(events)
     for raw in events:
         if not isinstance(raw, Mapping):
             raise InputError(f"an event must be a mapping with type, at and properties, not {_kind_of(raw)}")
@@ -292,6 +295,7 @@ def check_strict(lead: Any, events: Any, field_types: Mapping[str, str],
                                  f"the schema declares {_names(types)}")
             _check_value(value, types[name], values.get(name), missing.get(name),
                          f"property {name!r} of a {kind!r} event")
+    return events
 
 
 def _check_value(value: Any, kind: str, allowed: tuple[str, ...] | None,
