@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import leadscore
 from leadscore.cli import main
 from leadscore.compiler import runtime as rt
-from leadscore.compiler.python import constant_identifier
+from leadscore.compiler.entry_points import constant_identifier
 from scoring_helpers import AS_OF, ago, build, event
 
 RULES = """const `mql fit` = 40

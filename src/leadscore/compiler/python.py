@@ -14,13 +14,13 @@ strings, patterns) only ever reaches the source through `repr()`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import assert_never
 
 from .. import lower as lo
 from .. import semantics as sem
 from ..dsl.checker import CheckedRuleset
+from . import entry_points as entry
 
 
 @dataclass(frozen=True)
@@ -62,35 +62,12 @@ def standalone(generated: GeneratedModule, runtime_source: str) -> str:
     """The generated module with the runtime pasted in: needs only the
     standard library (and google-re2 when the ruleset uses `matches`)."""
     head, _, body = generated.source.partition(RUNTIME_IMPORT + "\n")
-    return (head + f"__all__ = {STANDALONE_API!r}\n\n"
+    return (head + f"__all__ = {entry.STANDALONE_API!r}\n\n"
             "import sys as _sys\n\n"
             "# --- leadscore runtime (embedded) ---\n"
             + runtime_source.replace("from __future__ import annotations\n", "")
             + "\n_rt = _sys.modules[__name__]\n"
             "# --- end of the runtime ---\n" + body)
-
-
-# What an engineer embedding a standalone module uses; the rest is its machinery.
-STANDALONE_API = ("score", "score_many", "Result", "Reason", "InputError",
-                  "RULESET", "VERSION", "SCORES", "THRESHOLDS", "SEGMENTS")
-# Module-level names a named constant must not take (the header's and the embedded runtime's).
-_TAKEN = frozenset({"RULESET", "VERSION", "SCORES", "BLOCKS", "THRESHOLDS", "SEGMENTS", "FIELD_TYPES",
-                    "PROPERTY_TYPES", "FIELD_MISSING", "PROPERTY_MISSING", "FIELD_VALUES",
-                    "PROPERTY_VALUES", "PROPERTIES_READ", "DAY", "MEMO_LIMIT", "CHAIN"})
-
-
-def constant_identifier(name: str, taken: set[str]) -> str:
-    """A module-level name for the constant `name` (`mql fit` -> MQL_FIT): ASCII letters, digits
-    and underscores only, never a name already taken; the rule file's spelling is in a comment."""
-    base = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper() or "CONSTANT"
-    if base[0].isdigit():
-        base = "C_" + base
-    candidate, number = base, 1
-    while candidate in taken or candidate in _TAKEN or candidate.startswith("_"):
-        number += 1
-        candidate = f"{base}_{number}"
-    taken.add(candidate)
-    return candidate
 
 
 class _Generator:
@@ -237,65 +214,18 @@ class _Generator:
         out.emit(1, f"return {_tuple(self.scores)}, {_tuple(self.thresholds)}, {_tuple(self.segments)}, R")
         out.emit(0, "")
         out.emit(0, "")
-        out.lines.extend(self._to_result().lines)
+        out.lines.extend(entry.to_result_source(self.scores, self.thresholds, self.segments))
         out.emit(0, "")
         out.emit(0, "")
-        out.lines.extend(self._prepare_fields().lines)
+        out.lines.extend(entry.prepare_lead_source(program.field_types, program.field_missing))
         out.emit(0, "")
         out.emit(0, "")
-        out.lines.extend(_SCORE_FUNCTIONS.splitlines())
+        out.lines.extend(entry.SCORE_FUNCTIONS.splitlines())
         if atoms is not None:
             out.emit(0, "")
             out.emit(0, "")
             out.lines.extend(atoms.lines)
         return GeneratedModule("\n".join(out.lines) + "\n", program.file)
-
-    def _to_result(self) -> _Lines:
-        """`to_result(S, TH, SG, R)`: what evaluate returns as a Result (dicts written out: faster
-        than building them from the name tuples)."""
-        out = _Lines()
-        out.emit(0, "def to_result(S, TH, SG, R):")
-        out.emit(1, '"""evaluate\'s values as a Result."""')
-        parts = []
-        for names, source in ((self.scores, "S"), (self.thresholds, "TH"), (self.segments, "SG")):
-            if names:
-                out.emit(1, f"{_tuple(names)} = {source}")
-            parts.append("{" + ", ".join(f"{name!r}: {local}" for name, local in names.items()) + "}")
-        out.emit(1, f"return _rt.Result({parts[0]},")
-        out.emit(1, f"                  {parts[1]},")
-        out.emit(1, f"                  {parts[2]},")
-        out.emit(1, "                  tuple(_rt.Reason(*r) for r in R) if R else ())")
-        return out
-
-    def _prepare_fields(self) -> _Lines:
-        """`prepare_lead(lead)`: runtime.prepare_fields specialised to this schema. A value
-        already of its field's type is taken as it is; any other goes through normalise_value."""
-        program, out = self.program, _Lines()
-        out.emit(0, "def prepare_lead(lead):")
-        out.emit(1, '"""The lead\'s fields in the runtime\'s representation (as runtime.prepare_fields)."""')
-        out.emit(1, "if type(lead) is not dict and not isinstance(lead, _rt.Mapping):")
-        out.emit(2, "return _rt.prepare_fields(lead, FIELD_TYPES)  # raises InputError")
-        out.emit(1, "get = lead.get")
-        values = []
-        for i, (name, kind) in enumerate(program.field_types.items()):
-            v, placeholders = f"v{i}", program.field_missing.get(name)
-            if placeholders:
-                out.emit(1, f"{v} = _rt.normalise_value(_rt.placeholder_is_none(get({name!r}), "
-                            f"{placeholders!r}), {kind!r})")
-            else:
-                out.emit(1, f"{v} = get({name!r})")
-                fast = _FAST_PATHS.get(kind)
-                if fast is not None:
-                    out.emit(1, f"if not ({fast.format(v=v)}):")
-                    out.emit(2, f"{v} = _rt.normalise_value({v}, {kind!r})")
-                elif kind == "datetime":
-                    out.emit(1, f"{v} = {v}.timestamp() if type({v}) is _rt.datetime and {v}.tzinfo is not None "
-                                f"else _rt.normalise_value({v}, {kind!r})")
-                else:
-                    out.emit(1, f"{v} = _rt.normalise_value({v}, {kind!r})")
-            values.append(f"{name!r}: {v}")
-        out.emit(1, "return {" + ", ".join(values) + "}")
-        return out
 
     # --- scores --------------------------------------------------------------------
 
@@ -512,7 +442,7 @@ class _Generator:
 
     def _named_constant(self, e: lo.Const) -> str:
         if e.name not in self.named:
-            identifier = constant_identifier(e.name, set(self.named.values()))
+            identifier = entry.constant_identifier(e.name, set(self.named.values()))
             self.named[e.name] = identifier
             value = e.value
             code = ("frozenset((" + "".join(self._constant(v) + ", " for v in value) + "))"
@@ -617,47 +547,9 @@ class _Generator:
         return result, missing
 
 
-# Per field type: a test true of a value the runtime would return unchanged (None included).
-_FAST_PATHS = {
-    "string": "{v} is None or type({v}) is str and {v}",
-    "number": "{v} is None or type({v}) is float and {v} - {v} == 0.0",   # inf and NaN fail it
-    "boolean": "{v} is None or type({v}) is bool",
-}
-
-
 def _number(value: float) -> str:
     return f"({value!r})" if value < 0 else repr(value)
 
 
 def _tuple(locals_: dict[str, str]) -> str:
     return "(" + "".join(v + ", " for v in locals_.values()) + ")"
-
-
-# The entry points of every generated module (a standalone one is used without leadscore).
-_SCORE_FUNCTIONS = '''def score(lead, events, as_of, *, explain=True, strict=False):
-    """Score one lead at `as_of` as docs/language.md describes; reasons unless explain=False.
-    strict=True raises InputError for an unknown field, event type or property, a value of
-    the wrong type or an enum value the schema does not declare (the default reads them as
-    missing or skips them)."""
-    T = _rt.to_epoch(as_of, 'an as-of instant')
-    if strict:
-        events = _rt.check_strict(lead, events, FIELD_TYPES, PROPERTY_TYPES, FIELD_VALUES, PROPERTY_VALUES,
-                                  FIELD_MISSING, PROPERTY_MISSING)
-    F = prepare_lead(lead)
-    G = _rt.prepare_events(events, PROPERTIES_READ, T, _SEEN, PROPERTY_MISSING)
-    return to_result(*evaluate(F, G, T, explain))
-
-
-def score_many(leads, events_by_lead=None, as_of=None, *, explain=True, strict=False):
-    """score_many(leads, events_by_lead, as_of): {lead id: result}, in the order of `leads`
-    (a mapping of lead id to lead; a lead without an entry in events_by_lead has no events).
-    score_many(pairs, as_of), with (lead, events) pairs, yields the results lazily."""
-    if as_of is None:
-        return (score(lead, events, events_by_lead, explain=explain, strict=strict) for lead, events in leads)
-    if not isinstance(leads, _rt.Mapping) or not isinstance(events_by_lead, _rt.Mapping):
-        raise _rt.InputError('score_many(leads, events_by_lead, as_of) takes two mappings keyed by lead id')
-    return {key: score(lead, events_by_lead.get(key, ()), as_of, explain=explain, strict=strict)
-            for key, lead in leads.items()}
-
-
-_SEEN = {}  # normalised event properties, shared across calls (runtime.prepare_events)'''
