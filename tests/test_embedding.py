@@ -198,6 +198,7 @@ def test_a_constant_name_becomes_a_safe_unused_identifier(name, taken):
 VALUES = st.one_of(
     st.none(), st.text(max_size=6), st.sampled_from(["", " ", "yes", "1", "2026-01-02", "n/a", "Software"]),
     st.floats(allow_nan=True, allow_infinity=True), st.integers(), st.booleans(),
+    st.sampled_from([10**308, 2 * 10**308, -(10**400), 2**53 + 1]),   # at and past the float range
     st.datetimes(timezones=st.none() | st.just(AS_OF.tzinfo)),
     st.lists(st.one_of(st.none(), st.text(max_size=4), st.integers()), max_size=3),
 )

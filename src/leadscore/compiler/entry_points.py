@@ -73,6 +73,10 @@ def prepare_lead_source(field_types: Mapping[str, str],
         if placeholders:
             lines.append(f"    {v} = _rt.normalise_value(_rt.placeholder_is_none(get({name!r}), "
                          f"{placeholders!r}), {kind!r})")
+        elif kind == "number":   # an int within the float range is the float of it
+            lines += [f"    {v} = get({name!r})", f"    if not ({fast.format(v=v)}):",
+                      f"        {v} = float({v}) if type({v}) is int and -1e308 < {v} < 1e308 "
+                      f"else _rt.normalise_value({v}, {kind!r})"]
         elif fast is not None:
             lines += [f"    {v} = get({name!r})", f"    if not ({fast.format(v=v)}):",
                       f"        {v} = _rt.normalise_value({v}, {kind!r})"]
