@@ -1,12 +1,13 @@
 """leadscore: lead scoring as code.
 
 The API is loaded on first use so that `leadscore check` starts fast:
-`leadscore.load`, `leadscore.RulesetError`, `leadscore.Ruleset`, `leadscore.Scorer`.
+`leadscore.load`, `leadscore.RulesetError`, `leadscore.Ruleset`, `leadscore.Scorer`,
+`leadscore.InputError`.
 `leadscore.__version__` is the installed package's version: pyproject.toml is the one place
 it is written.
 """
 
-_API = ("load", "RulesetError", "Ruleset", "Scorer")
+_API = ("load", "RulesetError", "Ruleset", "Scorer", "InputError")
 
 
 def __getattr__(name: str):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import linecache
 import types
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable, Hashable, Iterable, Mapping, Protocol
 
 from .compiler import runtime as rt
@@ -22,6 +23,9 @@ from .dsl.checker import CheckedRuleset
 from .dsl.diagnostics import Diagnostic, render_text
 from .loader import load_ruleset
 from .lower import ScoringProgram, lower
+
+
+InputError = rt.InputError   # a lead, event or instant that cannot be used (strict=True: or is not as declared)
 
 
 class RulesetError(Exception):
@@ -51,11 +55,11 @@ class Backend(Protocol):
     property_missing: Mapping[str, Mapping[str, tuple[str, ...]]]   # ... per event type and property
 
     def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any, *,
-              explain: bool = False) -> rt.Result: ...
+              explain: bool = False, strict: bool = False) -> rt.Result: ...
 
     def score_many(self, leads: Mapping[Hashable, Mapping[str, Any]],
                    events_by_lead: Mapping[Hashable, Iterable[Any]], as_of: Any = None, *,
-                   explain: bool = False) -> dict[Hashable, rt.Result]: ...
+                   explain: bool = False, strict: bool = False) -> dict[Hashable, rt.Result]: ...
 
     def evaluate(self, fields: dict, grouped: dict, instant: float, explain: bool = False) -> rt.Result: ...
 
@@ -133,41 +137,47 @@ class Scorer:
         self.property_types: Mapping[str, Mapping[str, str]] = module.PROPERTY_TYPES
         self.field_missing: Mapping[str, tuple[str, ...]] = module.FIELD_MISSING
         self.property_missing: Mapping[str, Mapping[str, tuple[str, ...]]] = module.PROPERTY_MISSING
+        self._prepare_fields: Callable = module.prepare_lead
+        self._to_result: Callable = module.to_result
+        self._read: Mapping[str, Mapping[str, str]] = module.PROPERTIES_READ
+        self._strict = (module.FIELD_VALUES, module.PROPERTY_VALUES)
         self._seen: dict = {}   # normalised event properties, shared across calls (runtime.prepare_events)
 
     def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any, *,
-              explain: bool = False) -> rt.Result:
-        instant = rt.to_epoch(as_of, "an as-of instant")
-        return self.evaluate(rt.prepare_fields(lead, self.field_types, self.field_missing),
-                             rt.prepare_events(events, self.property_types, instant, self._seen,
-                                               self.property_missing), instant, explain)
+              explain: bool = False, strict: bool = False) -> rt.Result:
+        """Score one lead. strict=True: InputError for what the default reads as missing or skips
+        (an unknown field, event type or property, a wrong type, an undeclared enum value)."""
+        instant = as_of.timestamp() if type(as_of) is datetime and as_of.tzinfo is not None \
+            else rt.to_epoch(as_of, "an as-of instant")
+        if strict:
+            events = self._check(lead, events)
+        # Only the event properties the rules read are normalised (PROPERTIES_READ).
+        return self._to_result(*self.evaluate_prepared(
+            self._prepare_fields(lead),
+            rt.prepare_events(events, self._read, instant, self._seen, self.property_missing),
+            instant, explain))
 
-    def score_many(self, leads, events_by_lead=None, as_of: Any = None, *, explain: bool = False):
+    def score_many(self, leads, events_by_lead=None, as_of: Any = None, *, explain: bool = False,
+                   strict: bool = False):
         """Score many leads at one instant. `score_many(leads, events_by_lead, as_of)`: lead id ->
         result, in the order of `leads`. The earlier form `score_many(pairs, as_of)`, with
         (lead, events) pairs, still works and yields the results lazily."""
         if as_of is None:
-            return self._pairs(leads, events_by_lead, explain)
+            return (self.score(lead, events, events_by_lead, explain=explain, strict=strict)
+                    for lead, events in leads)
+        if not isinstance(leads, Mapping) or not isinstance(events_by_lead, Mapping):
+            raise InputError("score_many(leads, events_by_lead, as_of) takes two mappings keyed by lead id")
         instant = rt.to_epoch(as_of, "an as-of instant")
-        fields, properties, evaluate = self.field_types, self.property_types, self.evaluate
-        missing, property_missing = self.field_missing, self.property_missing
-        return {key: evaluate(rt.prepare_fields(lead, fields, missing),
-                              rt.prepare_events(events_by_lead.get(key, ()), properties, instant, self._seen,
-                                                property_missing),
-                              instant, explain)
+        score = self.score
+        return {key: score(lead, events_by_lead.get(key, ()), instant, explain=explain, strict=strict)
                 for key, lead in leads.items()}
 
-    def _pairs(self, pairs: Iterable, as_of: Any, explain: bool):
-        instant = rt.to_epoch(as_of, "an as-of instant")
-        for lead, events in pairs:
-            yield self.evaluate(rt.prepare_fields(lead, self.field_types, self.field_missing),
-                                rt.prepare_events(events, self.property_types, instant, self._seen,
-                                                  self.property_missing), instant, explain)
+    def _check(self, lead: Any, events: Any) -> list | tuple:
+        field_values, property_values = self._strict
+        return rt.check_strict(lead, events, self.field_types, self.property_types, field_values,
+                               property_values, self.field_missing, self.property_missing)
 
     def evaluate(self, fields: dict, grouped: dict, instant: float,
                  explain: bool = False) -> rt.Result:
         """Score prepared input (the runtime's representation)."""
-        scores, thresholds, segments, reasons = self.evaluate_prepared(fields, grouped, instant, explain)
-        return rt.Result(dict(zip(self.scores, scores)), dict(zip(self.thresholds, thresholds)),
-                         dict(zip(self.segments, segments)),
-                         tuple(rt.Reason(*r) for r in reasons) if reasons else ())
+        return self._to_result(*self.evaluate_prepared(fields, grouped, instant, explain))

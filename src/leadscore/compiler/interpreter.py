@@ -40,17 +40,28 @@ class Interpreter:
     # --- the API ---------------------------------------------------------------
 
     def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any, *,
-              explain: bool = False) -> Result:
+              explain: bool = False, strict: bool = False) -> Result:
+        if strict:
+            schema = self.checked.schema
+            events = rt.check_strict(lead, events, self.field_types, self.property_types,
+                                     {n: f.values for n, f in schema.fields.items() if f.values is not None},
+                                     {n: {p: f.values for p, f in e.properties.items() if f.values is not None}
+                                      for n, e in schema.events.items()},
+                                     self.field_missing, self.property_missing)
         fields = rt.prepare_fields(lead, self.field_types, self.field_missing)
         grouped = rt.prepare_events(events, self.property_types, missing=self.property_missing)
         return self.evaluate(fields, grouped, rt.to_epoch(as_of, "an as-of instant"), explain)
 
-    def score_many(self, leads, events_by_lead=None, as_of: Any = None, *, explain: bool = False):
+    def score_many(self, leads, events_by_lead=None, as_of: Any = None, *, explain: bool = False,
+                   strict: bool = False):
         """As the compiled scorer's: (leads, events_by_lead, as_of) -> {lead id: result}, or the
         earlier (pairs, as_of) -> results, lazily."""
         if as_of is None:
-            return (self.score(lead, events, events_by_lead, explain=explain) for lead, events in leads)
-        return {key: self.score(lead, events_by_lead.get(key, ()), as_of, explain=explain)
+            return (self.score(lead, events, events_by_lead, explain=explain, strict=strict)
+                    for lead, events in leads)
+        if not isinstance(leads, Mapping) or not isinstance(events_by_lead, Mapping):
+            raise rt.InputError("score_many(leads, events_by_lead, as_of) takes two mappings keyed by lead id")
+        return {key: self.score(lead, events_by_lead.get(key, ()), as_of, explain=explain, strict=strict)
                 for key, lead in leads.items()}
 
     def evaluate(self, fields: dict[str, Any], grouped: dict[str, list[Event]],

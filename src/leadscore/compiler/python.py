@@ -20,6 +20,7 @@ from typing import assert_never
 from .. import lower as lo
 from .. import semantics as sem
 from ..dsl.checker import CheckedRuleset
+from . import entry_points as entry
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,19 @@ def generate(checked: CheckedRuleset, atoms: tuple[lo.Expr, ...] | None = None,
     more arguments: C, the scores of an earlier evaluation of the same fields, whose `fixed`
     score blocks (fields and constants only) are then not computed again, and L, the time of
     the lead's latest event at or before T."""
-    return _Generator(program if program is not None else lo.lower(checked), atoms, fixed).module()
+    schema = checked.schema
+    values = ({n: s.values for n, s in schema.fields.items() if s.values is not None},
+              {n: v for n, e in schema.events.items()
+               if (v := {p: s.values for p, s in e.properties.items() if s.values is not None})})
+    return _Generator(program if program is not None else lo.lower(checked), atoms, fixed, values).module()
 
 
 def standalone(generated: GeneratedModule, runtime_source: str) -> str:
     """The generated module with the runtime pasted in: needs only the
     standard library (and google-re2 when the ruleset uses `matches`)."""
     head, _, body = generated.source.partition(RUNTIME_IMPORT + "\n")
-    return (head + "import sys as _sys\n\n"
+    return (head + f"__all__ = {entry.STANDALONE_API!r}\n\n"
+            "import sys as _sys\n\n"
             "# --- leadscore runtime (embedded) ---\n"
             + runtime_source.replace("from __future__ import annotations\n", "")
             + "\n_rt = _sys.modules[__name__]\n"
@@ -66,8 +72,13 @@ def standalone(generated: GeneratedModule, runtime_source: str) -> str:
 
 class _Generator:
     def __init__(self, program: lo.ScoringProgram, atoms: tuple[lo.Expr, ...] | None,
-                 fixed: frozenset[str]) -> None:
+                 fixed: frozenset[str], values: tuple[dict, dict] = ({}, {})) -> None:
         self.program = program
+        self.values = values
+        self.named: dict[str, str] = {}            # constant name -> module-level identifier
+        self.named_lines = _Lines()
+        self.read: dict[str, set[str]] = {n: set() for n in program.property_types}
+        self.event: str | None = None              # the event type whose `where` is emitted
         self.atoms = atoms
         self.fixed = fixed
         self.module_level = _Lines()
@@ -174,6 +185,16 @@ class _Generator:
         out.emit(0, f"PROPERTY_TYPES = { {n: dict(p) for n, p in program.property_types.items()}!r}")
         out.emit(0, f"FIELD_MISSING = {dict(program.field_missing)!r}")
         out.emit(0, f"PROPERTY_MISSING = { {n: dict(p) for n, p in program.property_missing.items()}!r}")
+        out.emit(0, f"FIELD_VALUES = {self.values[0]!r}")
+        out.emit(0, f"PROPERTY_VALUES = {self.values[1]!r}")
+        read = {n: {p: t for p, t in types.items() if p in self.read[n]}
+                for n, types in program.property_types.items()}
+        out.emit(0, "# The properties the rules read: only these are normalised when scoring.")
+        out.emit(0, f"PROPERTIES_READ = {read!r}")
+        if self.named_lines.lines:
+            out.emit(0, "")
+            out.emit(0, "# The ruleset's constants, as the rules use them (datetimes in epoch seconds).")
+            out.lines.extend(self.named_lines.lines)
         out.lines.extend(self.module_level.lines)
         out.emit(0, "")
         out.emit(0, "")
@@ -193,14 +214,13 @@ class _Generator:
         out.emit(1, f"return {_tuple(self.scores)}, {_tuple(self.thresholds)}, {_tuple(self.segments)}, R")
         out.emit(0, "")
         out.emit(0, "")
-        out.emit(0, "def score(lead, events, as_of):")
-        out.emit(1, '"""Score one lead at `as_of` as docs/language.md describes, with reasons."""')
-        out.emit(1, "T = _rt.to_epoch(as_of, 'an as-of instant')")
-        out.emit(1, "F = _rt.prepare_fields(lead, FIELD_TYPES, FIELD_MISSING)")
-        out.emit(1, "G = _rt.prepare_events(events, PROPERTY_TYPES, until=T, missing=PROPERTY_MISSING)")
-        out.emit(1, "scores, thresholds, segments, reasons = evaluate(F, G, T, True)")
-        out.emit(1, "return _rt.Result(dict(zip(SCORES, scores)), dict(zip(THRESHOLDS, thresholds)),")
-        out.emit(1, "                  dict(zip(SEGMENTS, segments)), tuple(_rt.Reason(*r) for r in reasons))")
+        out.lines.extend(entry.to_result_source(self.scores, self.thresholds, self.segments))
+        out.emit(0, "")
+        out.emit(0, "")
+        out.lines.extend(entry.prepare_lead_source(program.field_types, program.field_missing))
+        out.emit(0, "")
+        out.emit(0, "")
+        out.lines.extend(entry.SCORE_FUNCTIONS.splitlines())
         if atoms is not None:
             out.emit(0, "")
             out.emit(0, "")
@@ -297,7 +317,7 @@ class _Generator:
         emit(2, f"{at} = {e}[0]")
         if rule.where is not None:
             emit(2, f"p = {e}[1]")
-            emit(2, f"if not {self._condition(rule.where)}:")
+            emit(2, f"if not {self._where(rule.event, rule.where)}:")
             emit(3, "continue")
         if rule.at_most is not None:
             b, k = self._tmp(), self._tmp()
@@ -367,11 +387,15 @@ class _Generator:
 
     def _value(self, e: lo.Expr) -> tuple[str, bool]:
         match e:
+            case lo.Const() if e.name is not None:
+                return self._named_constant(e), False
             case lo.Const():
                 return self._constant(e.value), False
             case lo.Field():
                 return self._field(e.name), True
             case lo.Property():
+                if self.event is not None:
+                    self.read[self.event].add(e.name)
                 return f"p[{e.name!r}]", True
             case lo.ScoreRef():
                 return self.scores[e.name], True
@@ -416,11 +440,29 @@ class _Generator:
             case _:
                 assert_never(e)
 
+    def _named_constant(self, e: lo.Const) -> str:
+        if e.name not in self.named:
+            identifier = entry.constant_identifier(e.name, set(self.named.values()))
+            self.named[e.name] = identifier
+            value = e.value
+            code = ("frozenset((" + "".join(self._constant(v) + ", " for v in value) + "))"
+                    if isinstance(value, tuple) else repr(value))
+            self.named_lines.emit(0, f"{identifier} = {code}  # {e.name!r}")
+        return self.named[e.name]
+
     def _constant(self, value: object) -> str:
         if isinstance(value, tuple):
             code = "frozenset((" + "".join(self._constant(v) + ", " for v in value) + "))"
             return self._module_constant(("list", value), code)
         return _number(value) if isinstance(value, float) else repr(value)
+
+    def _where(self, event: str, condition: lo.Expr) -> str:
+        """A `where` condition, noting which properties of `event` it reads."""
+        self.event = event
+        try:
+            return self._condition(condition)
+        finally:
+            self.event = None
 
     def _bind(self, code: str, missing: bool) -> tuple[str, str]:
         """(expression that evaluates once and binds, name to reuse)."""
@@ -476,7 +518,7 @@ class _Generator:
         if e in self.aggregates:
             return self.aggregates[e], missing
         events = self._events(e.event)
-        where = self._condition(e.where) if e.where is not None else None
+        where = self._where(e.event, e.where) if e.where is not None else None
         result, ev = f"a{len(self.aggregates)}", self._tmp()
         emit = self.prelude.emit
         emit(1, f"# {e.function.value}({e.event!r} ...) (line {e.line})")

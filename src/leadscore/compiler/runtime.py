@@ -23,7 +23,8 @@ DAY = 86400.0
 
 
 class InputError(ValueError):
-    """A lead, event or instant given to the API that cannot be used."""
+    """A lead, event or instant given to the API that cannot be used; with `strict=True`, also
+    a value the lenient scorer would read as missing or ignore (the message names it)."""
 
 
 # --- instants -------------------------------------------------------------------
@@ -134,6 +135,8 @@ def _from_text(text: str, kind: str) -> Any:
 def prepare_fields(lead: Mapping[str, Any], types: Mapping[str, str],
                    missing: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
     """`missing`: per field, the texts that mean no value (the schema's `missing:`)."""
+    if type(lead) is not dict and not isinstance(lead, Mapping):
+        raise InputError(f"a lead must be a mapping of field names to values, not {_kind_of(lead)}")
     if not missing:
         return {name: normalise_value(lead.get(name), kind) for name, kind in types.items()}
     return {name: normalise_value(placeholder_is_none(lead.get(name), missing.get(name)), kind)
@@ -157,38 +160,82 @@ def prepare_events(events: Iterable[Any], property_types: Mapping[str, Mapping[s
     input order), without those after `until`. Events of types the schema
     does not declare are ignored, as `leadscore score` counts and skips them.
     `missing`: per event type and property, the texts that mean no value."""
+    if events is None or type(events) is not list and isinstance(events, (str, bytes, Mapping)):
+        raise InputError(f"a lead's events must be a list of event mappings, not {_kind_of(events)}")
     grouped: dict[str, list[Event]] = {name: [] for name in property_types}
-    # Property values repeat (pages, campaigns): each distinct set is normalised once (per
-    # call, or across calls in `seen`, a memo of these property types kept by the caller), and
-    # events with equal values share one read-only dict.
-    if seen is None:
-        seen = {}
-    elif len(seen) > MEMO_LIMIT:
-        seen.clear()
+    until = math.inf if until is None else until
+    # Property values repeat (pages, campaigns): each distinct set is normalised once (per call,
+    # or across calls in `seen`, kept by the caller for these property types), and events with
+    # equal values share one read-only dict. The plan says, per type, what reading its
+    # properties needs (None: no property is read, as with a scorer's PROPERTIES_READ, and the
+    # event carries an empty dict); it is kept in `seen` too.
+    plan = seen.get(_PLAN) if seen is not None else None
+    if plan is None:
+        plan = _plan(property_types, missing)
+        if seen is not None:
+            seen[_PLAN] = plan
     for raw in events:
-        kind = raw.get("type")
-        types = property_types.get(kind)
-        if types is None:
-            continue
-        at = raw.get("at")
-        at = at.timestamp() if type(at) is datetime and at.tzinfo is not None else to_epoch(at, "an event time")
-        if until is not None and at > until:
-            continue
-        properties = raw.get("properties") or _NONE
-        values = (kind, tuple(map(properties.get, types)))
-        placeholders = missing.get(kind) if missing else None
+        # Subscripts, not .get: this loop runs for every event the API is given.
         try:
-            prepared = seen.get(values)
+            kind = raw["type"]
+            reading = plan[kind]
+        except KeyError:   # no type, or one the schema does not declare: skipped
+            continue
+        except TypeError:   # not a mapping, or an unhashable type
+            raise InputError(f"an event must be a mapping with a text type, a time and properties, "
+                             f"not {_kind_of(raw)}") from None
+        try:
+            at = raw["at"]
+        except KeyError:
+            at = None
+        at = at.timestamp() if type(at) is datetime and at.tzinfo is not None else to_epoch(at, "an event time")
+        if at > until:
+            continue
+        if reading is None:
+            grouped[kind].append((at, _NONE))
+            continue
+        only, names, types, memo, placeholders = reading
+        properties = raw.get("properties") or _NONE
+        if type(properties) is not dict and not isinstance(properties, Mapping):
+            raise InputError(f"the properties of a {kind!r} event must be a mapping, "
+                             f"not {_kind_of(properties)}")
+        # The key holds the values' types too: True, 1 and 1.0 are equal keys but "true", "1", "1".
+        if only is not None:
+            key = properties.get(only)
+            if type(key) is not str:
+                key = (key, type(key))
+        else:
+            key = tuple(map(properties.get, names))
+            key = (key, tuple(map(type, key)))
+        try:
+            prepared = memo.get(key)
         except TypeError:   # a list value: not hashable, normalised each time
             prepared = _properties(properties, types, placeholders)
         else:
             if prepared is None:
-                prepared = seen[values] = _properties(properties, types, placeholders)
+                if len(memo) >= MEMO_LIMIT:   # unique values: bound the memory
+                    memo.clear()
+                prepared = memo[key] = _properties(properties, types, placeholders)
         grouped[kind].append((at, prepared))
     for group in grouped.values():
         if len(group) > 1:
             group.sort(key=_time_of)  # stable: ties keep input order
     return grouped
+
+
+_PLAN = ("plan",)   # the key of the plan in a `seen` memo (event types are texts)
+
+
+def _plan(property_types: Mapping[str, Mapping[str, str]],
+          missing: Mapping[str, Mapping[str, tuple[str, ...]]] | None) -> dict[str, tuple | None]:
+    """Per event type: None when no property is read, else (the only property's name or None,
+    the names, their types, a memo of normalised values, the `missing:` texts)."""
+    plan: dict[str, tuple | None] = {}
+    for name, types in property_types.items():
+        names = tuple(types)
+        plan[name] = (names[0] if len(names) == 1 else None, names, types, {},
+                      missing.get(name) if missing else None) if names else None
+    return plan
 
 
 def _properties(properties: Mapping[str, Any], types: Mapping[str, str],
@@ -201,6 +248,74 @@ def _properties(properties: Mapping[str, Any], types: Mapping[str, str],
 
 _NONE: Mapping[str, Any] = {}
 _time_of = itemgetter(0)
+
+
+def _kind_of(value: Any) -> str:
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+# --- strict input -----------------------------------------------------------------------
+
+def check_strict(lead: Any, events: Any, field_types: Mapping[str, str],
+                 property_types: Mapping[str, Mapping[str, str]],
+                 field_values: Mapping[str, tuple[str, ...]],
+                 property_values: Mapping[str, Mapping[str, tuple[str, ...]]],
+                 field_missing: Mapping[str, tuple[str, ...]],
+                 property_missing: Mapping[str, Mapping[str, tuple[str, ...]]]) -> list | tuple:
+    """`strict=True`: raise InputError, naming it, for the first unknown field, unknown event
+    type or property, value of the wrong type or enum value the schema does not declare. A value
+    of the wrong type is one the lenient scorer would read as missing (None, an empty text and a
+    `missing:` placeholder are missing values, never errors). Returns the events, as a list when
+    they were an iterator (read once here, they are read again to be scored)."""
+    if type(lead) is not dict and not isinstance(lead, Mapping):
+        raise InputError(f"a lead must be a mapping of field names to values, not {_kind_of(lead)}")
+    for name, value in lead.items():
+        kind = field_types.get(name)
+        if kind is None:
+            raise InputError(f"unknown field {name!r}: the schema declares {_names(field_types)}")
+        _check_value(value, kind, field_values.get(name), field_missing.get(name), f"field {name!r}")
+    if events is None or isinstance(events, (str, bytes, Mapping)):
+        raise InputError(f"a lead's events must be a list of event mappings, not {_kind_of(events)}")
+    if not isinstance(events, (list, tuple)):
+        events = list(events)
+    for raw in events:
+        if not isinstance(raw, Mapping):
+            raise InputError(f"an event must be a mapping with type, at and properties, not {_kind_of(raw)}")
+        kind = raw.get("type")
+        types = property_types.get(kind)
+        if types is None:
+            raise InputError(f"unknown event type {kind!r}: the schema declares {_names(property_types)}")
+        properties = raw.get("properties") or {}
+        if not isinstance(properties, Mapping):
+            raise InputError(f"the properties of a {kind!r} event must be a mapping, not {_kind_of(properties)}")
+        values, missing = property_values.get(kind, {}), property_missing.get(kind, {})
+        for name, value in properties.items():
+            if name not in types:
+                raise InputError(f"unknown property {name!r} of event type {kind!r}: "
+                                 f"the schema declares {_names(types)}")
+            _check_value(value, types[name], values.get(name), missing.get(name),
+                         f"property {name!r} of a {kind!r} event")
+    return events
+
+
+def _check_value(value: Any, kind: str, allowed: tuple[str, ...] | None,
+                 placeholders: tuple[str, ...] | None, what: str) -> None:
+    if value is None or placeholder_is_none(value, placeholders) is None:
+        return
+    if isinstance(value, str) and not value.strip():
+        return
+    normal = normalise_value(value, kind)
+    if normal is None:
+        raise InputError(f"{what}: {value!r} is not a {kind}")
+    if allowed is not None:
+        for item in (normal if kind == "list" else (normal,)):
+            if item not in allowed:
+                raise InputError(f"{what}: {item!r} is not one of its declared values {_names(allowed)}")
+
+
+def _names(names: Iterable[str]) -> str:
+    shown = [repr(n) for n in names]
+    return ", ".join(shown) if shown else "none"
 
 
 # --- decay and calendar ----------------------------------------------------------------
@@ -243,7 +358,10 @@ def compile_pattern(pattern: str, flags: str = ""):
     """An RE2 regex: linear time whatever the pattern, so an untrusted rule
     file cannot stall a scorer with catastrophic backtracking. Imported here
     so a scorer without `matches` needs nothing beyond the standard library."""
-    import re2
+    try:
+        import re2
+    except ImportError:
+        raise ImportError("this scorer uses `matches`, which needs RE2: pip install google-re2") from None
 
     options = re2.Options()
     options.log_errors = False  # RE2 would print every bad pattern to stderr
