@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import leadscore
+from leadscore import api
 from leadscore.cli import main
 from leadscore.compiler import runtime as rt
 from leadscore.compiler.entry_points import constant_identifier
@@ -27,7 +28,7 @@ score fit {
 }
 threshold hot: fit >= `mql fit`
 """
-BACKENDS = ("python", "interpreter")
+BACKENDS = api.BACKENDS   # every backend, DuckDB included
 
 
 @pytest.fixture(scope="module")

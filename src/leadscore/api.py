@@ -92,7 +92,7 @@ class Ruleset:
             case "duckdb":
                 from .engines.duckdb_engine import DuckDBBackend
 
-                return DuckDBBackend(self.lower())
+                return DuckDBBackend(self.lower(), self.checked.schema)
         raise ValueError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
 
     def interpret(self) -> Interpreter:

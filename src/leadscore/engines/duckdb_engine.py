@@ -77,8 +77,12 @@ class DuckDBBackend:
 
     name = "duckdb"
 
-    def __init__(self, program: lo.ScoringProgram) -> None:
+    def __init__(self, program: lo.ScoringProgram, schema=None) -> None:
+        """`schema`: for strict=True, the declared values of fields and properties."""
         self.program = program
+        self._values = ({}, {}) if schema is None else (
+            {n: f.values for n, f in schema.fields.items() if f.values is not None},
+            {n: {p: f.values for p, f in e.properties.items() if f.values is not None} for n, e in schema.events.items()})
         self.scores = program.scores
         self.thresholds = tuple(d.name for d in program.thresholds)
         self.segments = tuple(d.name for d in program.segments)
@@ -93,16 +97,29 @@ class DuckDBBackend:
         self._statements: dict[tuple[float, bool], str] = {}
 
     def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any, *,
-              explain: bool = False) -> rt.Result:
-        return self.score_many({0: lead}, {0: events}, as_of, explain=explain)[0]
+              explain: bool = False, strict: bool = False) -> rt.Result:
+        return self.score_many({0: lead}, {0: events}, as_of, explain=explain, strict=strict)[0]
 
-    def score_many(self, leads: Mapping[Hashable, Mapping[str, Any]],
-                   events_by_lead: Mapping[Hashable, Iterable[Any]], as_of: Any, *,
-                   explain: bool = False) -> dict[Hashable, rt.Result]:
+    def score_many(self, leads, events_by_lead=None, as_of: Any = None, *, explain: bool = False,
+                   strict: bool = False):
+        """As the compiled scorer's: (leads, events_by_lead, as_of) -> {lead id: result}, or the
+        earlier (pairs, as_of) -> results; one statement for them all."""
+        if as_of is None:
+            pairs = list(leads)
+            found = self.score_many({i: lead for i, (lead, _) in enumerate(pairs)},
+                                    {i: events for i, (_, events) in enumerate(pairs)}, events_by_lead,
+                                    explain=explain, strict=strict)
+            return (found[i] for i in range(len(pairs)))
+        if not isinstance(leads, Mapping) or not isinstance(events_by_lead, Mapping):
+            raise rt.InputError("score_many(leads, events_by_lead, as_of) takes two mappings keyed by lead id")
         instant = rt.to_epoch(as_of, "an as-of instant")
-        keys = list(leads)
-        fields = [rt.prepare_fields(leads[k], self.field_types) for k in keys]
-        grouped = [rt.prepare_events(events_by_lead.get(k, ()), self.property_types) for k in keys]
+        program, keys = self.program, list(leads)
+        events = {k: events_by_lead.get(k, ()) for k in keys}
+        if strict:
+            events = {k: rt.check_strict(leads[k], events[k], self.field_types, self.property_types, *self._values,
+                                         program.field_missing, program.property_missing) for k in keys}
+        fields = [rt.prepare_fields(leads[k], self.field_types, program.field_missing) for k in keys]
+        grouped = [rt.prepare_events(events[k], self.property_types, missing=program.property_missing) for k in keys]
         return dict(zip(keys, self._evaluate(fields, grouped, instant, explain)))
 
     def evaluate(self, fields: dict, grouped: dict, instant: float, explain: bool = False) -> rt.Result:
