@@ -54,10 +54,10 @@ def main() -> None:
     ruleset = leadscore.load(str(path))
     scorer = ruleset.compile()
     source = path.read_text(encoding="utf-8")
-    fields = rt.prepare_fields({"industry": "Manufacturing", "employees": 300}, scorer.module.FIELD_TYPES)
-    timed(ruleset, scorer, source, fields, lead_events(1_000, scorer.module.PROPERTY_TYPES))   # warm up
-    small = timed(ruleset, scorer, source, fields, lead_events(args.small, scorer.module.PROPERTY_TYPES))
-    large = timed(ruleset, scorer, source, fields, lead_events(args.large, scorer.module.PROPERTY_TYPES))
+    fields = rt.prepare_fields({"industry": "Manufacturing", "employees": 300}, scorer.field_types)
+    timed(ruleset, scorer, source, fields, lead_events(1_000, scorer.property_types))   # warm up
+    small = timed(ruleset, scorer, source, fields, lead_events(args.small, scorer.property_types))
+    large = timed(ruleset, scorer, source, fields, lead_events(args.large, scorer.property_types))
     growth = args.large / args.small
     print(f"explain --timeline, one acme lead (the last {TIMELINE_ROWS} events get a row):")
     print(f"  {args.small:>7,} events (baseline): {small:7.2f} s")

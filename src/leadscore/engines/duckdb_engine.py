@@ -8,7 +8,7 @@ the reasons are read off them (reasons.py).
 
 from __future__ import annotations
 
-from typing import Any, Hashable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
 from sqlglot.errors import ErrorLevel
