@@ -135,3 +135,14 @@ def test_simulate_says_where_it_wrote(tmp_path, output_format, name):
     assert target.is_file()
     assert f"wrote {target}" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("separator, said", [(";", "`;`"), ("\t", "tabs")])
+def test_a_csv_separated_otherwise_than_by_commas_gets_a_hint(tmp_path, separator, said):
+    # spreadsheets in many locales export CSV with `;`: the header is one column holding every name
+    (tmp_path / "leads.csv").write_text(separator.join(["lead_id", "industry"]) + "\nL-1" + separator + "Software\n")
+    result = run("score", str(ACME_DIR / "scoring.score"), "--leads", str(tmp_path / "leads.csv"),
+                 "--events", str(DATA / "events.csv"), "--as-of", "2026-05-01")
+    assert result.exit_code == 1, result.output
+    assert f"separated by {said}" in result.stderr and "comma-separated" in result.stderr
+    assert "Traceback" not in result.output

@@ -30,10 +30,21 @@ class TableReader:
         if self.names is not None:
             for column in [next((c for c in self.id_names if c in self.names), self.id_names[0]), *required]:
                 if column not in self.names:
-                    raise TableError(RowProblem(table, self.file, 1, column, f"no `{column}` column",
+                    raise TableError(RowProblem(table, self.file, 1, column,
+                                                f"no `{column}` column" + self._separator_hint(),
                                                 "missing_column"))
             self.unknown_columns(None, self.names)
         self.batches = prefetch(self.file, batches)
+
+    def _separator_hint(self) -> str:
+        """Spreadsheets in many locales export CSV with `;` (or tabs): the header is then one
+        column holding every name."""
+        if self.csv and len(self.names) == 1:
+            for separator, said in ((";", "`;`"), ("\t", "tabs")):
+                if separator in self.names[0]:
+                    return (f"; the header reads as one column, `{show_value(self.names[0])}`: the file seems "
+                            f"to be separated by {said}; save it as comma-separated CSV")
+        return ""
 
     def unknown_columns(self, batch: Batch | None, columns) -> None:
         """Count each unknown column once, at the header (CSV, Parquet) or the first line using it (JSONL)."""
