@@ -164,3 +164,9 @@ def test_any_json_gives_a_page_without_markup_from_the_data(result):
     html = html_report(result)
     found = page(html)
     assert "script" not in found.tags and found.fetching == []
+
+
+def test_chart_labels_show_control_characters_as_escapes_and_keep_dollars_plain():
+    from leadscore.simulator.report_charts import _text
+
+    assert _text("mql\x17 $5") == "mql\\x17 \\$5"

@@ -20,6 +20,8 @@ import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..safe_text import shown
+
 _STYLE = {"svg.hashsalt": "leadscore-report", "svg.fonttype": "path", "font.size": 9,
           "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
           "grid.color": "#e3e3e3", "grid.linewidth": 0.6}
@@ -29,8 +31,9 @@ _CAPACITY = "#dc2626"
 
 
 def _text(label: str) -> str:
-    """User text as matplotlib plain text (mathtext off)."""
-    return str(label).replace("$", r"\$")
+    """User text as matplotlib plain text (mathtext off), control characters shown as escapes
+    (`\\x17`), as in every other output, rather than drawn as a missing glyph."""
+    return shown(str(label)).replace("$", r"\$")
 
 
 def _svg(fig: Figure, key: str) -> str:
