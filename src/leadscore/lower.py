@@ -208,7 +208,7 @@ class Clamp:
 
 @dataclass(frozen=True, slots=True)
 class ScoreBlock:
-    """Rules (and groups) add up; then inactivity, then clamp (LANGUAGE.md §4.4)."""
+    """Rules (and groups) add up; then inactivity, then clamp (docs/language.md)."""
 
     name: str
     line: int

@@ -1,4 +1,4 @@
-"""Every operation of the language, defined once (LANGUAGE.md §4-§5).
+"""Every operation of the language, defined once (docs/language.md).
 
 For each function, decay kind, `at most` period and comparison: what the checker needs
 (arity, argument and result types), the Python runtime form (a callable of

@@ -1,4 +1,4 @@
-"""Scoring every lead of the history tables at one instant (SIMULATION.md section 7).
+"""Scoring every lead of the history tables at one instant (docs/scoring.md).
 
 `spill` reads the tables once and buckets them by lead, `bucket` scores one bucket with the
 compiled scorer, `pipeline` runs the buckets and writes the rows in input order, `output`

@@ -1,4 +1,4 @@
-"""The rows `leadscore score` writes (SIMULATION.md section 7).
+"""The rows `leadscore score` writes (docs/scoring.md).
 
 `lead_id` first, then every score, threshold and segment in declaration order; floats in
 their shortest exact form (`repr`), a missing score empty (CSV) or null (JSONL).

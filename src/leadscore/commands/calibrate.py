@@ -1,5 +1,5 @@
 """`leadscore calibrate`: success rates of events and field values against the base rate,
-with suggested points written as rules (SIMULATION.md §5)."""
+with suggested points written as rules (docs/calibrate.md)."""
 
 from __future__ import annotations
 

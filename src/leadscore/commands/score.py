@@ -1,4 +1,4 @@
-"""`leadscore score`: score every lead of the history tables at one instant (SIMULATION.md section 7)."""
+"""`leadscore score`: score every lead of the history tables at one instant (docs/scoring.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`leadscore simulate`: replay the history through a ruleset, or two, and report what changes
-(SIMULATION.md §2-§4, §6)."""
+(docs/simulate.md)."""
 
 from __future__ import annotations
 

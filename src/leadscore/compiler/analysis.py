@@ -1,4 +1,4 @@
-"""What a replay may skip (LANGUAGE.md §9): which results can change with time alone.
+"""What a replay may skip (docs/language.md): which results can change with time alone.
 
 Between two instants at which a lead's inputs change (an event arrives, a field changes),
 everything it is scored on is fixed except the instant itself. This pass tells, for each

@@ -1,6 +1,6 @@
 """The reference interpreter: a ScoringProgram walked as directly as possible.
 
-It reads LANGUAGE.md §4-§6 without caring for speed; the compiled backends are tested
+It reads docs/language.md without caring for speed; the compiled backends are tested
 against it. Every operation's meaning comes from semantics.py; where this module and a
 backend disagree, this module is the one to read against the contract.
 """
@@ -201,7 +201,7 @@ class Interpreter:
                   dict(result.segments))
         return self.eval(expr, env)
 
-    # --- expressions (LANGUAGE.md §5, missing = None) ----------------------------------
+    # --- expressions (docs/language.md, missing = None) ----------------------------------
 
     def eval(self, e: lo.Expr, env: Env) -> Any:
         match e:

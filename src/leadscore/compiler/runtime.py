@@ -4,7 +4,7 @@ decay curves, the calendar buckets of `at most`, and the result types.
 Standard library only (RE2 is imported when a pattern is compiled): a
 standalone scorer (`leadscore compile`) embeds this file as it is.
 
-Internal value representation (LANGUAGE.md §5.1, §5.2):
+Internal value representation (docs/language.md):
 number -> float, string -> str, boolean -> bool, datetime -> float seconds
 since the Unix epoch (UTC), list -> tuple of str, missing -> None.
 """
@@ -57,7 +57,7 @@ def from_epoch(seconds: float) -> datetime:
 
 def normalise_value(value: Any, kind: str) -> Any:
     """One field or property value in the internal representation; None when missing or
-    when it does not fit the declared type (LANGUAGE.md §5.1). Every door gives the same
+    when it does not fit the declared type (docs/language.md). Every door gives the same
     value: this is what the table readers (tables/convert.py) decide for a cell, and
     docs/scoring.md says it in words. A number or boolean is read as its text (1.0 as "1",
     True as "true"), as a CSV cell would be; a number is never a date-time (its unit is
@@ -444,7 +444,7 @@ class Result:
 
 
 def round_for_display(value: float | None) -> float | None:
-    """Half away from zero to 2 decimals (LANGUAGE.md §6); display only. Decimal rounds the
+    """Half away from zero to 2 decimals (docs/language.md); display only. Decimal rounds the
     number as written (its shortest repr), so 2.675 shows as 2.68 and 1.005 as 1.01, where
     binary arithmetic (2.675 is stored as 2.67499999...) would round them down."""
     if value is None or not math.isfinite(value):

@@ -1,4 +1,4 @@
-"""AST + schema -> checked ruleset (LANGUAGE.md §3-§8).
+"""AST + schema -> checked ruleset (docs/language.md).
 
 Collects every diagnostic of the file; never stops at the first. The result
 is only built when there are no errors, so later passes (compilers,

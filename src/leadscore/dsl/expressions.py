@@ -1,4 +1,4 @@
-"""Name resolution and type checking of expressions (LANGUAGE.md §5)."""
+"""Name resolution and type checking of expressions (docs/language.md)."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ _EXPRESSION_KEYWORDS = frozenset({"and", "or", "not", "in", "is", "true", "false
                                   "starts_with", "ends_with", "matches", "missing", "present",
                                   "where", "within", "if", "otherwise", "per"})
 
-# Binding strength, loosest first (LANGUAGE.md §5).
+# Binding strength, loosest first (docs/language.md).
 _OR, _AND, _NOT, _COMPARE, _SUM, _PRODUCT, _UNARY, _ATOM = range(1, 9)
 
 

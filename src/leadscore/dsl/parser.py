@@ -43,7 +43,7 @@ _OPTION_WORDS = {"decay", "clamp", "inactivity", "group"}
 
 
 class LinePostLexer(PostLex):
-    """Decides which newlines end a statement (LANGUAGE.md §2.1).
+    """Decides which newlines end a statement (docs/language.md).
 
     Drops newlines inside ( ) [ ] and decay-step braces, after `and`, `or`,
     `,` and `{`, and blank-line repeats; inserts the newline a block item

@@ -1,4 +1,4 @@
-"""The schema file (LANGUAGE.md section 7): lead fields and event types.
+"""The schema file (docs/language.md, "The schema file"): lead fields and event types.
 
 `parse_schema` takes the file's text (no file I/O; the caller reads the file)
 and returns a `Schema` plus diagnostics. The shape is checked by the JSON

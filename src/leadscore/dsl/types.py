@@ -1,4 +1,4 @@
-"""Types of the language (LANGUAGE.md §5.2) and the symbols names resolve to."""
+"""Types of the language (docs/language.md) and the symbols names resolve to."""
 
 from __future__ import annotations
 

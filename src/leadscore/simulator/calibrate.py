@@ -1,4 +1,4 @@
-"""Calibration (SIMULATION.md §5): how often the leads that show a signal
+"""Calibration (docs/calibrate.md): how often the leads that show a signal
 succeed, against the base rate, and the points that would follow.
 
 Signals: each event type, each `where` variant the ruleset uses, and each
@@ -149,7 +149,7 @@ def round_half_away(value: float) -> int:
 
 
 def points_for(lift: float, divisor: float, scale: float) -> int:
-    """round(S × log2(lift) / divisor), halves away from zero (SIMULATION.md §5)."""
+    """round(S × log2(lift) / divisor), halves away from zero (docs/calibrate.md)."""
     return round_half_away(scale * math.log2(lift) / divisor)
 
 

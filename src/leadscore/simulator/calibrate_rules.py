@@ -1,4 +1,4 @@
-"""Calibration signals written in the rule language (LANGUAGE.md §2): names,
+"""Calibration signals written in the rule language (docs/language.md): names,
 strings, conditions and the suggested score block, ready to paste.
 
 Field values and event names come from data files and schemas, so they are
@@ -14,7 +14,7 @@ from ..dsl import ast
 from ..dsl.formatter import expr as expression_text
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-# Every keyword of LANGUAGE.md §2, and the function names min/max: such a
+# Every keyword of docs/language.md, and the function names min/max: such a
 # name is always written back-quoted, whatever its position in the rule.
 KEYWORDS = frozenset("""ruleset version effective schema const score group threshold segment case if per
     where within max once at most day week decay half_life linear steps none clamp inactivity after every

@@ -1,4 +1,4 @@
-"""The leads that flip between two variants (SIMULATION.md §4), with the rules behind it.
+"""The leads that flip between two variants (docs/simulate.md), with the rules behind it.
 
 Per threshold a lead is *newly crossed* (the candidate crosses in the window, the baseline
 does not), *no longer crossed* (the reverse), crossed *earlier* or *later* (both cross in

@@ -1,6 +1,6 @@
 """The replay engine's interface: one bucket of leads and one ruleset variant in, columns out.
 
-A backend computes, for every lead of a bucket (SIMULATION.md §2): the crossing instant of
+A backend computes, for every lead of a bucket (docs/simulate.md): the crossing instant of
 each threshold, the first instant each segment label was reached, and the scores,
 thresholds and segments at the lead's last instant. Asked to, it also records the scores
 and thresholds at every instant where a recorded threshold could first hold (a sweep

@@ -1,4 +1,4 @@
-"""The history tables (SIMULATION.md §1) -> buckets of leads ready to replay.
+"""The history tables (docs/simulate.md) -> buckets of leads ready to replay.
 
 Reading and typing is `leadscore.tables`' (every unusable row counted, shown with file and
 row); grouping the rows by lead on disk is `leadscore.batch`'s spill (a hash of the lead id

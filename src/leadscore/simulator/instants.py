@@ -1,4 +1,4 @@
-"""A lead's evaluation instants (LANGUAGE.md §9), as arithmetic rather than lists.
+"""A lead's evaluation instants (docs/language.md), as arithmetic rather than lists.
 
 A lead's instants are the distinct times of its events and every midnight UTC after its
 first event or its creation, whichever is earlier, all before the replay's end. Midnights

@@ -1,4 +1,4 @@
-"""The metrics of one threshold in one variant (SIMULATION.md §3), from per-lead columns.
+"""The metrics of one threshold in one variant (docs/simulate.md), from per-lead columns.
 
 Inputs are numpy arrays over the leads, nan where there is no such instant: the crossing
 instant, the success (first outcome at the success stage), the lead's first instant in the

@@ -1,5 +1,5 @@
 """The Python replay backend: each lead through the compiled scorer, at the instants that can
-change a result (LANGUAGE.md §9).
+change a result (docs/language.md).
 
 A lead is evaluated at every *jump*: its first instant, each distinct event time, and the
 first instant after each field change. Between two jumps only the instant moves, and

@@ -1,4 +1,4 @@
-"""The simulation result as JSON (SIMULATION.md §6): stable keys, no NaN or infinity."""
+"""The simulation result as JSON (docs/simulate.md): stable keys, no NaN or infinity."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The simulation result (SIMULATION.md §6 JSON shape) as one self-contained HTML page.
+"""The simulation result (docs/simulate.md JSON shape) as one self-contained HTML page.
 
     html = html_report(result)
 

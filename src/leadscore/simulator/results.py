@@ -1,4 +1,4 @@
-"""A simulation as the JSON document of SIMULATION.md §6 (and the keys docs/report.md adds).
+"""A simulation as the JSON document of docs/simulate.md (and the keys docs/report.md adds).
 
 Every renderer (text, Markdown, HTML) reads this one dict, so the formats cannot disagree.
 """

@@ -1,4 +1,4 @@
-"""Sweeping one numeric constant (SIMULATION.md §4) without a replay per value.
+"""Sweeping one numeric constant (docs/simulate.md) without a replay per value.
 
 When the constant appears only in thresholds and segments, the scores do not depend on it:
 one replay records the scores (and the thresholds that do not use the constant) at every

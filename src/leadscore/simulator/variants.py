@@ -1,4 +1,4 @@
-"""The rulesets a simulation compares (SIMULATION.md §4): a file, the same file at a Git
+"""The rulesets a simulation compares (docs/simulate.md): a file, the same file at a Git
 revision (read with that revision's schema), or a ruleset with constants overridden.
 
 `--set NAME=VALUE` parses VALUE as a literal of the language and checks the ruleset again,

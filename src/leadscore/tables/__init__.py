@@ -1,4 +1,4 @@
-"""Reading the history tables (SIMULATION.md section 1), typed by the schema.
+"""Reading the history tables (docs/simulate.md), typed by the schema.
 
 Tables are read in batches with pyarrow (CSV with every cell as text, JSONL,
 Parquet), so memory stays flat whatever the file's size and a bad cell costs

@@ -5,7 +5,7 @@ A rule fired in a case when it is among the result's reasons (it contributed
 points). A case rule's reason does not say which branch contributed (two
 branches may give the same points), so the branch is found here by
 evaluating the branch conditions in order with the reference interpreter's
-expression evaluator, exactly as LANGUAGE.md §4 defines the choice. Rules in
+expression evaluator, exactly as docs/language.md defines the choice. Rules in
 a score block see only fields, events and constants, so no score needs to be
 computed first.
 """

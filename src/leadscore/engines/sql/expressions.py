@@ -1,4 +1,4 @@
-"""Lowered expressions -> sqlglot expressions (LANGUAGE.md §5), missing = NULL.
+"""Lowered expressions -> sqlglot expressions (docs/language.md), missing = NULL.
 
 SQL's three-valued logic is not the language's: a comparison with a missing side is false and
 `!=`/`not in` are its negation (true), `not` of missing is true. So every condition is made

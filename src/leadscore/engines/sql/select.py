@@ -1,7 +1,7 @@
 """ScoringProgram -> one SQL SELECT statement, as a sqlglot expression tree.
 
 It reads `leads` (the schema's id column and fields) and `events` (`lead_id`, `type`, `at`,
-one column per declared property) and scores every lead at one instant, as LANGUAGE.md §4-§6
+one column per declared property) and scores every lead at one instant, as docs/language.md
 say, in a chain of CTEs:
 
     params          the instant, in epoch seconds
