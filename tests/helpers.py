@@ -7,6 +7,8 @@ assert codes, severities and positions, never the wording of messages.
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 from leadscore.dsl.diagnostics import Diagnostic
@@ -100,3 +102,10 @@ def diagnose(folder: Path, text: str | bytes, schema: str | bytes | None = ACME_
 
 def codes(diagnostics: list[Diagnostic]) -> set[str]:
     return {d.code for d in diagnostics}
+
+
+def git(folder: Path, *args: str) -> None:
+    """Run git in `folder` with no user or system configuration (a committer is given)."""
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+                   capture_output=True, env=env, check=True)

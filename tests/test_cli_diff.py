@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import random
 import shutil
-import subprocess
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from leadscore.dsl.schema import parse_schema
 from leadscore.rulediff import Change, compare
 from leadscore.rulediff.render import line, render_json, render_markdown, render_text
 
-from helpers import ACME_DIR, ACME_SCHEMA, write_ruleset
+from helpers import ACME_DIR, ACME_SCHEMA, git, write_ruleset
 from test_backend_agreement import rulesets
 
 # The contract's example, inline so that edits to rulesets/acme cannot move what the
@@ -510,12 +508,6 @@ def test_output_file_format_from_its_extension(tmp_path):
 
 # --- --against REV --------------------------------------------------------------------------------
 
-def _git(folder: Path, *args: str) -> None:
-    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-    subprocess.run(["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-                   capture_output=True, env=env, check=True)
-
-
 @pytest.fixture
 def repo(tmp_path):
     if shutil.which("git") is None:
@@ -523,7 +515,7 @@ def repo(tmp_path):
     folder = tmp_path / "repo"
     write_ruleset(folder / "rules", BASE, name="scoring.score")
     for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "first"]):
-        _git(folder, *args)
+        git(folder, *args)
     return folder
 
 
@@ -545,7 +537,7 @@ def test_against_a_revision_with_its_own_schema(repo):
 def test_against_a_revision_with_errors_shows_them(repo):
     path = repo / "rules" / "scoring.score"
     path.write_text(edited(("employees >= 5000", "employes >= 5000")), encoding="utf-8")
-    _git(repo, "commit", "-q", "-am", "typo")
+    git(repo, "commit", "-q", "-am", "typo")
     path.write_text(BASE, encoding="utf-8")
     result = run(str(path), "--against", "HEAD")
     assert result.exit_code == 2 and result.stdout == ""

@@ -5,9 +5,7 @@ exist at the revision."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,7 @@ from leadscore.rulediff import compare
 from leadscore.rulediff.render import render_markdown, render_text, schema_line
 from leadscore.rulediff.schema import SchemaChange, compare_schemas
 
-from helpers import ACME_SCHEMA, write_ruleset
+from helpers import ACME_SCHEMA, git, write_ruleset
 from test_cli_diff import BASE, _table_rows, parsed
 
 EDITED_SCHEMA = (ACME_SCHEMA
@@ -194,12 +192,6 @@ def test_two_rules_with_one_body_pair_in_file_order():
 
 # --- a ruleset that is new at the revision ----------------------------------------------------
 
-def _git(folder: Path, *args: str) -> None:
-    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-    subprocess.run(["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-                   capture_output=True, env=env, check=True)
-
-
 @pytest.fixture
 def repo(tmp_path):
     if shutil.which("git") is None:
@@ -208,7 +200,7 @@ def repo(tmp_path):
     folder.mkdir()
     (folder / "README.md").write_text("rules\n")
     for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "first"]):
-        _git(folder, *args)
+        git(folder, *args)
     write_ruleset(folder / "rules", 'ruleset "t" version 1\nschema "schema.yaml"\n'
                   "score fit {\n  big: +10 if employees >= 100\n}\nthreshold mql: fit >= 10\n",
                   name="scoring.score")
