@@ -61,7 +61,7 @@ def history_options(func):
 def tables_or_exit(history: str | None, allow_outside: bool, given: dict[str, str | None]) -> dict:
     """Each table of `given`: its option's file, else `--history`'s. A history file that cannot
     be used: its diagnostics on stderr and exit 1."""
-    from ..ingest.history import HistoryError, history_tables
+    from ..ingest.history import HistoryError, tables_of
     from ..tables import TableError
 
     if history is None:
@@ -69,13 +69,11 @@ def tables_or_exit(history: str | None, allow_outside: bool, given: dict[str, st
         if missing:
             raise click.UsageError(f"give --history, or {' and '.join(missing)}")
         return dict(given)
-    needed = tuple(table for table, path in given.items() if not path)
     try:
-        found = history_tables(history, allow_outside, needed) if needed else {}
+        found = tables_of(history, given, allow_outside, tuple(given))
     except HistoryError as error:
         click.echo(str(error), err=True)
         sys.exit(1)
     except TableError as error:
         raise click.UsageError(str(error)) from None
-    # a table named on its own replaces the history's, as in `simulate`
-    return {table: path or found[table] for table, path in given.items()}
+    return {table: found[table] for table in given}

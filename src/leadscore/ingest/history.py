@@ -66,6 +66,21 @@ def history_tables(history: str, allow_outside: bool = False,
     return load_history(history, allow_outside)
 
 
+def tables_of(history: str | None, given: dict, allow_outside: bool = False,
+              required: tuple[str, ...] = ("leads", "events", "outcomes"), optional: tuple[str, ...] = ()) -> dict:
+    """The tables a command reads: each one named on its own (`given`), else the history's; a
+    `required` table neither gives is a TableError, an `optional` one is left out. The history is
+    read only when it has a table to give."""
+    needed = tuple(table for table in required if not given.get(table))
+    wanted = needed or any(not given.get(table) for table in optional)
+    found = history_tables(history, allow_outside, needed) if history is not None and wanted else {}
+    found.update({table: path for table, path in given.items() if path})
+    missing = [table for table in required if table not in found]
+    if missing:
+        raise TableError(f"no {' and no '.join(missing)} table: give --history DIR or --{missing[0]} FILE")
+    return found
+
+
 def load_history(path: str, allow_outside: bool = False) -> dict[str, ArrowTable]:
     from ..loader import read_text
 

@@ -24,10 +24,10 @@ import pyarrow.ipc as ipc
 
 from ..batch.bucket import lead_fields
 from ..batch.spill import Buckets, Layout, Spilled, bucket_of, spill
-from .stages import require_stage
-from ..ingest.history import history_tables
+from ..ingest.history import tables_of
 from ..tables import (ArrowTable, ProblemLog, RowProblem, TableError, read_changes, read_outcomes, repeated_lead,
                       table_format, unknown_lead)
+from .stages import require_stage
 
 CHANGES = pa.schema([("seq", pa.int64()), ("id", pa.string()), ("field", pa.int32()), ("at", pa.float64()),
                      ("string", pa.string()), ("number", pa.float64()), ("boolean", pa.bool_()),
@@ -45,11 +45,7 @@ class HistoryFiles:
     @staticmethod
     def find(history: str | None, given: dict[str, str | None], allow_outside: bool = False) -> HistoryFiles:
         """The tables of a folder or a history file, any of them replaced by an explicit path."""
-        found = history_tables(history, allow_outside) if history else {}
-        found.update({k: v for k, v in given.items() if v})
-        missing = [t for t in ("leads", "events", "outcomes") if t not in found]
-        if missing:
-            raise TableError(f"no {' and no '.join(missing)} table: give --history DIR or --{missing[0]} FILE")
+        found = tables_of(history, given, allow_outside, optional=("changes",))
         for path in found.values():
             if table_format(path) != "arrow" and not os.path.isfile(path):
                 raise TableError(f"{path}: no such file")
