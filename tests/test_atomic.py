@@ -83,3 +83,27 @@ def test_the_temporary_file_is_named_after_its_writer_and_locked(tmp_path):
         with open(temporary) as other, pytest.raises(BlockingIOError):
             fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
         handle.write("x")
+
+
+def test_a_named_pipe_is_written_through_not_replaced_by_a_plain_file(tmp_path):
+    # `-o /dev/null` run as root once replaced /dev/null itself: a device or pipe is written in place
+    import stat
+    import threading
+
+    pipe = tmp_path / "out"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()), daemon=True)
+    reader.start()
+    write_atomically(str(pipe), "lead_id\nL1\n")
+    reader.join(timeout=10)
+    assert received == ["lead_id\nL1\n"]
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_the_null_device_stays_a_device():
+    import stat
+
+    write_atomically(os.devnull, "discarded\n")
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)

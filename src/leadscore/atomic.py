@@ -1,7 +1,10 @@
 """Files written whole or not at all: the text goes to a temporary file beside the target,
 renamed over it at the end, so a failure (a bad row with --strict, a full disk, Ctrl-C, SIGTERM)
 leaves the previous file untouched and no half-written one. The temporary file of a killed
-writer is removed by the next write into that folder (leadscore.scratch)."""
+writer is removed by the next write into that folder (leadscore.scratch).
+
+A target that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a named pipe) is
+written in place: a rename would put a plain file where the device or pipe was."""
 
 from __future__ import annotations
 
@@ -22,6 +25,10 @@ class RewriteRefused(Exception):
 @contextmanager
 def atomic_file(path: str) -> Iterator[TextIO]:
     """A text file to write `path` through; lines are streamed (the rows of millions of leads)."""
+    if _is_special(path):
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+        return
     release = hold_back()
     try:
         fd, temporary = temporary_beside(path)
@@ -69,6 +76,14 @@ def rewrite_file(path: str, read: str, new: str) -> None:
         handle.write(new)
         with open(target, "rb") as current:   # last look before the rename
             _refuse_if_changed(current.read(), expected)
+
+
+def _is_special(path: str) -> bool:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def _refuse_if_changed(current: bytes, expected: bytes) -> None:
