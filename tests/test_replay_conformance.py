@@ -167,8 +167,8 @@ def _check_recording(found: Replayed, plan: Plan, leads: int) -> list[str]:
     for k in range(leads):
         rows = recording.lead == k
         at = recording.at[rows]
-        if not np.all(np.diff(at) > 0):
-            wrong.append(f"lead {k}: recorded instants are not strictly increasing: {at.tolist()}")
+        if not np.all(np.diff(at) >= 0):
+            wrong.append(f"lead {k}: recorded instants are not in time order: {at.tolist()}")
         for i, name in enumerate(plan.thresholds):
             holding = at[recording.thresholds[rows, i]]
             first = holding[0] if len(holding) else math.nan
