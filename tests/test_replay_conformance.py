@@ -4,7 +4,8 @@ every case through every replay engine, from history tables on disk to crossing 
 A case's history is written as JSONL tables and read, spilled and prepared exactly as
 `simulate` does, so an engine sees the bucket it sees in a real run. Each case is replayed
 twice: as a plain variant, and recording every threshold (the score paths a sweep reads),
-which must find the same and record each crossing as the first row where it holds."""
+which must find the same and record each crossing as the first row where it holds (with no
+constant's value relied on, as when one is swept)."""
 
 from __future__ import annotations
 
@@ -208,7 +209,9 @@ def test_replay_conformance(tmp_path, case, engine):
     assert set(case["expect"]) == set(index), "every lead of the case has its expectation"
     replayer = ENGINES[engine]()
     plain = Plan.of("plain", loaded.checked)
-    recorded = Plan.of("recorded", loaded.checked, tuple(range(len(plain.thresholds))))
+    # as a sweep records: every threshold, relying on no constant's value
+    recorded = Plan.of("recorded", loaded.checked, tuple(range(len(plain.thresholds))),
+                       frozenset(loaded.checked.constants))
     wrong = []
     for plan in (plain, recorded):
         found = replayer.replay(bucket, plan, window)
