@@ -225,7 +225,7 @@ def test_replay_conformance(tmp_path, case, engine):
     assert not wrong, "\n".join(wrong)
 
 
-def test_every_case_explains_itself_and_the_suite_covers_each_file():
+def test_every_case_shows_its_arithmetic_and_has_its_parts():
     assert CASE_FILES
     for path in CASE_FILES:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
