@@ -151,3 +151,15 @@ def test_the_first_instant_is_the_first_event_or_the_first_midnight_after_creati
                                [("L1", "page_view", "2026-03-01T09:00:00Z", "/")])
     expected = ts("2026-03-01T09:00:00Z") if created is None else ts("2026-02-28T00:00:00Z")
     assert crossing(found, plan, 0, "on") == expected
+
+
+def test_a_change_after_the_end_keeps_its_field_missing_and_does_not_hold_the_lead_back(tmp_path):
+    body = "score b {\n  budget: +10 if has_budget == true\n}\nthreshold qualified: b >= 10"
+    events = [("L1", "page_view", f"2026-03-0{day}T08:00:00Z", "/") for day in range(1, 6)]
+    found, plan, bucket, reference = replay(tmp_path, body, [{"lead_id": "L1", "has_budget": "true"}], events,
+                                            changes=[("L1", "has_budget", "true", "2026-03-25T00:00:00Z")])
+    assert math.isnan(crossing(found, plan, 0, "qualified")) and found.final_scores[0, 0] == 0
+    agrees(found, plan, reference)
+    # the change is never seen, so once `qualified` cannot hold the lead's events need no
+    # evaluation: its first instant and its last
+    assert found.evaluations == 2

@@ -27,6 +27,8 @@ EVENT_RULES = st.sampled_from([
     "-5 per email_open within 2d", "+8 per email_open within 1d, max 12", "+20 per demo_request, once",
     "-15 per unsubscribe, decay steps { 1d: 50%, 3d: 0% }", '+4 per page_view where url starts_with "/p"',
     "+6 per page_view, at most 1 per day, decay half_life 1d", "+3 per email_open, decay linear 4d, max 5",
+    "-12 per email_open within 1d, at most 1 per week", "+20 per demo_request within 2d, once",
+    "-9 per unsubscribe, decay steps { 12h: 50%, 2d: 0% }, max 12",
 ])
 CONDITIONS = st.sampled_from([
     "count(page_view within 2d) >= 2", "days_since(demo_request) < 3", "days_since(created_at) > 4",
@@ -95,7 +97,8 @@ def histories(draw, leads: int):
         for _ in range(draw(st.integers(0, 2))):
             field, value = draw(st.sampled_from([("has_budget", True), ("has_budget", False), ("employees", 80.0),
                                                  ("employees", 5.0)]))
-            changes.append((f"L{k}", field, value, START + draw(st.integers(-12, 24 * 8)) * HOUR))
+            # up to a day past END: a change at or after the end still makes its field missing
+            changes.append((f"L{k}", field, value, START + draw(st.integers(-12, 24 * 9)) * HOUR))
     return events, changes
 
 

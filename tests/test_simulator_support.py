@@ -89,7 +89,8 @@ def bucket_of(checked, leads: list[tuple[str, dict]], events: list[tuple[str, st
         starts.append(len(at))
     rows, change_starts = [], [0]
     for lead in ids:
-        rows.extend(sorted(((when, name, value) for who, name, value, when in changes if who == lead and when < end),
+        # as `prepare`: changes at or after the end stay (never applied, they make the field missing)
+        rows.extend(sorted(((when, name, value) for who, name, value, when in changes if who == lead),
                            key=lambda c: c[0]))
         change_starts.append(len(rows))
     return Bucket(ids, list(range(len(ids))), fields, created, at, kinds, pairs, starts, rows, change_starts)

@@ -13,6 +13,7 @@ throughout (datetimes as epoch seconds, lists as tuples).
 
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -240,7 +241,8 @@ class Bucket:
 
 
 def prepare(spill_: Spill, bucket: int, created: str | None, end: float, keep: int) -> Bucket:
-    """One bucket's leads with their events before `end` and their field changes."""
+    """One bucket's leads with their events before `end` and all their field changes (those at
+    or after `end` are never applied, but make their field missing until then)."""
     layout = spill_.layout
     leads = read_bucket(spill_.buckets, "leads", bucket)
     events = read_bucket(spill_.buckets, "events", bucket)
@@ -266,7 +268,7 @@ def prepare(spill_: Spill, bucket: int, created: str | None, end: float, keep: i
     pairs = list(zip(at_sorted, properties))
     kinds = list(map(layout.events.__getitem__, kinds_code.tolist()))
 
-    change_rows, change_starts = _changes(changes, ids, spill_.fields, layout, end, problems, keep)
+    change_rows, change_starts = _changes(changes, ids, spill_.fields, layout, problems, keep)
     return Bucket(ids.to_pylist(), leads["pos"].to_pylist(), fields, created_values, at_sorted, kinds, pairs,
                   starts, change_rows, change_starts, problems)
 
@@ -319,9 +321,11 @@ def _owned(rows: pa.Table, table: str, position: str, ids: pa.Array, end: float,
     return rows.filter(usable), lead_of.filter(usable).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _changes(changes: pa.Table, ids: pa.Array, names: tuple[str, ...], layout: Layout, end: float,
-             problems: dict, keep: int) -> tuple[list, list[int]]:
-    changes, owners = _owned(changes, "changes", "seq", ids, end, problems, keep)
+def _changes(changes: pa.Table, ids: pa.Array, names: tuple[str, ...], layout: Layout, problems: dict,
+             keep: int) -> tuple[list, list[int]]:
+    # Changes at or after the end stay: no instant sees them, but they say the field has a
+    # history, so it is missing until its first change rather than today's value.
+    changes, owners = _owned(changes, "changes", "seq", ids, math.inf, problems, keep)
     at = changes["at"].to_numpy()
     order = np.lexsort((changes["seq"].to_numpy(), at, owners))
     starts = np.concatenate(([0], np.cumsum(np.bincount(owners, minlength=len(ids))))).tolist()

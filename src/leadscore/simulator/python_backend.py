@@ -110,6 +110,8 @@ class _Replay:
         if span is None:
             return
         changes = bucket.changes[bucket.change_starts[k]:bucket.change_starts[k + 1]]
+        # the changes an instant can see: those at or after the end only make their field missing
+        visible = sum(1 for when, _, _ in changes if when < end)
         fields = dict(bucket.fields[k])
         jumps = sorted(set(at[lo:hi]) | {span.first})
         if changes:
@@ -154,7 +156,7 @@ class _Replay:
                 atoms = self.atoms(fields, result[0], result[1], result[2])
                 self.news = True
             last_at, last_result = j, result
-            if self.news and c == len(changes):
+            if self.news and c == visible:
                 if self.done(atoms):
                     break
                 self.news = False
