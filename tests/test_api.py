@@ -57,3 +57,15 @@ def test_every_backend_names_the_same_outputs(tmp_path):
 def test_an_unknown_backend_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown backend 'spark'"):
         build(tmp_path, RULES).compile(backend="spark")
+
+
+def test_a_ruleset_that_does_not_check_raises_its_diagnostics_rendered(tmp_path):
+    import leadscore
+
+    with pytest.raises(leadscore.RulesetError) as raised:
+        build(tmp_path, "score interest {\n  big: +5 if employes > 100\n}")
+    text = str(raised.value)
+    assert raised.value.diagnostics and text.splitlines()[0].endswith(": 1 error(s)")
+    # as every command prints it: file:line:col, the line itself, a caret under the name
+    assert ":4:14: error[LS300]" in text.splitlines()[1]
+    assert text.splitlines()[2:4] == ["    big: +5 if employes > 100", "               ^^^^^^^^"]

@@ -20,7 +20,7 @@ from .compiler import runtime as rt
 from .compiler.interpreter import Interpreter
 from .compiler.python import GeneratedModule, generate
 from .dsl.checker import CheckedRuleset
-from .dsl.diagnostics import Diagnostic, render_text
+from .dsl.diagnostics import Diagnostic, render_each
 from .loader import load_ruleset
 from .lower import ScoringProgram, lower
 
@@ -35,8 +35,7 @@ class RulesetError(Exception):
         self.path = path
         self.diagnostics = diagnostics
         errors = [d for d in diagnostics if d.is_error]
-        shown = "\n".join(render_text(d, sources.get(d.span.file, "").splitlines())
-                          for d in errors[:5])
+        shown = "\n".join(render_each(errors[:5], sources))
         more = f"\n... and {len(errors) - 5} more" if len(errors) > 5 else ""
         super().__init__(f"{path}: {len(errors)} error(s)\n{shown}{more}")
 
