@@ -340,11 +340,8 @@ class _Generator:
         return n
 
     def _decay_factor(self, decay: sem.Decay, at: str) -> str:
-        ages = fractions = ""
-        if decay.kind is sem.DecayKind.STEPS:
-            ages = self._module_constant(("ages", decay.ages), repr(decay.ages))
-            fractions = self._module_constant(("fractions", decay.fractions), repr(decay.fractions))
-        return sem.decay_source(decay, f"((T - {at}) / 86400.0)", ages, fractions)
+        return sem.decay_source(decay, f"((T - {at}) / 86400.0)",
+                                lambda what, values: self._module_constant((what, values), repr(values)))
 
     def _first_match(self, target: str, branches: list[tuple[lo.Expr | None, str]],
                      default: str) -> None:
