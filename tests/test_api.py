@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from leadscore.api import BACKENDS
 from scoring_helpers import AS_OF, ago, build, event
@@ -69,3 +71,27 @@ def test_a_ruleset_that_does_not_check_raises_its_diagnostics_rendered(tmp_path)
     # as every command prints it: file:line:col, the line itself, a caret under the name
     assert ":4:14: error[LS300]" in text.splitlines()[1]
     assert text.splitlines()[2:4] == ["    big: +5 if employes > 100", "               ^^^^^^^^"]
+
+
+_SCORE_VALUES = st.dictionaries(st.text(max_size=5), st.none() | st.floats(allow_nan=False))
+
+
+@given(_SCORE_VALUES, st.dictionaries(st.text(max_size=5), st.booleans()),
+       st.dictionaries(st.text(max_size=5), st.none() | st.text(max_size=5)))
+def test_the_fast_result_constructor_builds_the_same_frozen_result(scores, thresholds, segments):
+    from dataclasses import FrozenInstanceError
+
+    from leadscore.compiler.runtime import Reason, Result, new_result
+
+    reasons = (Reason("s", "r", 1.0),)
+    built = new_result(scores, thresholds, segments, reasons)
+    assert built == Result(scores, thresholds, segments, reasons) and repr(built) == repr(Result(
+        scores, thresholds, segments, reasons))
+    assert new_result(scores, thresholds, segments) == Result(scores, thresholds, segments)
+    with pytest.raises(FrozenInstanceError):
+        built.scores = {}
+
+
+def test_a_one_point_rule_adds_its_decay_factor_alone(tmp_path):
+    source = build(tmp_path, RULES + "\nscore recent {\n  decay half_life 7d\n  seen: +1 per page_view\n}").compile().source
+    assert "1.0 * 0.5 **" not in source and "+= 0.5 ** (" in source
