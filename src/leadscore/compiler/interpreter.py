@@ -64,6 +64,19 @@ class Interpreter:
         return {key: self.score(lead, events_by_lead.get(key, ()), as_of, explain=explain, strict=strict)
                 for key, lead in leads.items()}
 
+    def score_table(self, leads, events, as_of: Any, *, explain: bool = False, strict: bool = False):
+        """Leads and events as Arrow tables -> one Arrow table of results (arrow_scoring.py)."""
+        from ..arrow_scoring import score_table
+
+        return score_table(self, leads, events, as_of, explain=explain, strict=strict)
+
+    def evaluate_many(self, fields: list[dict], grouped: list[dict], instant: float, explain: bool = False):
+        """api.Backend.evaluate_many: each lead through `evaluate`."""
+        from ..scored import ScoredLeads
+
+        return ScoredLeads.of_results([self.evaluate(f, g, instant, explain) for f, g in zip(fields, grouped)],
+                                      explain)
+
     def evaluate(self, fields: dict[str, Any], grouped: dict[str, list[Event]],
                  instant: float, explain: bool = False) -> Result:
         env = Env(fields, grouped, instant)
