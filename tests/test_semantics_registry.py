@@ -176,3 +176,16 @@ def test_event_functions_have_no_scalar_form():
         assert sem.signature(function).on_events
         with pytest.raises(ValueError):
             sem.apply(function, [None])
+
+
+def test_the_editor_and_the_rule_writer_take_their_keywords_from_the_grammar():
+    from leadscore.dsl.parser import decay_keywords, keywords
+    from leadscore.simulator.calibrate_rules import name_text
+
+    assert len(decay_keywords()) == len(typing.get_args(ast.Decay))   # one word per kind of decay
+    assert set(decay_keywords()) <= keywords()
+    assert {"ruleset", "half_life", "day", "week", "contains", "starts_with", "ends_with"} <= keywords()
+    assert [name_text(n) for n in ("half_life", "week", "min", "plain")] == ["`half_life`", "`week`", "`min`", "plain"]
+    for module in ("lsp/completion.py", "lsp/tokens.py", "simulator/calibrate_rules.py"):
+        text = (Path(leadscore.__file__).parent / module).read_text(encoding="utf-8")
+        assert "half_life" not in text and "linear" not in text, module
