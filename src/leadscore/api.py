@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import linecache
 import types
-from itertools import repeat
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Mapping, Protocol
 
 from .compiler import runtime as rt

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Hashable, Iterable, Mapping, assert_never
+from typing import Any, Iterable, Mapping, assert_never
 
 from .. import lower as lo
 from .. import semantics as sem
