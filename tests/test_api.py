@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+import leadscore
 from leadscore.api import BACKENDS
 from scoring_helpers import AS_OF, ago, build, event
 
@@ -47,8 +50,11 @@ def test_every_backend_names_the_same_outputs(tmp_path):
     ruleset = build(tmp_path, RULES)
     python, *others = (ruleset.compile(backend=b) for b in BACKENDS)
     for other in others:
-        for attribute in ("scores", "thresholds", "segments"):
+        for attribute in ("scores", "blocks", "thresholds", "segments"):
             assert tuple(getattr(python, attribute)) == tuple(getattr(other, attribute))
+        assert dict(python.field_missing) == dict(other.field_missing)
+        assert {k: dict(v) for k, v in python.property_missing.items()} == \
+            {k: dict(v) for k, v in other.property_missing.items()}
         assert dict(python.field_types) == dict(other.field_types)
         assert {k: dict(v) for k, v in python.property_types.items()} == \
             {k: dict(v) for k, v in other.property_types.items()}
@@ -57,3 +63,48 @@ def test_every_backend_names_the_same_outputs(tmp_path):
 def test_an_unknown_backend_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown backend 'spark'"):
         build(tmp_path, RULES).compile(backend="spark")
+
+
+def test_a_ruleset_that_does_not_check_raises_its_diagnostics_rendered(tmp_path):
+    with pytest.raises(leadscore.RulesetError) as raised:
+        build(tmp_path, "score interest {\n  big: +5 if employes > 100\n}")
+    text = str(raised.value)
+    assert raised.value.diagnostics and text.splitlines()[0].endswith(": 1 error(s)")
+    # as every command prints it: file:line:col, the line itself, a caret under the name
+    assert ":4:14: error[LS300]" in text.splitlines()[1]
+    assert text.splitlines()[2:4] == ["    big: +5 if employes > 100", "               ^^^^^^^^"]
+
+
+_SCORE_VALUES = st.dictionaries(st.text(max_size=5), st.none() | st.floats(allow_nan=False))
+
+
+@given(_SCORE_VALUES, st.dictionaries(st.text(max_size=5), st.booleans()),
+       st.dictionaries(st.text(max_size=5), st.none() | st.text(max_size=5)))
+def test_the_fast_result_constructor_builds_the_same_frozen_result(scores, thresholds, segments):
+    from dataclasses import FrozenInstanceError
+
+    from leadscore.compiler.runtime import Reason, Result, new_result
+
+    reasons = (Reason("s", "r", 1.0),)
+    built = new_result(scores, thresholds, segments, reasons)
+    assert built == Result(scores, thresholds, segments, reasons) and repr(built) == repr(Result(
+        scores, thresholds, segments, reasons))
+    assert new_result(scores, thresholds, segments) == Result(scores, thresholds, segments)
+    with pytest.raises(FrozenInstanceError):
+        built.scores = {}
+
+
+def test_a_one_point_rule_adds_its_decay_factor_alone(tmp_path):
+    source = build(tmp_path, RULES + "\nscore recent {\n  decay half_life 7d\n  seen: +1 per page_view\n}").compile().source
+    assert "1.0 * 0.5 **" not in source and "+= 0.5 ** (" in source
+
+
+def test_only_the_python_backend_calls_its_generated_function():
+    """Everything else goes through the Backend interface (score, score_many, score_table,
+    evaluate, evaluate_many): api.Scorer and its replay loop are the Python backend."""
+    from pathlib import Path
+
+    source = Path(leadscore.__file__).parent
+    callers = {str(path.relative_to(source)) for path in source.rglob("*.py")
+               if "evaluate_prepared" in path.read_text(encoding="utf-8")}
+    assert callers == {"api.py", "simulator/python_backend.py"}

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadscore.dsl.diagnostics import Span, make, render_each, render_text
+import leadscore
+from leadscore.dsl import diagnostics
+from leadscore.dsl.diagnostics import Span, make, render_each
 
 _SOURCES = {"a.score": "first line\nsecond line\n", "schema.yaml": "lead:\n  fields: {}\n"}
 
@@ -28,7 +33,33 @@ def test_control_characters_in_a_source_line_are_shown_as_question_marks():
 
 
 @given(st.lists(st.tuples(st.sampled_from(sorted(_SOURCES)), st.integers(1, 3), st.integers(1, 12)), max_size=8))
-def test_render_each_is_render_text_with_the_files_lines(places):
-    diagnostics = [make("LS200", "m", Span.point(file, line, column)) for file, line, column in places]
-    assert render_each(diagnostics, _SOURCES) == [render_text(d, _SOURCES[d.span.file].splitlines())
-                                                  for d in diagnostics]
+def test_each_diagnostic_renders_as_it_would_alone(places):
+    found = [make("LS200", "m", Span.point(file, line, column)) for file, line, column in places]
+    assert render_each(found, _SOURCES) == [render_each([d], _SOURCES)[0] for d in found]
+
+
+def _renderer_names_used(tree: ast.AST) -> set[str]:
+    """The names a module takes from dsl.diagnostics that render one diagnostic on their own."""
+    used = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("diagnostics"):
+            used |= {alias.name for alias in node.names if alias.name == "render_text" or alias.name.startswith("_")}
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.value.id == "diagnostics" and node.attr.startswith("_render"):
+            used.add(node.attr)
+    return used
+
+
+def test_no_module_but_the_renderer_renders_a_diagnostic_itself():
+    assert not hasattr(diagnostics, "render_text")   # one public way: render_each
+    source = Path(leadscore.__file__).parent
+    offenders = {str(path.relative_to(source)): names for path in sorted(source.rglob("*.py"))
+                 if path.name != "diagnostics.py" or path.parent.name != "dsl"
+                 if (names := _renderer_names_used(ast.parse(path.read_text(encoding="utf-8"))))}
+    assert offenders == {}
+
+
+def test_the_guard_sees_a_module_rendering_on_its_own():
+    assert _renderer_names_used(ast.parse("from ..dsl.diagnostics import render_text, _render")) == \
+        {"render_text", "_render"}
+    assert _renderer_names_used(ast.parse("from .dsl import diagnostics\ndiagnostics._render(d, [])")) == {"_render"}

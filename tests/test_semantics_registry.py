@@ -3,15 +3,21 @@
 
 from __future__ import annotations
 
+import ast as python_ast
 import math
+import typing
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import leadscore
 from leadscore import semantics as sem
 from leadscore.compiler import runtime as rt
+from leadscore.dsl import ast
+from leadscore.dsl.diagnostics import Span
 from leadscore.dsl.expressions import FUNCTIONS
 
 DECAYS = [sem.NO_DECAY, sem.Decay(sem.DecayKind.HALF_LIFE, 7.0), sem.Decay(sem.DecayKind.LINEAR, 20.0),
@@ -34,11 +40,64 @@ def test_every_decay_kind_has_every_form():
         assert isinstance(sem.decay_motion(decay), sem.Motion)
 
 
+_AT = Span.point("r.score", 1, 1)
+_WRITTEN = {  # one of each decay a rule file can write, and how the registry decides it
+    ast.DecayNone: (ast.DecayNone(_AT), sem.NO_DECAY),
+    ast.DecayHalfLife: (ast.DecayHalfLife(ast.Name("half", None, _AT), _AT), sem.Decay(sem.DecayKind.HALF_LIFE, 7.0)),
+    ast.DecayLinear: (ast.DecayLinear(ast.Name("fade", None, _AT), _AT), sem.Decay(sem.DecayKind.LINEAR, 20.0)),
+    ast.DecaySteps: (ast.DecaySteps((ast.DecayStep(ast.Name("a", None, _AT), ast.Percent(80.0, "80%", _AT), _AT),
+                                     ast.DecayStep(ast.Name("b", None, _AT), ast.Percent(0.0, "0%", _AT), _AT)), _AT),
+                     sem.Decay(sem.DecayKind.STEPS, 0.0, (3.0, 10.0), (0.8, 0.0))),
+}
+_DAYS = {"half": 7.0, "fade": 20.0, "a": 3.0, "b": 10.0}
+
+
+def test_every_decay_a_rule_file_writes_is_decided_and_worded_by_the_registry():
+    assert set(_WRITTEN) == set(typing.get_args(ast.Decay))
+    assert {decided.kind for _, decided in _WRITTEN.values()} == set(sem.DecayKind)
+    for written, decided in _WRITTEN.values():
+        assert sem.decided_decay(written, lambda d: _DAYS[d.name]) == decided
+        assert sem.decay_words(written, lambda d: f"<{d.name}>")
+    assert sem.decided_decay(None, _DAYS.get) == sem.NO_DECAY
+    assert sem.decay_words(None, str) == "do not decay"
+
+
+@pytest.mark.parametrize("kind", [ast.DecayHalfLife, ast.DecayLinear, ast.DecaySteps])
+def test_a_decay_with_a_duration_not_known_or_not_positive_is_not_decided(kind):
+    written, _ = _WRITTEN[kind]
+    assert sem.decided_decay(written, lambda d: None) is None
+    if kind is not ast.DecaySteps:   # a step's age may be zero: 'from 0d'
+        assert sem.decided_decay(written, lambda d: 0.0) is None
+
+
+def test_an_unknown_decay_fails_loudly():
+    with pytest.raises(AssertionError):
+        sem.decided_decay(object(), _DAYS.get)
+    with pytest.raises(AssertionError):
+        sem.decay_words(object(), str)
+
+
+@pytest.mark.parametrize("module", ["lower.py", "lsp/words.py", "compiler/python.py"])
+def test_evaluators_and_the_editor_name_no_decay_kind(module):
+    """A new decay kind needs no edit here: they take each decay from the registry."""
+    tree = python_ast.parse((Path(leadscore.__file__).parent / module).read_text(encoding="utf-8"))
+    named = {node.attr for node in python_ast.walk(tree) if isinstance(node, python_ast.Attribute)} | \
+        {node.id for node in python_ast.walk(tree) if isinstance(node, python_ast.Name)}
+    kinds = {cls.__name__ for cls in typing.get_args(ast.Decay)} | {kind.name for kind in sem.DecayKind} | {"DecayStep"}
+    assert named & kinds == set()
+
+
 @pytest.mark.parametrize("decay", DECAYS, ids=[d.kind.value for d in DECAYS])
 @given(ages=st.lists(AGES, min_size=1, max_size=20))
 def test_decay_forms_agree(decay, ages):
-    namespace = {"_rt": rt, "A": decay.ages, "P": decay.fractions}
-    source = sem.decay_source(decay, "age", "A", "P")
+    tables: dict[str, tuple] = {}
+
+    def table(what: str, values: tuple) -> str:   # as the code generator's module-level constants
+        tables[f"_{what}"] = values
+        return f"_{what}"
+
+    source = sem.decay_source(decay, "age", table)
+    namespace = {"_rt": rt, **tables}
     vector = sem.decay_vectorised(decay, np.array(ages))
     for age, vectorised in zip(ages, vector):
         factor = sem.decay_factor(decay, age)
@@ -117,3 +176,16 @@ def test_event_functions_have_no_scalar_form():
         assert sem.signature(function).on_events
         with pytest.raises(ValueError):
             sem.apply(function, [None])
+
+
+def test_the_editor_and_the_rule_writer_take_their_keywords_from_the_grammar():
+    from leadscore.dsl.parser import decay_keywords, keywords
+    from leadscore.simulator.calibrate_rules import name_text
+
+    assert len(decay_keywords()) == len(typing.get_args(ast.Decay))   # one word per kind of decay
+    assert set(decay_keywords()) <= keywords()
+    assert {"ruleset", "half_life", "day", "week", "contains", "starts_with", "ends_with"} <= keywords()
+    assert [name_text(n) for n in ("half_life", "week", "min", "plain")] == ["`half_life`", "`week`", "`min`", "plain"]
+    for module in ("lsp/completion.py", "lsp/tokens.py", "simulator/calibrate_rules.py"):
+        text = (Path(leadscore.__file__).parent / module).read_text(encoding="utf-8")
+        assert "half_life" not in text and "linear" not in text, module

@@ -14,15 +14,20 @@ import linecache
 import types
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Hashable, Iterable, Mapping, Protocol
+from itertools import repeat
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Mapping, Protocol
 
 from .compiler import runtime as rt
 from .compiler.interpreter import Interpreter
 from .compiler.python import GeneratedModule, generate
 from .dsl.checker import CheckedRuleset
-from .dsl.diagnostics import Diagnostic, render_text
+from .dsl.diagnostics import Diagnostic, render_each
 from .loader import load_ruleset
 from .lower import ScoringProgram, lower
+from .scored import ScoredLeads
+
+if TYPE_CHECKING:
+    import pyarrow as pa   # imported by the table methods only: `leadscore check` never loads it
 
 
 InputError = rt.InputError   # a lead, event or instant that cannot be used (strict=True: or is not as declared)
@@ -35,8 +40,7 @@ class RulesetError(Exception):
         self.path = path
         self.diagnostics = diagnostics
         errors = [d for d in diagnostics if d.is_error]
-        shown = "\n".join(render_text(d, sources.get(d.span.file, "").splitlines())
-                          for d in errors[:5])
+        shown = "\n".join(render_each(errors[:5], sources))
         more = f"\n... and {len(errors) - 5} more" if len(errors) > 5 else ""
         super().__init__(f"{path}: {len(errors)} error(s)\n{shown}{more}")
 
@@ -61,7 +65,17 @@ class Backend(Protocol):
                    events_by_lead: Mapping[Hashable, Iterable[Any]], as_of: Any = None, *,
                    explain: bool = False, strict: bool = False) -> dict[Hashable, rt.Result]: ...
 
+    def score_table(self, leads: pa.Table, events: pa.Table, as_of: Any, *, explain: bool = False,
+                    strict: bool = False) -> pa.Table:
+        """Every lead of the `leads` table at one instant, one result row per lead in its order
+        (leadscore.arrow_scoring says which columns go in and come out)."""
+
     def evaluate(self, fields: dict, grouped: dict, instant: float, explain: bool = False) -> rt.Result: ...
+
+    def evaluate_many(self, fields: list[dict], grouped: list[dict], instant: float,
+                      explain: bool = False) -> ScoredLeads:
+        """Many leads' prepared input (the runtime's representation, as `leadscore score`'s
+        tables give it) scored at one instant: the batch loop's call."""
 
 
 @dataclass(frozen=True)
@@ -114,9 +128,10 @@ def load(path: str, *, allow_outside_schema: bool = False) -> Ruleset:
 class Scorer:
     """The Python backend: a compiled ruleset. `source` is the generated module (registered
     with linecache, so a traceback shows its lines and their rule-file line comments).
-    `evaluate_prepared(F, G, T, explain)` is the generated
-    function itself, returning (scores, thresholds, segments, reasons or None) positionally,
-    for the batch and replay loops that call it millions of times."""
+    `evaluate_prepared(F, G, T, explain)` is the generated function itself, returning
+    (scores, thresholds, segments, reasons or None) positionally: the inner loop of this
+    backend's own loops (evaluate_many, and the replay in simulator/python_backend.py, which
+    calls it millions of times), used nowhere else."""
 
     name = "python"
 
@@ -172,6 +187,12 @@ class Scorer:
         return {key: score(lead, events_by_lead.get(key, ()), instant, explain=explain, strict=strict)
                 for key, lead in leads.items()}
 
+    def score_table(self, leads, events, as_of: Any, *, explain: bool = False, strict: bool = False):
+        """Leads and events as Arrow tables -> one Arrow table of results (arrow_scoring.py)."""
+        from .arrow_scoring import score_table
+
+        return score_table(self, leads, events, as_of, explain=explain, strict=strict)
+
     def _check(self, lead: Any, events: Any) -> list | tuple:
         field_values, property_values = self._strict
         return rt.check_strict(lead, events, self.field_types, self.property_types, field_values,
@@ -181,3 +202,8 @@ class Scorer:
                  explain: bool = False) -> rt.Result:
         """Score prepared input (the runtime's representation)."""
         return self._to_result(*self.evaluate_prepared(fields, grouped, instant, explain))
+
+    def evaluate_many(self, fields: list[dict], grouped: list[dict], instant: float,
+                      explain: bool = False) -> ScoredLeads:
+        return ScoredLeads.of_tuples(list(map(self.evaluate_prepared, fields, grouped, repeat(instant),
+                                              repeat(explain))), explain)

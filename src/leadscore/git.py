@@ -1,7 +1,8 @@
 """Asking Git about the repository a ruleset is in: the one place leadscore runs it.
 
-`--against REV` (simulate, diff) reads files as they were at a revision; `init` names the
-repository's default branch. Arguments are passed as a list, never through a shell, and
+`--against REV` (simulate, diff) reads files as they were at a revision (`file_at_revision`,
+`text_at_revision`: the commands hand the texts to the stage that checks them); `init` names
+the repository's default branch. Arguments are passed as a list, never through a shell, and
 output is read as UTF-8 with undecodable bytes replaced.
 """
 
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 
 class GitFailed(Exception):
@@ -17,6 +20,51 @@ class GitFailed(Exception):
 
 class GitMissing(GitFailed):
     """No `git` program to run."""
+
+
+class NoSuchRevision(GitFailed):
+    """The repository has no commit of that name; `root` is the repository's top folder."""
+
+    def __init__(self, root: str):
+        super().__init__(root)
+        self.root = root
+
+
+class NotInRevision(GitFailed):
+    """The file is not in the revision."""
+
+
+@dataclass(frozen=True)
+class FileAtRevision:
+    root: str                   # the repository's top folder
+    relative: PurePosixPath     # the file's path inside the repository
+    text: str                   # its content at the revision
+
+
+def file_at_revision(path: str, revision: str, timeout: float = 60) -> FileAtRevision:
+    """`path`, a file of a working tree, as it was at `revision` (a commit, branch or tag; the
+    caller refuses one starting with '-'). GitFailed when Git cannot answer."""
+    folder = os.path.dirname(os.path.abspath(path))
+    root = run_git(folder, "rev-parse", "--show-toplevel", timeout=timeout).strip()
+    relative = PurePosixPath(os.path.relpath(os.path.realpath(path), os.path.realpath(root)).replace(os.sep, "/"))
+    try:
+        run_git(root, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}", timeout=timeout)
+    except GitMissing:
+        raise
+    except GitFailed:
+        raise NoSuchRevision(root) from None
+    try:
+        run_git(root, "cat-file", "-e", f"{revision}:{relative}", timeout=timeout)
+    except GitMissing:
+        raise
+    except GitFailed:
+        raise NotInRevision(str(relative)) from None
+    return FileAtRevision(root, relative, run_git(root, "show", f"{revision}:{relative}", timeout=timeout))
+
+
+def text_at_revision(root: str, revision: str, relative: PurePosixPath, timeout: float = 60) -> str:
+    """The file at `relative` inside the repository at `root`, as it was at `revision`."""
+    return run_git(root, "show", f"{revision}:{relative}", timeout=timeout)
 
 
 def run_git(folder: str | os.PathLike, *args: str, timeout: float = 60) -> str:

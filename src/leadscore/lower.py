@@ -21,7 +21,7 @@ from typing import Any, Iterator, Mapping, Union, assert_never
 from .dsl import ast
 from .dsl import types as t
 from .dsl.checker import CheckedRuleset
-from .semantics import DAY, NO_DECAY, Comparison, Decay, DecayKind, Function, Period
+from .semantics import DAY, Comparison, Decay, Function, Period, decided_decay
 
 # --- expressions --------------------------------------------------------------------------
 
@@ -327,17 +327,10 @@ class _Lowering:
         return points.sign * self.number(points.value)
 
     def decay(self, decay: ast.Decay | None) -> Decay:
-        match decay:
-            case None | ast.DecayNone():
-                return NO_DECAY
-            case ast.DecayHalfLife(half_life=half_life):
-                return Decay(DecayKind.HALF_LIFE, self.seconds(half_life) / DAY)
-            case ast.DecayLinear(length=length):
-                return Decay(DecayKind.LINEAR, self.seconds(length) / DAY)
-            case ast.DecaySteps(steps=steps):
-                return Decay(DecayKind.STEPS, 0.0, tuple(self.seconds(s.age) / DAY for s in steps),
-                             tuple(s.percent.value / 100 for s in steps))
-        raise TypeError(f"not a decay: {decay!r}")
+        decided = decided_decay(decay, lambda duration: self.seconds(duration) / DAY)
+        if decided is None:   # the checker refuses what the registry cannot decide
+            raise TypeError(f"not a decay: {decay!r}")
+        return decided
 
     def decision(self, d: ast.Threshold | ast.Segment) -> Threshold | Segment:
         if isinstance(d, ast.Threshold):

@@ -19,6 +19,7 @@ from enum import Enum, StrEnum
 from typing import Any, Callable, assert_never
 
 from .compiler import runtime as rt
+from .dsl import ast
 from .dsl import types as t
 
 DAY = rt.DAY
@@ -189,8 +190,9 @@ def decay_factor(decay: Decay, age_days: float) -> float:
             assert_never(decay.kind)
 
 
-def decay_source(decay: Decay, age: str, ages_name: str, fractions_name: str) -> str:
-    """The generated factor (with its leading ` * `) for an age in days given as code."""
+def decay_source(decay: Decay, age: str, table: Callable[[str, tuple[float, ...]], str]) -> str:
+    """The generated factor (with its leading ` * `) for an age in days given as code; `table`
+    (what, values) -> the name of a module-level tuple the code generator writes once."""
     match decay.kind:
         case DecayKind.NONE:
             return " * 1.0"
@@ -199,7 +201,7 @@ def decay_source(decay: Decay, age: str, ages_name: str, fractions_name: str) ->
         case DecayKind.LINEAR:
             return f" * max(0.0, 1.0 - {age} / {decay.days!r})"
         case DecayKind.STEPS:
-            return f" * _rt.decay_steps({age}, {ages_name}, {fractions_name})"
+            return f" * _rt.decay_steps({age}, {table('ages', decay.ages)}, {table('fractions', decay.fractions)})"
         case _:
             assert_never(decay.kind)
 
@@ -230,6 +232,44 @@ def decay_motion(decay: Decay) -> Motion:
             return Motion.FALLS   # steps: LS502 only warns on rising percentages; see analysis
         case _:
             assert_never(decay.kind)
+
+
+def decided_decay(written: ast.Decay | None, days: Callable[[ast.Duration | ast.Name], float | None]) -> Decay | None:
+    """The decay a rule file writes (None: none written), decided: `days` reads a duration as
+    written (a literal, or a constant's name) in days, or None when it cannot. None when the
+    decay cannot be decided (a duration not known, a half-life or length not above zero: the
+    checker reports those; the editor meets them in files that do not check yet)."""
+    match written:
+        case None | ast.DecayNone():
+            return NO_DECAY
+        case ast.DecayHalfLife(half_life=half_life):
+            found = days(half_life)
+            return Decay(DecayKind.HALF_LIFE, found) if found is not None and found > 0 else None
+        case ast.DecayLinear(length=length):
+            found = days(length)
+            return Decay(DecayKind.LINEAR, found) if found is not None and found > 0 else None
+        case ast.DecaySteps(steps=steps):
+            ages = tuple(days(step.age) for step in steps)
+            if any(age is None for age in ages):
+                return None
+            return Decay(DecayKind.STEPS, 0.0, ages, tuple(step.percent.value / 100 for step in steps))
+        case _:
+            assert_never(written)
+
+
+def decay_words(written: ast.Decay | None, duration: Callable[[ast.Duration | ast.Name], str]) -> str:
+    """What a decay does, in words (the editor's hover); `duration` shows a duration as written."""
+    match written:
+        case None | ast.DecayNone():
+            return "do not decay"
+        case ast.DecayHalfLife(half_life=half_life):
+            return f"halve every {duration(half_life)}"
+        case ast.DecayLinear(length=length):
+            return f"fade evenly to nothing over {duration(length)}"
+        case ast.DecaySteps(steps=steps):
+            return "keep 100% at first, then " + ", ".join(f"{s.percent.text} from {duration(s.age)}" for s in steps)
+        case _:
+            assert_never(written)
 
 
 # --- the calendar buckets of `at most` ----------------------------------------------------

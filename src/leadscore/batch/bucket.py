@@ -3,20 +3,23 @@
 The bucket's tables are turned into the runtime's representation column-wise: the events are
 sorted by (type, lead, time) with numpy, so each event type is one run of rows and each
 lead's events of that type a slice of it; property dicts are shared between events with equal
-properties (the generated scorer only reads them). Python then runs once per lead: the
-compiled `evaluate`; the rows are formatted column by column.
+properties (the generated scorer only reads them). Then the backend scores them all
+(`Backend.evaluate_many`: the Python backend runs its compiled function once per lead); the
+rows are formatted column by column.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import chain, repeat
+from itertools import chain
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..scored import ScoredLeads
 from ..tables import gc_paused, overflowed_lead, repeated_lead, unknown_lead
 from .spill import Layout
 
@@ -29,10 +32,10 @@ class Setup:
     """What scoring any bucket needs: the same for all buckets of a run."""
 
     layout: Layout
-    evaluate: Callable     # the compiled scorer's evaluate(F, G, T, explain)
+    backend: Any           # api.Backend: its evaluate_many scores a bucket's prepared leads
     instant: float         # the as-of instant, epoch seconds
     explain: bool
-    format_rows: Callable  # (lead ids, evaluate's results) -> output lines
+    format_rows: Callable  # (lead ids, their ScoredLeads) -> output lines
     keep: int              # examples kept per kind of problem
     blocks: tuple[int, ...] = ()   # positions of the scores with rules: missing only when too large
 
@@ -73,17 +76,18 @@ def _score(leads: pa.Table, events: pa.Table, setup: Setup) -> Scored:
     scored = pc.indices_nonzero(usable).to_numpy()   # indices: the events table is not copied
     grouped = _grouped(events, scored, pc.fill_null(lead_of, 0).to_numpy(), len(ids), setup.layout)
 
-    results = list(map(setup.evaluate, fields, grouped, repeat(setup.instant), repeat(setup.explain)))
+    results = setup.backend.evaluate_many(fields, grouped, setup.instant, setup.explain)
     if setup.blocks:
         _note_overflow(problems, results, leads["pos"], ids, setup)
     return Scored(leads["pos"].to_pylist(), setup.format_rows(ids.to_pylist(), results), problems, len(scored),
                   later)
 
 
-def _note_overflow(problems: dict, results: list, positions: pa.ChunkedArray, ids: pa.Array, setup: Setup) -> None:
+def _note_overflow(problems: dict, results: ScoredLeads, positions: pa.ChunkedArray, ids: pa.Array,
+                   setup: Setup) -> None:
     """Leads whose points added up past the largest float: their score is written as missing,
     and counted here so that no number disappears without a word."""
-    over = [k for k, result in enumerate(results) if any(result[0][b] is None for b in setup.blocks)]
+    over = [k for k, scores in enumerate(results.scores) if any(scores[b] is None for b in setup.blocks)]
     if over:
         chosen = pa.array(over)
         _note(problems, "score_overflow", positions.take(chosen), ids.take(chosen), overflowed_lead, setup.keep)

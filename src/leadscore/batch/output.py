@@ -31,11 +31,12 @@ def row_formatter(fmt: str, names: list[str], explain: bool) -> Callable:
 
 
 def rows_formatter(fmt: str, names: list[str], explain: bool) -> Callable:
-    """(lead ids, the scorer's results for them) -> their lines, newlines included."""
+    """(lead ids, their ScoredLeads) -> their lines, newlines included."""
     if fmt == "csv" and not explain:
         return _csv_rows()
     row = row_formatter(fmt, names, explain)
-    return lambda ids, results: list(map(row, ids, *zip(*results))) if results else []
+    return lambda ids, scored: list(map(row, ids, scored.scores, scored.thresholds, scored.segments,
+                                        scored.reasons if scored.reasons is not None else repeat(None)))
 
 
 def _csv_text(text: str) -> str:
@@ -82,14 +83,13 @@ def _csv_rows() -> Callable:
     map per column rather than a Python call per row."""
     labels = _Labels("", _csv_text)
 
-    def rows(ids, results) -> list[str]:
-        if not results:
+    def rows(ids, scored) -> list[str]:
+        if not len(scored):
             return []
-        scores, thresholds, segments, _ = zip(*results)
         cells = [list(map(_csv_text, ids))]
-        cells += [list(map(repr if None not in column else _csv_number, column)) for column in zip(*scores)]
-        cells += [list(map(_CSV_BOOL.__getitem__, column)) for column in zip(*thresholds)]
-        cells += [list(map(labels.__getitem__, column)) for column in zip(*segments)]
+        cells += [list(map(repr if None not in column else _csv_number, column)) for column in zip(*scored.scores)]
+        cells += [list(map(_CSV_BOOL.__getitem__, column)) for column in zip(*scored.thresholds)]
+        cells += [list(map(labels.__getitem__, column)) for column in zip(*scored.segments)]
         return list(map(str.__add__, map(",".join, zip(*cells)), repeat("\n")))
     return rows
 

@@ -48,15 +48,14 @@ class Summary:
     later: int      # events after the as-of instant, left out
 
 
-def score_tables(scorer, schema, leads: str, events: str, instant: float, out: TextIO, *, fmt: str,
+def score_tables(backend, schema, leads: str, events: str, instant: float, out: TextIO, *, fmt: str,
                  explain: bool, log: ProblemLog, jobs: int = 1) -> Summary:
     """Score every lead of `leads` at `instant` and write one row per lead to `out`. Problems go
     to `log` (raising TableError in strict mode) before anything is written."""
     layout = Layout.of(schema)
-    names = output.columns(scorer.scores, scorer.thresholds, scorer.segments, explain)
-    setup = Setup(layout, scorer.evaluate_prepared, instant, explain,
-                  output.rows_formatter(fmt, names, explain), max(1, log.keep),
-                  tuple(scorer.scores.index(name) for name in scorer.blocks))
+    names = output.columns(backend.scores, backend.thresholds, backend.segments, explain)
+    setup = Setup(layout, backend, instant, explain, output.rows_formatter(fmt, names, explain), max(1, log.keep),
+                  tuple(backend.scores.index(name) for name in backend.blocks))
     count = bucket_count(leads, events, jobs, min(EVENTS_PER_BUCKET, SCORE_EVENTS_PER_BUCKET))
     # a `with` of its own: its removal is due from the moment the folder exists, even if a
     # signal comes before the next statement

@@ -28,6 +28,37 @@ def load_or_exit(path: str, allow_schema_outside: bool = False):
     return Ruleset(loaded.checked, tuple(loaded.diagnostics))
 
 
+def ruleset_at_revision(path: str, revision: str, allow_outside: bool):
+    """`--against`: the rule file and its schema as they were at `revision`, read from Git here
+    (the edge) and checked by simulator.variants. Raises variants.UsageError (NotAtRevision when
+    the file is not in the revision) or variants.RulesetProblems."""
+    from .. import git
+    from ..simulator import variants
+
+    if revision.startswith("-"):   # never read as one of git's options
+        raise variants.UsageError(f"--against {revision}: not a revision")
+    try:
+        rule = git.file_at_revision(path, revision)
+    except git.GitMissing:
+        raise variants.UsageError("--against needs git, which is not installed") from None
+    except git.NoSuchRevision as error:
+        raise variants.UsageError(f"--against {revision}: no such commit, branch or tag in the repository at "
+                                  f"{error.root}") from None
+    except git.NotInRevision:
+        raise variants.NotAtRevision(f"--against {revision}: {path} does not exist at {revision} "
+                                     "(a new ruleset)") from None
+    except git.GitFailed as error:
+        raise variants.UsageError(str(error)) from None
+    parsed = variants.parse_at_revision(path, revision, rule.relative, rule.text, allow_outside)
+    schema_text = None
+    if parsed.schema is not None:
+        try:
+            schema_text = git.text_at_revision(rule.root, revision, parsed.schema)
+        except git.GitFailed:
+            pass   # reported as no schema file at that path
+    return variants.check_at_revision(parsed, schema_text)
+
+
 def parse_instant(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
     """An instant option (--as-of, --start, --end): `now` (the moment the command started), or
     ISO 8601, a date is midnight UTC, no offset means UTC -> epoch seconds."""

@@ -96,9 +96,10 @@ def _load(path: str, allow_outside: bool):
 
 def _at_revision(path: str, revision: str, allow_outside: bool):
     from ..simulator import variants
+    from .common import ruleset_at_revision
 
     try:
-        return variants.load_at_revision(path, revision, allow_outside)
+        return ruleset_at_revision(path, revision, allow_outside)
     except variants.NotAtRevision:
         return _NEW
     except variants.UsageError as error:

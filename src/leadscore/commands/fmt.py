@@ -48,14 +48,14 @@ def _format_file(file: str, check: bool, show_diff: bool) -> str:
     import difflib
 
     from ..atomic import RewriteRefused, rewrite_file
-    from ..dsl.diagnostics import render_each, render_text
+    from ..dsl.diagnostics import render_each
     from ..dsl.formatter import format_ruleset, in_layout_of, shape
     from ..dsl.parser import parse
     from ..loader import read_text
 
     text, problem = read_text(file, file)
     if problem is not None:
-        click.echo(render_text(problem, None), err=True)
+        click.echo(render_each([problem], {})[0], err=True)
         return "failed"
     ruleset, diagnostics = parse(text, file)
     errors = [d for d in diagnostics if d.is_error]

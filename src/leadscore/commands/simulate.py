@@ -13,7 +13,7 @@ from ..safe_text import shown
 from ..scratch import remove_stale_spill_folders
 from ..semantics import DAY, UNIT_SECONDS
 from ..signals import stopped_in_order
-from .common import parse_instant
+from .common import parse_instant, ruleset_at_revision
 
 _UNBOUNDED = 10_000      # columns: tables take their own width
 _TABLE = click.Path(exists=True, dir_okay=False)
@@ -156,7 +156,7 @@ def _variants(v, ruleset: str, baseline_path, against, settings, allow_outside) 
     if baseline_path:
         return [v.Variant("baseline", v.load_file(baseline_path, allow_outside)[0], baseline_path), candidate]
     if against:
-        return [v.Variant("baseline", v.load_at_revision(ruleset, against, allow_outside), f"{ruleset} @ {against}"),
+        return [v.Variant("baseline", ruleset_at_revision(ruleset, against, allow_outside), f"{ruleset} @ {against}"),
                 candidate]
     if overrides:
         return [v.Variant("baseline", current, ruleset), candidate]

@@ -44,9 +44,9 @@ def to_result_source(scores: dict[str, str], thresholds: dict[str, str],
         if names:
             lines.append("    (" + "".join(local + ", " for local in names.values()) + f") = {source}")
         parts.append("{" + ", ".join(f"{name!r}: {local}" for name, local in names.items()) + "}")
-    return lines + [f"    return _rt.Result({parts[0]},", f"                      {parts[1]},",
-                    f"                      {parts[2]},",
-                    "                      tuple(_rt.Reason(*r) for r in R) if R else ())"]
+    return lines + [f"    return _rt.new_result({parts[0]},", f"                          {parts[1]},",
+                    f"                          {parts[2]},",
+                    "                          tuple(_rt.Reason(*r) for r in R) if R else ())"]
 
 
 # Per field type: a test true of a value the runtime would return unchanged (None included).

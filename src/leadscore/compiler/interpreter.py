@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Hashable, Iterable, Mapping, assert_never
+from typing import Any, Iterable, Mapping, assert_never
 
 from .. import lower as lo
 from .. import semantics as sem
@@ -63,6 +63,19 @@ class Interpreter:
             raise rt.InputError("score_many(leads, events_by_lead, as_of) takes two mappings keyed by lead id")
         return {key: self.score(lead, events_by_lead.get(key, ()), as_of, explain=explain, strict=strict)
                 for key, lead in leads.items()}
+
+    def score_table(self, leads, events, as_of: Any, *, explain: bool = False, strict: bool = False):
+        """Leads and events as Arrow tables -> one Arrow table of results (arrow_scoring.py)."""
+        from ..arrow_scoring import score_table
+
+        return score_table(self, leads, events, as_of, explain=explain, strict=strict)
+
+    def evaluate_many(self, fields: list[dict], grouped: list[dict], instant: float, explain: bool = False):
+        """api.Backend.evaluate_many: each lead through `evaluate`."""
+        from ..scored import ScoredLeads
+
+        return ScoredLeads.of_results([self.evaluate(f, g, instant, explain) for f, g in zip(fields, grouped)],
+                                      explain)
 
     def evaluate(self, fields: dict[str, Any], grouped: dict[str, list[Event]],
                  instant: float, explain: bool = False) -> Result:

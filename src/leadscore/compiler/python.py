@@ -208,7 +208,7 @@ class _Generator:
         if uses_inactivity:
             if replay:
                 out.emit(1, "if L is None:")
-            out.emit(1 + replay, "L = max((v[-1][0] for v in G.values() if v), default=None)")
+            out.emit(1 + replay, "L = max([v[-1][0] for v in G.values() if v], default=None)")
         out.lines.extend(self.prelude.lines)
         out.lines.extend(self.body.lines)
         out.emit(1, f"return {_tuple(self.scores)}, {_tuple(self.thresholds)}, {_tuple(self.segments)}, R")
@@ -329,7 +329,10 @@ class _Generator:
         if rule.within is not None:
             emit(2, f"if not (T - {rule.within!r} < {at}):")
             emit(3, "break" if rule.once else "continue")
-        emit(2, f"{acc} += {abs(rule.points)!r}{self._decay_factor(rule.decay, at)}")
+        factor = self._decay_factor(rule.decay, at)
+        # 1.0 * x is x for every float: a rule of one point adds the factor alone
+        emit(2, f"{acc} += {factor[3:]}" if abs(rule.points) == 1.0 and factor != " * 1.0" else
+             f"{acc} += {abs(rule.points)!r}{factor}")
         emit(2, f"{n} += 1")
         if rule.once:
             emit(2, "break")
@@ -340,11 +343,8 @@ class _Generator:
         return n
 
     def _decay_factor(self, decay: sem.Decay, at: str) -> str:
-        ages = fractions = ""
-        if decay.kind is sem.DecayKind.STEPS:
-            ages = self._module_constant(("ages", decay.ages), repr(decay.ages))
-            fractions = self._module_constant(("fractions", decay.fractions), repr(decay.fractions))
-        return sem.decay_source(decay, f"((T - {at}) / 86400.0)", ages, fractions)
+        return sem.decay_source(decay, f"((T - {at}) / 86400.0)",
+                                lambda what, values: self._module_constant((what, values), repr(values)))
 
     def _first_match(self, target: str, branches: list[tuple[lo.Expr | None, str]],
                      default: str) -> None:

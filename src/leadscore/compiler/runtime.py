@@ -443,6 +443,22 @@ class Result:
         return [r for r in self.reasons if r.score == score]
 
 
+_new_object = object.__new__
+
+
+def new_result(scores: dict, thresholds: dict, segments: dict, reasons: tuple = ()) -> Result:
+    """Result(scores, thresholds, segments, reasons), built for every lead a scorer returns: its
+    fields filled in directly, a third of the time of the frozen dataclass's __init__ (which
+    sets each one through object.__setattr__). Equal to the Result the __init__ would build."""
+    result = _new_object(Result)
+    fields = result.__dict__
+    fields["scores"] = scores
+    fields["thresholds"] = thresholds
+    fields["segments"] = segments
+    fields["reasons"] = reasons
+    return result
+
+
 def round_for_display(value: float | None) -> float | None:
     """Half away from zero to 2 decimals (docs/language.md); display only. Decimal rounds the
     number as written (its shortest repr), so 2.675 shows as 2.68 and 1.005 as 1.01, where

@@ -152,8 +152,7 @@ def promote_warnings(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 
 # --- rendering -------------------------------------------------------------
 
-def render_text(d: Diagnostic, source_lines: list[str] | None) -> str:
-    """`file:line:col: error[CODE]: message`, the source line, a caret, a hint."""
+def _render(d: Diagnostic, source_lines: list[str] | None) -> str:
     # A blank line has nothing to point at (and is what a withheld line reads as).
     if source_lines is not None and not "".join(source_lines[d.span.line - 1:d.span.line]).strip():
         source_lines = None
@@ -178,15 +177,17 @@ def render_text(d: Diagnostic, source_lines: list[str] | None) -> str:
 
 
 def render_each(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) -> list[str]:
-    """Each diagnostic as `render_text` shows it, under its line from `sources` (file name ->
-    the text as read, or as much of it as may be shown); a file not there shows no line.
-    Every command prints diagnostics through here, so they all read alike."""
+    """Each diagnostic as `file:line:col: error[CODE]: message`, then its line from `sources`
+    (file name -> the text as read, or as much of it as may be shown; a file not there shows
+    no line) with a caret under the spot, then the hint. Every command, the API's
+    RulesetError and `leadscore test`'s report print diagnostics through here alone, so they
+    all read alike."""
     lines: dict[str, list[str]] = {}
     shown_all = []
     for d in diagnostics:
         if d.span.file not in lines:
             lines[d.span.file] = sources.get(d.span.file, "").splitlines()
-        shown_all.append(render_text(d, lines[d.span.file]))
+        shown_all.append(_render(d, lines[d.span.file]))
     return shown_all
 
 

@@ -215,6 +215,33 @@ def terminal_patterns() -> dict[str, str]:
     return {t.name: t.pattern.value for t in _lark().terminals if t.pattern.type == "str"}
 
 
+_WHOLE_WORDS = re.compile(r"\(([a-z_|]+)\)\(\?!\[A-Za-z0-9_\]\)")   # (day|week)(?![A-Za-z0-9_])
+
+
+@lru_cache(maxsize=1)
+def keywords() -> frozenset[str]:
+    """Every word the grammar reads as a keyword somewhere: its keyword terminals and the words
+    of its whole-word terminals (`day`, `contains`). The editor and the calibrator's rule
+    writer take them from here, so a new keyword needs no list of its own."""
+    words: set[str] = set()
+    for terminal in _lark().terminals:
+        value = terminal.pattern.value
+        if terminal.pattern.type == "str" and value.isidentifier():
+            words.add(value)
+        elif terminal.pattern.type == "re" and (found := _WHOLE_WORDS.fullmatch(value)):
+            words.update(found.group(1).split("|"))
+    return frozenset(words)
+
+
+@lru_cache(maxsize=1)
+def decay_keywords() -> tuple[str, ...]:
+    """The word each kind of decay starts with, in the grammar's order (`none`, `half_life` ...)."""
+    patterns = terminal_patterns()
+    firsts = (patterns.get(rule.expansion[0].name) for rule in _lark().rules
+              if rule.origin.name == "decay" and rule.expansion)
+    return tuple(dict.fromkeys(word for word in firsts if word is not None))
+
+
 def parse(text: str, file: str) -> tuple[ast.Ruleset, list[Diagnostic]]:
     """Parse a rule file. Always returns a Ruleset (partial after syntax
     errors: every statement that could be read) and the syntax

@@ -84,6 +84,9 @@ class DuckDBBackend:
             {n: f.values for n, f in schema.fields.items() if f.values is not None},
             {n: {p: f.values for p, f in e.properties.items() if f.values is not None} for n, e in schema.events.items()})
         self.scores = program.scores
+        self.blocks = tuple(b.name for b in program.blocks)
+        self.field_missing = program.field_missing
+        self.property_missing = program.property_missing
         self.thresholds = tuple(d.name for d in program.thresholds)
         self.segments = tuple(d.name for d in program.segments)
         self.field_types = program.field_types
@@ -122,8 +125,20 @@ class DuckDBBackend:
         grouped = [rt.prepare_events(events[k], self.property_types, missing=program.property_missing) for k in keys]
         return dict(zip(keys, self._evaluate(fields, grouped, instant, explain)))
 
+    def score_table(self, leads, events, as_of: Any, *, explain: bool = False, strict: bool = False):
+        """Leads and events as Arrow tables -> one Arrow table of results (arrow_scoring.py)."""
+        from ..arrow_scoring import score_table
+
+        return score_table(self, leads, events, as_of, explain=explain, strict=strict)
+
     def evaluate(self, fields: dict, grouped: dict, instant: float, explain: bool = False) -> rt.Result:
         return self._evaluate([fields], [grouped], instant, explain)[0]
+
+    def evaluate_many(self, fields: list[dict], grouped: list[dict], instant: float, explain: bool = False):
+        """api.Backend.evaluate_many: one statement for them all."""
+        from ..scored import ScoredLeads
+
+        return ScoredLeads.of_results(self._evaluate(fields, grouped, instant, explain) if fields else [], explain)
 
     def _evaluate(self, fields: list[dict], grouped: list[dict], instant: float, explain: bool) -> list[rt.Result]:
         if self._connection is None:

@@ -17,12 +17,18 @@ import pyarrow.compute as pc
 from .. import lower as lo
 from ..batch import output
 from ..batch.pipeline import Summary
+from ..scored import ScoredLeads
 from ..scratch import spill_folder
 from ..tables import ProblemLog, RowProblem, event_batches, lead_batches, overflowed_lead, unknown_lead
 from .duckdb_engine import ARROW_TYPES, connect, run_select
 from .reasons import ReasonReader
 
 _TIME = ARROW_TYPES["datetime"]
+
+
+def _rows(columns: list[list], count: int) -> list[tuple]:
+    """Columns of one kind of result (scores, thresholds or segments) as one tuple per lead."""
+    return list(zip(*columns)) if columns else [()] * count
 
 
 class EngineError(Exception):
@@ -69,12 +75,14 @@ def score_tables_duckdb(program: lo.ScoringProgram, schema, leads: str, events: 
     for start in range(0, result.num_rows, _OUTPUT_ROWS):
         part = result.slice(start, _OUTPUT_ROWS)
         columns = [column.to_pylist() for column in part.columns]
-        rows = []
-        for row in zip(*columns):
-            scores = row[cut[0]:cut[1]]
-            reasons = reader.reasons(dict(zip(program.scores, scores)), row[cut[3]:cut[4]]) if explain else None
-            rows.append((scores, row[cut[1]:cut[2]], row[cut[2]:cut[3]], reasons))
-        out.write("".join(format_rows(columns[0], rows)))
+        scores = _rows(columns[cut[0]:cut[1]], part.num_rows)
+        reasons = None
+        if explain:
+            reasons = [reader.reasons(dict(zip(program.scores, lead_scores)), row[cut[3]:cut[4]])
+                       for lead_scores, row in zip(scores, zip(*columns))]
+        found = ScoredLeads(scores, _rows(columns[cut[1]:cut[2]], part.num_rows),
+                            _rows(columns[cut[2]:cut[3]], part.num_rows), reasons)
+        out.write("".join(format_rows(columns[0], found)))
     return Summary(result.num_rows, scored, later)
 
 

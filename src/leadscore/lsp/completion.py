@@ -12,13 +12,13 @@ from lsprotocol import types
 from ..dsl import ast
 from ..dsl import formatter as fmt
 from ..dsl.expressions import FUNCTIONS
+from ..dsl.parser import decay_keywords
 from .analysis import Analysis
 
 K = types.CompletionItemKind
 TOP_LEVEL = ("ruleset", "effective", "schema", "const", "score", "threshold", "segment")
 SCORE_ITEMS = ("decay", "clamp", "inactivity", "group")
 MODIFIERS = ("max", "decay", "once", "at most")
-DECAY_KINDS = ("none", "half_life", "linear", "steps")
 EXPRESSION_WORDS = ("and", "or", "not", "in", "contains", "starts_with", "ends_with", "matches",
                     "is missing", "is present", "true", "false")
 
@@ -84,7 +84,7 @@ def complete(analysis: Analysis | None, where: Place) -> list[types.CompletionIt
     if _EVENT_PLACE.search(before):
         return names.events()
     if _AFTER_DECAY.search(before):
-        return _keywords(DECAY_KINDS)
+        return _keywords(decay_keywords())
     if _AFTER_COMMA.search(before):
         return _keywords(MODIFIERS)
     if _AFTER_EVENT.search(before):

@@ -10,6 +10,7 @@ from pygls.workspace.position_codec import PositionCodec
 
 from ..dsl import ast
 from ..dsl.diagnostics import Span
+from ..dsl.parser import keywords
 from . import symbols as sym
 from .analysis import Analysis
 
@@ -23,10 +24,6 @@ _BY_KIND = {sym.FIELD: ("variable", 0), sym.PROPERTY: ("property", 0), sym.EVENT
             sym.GROUP: ("namespace", 0)}
 _LITERALS = {ast.Number: "number", ast.Percent: "number", ast.Duration: "number", ast.DateTime: "number",
              ast.String: "string", ast.Regex: "regexp", ast.Bool: "keyword"}
-KEYWORDS = frozenset("""ruleset version effective schema const score threshold segment group max case
-    if otherwise per where within decay none half_life linear steps once at most day week clamp
-    inactivity after every and or not in contains starts_with ends_with matches is missing present
-    true false""".split())
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -46,7 +43,7 @@ def semantic_tokens(analysis: Analysis, codec: PositionCodec) -> list[int]:
     taken = _taken(found)
     for number, text in enumerate(lines):
         for word in _WORD.finditer(text):
-            if word.group() in KEYWORDS and not _overlaps(taken.get(number, ()), word.start(), word.end()):
+            if word.group() in keywords() and not _overlaps(taken.get(number, ()), word.start(), word.end()):
                 found.append((number, word.start(), word.end(), "keyword", 0))
     return _encode(sorted(found), lines, codec)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..dsl import ast
 from ..dsl import formatter as fmt
-from ..semantics import DAY, NO_DECAY, Decay, DecayKind, decay_factor
+from ..semantics import DAY, decay_factor, decay_words, decided_decay
 
 HINT_AGES_DAYS = (7, 30, 90)
 
@@ -37,26 +37,10 @@ def effective_decay(rule: ast.EventRule, block: ast.ScoreBlock | None) -> ast.De
 
 def fraction(decay: ast.Decay | None, age: float, consts: dict[str, ast.Expr]) -> float | None:
     """What share of its points an event keeps at `age` days (None: not known
-    from the text, e.g. a constant that is not a duration). The meaning of each
-    decay kind is the registry's (semantics.py), as in every scorer."""
-    decided = _decided(decay, consts)
+    from the text, e.g. a constant that is not a duration). Each decay kind is
+    read and applied by the registry (semantics.py), as in every scorer."""
+    decided = decided_decay(decay, lambda duration: days(duration, consts))
     return None if decided is None else decay_factor(decided, age)
-
-
-def _decided(decay: ast.Decay | None, consts: dict[str, ast.Expr]) -> Decay | None:
-    """The decay as the registry takes it, read from a file that may not check yet."""
-    if decay is None or isinstance(decay, ast.DecayNone):
-        return NO_DECAY
-    if isinstance(decay, ast.DecayHalfLife):
-        half = days(decay.half_life, consts)
-        return Decay(DecayKind.HALF_LIFE, half) if half and half > 0 else None
-    if isinstance(decay, ast.DecayLinear):
-        length = days(decay.length, consts)
-        return Decay(DecayKind.LINEAR, length) if length and length > 0 else None
-    ages = [days(s.age, consts) for s in decay.steps]
-    if any(a is None for a in ages):
-        return None
-    return Decay(DecayKind.STEPS, ages=tuple(ages), fractions=tuple(s.percent.value / 100 for s in decay.steps))
 
 
 def worth_after(rule: ast.EventRule, block: ast.ScoreBlock | None, consts: dict[str, ast.Expr],
@@ -71,17 +55,6 @@ def worth_after(rule: ast.EventRule, block: ast.ScoreBlock | None, consts: dict[
     if window is not None and age >= window:
         return 0.0
     return rule.points.sign * points * share
-
-
-def decay_words(decay: ast.Decay | None, consts: dict[str, ast.Expr]) -> str:
-    if decay is None or isinstance(decay, ast.DecayNone):
-        return "do not decay"
-    if isinstance(decay, ast.DecayHalfLife):
-        return f"halve every {_duration(decay.half_life, consts)}"
-    if isinstance(decay, ast.DecayLinear):
-        return f"fade evenly to nothing over {_duration(decay.length, consts)}"
-    steps = ", ".join(f"{s.percent.text} from {_duration(s.age, consts)}" for s in decay.steps)
-    return f"keep 100% at first, then {steps}"
 
 
 def rule_words(rule: ast.Rule, block: ast.ScoreBlock | None, consts: dict[str, ast.Expr]) -> str:
@@ -109,7 +82,7 @@ def rule_words(rule: ast.Rule, block: ast.ScoreBlock | None, consts: dict[str, a
     decay = effective_decay(rule, block)
     own = any(isinstance(m, ast.DecayModifier) for m in rule.modifiers)
     source = "" if own or decay is None else " (the score's decay)"
-    parts.append(f"each event's points {decay_words(decay, consts)}{source}")
+    parts.append(f"each event's points {decay_words(decay, lambda d: _duration(d, consts))}{source}")
     return "; ".join(parts) + "."
 
 

@@ -14,19 +14,22 @@ from ..dsl import ast
 from ..dsl.formatter import expr as expression_text
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-# Every keyword of docs/language.md, and the function names min/max: such a
-# name is always written back-quoted, whatever its position in the rule.
-KEYWORDS = frozenset("""ruleset version effective schema const score group threshold segment case if per
-    where within max once at most day week decay half_life linear steps none clamp inactivity after every
-    otherwise and or not in contains starts_with ends_with matches is missing present true false min""".split())
 _SIMPLE_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t"}
 _LONGEST_RULE_NAME = 48
+
+
+def _reserved() -> frozenset[str]:
+    """Every keyword of the grammar, and the function names min/max: such a name is always
+    written back-quoted, whatever its position in the rule."""
+    from ..dsl.parser import keywords
+
+    return keywords() | {"min", "max"}
 
 
 def name_text(name: str) -> str | None:
     """A name as the language reads it back: plain, back-quoted, or None when
     it holds a back-quote or a line break (no way to write it)."""
-    if _IDENTIFIER.match(name) and name not in KEYWORDS:
+    if _IDENTIFIER.match(name) and name not in _reserved():
         return name
     if not name or any(c in name for c in "`\r\n"):
         return None
@@ -84,7 +87,7 @@ def rule_name_base(parts: list[str]) -> str:
     `industry_financial_services`; always a plain (unquoted) identifier."""
     slug = "_".join(re.sub(r"[^a-z0-9]+", "_", part.lower()).strip("_") for part in parts)
     slug = re.sub(r"_+", "_", slug).strip("_")[:_LONGEST_RULE_NAME].rstrip("_") or "signal"
-    if not slug[0].isalpha() or slug in KEYWORDS:
+    if not slug[0].isalpha() or slug in _reserved():
         slug = "s_" + slug
     return slug
 

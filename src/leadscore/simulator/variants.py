@@ -23,7 +23,6 @@ from ..dsl.checker import CheckedRuleset, check
 from ..dsl.diagnostics import Diagnostic, make
 from ..dsl.parser import parse
 from ..dsl.schema import parse_schema_and_excerpts
-from ..git import GitFailed, GitMissing, run_git
 from ..loader import load_ruleset, schema_inside, schema_outside
 
 MAX_SWEEP_VALUES = 1000
@@ -62,58 +61,57 @@ def load_file(path: str, allow_outside: bool) -> tuple[CheckedRuleset, tuple[Dia
 
 
 # --- a Git revision --------------------------------------------------------------------------
+# Git runs at the edge (commands.common.ruleset_at_revision, through leadscore.git): this stage
+# is given the texts as they were at the revision.
 
-def _git(folder: str, *args: str) -> str:
-    try:
-        return run_git(folder, *args, timeout=60)
-    except GitMissing:
-        raise UsageError("--against needs git, which is not installed") from None
-    except GitFailed as error:
-        raise UsageError(str(error)) from None
+@dataclass(frozen=True)
+class ParsedAtRevision:
+    """A rule file's text at a revision, parsed, and where its schema is at that revision."""
+
+    display: str                        # `path@revision`, where its diagnostics point
+    text: str
+    ruleset: ast.Ruleset
+    diagnostics: tuple[Diagnostic, ...]
+    schema: PurePosixPath | None        # the schema's path in the repository, to read at the
+                                        # revision; None: no header, or one it may not read
+    schema_display: str | None = None
 
 
-def load_at_revision(path: str, revision: str, allow_outside: bool) -> CheckedRuleset:
-    """The rule file as it was at `revision`, checked against that revision's schema."""
-    if revision.startswith("-"):   # never read as one of git's options
-        raise UsageError(f"--against {revision}: not a revision")
-    folder = os.path.dirname(os.path.abspath(path))
-    root = _git(folder, "rev-parse", "--show-toplevel").strip()
-    relative = PurePosixPath(os.path.relpath(os.path.realpath(path), os.path.realpath(root)).replace(os.sep, "/"))
-    try:
-        _git(root, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
-    except UsageError:
-        raise UsageError(f"--against {revision}: no such commit, branch or tag in the repository at {root}") from None
+def parse_at_revision(path: str, revision: str, relative: PurePosixPath, text: str,
+                      allow_outside: bool) -> ParsedAtRevision:
+    """`text`, the rule file `path` (at `relative` in the repository) as it was at `revision`."""
     display = f"{path}@{revision}"
-    try:
-        _git(root, "cat-file", "-e", f"{revision}:{relative}")
-    except UsageError:
-        raise NotAtRevision(f"--against {revision}: {path} does not exist at {revision} (a new ruleset)") from None
-    text = _git(root, "show", f"{revision}:{relative}")
-    sources = {display: text}
     ruleset, diagnostics = parse(text, display)
-    schema = None
     header = ruleset.schema
-    if header is not None:
-        target = PurePosixPath(os.path.normpath(str(relative.parent / header.path.value)).replace(os.sep, "/"))
-        schema_display = f"{os.path.normpath(os.path.join(os.path.dirname(path), header.path.value))}@{revision}"
-        # A schema above the repository's root is not in the revision, whatever the flag says.
-        if target.parts[:1] == ("..",) or (not allow_outside and not schema_inside(relative.parent, target)):
-            diagnostics.append(schema_outside(header.path.span))
-        else:
-            try:
-                schema_text = _git(root, "show", f"{revision}:{target}")
-            except UsageError:
-                diagnostics.append(make("LS600", f"no schema file at {schema_display}", header.path.span,
-                                        "the path is relative to the rule file"))
-            else:
-                # Only what the schema format knows may be shown: the revision's rule file can
-                # name any file in the repository as its schema.
-                schema, found, sources[schema_display] = parse_schema_and_excerpts(schema_text, schema_display)
-                diagnostics.extend(found)
-    checked, found = check(ruleset, schema)
+    if header is None:
+        return ParsedAtRevision(display, text, ruleset, tuple(diagnostics), None)
+    target = PurePosixPath(os.path.normpath(str(relative.parent / header.path.value)).replace(os.sep, "/"))
+    # A schema above the repository's root is not in the revision, whatever the flag says.
+    if target.parts[:1] == ("..",) or (not allow_outside and not schema_inside(relative.parent, target)):
+        return ParsedAtRevision(display, text, ruleset, (*diagnostics, schema_outside(header.path.span)), None)
+    schema_display = f"{os.path.normpath(os.path.join(os.path.dirname(path), header.path.value))}@{revision}"
+    return ParsedAtRevision(display, text, ruleset, tuple(diagnostics), target, schema_display)
+
+
+def check_at_revision(parsed: ParsedAtRevision, schema_text: str | None) -> CheckedRuleset:
+    """The parsed rule file checked against `schema_text`, its schema at the same revision (None:
+    not there, or not asked for)."""
+    sources = {parsed.display: parsed.text}
+    diagnostics = list(parsed.diagnostics)
+    schema = None
+    header = parsed.ruleset.schema
+    if parsed.schema is not None and schema_text is None:
+        diagnostics.append(make("LS600", f"no schema file at {parsed.schema_display}", header.path.span,
+                                "the path is relative to the rule file"))
+    elif parsed.schema is not None:
+        # Only what the schema format knows may be shown: the revision's rule file can name any
+        # file in the repository as its schema.
+        schema, found, sources[parsed.schema_display] = parse_schema_and_excerpts(schema_text, parsed.schema_display)
+        diagnostics.extend(found)
+    checked, found = check(parsed.ruleset, schema)
     diagnostics.extend(found)
     if checked is None or any(d.is_error for d in diagnostics):
-        raise RulesetProblems(display, diagnostics, sources)
+        raise RulesetProblems(parsed.display, diagnostics, sources)
     return checked
 
 

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 
 from ..compiler.runtime import Result, from_epoch
-from ..dsl.diagnostics import Diagnostic, Span, render_text, to_json_dict
+from ..dsl.diagnostics import Diagnostic, Span, render_each, to_json_dict
 from ..safe_text import json_text, shown
 from .model import CaseOutcome, Coverage
 from .runner import format_number, format_outcome, format_points
@@ -54,8 +54,9 @@ def render_text_report(run: Run) -> str:
     out: list[str] = []
     if run.diagnostics:
         out.append(_rule_line("ERRORS", "="))
-        for d in run.diagnostics:
-            out.append(render_text(d, run.sources.get(d.span.file)))   # safe already
+        texts = {file: "\n".join(lines) for file, lines in run.sources.items()}
+        for shown_diagnostic in render_each(run.diagnostics, texts):   # safe already
+            out.append(shown_diagnostic)
             out.append("")
     # Every other line holds names, paths and values from the test and rule files.
     lines = _case_lines(run)
