@@ -50,13 +50,15 @@ def duckdb_sql(program: lo.ScoringProgram, id_column: str, instant: float, reaso
 
 
 def run_sql(connection, sql: str, leads: Any, events: Any) -> pa.Table:
-    connection.register("leads", leads)
-    connection.register("events", events)
+    """None for `leads` or `events`: the connection already holds that relation."""
+    given = {name: relation for name, relation in (("leads", leads), ("events", events)) if relation is not None}
+    for name, relation in given.items():
+        connection.register(name, relation)
     try:
         return connection.sql(sql).to_arrow_table()
     finally:
-        connection.unregister("leads")
-        connection.unregister("events")
+        for name in given:
+            connection.unregister(name)
 
 
 def _epoch_micros(seconds: float | None) -> int | None:
