@@ -251,3 +251,9 @@ def test_the_events_relation_carries_each_rows_line_as_seq(ruleset):
     assert read_events(connection, _csv(ruleset, lines), schema, ProblemLog(), "leads", "key", ids)
     found = connection.sql('SELECT seq, lead_id FROM events ORDER BY seq').fetchall()
     assert found == [(2, "a"), (3, "a"), (4, "a"), (6, "b"), (7, "b"), (8, "c"), (9, "a")]
+
+
+def test_a_long_statement_draws_no_progress_bar_on_the_terminal():
+    from leadscore.engines.duckdb_engine import connect
+
+    assert connect().execute("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]

@@ -33,7 +33,9 @@ def connect(memory_limit: str | None = None, temp_directory: str | None = None):
         config["memory_limit"] = memory_limit
     if temp_directory:
         config["temp_directory"] = temp_directory
-    return duckdb.connect(":memory:", config=config)
+    connection = duckdb.connect(":memory:", config=config)
+    connection.execute("SET enable_progress_bar = false").fetchall()   # a long statement draws no bar on the terminal
+    return connection
 
 
 def run_select(connection, program: lo.ScoringProgram, id_column: str, instant: float,
