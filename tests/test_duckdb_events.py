@@ -129,9 +129,18 @@ def test_every_bad_row_at_once_keeps_the_exact_order_of_problems(ruleset, monkey
     assert _same(ruleset, _csv(ruleset, lines), monkeypatch)
 
 
+def test_rows_explained_a_few_at_a_time_give_the_same_problems_in_the_same_order(ruleset, monkeypatch):
+    from leadscore.engines import duckdb_events
+
+    monkeypatch.setattr(duckdb_events, "_EXPLAINED_ROWS", 3)
+    lines = [CLEAN[0] + ",extra"] + [row + ",x" for pair in zip(BAD_ROWS, CLEAN[1:] * 4) for row in pair]
+    assert _same(ruleset, _csv(ruleset, lines), monkeypatch)
+
+
 def test_strict_fails_on_the_same_first_problem(ruleset, monkeypatch):
     for bad in ("z,visit,2026-04-20,,,,,,/p", "a,purchase,2026-04-20,abc,X,,,,"):
-        _same(ruleset, _csv(ruleset, CLEAN[:2] + [bad, "a,sale,2026-04-20,,,,,,"] + CLEAN[2:]), monkeypatch, strict=True)
+        lines = CLEAN[:2] + [bad, "a,sale,2026-04-20,,,,,,"] + CLEAN[2:]
+        _same(ruleset, _csv(ruleset, lines), monkeypatch, strict=True)
 
 
 def test_an_unknown_column_is_noted_once_as_by_the_exact_reader(ruleset, monkeypatch):

@@ -4,15 +4,15 @@ A Parquet file is read by DuckDB itself (`read_parquet`), a CSV file by pyarrow'
 one the project's reader uses, multithreaded and streamed into DuckDB), every cell as text. One
 SQL statement then types every cell and marks each row clean or not: a row is clean when each of
 its cells has a shape on which DuckDB's reading and the project's (tables/convert.py) are known
-to agree — an id and a type with no space at either end, a time `YYYY-MM-DD[( |T)hh:mm[:ss[.f]]][Z|±hh:mm]`
-inside the supported range, a number `[+-]digits[.digits][e±digits]` that is finite, a boolean
+to agree — an id of a known lead or one with no space at either end, a declared type, a time
+`YYYY-MM-DD[( |T)hh:mm[:ss[.f]]][Z|±hh:mm]` inside the supported range, a number `[+-]digits[.digits][e±digits]` that is finite, a boolean
 `true/false/yes/no/1/0` in any ASCII case, a property's placeholder text exactly. Clean rows never
 give a problem. The other rows — a few, or none — are handed to the project's reader
 (tables.explain_event_rows) with their row numbers: it explains them in the same words, and
 keeps those it can use (an id to trim, a time written another way).
 
 A file this path could read differently from the project's reader is left to that reader, the
-whole file, and nothing is logged before that is decided (`read_events` returns None): JSONL;
+whole file, and nothing is logged before that is decided (`read_events` returns False): JSONL;
 a table in memory; what is not a regular file (a FIFO); a CSV with a byte-order mark, a carriage
 return, a NUL byte, a malformed row, a row longer than the parse block, or a record spanning
 lines (row numbers are then lines: data row k is line k + 1); a Parquet file with a column that
@@ -54,8 +54,7 @@ _TRUE = r"[Tt][Rr][Uu][Ee]|[Yy][Ee][Ss]|1"
 _FALSE = r"[Ff][Aa][Ll][Ss][Ee]|[Nn][Oo]|0"
 _SQL_TYPES = {"string": "VARCHAR", "number": "DOUBLE", "boolean": "BOOLEAN", "datetime": "TIMESTAMPTZ"}
 _FIRST, _END = (datetime.fromtimestamp(second, timezone.utc) for second in (FIRST_SECOND, END_SECOND))
-
-
+_EXPLAINED_ROWS = 1 << 16   # rows handed to the project's reader at a time
 _TIMESTAMP = pa.timestamp("us", "UTC")
 _ARROW = {"string": pa.string(), "number": pa.float64(), "boolean": pa.bool_(), "datetime": _TIMESTAMP,
           "list": pa.list_(pa.string())}
@@ -104,10 +103,12 @@ def _quoted(name: str) -> str:
 class _Plan:
     """Which column of the file holds what, and how to read the file into `__leadscore_raw`."""
 
-    def __init__(self, fmt: str, names: list[str], kept: list[int], roles: dict, properties: dict, types: tuple):
-        self.fmt, self.names, self.kept, self.roles = fmt, names, kept, roles
-        self.properties, self.types = properties, types   # property -> field type; the event types
-        self.lines: int | None = None
+    def __init__(self, path: str, fmt: str, names: list[str], kept: list[int], roles: dict, properties: dict,
+                 missing: dict, types: tuple, lines: int | None):
+        self.path, self.fmt, self.names, self.kept, self.roles = path, fmt, names, kept, roles
+        # property -> field type, property -> placeholder texts, the event types, a CSV's line count
+        self.properties, self.missing, self.types, self.lines = properties, missing, types, lines
+        self.malformed: list = []   # a CSV's malformed rows, as pyarrow meets them
 
     def load(self, connection, leads: str, key: str) -> bool:
         """Create `__leadscore_event_rows`: per row its number, clean (typed in bulk), known
@@ -120,7 +121,7 @@ class _Plan:
                   f"{kind} AS type", f'{_time(at)} AS "at"']
         # an id of a known lead is trimmed already (the leads' ids are): the edge test only for the others
         checks = [f"known_id OR {lead} <> '' AND NOT regexp_matches({lead}, $edge)", f"list_contains($types, {kind})",
-                  f'"at" >= $first AND "at" < $end']
+                  '"at" >= $first AND "at" < $end']
         for k, (name, ftype) in enumerate(self.properties.items()):
             if name not in self.roles:
                 values.append(f"CAST(NULL AS {_SQL_TYPES[ftype]}) AS p{k}")
@@ -157,7 +158,6 @@ class _Plan:
             params["path"] = self.path
             picked = ", ".join(f"{_quoted(self.names[k])} AS c{k}" for k in self.kept)
             return f"(SELECT file_row_number + 1 AS row, {picked} FROM read_parquet($path, file_row_number = true))"
-        self.malformed: list = []
         connection.register("__leadscore_raw", _csv_stream(self.path, self.names, self.malformed))
         return "__leadscore_raw"
 
@@ -171,7 +171,8 @@ def _typed(x: str, ftype: str, missing: str | None) -> str:
         return _time(x, guard)
     if ftype == "number":
         return f"CASE {guard}WHEN regexp_full_match({x}, $number) THEN TRY_CAST({x} AS DOUBLE) END"
-    return f"CASE {guard}WHEN regexp_full_match({x}, $true) THEN TRUE WHEN regexp_full_match({x}, $false) THEN FALSE END"
+    return (f"CASE {guard}WHEN regexp_full_match({x}, $true) THEN TRUE "
+            f"WHEN regexp_full_match({x}, $false) THEN FALSE END")
 
 
 def _clean(x: str, value: str, ftype: str, missing: str | None) -> str:
@@ -269,29 +270,32 @@ def _plan(path, schema) -> _Plan | None:
     kept = list(range(len(names))) if fmt == "csv" else [k for k, name in enumerate(names) if name in known]
     if kinds is not None and not all(pa.types.is_string(kinds[k]) or pa.types.is_large_string(kinds[k]) for k in kept):
         return None
-    plan = _Plan(fmt, names, kept, roles, properties, tuple(schema.events))
-    plan.path, plan.missing = str(path), missing
-    if fmt == "csv":
-        plan.lines = _csv_lines(str(path))
-        if plan.lines is None:
-            return None
-    return plan
+    lines = _csv_lines(str(path)) if fmt == "csv" else None
+    if fmt == "csv" and lines is None:
+        return None
+    return _Plan(str(path), fmt, names, kept, roles, properties, missing, tuple(schema.events), lines)
 
 
 def _explain(connection, plan: _Plan, path, schema, log: ProblemLog) -> pa.Table:
     """The rows not typed in bulk, explained by the project's reader (which also logs the
-    table's unknown columns); the usable ones among them, as an events table."""
+    table's unknown columns), a batch at a time; the usable ones among them, as an events table."""
     picked = ", ".join(f"c{k}" for k in plan.kept)
-    rows = connection.sql(f"SELECT row, {picked} FROM __leadscore_event_rows WHERE NOT clean "
-                          "ORDER BY row").to_arrow_table()
-    numbers = rows.column("row").to_pylist()
-    batch = Batch({plan.names[k]: rows.column(f"c{k}").combine_chunks() for k in plan.kept}, rows.num_rows,
-                  lambda i: numbers[i], []) if numbers else None
-    columns = explain_event_rows(path, schema, log, plan.names, batch)
-    if columns is None:
-        return event_table(None, schema, plan.properties).append_column("seq", pa.array([], pa.int64()))
-    table = event_table(columns, schema, plan.properties)
-    return table.append_column("seq", pc.take(pa.array(numbers, pa.int64()), columns.index))
+    reader = connection.sql(f"SELECT row, {picked} FROM __leadscore_event_rows WHERE NOT clean "
+                            "ORDER BY row").to_arrow_reader(_EXPLAINED_ROWS)
+    numbers: list[pa.Array] = []
+
+    def batches():
+        for part in reader:
+            rows = part.column(0).cast(pa.int64())
+            numbers.append(rows)
+            yield Batch({plan.names[k]: part.column(1 + j) for j, k in enumerate(plan.kept)}, part.num_rows,
+                        rows.to_pylist().__getitem__, [])
+
+    tables = [event_table(None, schema, plan.properties).append_column("seq", pa.array([], pa.int64()))]
+    for columns in explain_event_rows(path, schema, log, plan.names, batches()):
+        tables.append(event_table(columns, schema, plan.properties).append_column(
+            "seq", numbers[-1].take(columns.index)))
+    return pa.concat_tables(tables)
 
 
 def event_table(part, schema, properties: dict) -> pa.Table:

@@ -1,9 +1,12 @@
-"""`leadscore score --engine duckdb`: the history tables read by the project's readers (so every
-unusable row is counted and shown exactly as with the Python engine), handed to DuckDB as Arrow
-tables, scored by the program's one SQL statement, written in the leads' input order.
+"""`leadscore score --engine duckdb`: the leads read by the project's readers and handed to
+DuckDB as Arrow, the events read in bulk into DuckDB (duckdb_events.py; or by the project's
+readers, for a file that path leaves to them), so every unusable row is counted and shown
+exactly as with the Python engine; scored by the program's one SQL statement, written in the
+leads' input order.
 
-DuckDB works within `memory_limit` and spills to a temporary folder beyond it; the typed tables
-themselves are held as Arrow columns (a few tens of bytes per event) while it runs.
+DuckDB works within `memory_limit` and spills to a temporary folder beyond it. Events read in
+bulk live in DuckDB's table; events read by the project's readers are held as Arrow columns
+(a few tens of bytes per event) while it runs.
 """
 
 from __future__ import annotations
@@ -53,8 +56,9 @@ def score_tables_duckdb(program: lo.ScoringProgram, schema, leads: str, events: 
                 if columnar and read_events(connection, events, schema, log, "leads", _KEY, order):
                     event_table = None
                     scored, later = connection.execute(
-                        "SELECT count(*) FILTER (WHERE epoch_us(\"at\") <= $us), count(*) FILTER (WHERE epoch_us(\"at\") > $us) "
-                        "FROM events", {"us": round(instant * 1e6)}).fetchall()[0]
+                        'SELECT count(*) FILTER (WHERE epoch_us("at") <= $us), '
+                        'count(*) FILTER (WHERE epoch_us("at") > $us) FROM events',
+                        {"us": round(instant * 1e6)}).fetchall()[0]
                 else:
                     event_table, scored, later = _events(events, schema, log, order, instant)
                 result = run_select(connection, program, _KEY, instant, None, event_table, explain)

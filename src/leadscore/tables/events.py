@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import operator
 from collections import deque
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import compress, repeat
@@ -154,16 +154,16 @@ def event_batches(path, schema, log: ProblemLog, *, lead: str | None = None) -> 
             yield columns
 
 
-def explain_event_rows(path, schema, log: ProblemLog, names: list[str], batch: Batch | None) -> EventColumns | None:
+def explain_event_rows(path, schema, log: ProblemLog, names: list[str], batches: Iterable[Batch]
+                       ) -> Iterator[EventColumns]:
     """Rows of the events table read elsewhere (engines/duckdb_events.py hands over only the rows
     it could not type in bulk), typed and explained as event_batches would: the table's unknown
     columns and these rows' problems are logged, in file order; the usable rows come back."""
     reader = _EventReader(path, schema, log, names=names)
-    if batch is None:
-        return None
-    problems, dropped, columns = reader.convert(batch)
-    reader.table.flush(batch, problems, dropped)
-    return columns
+    for batch in batches:
+        problems, dropped, columns = reader.convert(batch)
+        reader.table.flush(batch, problems, dropped)
+        yield columns
 
 
 def read_events(path, schema, log: ProblemLog, known_leads: Container[str] | None = None, *,
