@@ -233,7 +233,7 @@ def _csv_lines(path: str) -> int | None:
 
 def _plan(path, schema) -> _Plan | None:
     """How to read the file in bulk, or None when only the project's reader may (module docstring)."""
-    fmt = table_format(path) if not hasattr(path, "table") else "arrow"
+    fmt = table_format(path)   # "arrow" for a table in memory
     if fmt not in ("csv", "parquet"):
         return None
     try:
