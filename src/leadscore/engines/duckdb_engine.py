@@ -33,7 +33,9 @@ def connect(memory_limit: str | None = None, temp_directory: str | None = None):
         config["memory_limit"] = memory_limit
     if temp_directory:
         config["temp_directory"] = temp_directory
-    return duckdb.connect(":memory:", config=config)
+    connection = duckdb.connect(":memory:", config=config)
+    connection.execute("SET enable_progress_bar = false").fetchall()   # a long statement draws no bar on the terminal
+    return connection
 
 
 def run_select(connection, program: lo.ScoringProgram, id_column: str, instant: float,
@@ -50,13 +52,15 @@ def duckdb_sql(program: lo.ScoringProgram, id_column: str, instant: float, reaso
 
 
 def run_sql(connection, sql: str, leads: Any, events: Any) -> pa.Table:
-    connection.register("leads", leads)
-    connection.register("events", events)
+    """None for `leads` or `events`: the connection already holds that relation."""
+    given = {name: relation for name, relation in (("leads", leads), ("events", events)) if relation is not None}
+    for name, relation in given.items():
+        connection.register(name, relation)
     try:
         return connection.sql(sql).to_arrow_table()
     finally:
-        connection.unregister("leads")
-        connection.unregister("events")
+        for name in given:
+            connection.unregister(name)
 
 
 def _epoch_micros(seconds: float | None) -> int | None:

@@ -1,9 +1,12 @@
-"""`leadscore score --engine duckdb`: the history tables read by the project's readers (so every
-unusable row is counted and shown exactly as with the Python engine), handed to DuckDB as Arrow
-tables, scored by the program's one SQL statement, written in the leads' input order.
+"""`leadscore score --engine duckdb`: the leads read by the project's readers and handed to
+DuckDB as Arrow, the events read in bulk into DuckDB (duckdb_events.py; or by the project's
+readers, for a file that path leaves to them), so every unusable row is counted and shown
+exactly as with the Python engine; scored by the program's one SQL statement, written in the
+leads' input order.
 
-DuckDB works within `memory_limit` and spills to a temporary folder beyond it; the typed tables
-themselves are held as Arrow columns (a few tens of bytes per event) while it runs.
+DuckDB works within `memory_limit` and spills to a temporary folder beyond it. Events read in
+bulk live in DuckDB's table; events read by the project's readers are held as Arrow columns
+(a few tens of bytes per event) while it runs.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ..scored import ScoredLeads
 from ..scratch import spill_folder
 from ..tables import ProblemLog, RowProblem, event_batches, lead_batches, overflowed_lead, unknown_lead
 from .duckdb_engine import ARROW_TYPES, connect, run_select
+from .duckdb_events import event_table, read_events
 from .reasons import ReasonReader
 
 _TIME = ARROW_TYPES["datetime"]
@@ -39,21 +43,31 @@ _KEY = "__leadscore_lead"   # the leads' id column, named apart from every schem
 
 def score_tables_duckdb(program: lo.ScoringProgram, schema, leads: str, events: str, instant: float,
                         out: TextIO, *, fmt: str, explain: bool, log: ProblemLog, threads: int = 1,
-                        memory_limit: str = "2GB") -> Summary:
+                        memory_limit: str = "2GB", columnar: bool = True) -> Summary:
     """Score every lead of `leads` at `instant` and write one row per lead to `out`, as
-    batch.score_tables does."""
+    batch.score_tables does. The events are read in bulk (duckdb_events.py) where that reads
+    the file as the project's reader would; `columnar=False` always takes the project's reader."""
     import duckdb
 
-    seen: set = set()
-    lead_table, order, lead_rows = _leads(leads, schema, log, seen)
-    event_table, scored, later = _events(events, schema, log, pa.array(list(seen), pa.string()), instant)
     # the run's locked spill folder: removed on exit, on SIGTERM, or by the next run after a SIGKILL
     with spill_folder() as folder:
         try:
             connection = connect(memory_limit, folder)
             try:
                 connection.execute(f"SET threads = {int(threads)}")
-                result = run_select(connection, program, _KEY, instant, lead_table, event_table, explain)
+                connection.execute("SET TimeZone = 'UTC'")   # a time with no offset is UTC, as in the readers
+                seen: set = set()
+                lead_table, order, lead_rows = _leads(leads, schema, log, seen)
+                connection.register("leads", lead_table)
+                if columnar and read_events(connection, events, schema, log, "leads", _KEY, order):
+                    event_table = None
+                    scored, later = connection.execute(
+                        'SELECT count(*) FILTER (WHERE epoch_us("at") <= $us), '
+                        'count(*) FILTER (WHERE epoch_us("at") > $us) FROM events',
+                        {"us": round(instant * 1e6)}).fetchall()[0]
+                else:
+                    event_table, scored, later = _events(events, schema, log, order, instant)
+                result = run_select(connection, program, _KEY, instant, None, event_table, explain)
             finally:
                 connection.close()
         except duckdb.Error as error:
@@ -126,23 +140,14 @@ def _events(path: str, schema, log: ProblemLog, known: pa.Array, instant: float)
     properties: dict[str, str] = {}
     for spec in schema.events.values():
         properties.update({name: prop.type for name, prop in spec.properties.items()})
-    type_names = pa.array(list(schema.events), pa.string())
     tables, rows = [], []   # rows: per batch, (its first event's number, row_of, index)
     count = 0
     for part in event_batches(path, schema, log):
-        micros = pc.cast(pc.round(pc.multiply(part.at, 1e6)), pa.int64())
-        columns = {"lead_id": part.ids, "type": type_names.take(part.types), "at": micros.cast(_TIME)}
-        for name, ftype in properties.items():
-            values = part.properties.get((name, ftype))
-            columns[name] = (pa.nulls(len(part.ids), ARROW_TYPES[ftype]) if values is None
-                             else values.cast(ARROW_TYPES[ftype]))
-        tables.append(pa.table(columns))
+        tables.append(event_table(part, schema, properties))
         rows.append((count, part.batch.row_of, part.index))
         count += len(part.ids)
     if not tables:
-        empty = pa.schema([("lead_id", pa.string()), ("type", pa.string()), ("at", _TIME),
-                           *((n, ARROW_TYPES[t]) for n, t in properties.items())])
-        return empty.empty_table(), 0, 0
+        return event_table(None, schema, properties), 0, 0
     table = pa.concat_tables(tables)
     is_known = pc.is_in(table["lead_id"], value_set=known)   # one hash set for the whole table
     if not pc.all(is_known).as_py():

@@ -58,11 +58,11 @@ Choices the contract leaves open:
 * `read_outcomes` takes an optional `id_column`, as it has no schema.
 """
 
-from .events import Event, EventColumns, event_batches, gc_paused, read_events
+from .events import Event, EventColumns, event_batches, explain_event_rows, gc_paused, read_events
 from .problems import ProblemLog, RowProblem, TableError, overflowed_lead, repeated_lead, unknown_lead
 from .readers import LeadColumns, lead_batches, read_changes, read_leads, read_outcomes
 from .sources import FORMATS, TABLES, ArrowTable, find_history_tables, table_format
 
 __all__ = ["FORMATS", "TABLES", "ArrowTable", "Event", "EventColumns", "LeadColumns", "ProblemLog", "RowProblem", "TableError",
-           "event_batches", "find_history_tables", "gc_paused", "lead_batches", "overflowed_lead", "read_changes", "read_events",
+           "event_batches", "explain_event_rows", "find_history_tables", "gc_paused", "lead_batches", "overflowed_lead", "read_changes", "read_events",
            "read_leads", "read_outcomes", "repeated_lead", "table_format", "unknown_lead"]

@@ -29,7 +29,7 @@ _AWARE, _NAIVE = rf"^{_TIME}(Z|[+-]\d\d(:?\d\d)?)$", rf"^{_TIME}$|^\d{{4}}-\d\d-
 # Times are float seconds downstream, exact to the microsecond within 2**53 us of 1970
 # (mid-1684 to mid-2255); the supported range stays inside that, in whole years.
 TIME_RANGE = "1700-01-01 to 2199-12-31"
-_FIRST_SECOND, _END_SECOND = int(datetime(1700, 1, 1, tzinfo=_UTC).timestamp()), \
+FIRST_SECOND, END_SECOND = int(datetime(1700, 1, 1, tzinfo=_UTC).timestamp()), \
     int(datetime(2200, 1, 1, tzinfo=_UTC).timestamp())
 _PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -259,7 +259,7 @@ def _is_textual(t: pa.DataType) -> bool:
 def _in_range(arr: pa.Array, per_second: int) -> pa.Array:
     """Whether each time (a timestamp or date column read as integers of its unit) is supported."""
     ticks = pc.cast(arr, pa.int64())
-    return pc.and_(pc.greater_equal(ticks, _FIRST_SECOND * per_second), pc.less(ticks, _END_SECOND * per_second))
+    return pc.and_(pc.greater_equal(ticks, FIRST_SECOND * per_second), pc.less(ticks, END_SECOND * per_second))
 
 
 def _native_times_in_range(col: pa.Array) -> tuple[pa.Array, dict[int, str]]:
@@ -267,7 +267,7 @@ def _native_times_in_range(col: pa.Array) -> tuple[pa.Array, dict[int, str]]:
     reasons; checked in the column's own unit, as a cast to microseconds could overflow."""
     if pa.types.is_date32(col.type):   # days
         days = pc.cast(col, pa.int32())
-        inside = pc.and_(pc.greater_equal(days, _FIRST_SECOND // int(DAY)), pc.less(days, _END_SECOND // int(DAY)))
+        inside = pc.and_(pc.greater_equal(days, FIRST_SECOND // int(DAY)), pc.less(days, END_SECOND // int(DAY)))
     else:   # a timestamp, or date64 (milliseconds)
         inside = _in_range(col, _PER_SECOND[col.type.unit] if pa.types.is_timestamp(col.type) else 1000)
     outside = pc.and_(pc.is_valid(col), pc.invert(inside))

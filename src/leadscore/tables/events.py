@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import operator
 from collections import deque
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import compress, repeat
@@ -72,7 +72,7 @@ class _EventReader:
     """The events table typed batch by batch; each batch's problems are handed back unlogged, so
     problems found later (unknown leads) are logged with them, in file order."""
 
-    def __init__(self, path, schema, log: ProblemLog, lead: str | None = None):
+    def __init__(self, path, schema, log: ProblemLog, lead: str | None = None, names: list[str] | None = None):
         self.names = tuple(schema.events)
         self.specs = {name: tuple((p, f.type) for p, f in spec.properties.items())
                       for name, spec in schema.events.items()}
@@ -83,7 +83,7 @@ class _EventReader:
         columns = {"type", "at", *self.props} | ({"properties"} if self.nested else set())
         self.table = TableReader(path, "events", log, schema.id_column, ("type", "at"), columns,
                             {"type", "at", *(p for p, t in self.props.items() if t in ("string", "datetime"))},
-                            lead=lead)
+                            lead=lead, names=names)
 
     def __iter__(self) -> Iterator[tuple[list, set, EventColumns]]:
         for batch in self.table:
@@ -152,6 +152,18 @@ def event_batches(path, schema, log: ProblemLog, *, lead: str | None = None) -> 
         reader.table.flush(columns.batch, problems, dropped)
         if len(columns.ids):
             yield columns
+
+
+def explain_event_rows(path, schema, log: ProblemLog, names: list[str], batches: Iterable[Batch]
+                       ) -> Iterator[EventColumns]:
+    """Rows of the events table read elsewhere (engines/duckdb_events.py hands over only the rows
+    it could not type in bulk), typed and explained as event_batches would: the table's unknown
+    columns and these rows' problems are logged, in file order; the usable rows come back."""
+    reader = _EventReader(path, schema, log, names=names)
+    for batch in batches:
+        problems, dropped, columns = reader.convert(batch)
+        reader.table.flush(batch, problems, dropped)
+        yield columns
 
 
 def read_events(path, schema, log: ProblemLog, known_leads: Container[str] | None = None, *,

@@ -20,11 +20,13 @@ class TableReader:
     """One table being read: its batches, its lead id column, and its problems, logged in file order."""
 
     def __init__(self, path, table: str, log: ProblemLog, id_column: str, required=(), known=(), text=(),
-                 lead: str | None = None):
+                 lead: str | None = None, names: list[str] | None = None):
+        """With `names` (the table's column names, its rows read elsewhere: engines/duckdb_events.py),
+        the file is not opened: the reader only types and explains the batches handed to it."""
         self.file, self.table, self.log, self.lead = str(path), table, log, lead
         self.id_names = (id_column, "lead_id")
         self.known = {*known, *self.id_names}
-        self.names, batches = open_table(path, self.known, set(text))
+        self.names, batches = (names, iter(())) if names is not None else open_table(path, self.known, set(text))
         self.csv = table_format(path) == "csv"
         self.reported: set[str] = set()
         if self.names is not None:

@@ -1,0 +1,313 @@
+"""`score --engine duckdb`: the events table read and typed in bulk, without Python per row.
+
+A Parquet file is read by DuckDB itself (`read_parquet`), a CSV file by pyarrow's CSV parser (the
+one the project's reader uses, multithreaded and streamed into DuckDB), every cell as text. One
+SQL statement then types every cell and marks each row clean or not: a row is clean when each of
+its cells has a shape on which DuckDB's reading and the project's (tables/convert.py) are known
+to agree — an id of a known lead or one with no space at either end, a declared type, a time
+`YYYY-MM-DD[( |T)hh:mm[:ss[.f]]][Z|±hh:mm]` inside the supported range, a number `[+-]digits[.digits][e±digits]` that is finite, a boolean
+`true/false/yes/no/1/0` in any ASCII case, a property's placeholder text exactly. Clean rows never
+give a problem. The other rows — a few, or none — are handed to the project's reader
+(tables.explain_event_rows) with their row numbers: it explains them in the same words, and
+keeps those it can use (an id to trim, a time written another way).
+
+A file this path could read differently from the project's reader is left to that reader, the
+whole file, and nothing is logged before that is decided (`read_events` returns False): JSONL;
+a table in memory; what is not a regular file (a FIFO); a CSV with a byte-order mark, a carriage
+return, a NUL byte, a malformed row, a row longer than the parse block, or a record spanning
+lines (row numbers are then lines: data row k is line k + 1); a Parquet file with a column that
+is not text (a `datetime` may be a timestamp of s, ms or us), a `properties` column, or names
+equal but for case (DuckDB's names are case-insensitive); a file with invalid UTF-8 or two columns
+of one name; a `list` property; a property declared with two types; missing columns (the
+project's reader then says which).
+
+User text never enters the SQL text: the file's name and every schema value are bound
+parameters, Parquet column names are quoted identifiers (sqlglot), CSV columns are renamed
+`c0`, `c1`, ... before DuckDB sees them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from datetime import datetime, timezone
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+from sqlglot import exp
+
+from ..tables import ProblemLog, RowProblem, TableError, explain_event_rows, table_format, unknown_lead
+from ..tables.convert import END_SECOND, FIRST_SECOND
+from ..tables.csvfile import read_csv
+from ..tables.rawbatch import Batch
+
+_BLOCK = 1 << 22            # bytes of CSV per parse block: a longer row goes to the project's reader
+_SCAN = 1 << 24             # bytes per read while checking a CSV's bytes
+_EDGE = r"^[\s\pZ\pC]|[\s\pZ\pC]$"   # a space or control character at either end (any Unicode one)
+_TIME = (r"\d{4}-\d\d-\d\d|\d{4}-\d\d-\d\d[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
+         r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?")
+_NUMBER = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
+_TRUE = r"[Tt][Rr][Uu][Ee]|[Yy][Ee][Ss]|1"
+_FALSE = r"[Ff][Aa][Ll][Ss][Ee]|[Nn][Oo]|0"
+_SQL_TYPES = {"string": "VARCHAR", "number": "DOUBLE", "boolean": "BOOLEAN", "datetime": "TIMESTAMPTZ"}
+_FIRST, _END = (datetime.fromtimestamp(second, timezone.utc) for second in (FIRST_SECOND, END_SECOND))
+_EXPLAINED_ROWS = 1 << 16   # rows handed to the project's reader at a time
+_TIMESTAMP = pa.timestamp("us", "UTC")
+_ARROW = {"string": pa.string(), "number": pa.float64(), "boolean": pa.bool_(), "datetime": _TIMESTAMP,
+          "list": pa.list_(pa.string())}
+_RESERVED = {"lead_id", "type", "at", "seq"}   # the events relation's own columns
+
+
+def read_events(connection, path, schema, log: ProblemLog, leads: str, key: str, ids: pa.Array) -> bool:
+    """Create the view `events` (lead_id, type, at, seq: the row in the file, then one column per
+    property) of the usable events of the leads in relation `leads` (`ids`, in its column `key`),
+    and log the table's problems as the project's reader would, in the same order. False: the file
+    is left to the project's reader, and nothing was logged."""
+    plan = _plan(path, schema)
+    if plan is None:
+        return False
+    import duckdb
+
+    try:
+        loaded = plan.load(connection, leads, key)
+    except (duckdb.Error, pa.ArrowException, OSError):
+        loaded = False   # a cell DuckDB or pyarrow refuses (invalid UTF-8, a row past the parse block)
+    if not loaded:
+        connection.execute("DROP TABLE IF EXISTS __leadscore_event_rows").fetchall()
+        return False
+    rescued = _explain(connection, plan, path, schema, log)
+    # unknown leads in file order, after every other problem, as the project's reader logs them
+    found = pc.is_in(rescued["lead_id"], value_set=ids)
+    lost = rescued.filter(pc.invert(found))
+    unknown = connection.sql("SELECT row, lead_id FROM __leadscore_event_rows WHERE clean AND NOT known"
+                             ).to_arrow_table().cast(pa.schema([("row", pa.int64()), ("lead_id", pa.string())]))
+    unknown = pa.concat_tables([unknown, pa.table({"row": lost["seq"], "lead_id": lost["lead_id"]})]).sort_by("row")
+    for row, lead in zip(unknown["row"].to_pylist(), unknown["lead_id"].to_pylist()):
+        log.add(RowProblem("events", str(path), row, schema.id_column, unknown_lead(lead), "unknown_lead"))
+    connection.register("__leadscore_rescued_events", rescued.filter(found))
+    typed = "".join(f", p{k} AS {_quoted(name)}" for k, name in enumerate(plan.properties))
+    named = "".join(f", {_quoted(name)}" for name in plan.properties)
+    connection.execute(f"CREATE TEMP VIEW events AS SELECT lead_id, type, \"at\", row AS seq{typed} "
+                       f"FROM __leadscore_event_rows WHERE known "
+                       f"UNION ALL SELECT lead_id, type, \"at\", seq{named} FROM __leadscore_rescued_events").fetchall()
+    return True
+
+
+def _quoted(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql("duckdb")
+
+
+class _Plan:
+    """Which column of the file holds what, and how to read the file into `__leadscore_raw`."""
+
+    def __init__(self, path: str, fmt: str, names: list[str], kept: list[int], roles: dict, properties: dict,
+                 missing: dict, types: tuple, lines: int | None):
+        self.path, self.fmt, self.names, self.kept, self.roles = path, fmt, names, kept, roles
+        # property -> field type, property -> placeholder texts, the event types, a CSV's line count
+        self.properties, self.missing, self.types, self.lines = properties, missing, types, lines
+        self.malformed: list = []   # a CSV's malformed rows, as pyarrow meets them
+
+    def load(self, connection, leads: str, key: str) -> bool:
+        """Create `__leadscore_event_rows`: per row its number, clean (typed in bulk), known
+        (clean, of a known lead), the typed columns, and the raw cells of the rows that are not clean."""
+        params = {"edge": _EDGE, "time": _TIME, "number": _NUMBER, "true": _TRUE, "false": _FALSE,
+                  "first": _FIRST, "end": _END, "types": list(self.types)}
+        lead, kind, at = (f"c{self.roles[role]}" for role in ("lead", "type", "at"))
+        # typed once (inner), then tested (middle): an expression is not evaluated twice
+        values = [f"{lead} IN (SELECT {_quoted(key)} FROM {leads}) AS known_id", f"{lead} AS lead_id",
+                  f"{kind} AS type", f'{_time(at)} AS "at"']
+        # an id of a known lead is trimmed already (the leads' ids are): the edge test only for the others
+        checks = [f"known_id OR {lead} <> '' AND NOT regexp_matches({lead}, $edge)", f"list_contains($types, {kind})",
+                  '"at" >= $first AND "at" < $end']
+        for k, (name, ftype) in enumerate(self.properties.items()):
+            if name not in self.roles:
+                values.append(f"CAST(NULL AS {_SQL_TYPES[ftype]}) AS p{k}")
+                continue
+            x, missing = f"c{self.roles[name]}", None
+            if self.missing.get(name):
+                params[f"m{k}"] = list(self.missing[name])
+                missing = f"list_contains($m{k}, {x})"
+            values.append(f"{_typed(x, ftype, missing)} AS p{k}")
+            checks.append(_clean(x, f"p{k}", ftype, missing))
+        source = self._source(connection, params)
+        clean = " AND ".join(f"COALESCE({check}, FALSE)" for check in checks)
+        raw = [f"c{k}" for k in self.kept]   # every column the roles name among them
+        typed = ["lead_id", "type", '"at"', *(f"p{k}" for k in range(len(self.properties)))]
+        inner = f"SELECT row, {', '.join(values + raw)} FROM {source}"
+        middle = f"SELECT row, known_id, {clean} AS clean, {', '.join(typed + raw)} FROM ({inner})"
+        outer = ", ".join(["row", "clean", "clean AND known_id AS known", *typed,
+                           *(f"CASE WHEN clean THEN NULL ELSE c{k} END AS c{k}" for k in self.kept)])
+        try:
+            sql = f"CREATE TEMP TABLE __leadscore_event_rows AS SELECT {outer} FROM ({middle})"
+            # DuckDB refuses a value the statement does not use
+            connection.execute(sql, {name: value for name, value in params.items()
+                                     if re.search(rf"\${name}\b", sql)}).fetchall()
+        finally:
+            if self.fmt == "csv":
+                connection.unregister("__leadscore_raw")
+        if self.fmt == "csv":   # every record one line: data row k is line k + 1
+            rows = connection.execute("SELECT count(*) FROM __leadscore_event_rows").fetchall()[0][0]
+            return not self.malformed and rows + 1 == self.lines
+        return True
+
+    def _source(self, connection, params: dict) -> str:
+        if self.fmt == "parquet":
+            params["path"] = self.path
+            picked = ", ".join(f"{_quoted(self.names[k])} AS c{k}" for k in self.kept)
+            return f"(SELECT file_row_number + 1 AS row, {picked} FROM read_parquet($path, file_row_number = true))"
+        connection.register("__leadscore_raw", _csv_stream(self.path, self.names, self.malformed))
+        return "__leadscore_raw"
+
+
+def _typed(x: str, ftype: str, missing: str | None) -> str:
+    """The SQL of raw cell x typed; `missing`: the SQL of 'x is a placeholder'."""
+    guard = f"WHEN {missing} THEN NULL " if missing else ""
+    if ftype == "string":
+        return f"CASE WHEN {x} = '' {'OR ' + missing + ' ' if missing else ''}THEN NULL ELSE {x} END"
+    if ftype == "datetime":
+        return _time(x, guard)
+    if ftype == "number":
+        return f"CASE {guard}WHEN regexp_full_match({x}, $number) THEN TRY_CAST({x} AS DOUBLE) END"
+    return (f"CASE {guard}WHEN regexp_full_match({x}, $true) THEN TRUE "
+            f"WHEN regexp_full_match({x}, $false) THEN FALSE END")
+
+
+def _clean(x: str, value: str, ftype: str, missing: str | None) -> str:
+    """The SQL of 'raw cell x, typed as `value`, is clean'."""
+    if ftype == "string":   # placeholders are compared trimmed: only a cell with no space at its ends
+        return f"{x} IS NULL OR NOT regexp_matches({x}, $edge)" if missing else "TRUE"
+    placeholder = f"{missing} OR " if missing else ""
+    test = {"datetime": f"{value} >= $first AND {value} < $end", "number": f"isfinite({value})",
+            "boolean": f"{value} IS NOT NULL"}[ftype]
+    return f"{x} IS NULL OR {placeholder}({test})"
+
+
+def _time(x: str, guard: str = "") -> str:
+    return f"CASE {guard}WHEN regexp_full_match({x}, $time) THEN TRY_CAST({x} AS TIMESTAMPTZ) END"
+
+
+def _csv_stream(path: str, names: list[str], malformed: list) -> pa.RecordBatchReader:
+    """The CSV's rows as text (pyarrow's parser, as the project's reader), columns renamed c0, c1, ...,
+    with `row`, the line of each (valid while every record is one line); a malformed row is noted."""
+
+    def on_invalid(row) -> str:
+        malformed.append(row)
+        return "skip"
+
+    reader = pcsv.open_csv(
+        path, read_options=pcsv.ReadOptions(use_threads=True, block_size=_BLOCK),
+        parse_options=pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
+                                        invalid_row_handler=on_invalid),
+        convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), null_values=[""],
+                                            strings_can_be_null=True, quoted_strings_can_be_null=True))
+    schema = pa.schema([("row", pa.int64()), *((f"c{k}", pa.string()) for k in range(len(names)))])
+
+    def batches():
+        line = 2
+        for batch in reader:
+            rows = pa.array(range(line, line + batch.num_rows), pa.int64())
+            line += batch.num_rows
+            yield pa.RecordBatch.from_arrays([rows, *batch.columns], schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _csv_lines(path: str) -> int | None:
+    """The CSV's number of lines, or None when it holds a byte on which pyarrow's line and the
+    project's line numbers could part (a carriage return), a NUL byte or a byte-order mark."""
+    lines, last = 0, b"\n"
+    with open(path, "rb") as file:
+        chunk = file.read(_SCAN)
+        if chunk.startswith(b"\xef\xbb\xbf"):
+            return None
+        while chunk:
+            if b"\r" in chunk or b"\0" in chunk:
+                return None
+            lines, last = lines + chunk.count(b"\n"), chunk[-1:]
+            chunk = file.read(_SCAN)
+    return lines + (last != b"\n")
+
+
+def _plan(path, schema) -> _Plan | None:
+    """How to read the file in bulk, or None when only the project's reader may (module docstring)."""
+    fmt = table_format(path)   # "arrow" for a table in memory
+    if fmt not in ("csv", "parquet"):
+        return None
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        if fmt == "csv":
+            names, _ = read_csv(str(path))   # the header only: the rows are read here
+            kinds = None
+        else:
+            arrow = pq.read_schema(path)
+            names, kinds = arrow.names, arrow.types
+    except (OSError, pa.ArrowException, TableError, UnicodeDecodeError, ValueError):
+        return None
+    folded = [name.casefold() for name in names if name]
+    if len(set(folded)) != len(folded) or any("\n" in name or "\r" in name for name in names):
+        return None
+    properties: dict[str, str] = {}
+    missing: dict[str, tuple] = {}
+    for spec in schema.events.values():
+        for name, prop in spec.properties.items():
+            if properties.setdefault(name, prop.type) != prop.type or prop.type == "list" or name in _RESERVED:
+                return None
+            if prop.missing:
+                if missing.setdefault(name, prop.missing) != prop.missing:
+                    return None
+    lead = next((c for c in (schema.id_column, "lead_id") if c in names), None)
+    if lead is None or "type" not in names or "at" not in names or fmt == "parquet" and (
+            "properties" in names or "file_row_number" in names):
+        return None
+    position = {name: k for k, name in enumerate(names)}
+    roles = {"lead": position[lead], "type": position["type"], "at": position["at"],
+             **{name: position[name] for name in properties if name in position}}
+    known = {schema.id_column, "lead_id", "type", "at", *properties}
+    kept = list(range(len(names))) if fmt == "csv" else [k for k, name in enumerate(names) if name in known]
+    if kinds is not None and not all(pa.types.is_string(kinds[k]) or pa.types.is_large_string(kinds[k]) for k in kept):
+        return None
+    lines = _csv_lines(str(path)) if fmt == "csv" else None
+    if fmt == "csv" and lines is None:
+        return None
+    return _Plan(str(path), fmt, names, kept, roles, properties, missing, tuple(schema.events), lines)
+
+
+def _explain(connection, plan: _Plan, path, schema, log: ProblemLog) -> pa.Table:
+    """The rows not typed in bulk, explained by the project's reader (which also logs the
+    table's unknown columns), a batch at a time; the usable ones among them, as an events table."""
+    picked = ", ".join(f"c{k}" for k in plan.kept)
+    reader = connection.sql(f"SELECT row, {picked} FROM __leadscore_event_rows WHERE NOT clean "
+                            "ORDER BY row").to_arrow_reader(_EXPLAINED_ROWS)
+    numbers: list[pa.Array] = []
+
+    def batches():
+        for part in reader:
+            rows = part.column(0).cast(pa.int64())
+            numbers.append(rows)
+            yield Batch({plan.names[k]: part.column(1 + j) for j, k in enumerate(plan.kept)}, part.num_rows,
+                        rows.to_pylist().__getitem__, [])
+
+    tables = [event_table(None, schema, plan.properties).append_column("seq", pa.array([], pa.int64()))]
+    for columns in explain_event_rows(path, schema, log, plan.names, batches()):
+        tables.append(event_table(columns, schema, plan.properties).append_column(
+            "seq", numbers[-1].take(columns.index)))
+    return pa.concat_tables(tables)
+
+
+def event_table(part, schema, properties: dict) -> pa.Table:
+    """Typed events (tables.EventColumns, or None for none) as the table DuckDB reads: lead_id,
+    type, at, then one column per property."""
+    if part is None:
+        return pa.schema([("lead_id", pa.string()), ("type", pa.string()), ("at", _TIMESTAMP),
+                          *((n, _ARROW[t]) for n, t in properties.items())]).empty_table()
+    micros = pc.cast(pc.round(pc.multiply(part.at, 1e6)), pa.int64())
+    columns = {"lead_id": part.ids, "type": pa.array(list(schema.events), pa.string()).take(part.types),
+               "at": micros.cast(_TIMESTAMP)}
+    for name, ftype in properties.items():
+        values = part.properties.get((name, ftype))
+        columns[name] = pa.nulls(len(part.ids), _ARROW[ftype]) if values is None else values.cast(_ARROW[ftype])
+    return pa.table(columns)
