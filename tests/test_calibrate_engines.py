@@ -95,15 +95,16 @@ def write_project(folder: Path, seed: int, rules: list[str], with_created: bool)
         kind = rng.choice(["page_view", "page_view", "demo", "mail", "unknown_kind"])
         url = (rng.choice(["/p1", "/pricing", "/docs", "/Dx", "/blog/x", ""]) if kind != "mail"
                else rng.choice(["1", "2", "3", "x", ""]))
-        events.append([lead, kind, _time(rng), url, rng.choice(["10", "40", "", "n/a"]), rng.choice(["x", "y", "z", ""])])
+        events.append([lead, kind, _time(rng), url, rng.choice(["10", "40", "", "n/a"]),
+                       rng.choice(["x", "y", "z", ""])])
     outcomes = []
     for lead in rng.sample(ids + ["ghost"], rng.randrange(0, len(ids) + 2)):
         for _ in range(rng.randrange(1, 3)):
             outcomes.append([lead, rng.choice(["won", "Won", "lost", "sql"]), _time(rng)])
     history = folder / "history"
     history.mkdir()
-    for name, header, rows in (("leads", ["lead_id", "industry", "country", "tags", "flag", "size", "created_at"], leads),
-                               ("events", ["lead_id", "type", "at", "url", "secs", "topic"], events),
+    for name, header, rows in (("leads", ["lead_id", "industry", "country", "tags", "flag", "size", "created_at"],
+                                leads), ("events", ["lead_id", "type", "at", "url", "secs", "topic"], events),
                                ("outcomes", ["lead_id", "stage", "at"], outcomes)):
         with open(history / f"{name}.csv", "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
@@ -205,3 +206,20 @@ def test_an_unknown_engine_is_a_usage_error(project):
     done = CliRunner().invoke(main, ["calibrate", str(project / "rules.score"), "--history",
                                      str(project / "history"), "--engine", "spark"])
     assert done.exit_code == 2 and "--engine" in done.output
+
+
+def test_fields_with_too_many_values_are_noted_in_the_order_leads_are_counted(tmp_path):
+    # Leads created by --as-of count first, then those that exist by an event only: L0 (created
+    # later, an event before) comes last, so `tags` overflows at L1 before `country` at L2.
+    write_project(tmp_path, 0, [], with_created=True)
+    history = tmp_path / "history"
+    (history / "leads.csv").write_text(
+        "lead_id,industry,country,tags,flag,size,created_at\n"
+        "L0,A,US,a,true,1,2026-03-01\nL1,A,DE,a;b,true,1,2026-01-01\nL2,B,FR,a,false,2,2026-01-01\n",
+        encoding="utf-8")
+    (history / "events.csv").write_text("lead_id,type,at,url,secs,topic\nL0,demo,2026-01-02,,,\n", encoding="utf-8")
+    (history / "outcomes.csv").write_text("lead_id,stage,at\nL1,won,2026-01-03\n", encoding="utf-8")
+    options = Options(as_of=T0 + 10 * DAY, max_values=1)
+    python, duckdb = (tally_of(engine, tmp_path, options, 1) for engine in ENGINES)
+    assert python[0][4] == ["tags", "country"]
+    assert duckdb == python

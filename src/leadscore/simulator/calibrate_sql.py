@@ -2,10 +2,14 @@
 count_signals, computed by a few SELECT statements built as sqlglot trees over the tables that
 calibrate_tables.py loads:
 
-    outcomes     lead_id, stage (trimmed, lower case), at (epoch seconds)
-    leads        lead_id, ordinal (file order), born (the `created` field), f<slot>: the fields read
-    events       lead_id, type, at, p<k>: the properties the `where` variants read
-    lead_status  the result of status_select(), loaded back: per lead, whether it is counted
+    outcomes     lead_id, lead, stage (trimmed, lower case), at (epoch seconds)
+    leads        lead, born (the `created` field), f<slot>: the fields read
+    events       lead, type (its place in the schema's events), at, p<k>: the properties the
+                 `where` variants read
+    lead_status  the result of _Statements.status(), loaded back: per lead, whether it is counted
+
+`lead` is a lead's place in the leads table (file order, a repeated id's first row); an outcome
+of a lead not in the table has none. Joins are on these numbers, not on the ids' text.
 
 Cells come from the project's readers, already in the runtime's representation (no empty text,
 no empty list, finite numbers), times as epoch seconds, so a `where` condition translated by
@@ -72,7 +76,7 @@ def _not_null(value: exp.Expression) -> exp.Expression:
 
 
 def _join(select: exp.Select, table: str, alias: str, left: str, kind: str | None = None) -> exp.Select:
-    on = exp.EQ(this=col("lead_id", alias), expression=col("lead_id", left))
+    on = exp.EQ(this=col("lead", alias), expression=col("lead", left))
     return select.join(exp.table_(table).as_(alias), on=on, join_type=kind)
 
 
@@ -111,6 +115,7 @@ class _Statements:
         self.plan, self.options, self.inputs = plan, options, inputs
         self.as_of = None if options.as_of is None else sem.sql_number(options.as_of)
         self.slots = {name: i for i, name in enumerate(plan.checked.schema.fields)}
+        self.types = {name: i for i, name in enumerate(plan.checked.schema.events)}
         self.event: str | None = None     # the event type whose `where` is being translated
 
     def _until(self, at: exp.Expression) -> exp.Expression:
@@ -123,48 +128,51 @@ class _Statements:
     def success(self) -> exp.Select:
         """Per lead, its first success at or before --as-of."""
         stage = self.options.success_stage.strip().lower()
-        return (exp.select(col("lead_id"), exp.Min(this=col("at")).as_("won_at", quoted=True)).from_("outcomes")
-                .where(exp.and_(self._stage_in([stage]), self._until(col("at")))).group_by(col("lead_id")))
+        return (exp.select(col("lead"), exp.Min(this=col("at")).as_("won_at", quoted=True)).from_("outcomes")
+                .where(exp.and_(_not_null(col("lead")), self._stage_in([stage]), self._until(col("at"))))
+                .group_by(col("lead")))
 
     def status(self) -> exp.Select:
-        """Per lead of the leads table: lead_id, won_at, present (it exists at --as-of), turn (its
+        """Per lead of the leads table: lead, won_at, present (it exists at --as-of), turn (its
         place in the order count_signals counts leads: those created by --as-of, then the others
         with an event by then, each in file order; NULL when not counted)."""
         options = self.options
-        select = exp.select(col("lead_id", "l"), col("ordinal", "l"), col("won_at", "s"))
+        select = exp.select(col("lead", "l"), col("won_at", "s"))
         select = _join(select.from_(exp.table_("leads").as_("l")), "success", "s", "l", "left")
         if self.as_of is None:
             early, present = _TRUE(), _TRUE()
         else:
             early = exp.Coalesce(this=self._until(col("born", "l")), expressions=[_FALSE()])
             select = _join(select, "active", "a", "l", "left")
-            present = exp.or_(early.copy(), _not_null(col("lead_id", "a")))
+            present = exp.or_(early.copy(), _not_null(col("lead", "a")))
         counted = present.copy()
         if options.decided_only:
             select = _join(select, "decided", "d", "l", "left")
-            counted = exp.and_(counted, _not_null(col("lead_id", "d")))
+            counted = exp.and_(counted, _not_null(col("lead", "d")))
         inner = select.select(exp.Paren(this=early).as_("early", quoted=True),
                               exp.Paren(this=present).as_("present", quoted=True),
                               exp.Paren(this=counted).as_("counted", quoted=True))
-        order = exp.Order(expressions=[exp.Ordered(this=col("early"), desc=True), exp.Ordered(this=col("ordinal"))])
+        order = exp.Order(expressions=[exp.Ordered(this=col("early"), desc=True), exp.Ordered(this=col("lead"))])
         turn = exp.Window(this=exp.RowNumber(), partition_by=[col("counted")], order=order)
-        outer = exp.select(col("lead_id"), col("won_at"), col("present"),
+        outer = exp.select(col("lead"), col("won_at"), col("present"),
                            _case(col("counted"), turn).as_("turn", quoted=True)).from_(inner.subquery("c"))
         outer = outer.with_("success", as_=self.success())
         if self.as_of is not None:
-            outer = outer.with_("active", as_=exp.select(col("lead_id")).distinct().from_("events")
+            outer = outer.with_("active", as_=exp.select(col("lead")).distinct().from_("events")
                                 .where(self._until(col("at"))))
         if options.decided_only:
             stages = [options.success_stage.strip().lower(), options.lost_stage.strip().lower()]
-            outer = outer.with_("decided", as_=exp.select(col("lead_id")).distinct().from_("outcomes")
+            outer = outer.with_("decided", as_=exp.select(col("lead")).distinct().from_("outcomes")
                                 .where(exp.and_(self._stage_in(stages), self._until(col("at")))))
         return outer
 
     def totals(self) -> exp.Select:
         """leads, successes, not_yet, undecided, outcomes_unknown_lead."""
         counted = _not_null(col("turn"))
-        unknown = (exp.select(exp.Count(this=exp.Star())).from_(exp.table_("success").as_("s")))
-        unknown = _join(unknown, "leads", "l", "s", "left").where(_is_null(col("lead_id", "l")))
+        stage = self.options.success_stage.strip().lower()
+        ids = exp.Count(this=exp.Distinct(expressions=[col("lead_id")]))
+        unknown = exp.select(ids).from_("outcomes").where(
+            exp.and_(_is_null(col("lead")), self._stage_in([stage]), self._until(col("at"))))
 
         def total(condition: exp.Expression) -> exp.Expression:
             return exp.Coalesce(this=_sum(_flag(condition)), expressions=[exp.Literal.number(0)])
@@ -173,7 +181,7 @@ class _Statements:
                            total(exp.Not(this=col("present"))).as_("not_yet", quoted=True),
                            total(exp.and_(col("present"), _is_null(col("turn")))).as_("undecided", quoted=True),
                            exp.Subquery(this=unknown).as_("unknown", quoted=True))
-                .from_("lead_status").with_("success", as_=self.success()))
+                .from_("lead_status"))
 
     def events(self) -> exp.Select:
         """One row: n<i>, k<i> (leads, successes) per event signal i."""
@@ -182,19 +190,19 @@ class _Statements:
         cols = Columns(lambda f: col(field_column(f.slot), "l"), col("at", "e"), property=self._property)
         shown = []
         for i, signal in enumerate(self.plan.event_signals):
-            test = exp.EQ(this=col("type", "e"), expression=exp.Literal.string(signal.event))
+            test = exp.EQ(this=col("type", "e"), expression=exp.Literal.number(self.types[signal.event]))
             if i in wheres:
                 builder.where_event = self.event = signal.event
                 test = exp.and_(test, builder.condition(wheres[i], cols))
             shown.append(exp.Max(this=_flag(test)).as_(f"m{i}", quoted=True))
         won = exp.Max(this=_flag(_not_null(col("won_at", "s")))).as_("won", quoted=True)
         before = exp.or_(_is_null(col("won_at", "s")), exp.LT(this=col("at", "e"), expression=col("won_at", "s")))
-        inner = _join(exp.select(col("lead_id", "e"), won, *shown).from_(exp.table_("events").as_("e")),
+        inner = _join(exp.select(col("lead", "e"), won, *shown).from_(exp.table_("events").as_("e")),
                       "lead_status", "s", "e")
         if any(isinstance(n, lo.Field) for where in wheres.values() for n in lo.walk(where)):
             inner = _join(inner, "leads", "l", "e")
         inner = inner.where(exp.and_(_not_null(col("turn", "s")), self._until(col("at", "e")), before)) \
-            .group_by(col("lead_id", "e"))
+            .group_by(col("lead", "e"))
         sums = []
         for i in range(len(self.plan.event_signals)):
             sums.append(_sum(col(f"m{i}")).as_(f"n{i}", quoted=True))
@@ -227,17 +235,20 @@ class _Statements:
             ifs.append(exp.If(this=exp.Not(this=exp.In(this=item.copy(), expressions=[
                 exp.Literal.string(v) for v in declared])), true=exp.Literal.string("undeclared")))
         key = exp.Case(ifs=ifs, default=exp.Literal.string("value"))
-        items = _join(exp.select(col("lead_id", "l"), col("won_at", "s"), col("turn", "s"), value.as_("item", quoted=True))
-                      .from_(exp.table_("leads").as_("l")), "lead_status", "s", "l").where(_not_null(col("turn", "s")))
+        items = _join(exp.select(col("lead", "l"), col("won_at", "s"), col("turn", "s"),
+                                 value.as_("item", quoted=True)).from_(exp.table_("leads").as_("l")),
+                      "lead_status", "s", "l").where(_not_null(col("turn", "s")))
+        keys = exp.select(col("lead"), col("won_at"), col("turn"), key.as_("key", quoted=True), item.copy()) \
+            .from_(items.subquery("items"))
         # a lead shows each key once (a list can hold an item twice, or two undeclared items)
         kept = _case(exp.EQ(this=col("key"), expression=exp.Literal.string("value")), item.copy())
-        keys = (exp.select(col("lead_id"), col("won_at"), col("turn"), key.as_("key", quoted=True),
-                           kept.as_("shown", quoted=True)).from_(items.subquery("items")))
-        distinct = exp.select(exp.Star()).distinct().from_(keys.subquery("keys"))
+        distinct = exp.select(col("lead"), col("won_at"), col("turn"), col("key"), kept.as_("shown", quoted=True)) \
+            .distinct().from_(keys.subquery("keys"))
         text, flag = ((exp.cast(exp.Null(), exp.DataType.Type.VARCHAR), col("shown")) if ftype == t.BOOLEAN
                       else (col("shown"), exp.cast(exp.Null(), exp.DataType.Type.BOOLEAN)))
+        leads = exp.cast(exp.Count(this=exp.Star()), exp.DataType.Type.BIGINT)
         counts = (exp.select(exp.Literal.number(j).as_("field", quoted=True), col("key"), text.as_("text", quoted=True),
-                             flag.as_("flag", quoted=True), exp.cast(exp.Count(this=exp.Star()), exp.DataType.Type.BIGINT).as_("n", quoted=True),
+                             flag.as_("flag", quoted=True), leads.as_("n", quoted=True),
                              _sum(_flag(_not_null(col("won_at")))).as_("k", quoted=True),
                              exp.Min(this=col("turn")).as_("first", quoted=True))
                   .from_(distinct.subquery("distinct_keys")).group_by(col("key"), col("shown")))
