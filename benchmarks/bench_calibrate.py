@@ -7,7 +7,8 @@ The history is bench_score.py's generated data written as CSV files by bench_rep
 (leads, events in random order, and an outcomes table: about 10% of the leads won). Each
 engine runs the command end to end in this process (reading and typing the tables, counting,
 the report), interleaved `--repeat` times; the best time of each is shown, with the ratio.
-The two JSON reports must be identical.
+The two JSON reports must be identical. Then the peak memory of each engine, in a child
+process (bench_replay.py's measure: the PSS of the process and its children, sampled).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import contextlib
 import io
 import math
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import leadscore  # noqa: E402
-from bench_replay import write_history  # noqa: E402
+from bench_replay import _tree_pss_kb, write_history  # noqa: E402
 from bench_score import make_data  # noqa: E402
 from leadscore.cli import main as cli  # noqa: E402
 
@@ -44,6 +46,20 @@ def calibrate(folder: Path, engine: str) -> tuple[float, str]:
     if err.getvalue():
         sys.exit(f"leadscore calibrate --engine {engine} did not run cleanly:\n{err.getvalue()}")
     return seconds, out.read_text(encoding="utf-8")
+
+
+def peak_memory(folder: Path, engine: str) -> float:
+    """MB at the peak of `leadscore calibrate --engine ENGINE` run as its own process."""
+    child = subprocess.Popen([sys.executable, "-m", "leadscore.cli", "calibrate", str(ACME), "--history", str(folder),
+                              "--format", "json", "-o", str(folder / "memory.json"), "--engine", engine],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    peak = 0
+    while child.poll() is None:
+        peak = max(peak, _tree_pss_kb(child.pid))
+        time.sleep(0.02)
+    if child.returncode != 0:
+        sys.exit(f"leadscore calibrate --engine {engine} failed:\n{child.stderr.read()}")
+    return peak / 1024
 
 
 def main() -> None:
@@ -69,8 +85,10 @@ def main() -> None:
                 best[engine] = min(best[engine], seconds)
             if reports["duckdb"] != reports["python"]:
                 sys.exit("the two engines' reports differ")
+        memory = {engine: peak_memory(folder, engine) for engine in ENGINES}
     for engine in ENGINES:
-        print(f"  calibrate --engine {engine:<7} {best[engine]:7.2f} s   {events / best[engine]:>11,.0f} events/s")
+        print(f"  calibrate --engine {engine:<7} {best[engine]:7.2f} s   {events / best[engine]:>11,.0f} events/s   "
+              f"peak memory {memory[engine]:5.0f} MB")
     print(f"  duckdb is {best['python'] / best['duckdb']:.2f}x faster than python (same run); reports identical")
 
 

@@ -2,19 +2,22 @@
 history tables with the project's readers, in the same order, and gives the same Tally, which
 calibrate.summarise turns into rates, intervals and suggestions.
 
-An engine is a function (plan, tables, log, options, settings) -> Tally; a SQL engine is the
-statements of calibrate_sql.py on a runner of its own.
+An engine is a function (plan, tables, log, options, settings) -> Tally. A SQL engine is the
+statements of calibrate_sql.py on a runner (calibrate_sql.Runner): another SQL engine is one
+more entry of ENGINES, `_in_sql(its runner)`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:   # the command lists the engines without loading them
     from ..tables import ProblemLog
     from .calibrate import Options, Plan, Tally
+    from .calibrate_sql import Runner
 
 
 @dataclass(frozen=True)
@@ -33,15 +36,22 @@ def python_tally(plan: Plan, tables: Mapping, log: ProblemLog, options: Options,
                          lambda known: read_events(tables["events"], schema, log, known_leads=known), options)
 
 
-def duckdb_tally(plan: Plan, tables: Mapping, log: ProblemLog, options: Options, settings: Settings) -> Tally:
+def _in_sql(runner: Callable[[Settings], AbstractContextManager[Runner]]) -> Callable[..., Tally]:
+    def tally(plan: Plan, tables: Mapping, log: ProblemLog, options: Options, settings: Settings) -> Tally:
+        from .calibrate_sql import Inputs, tally_in_sql
+        from .calibrate_tables import load_history
+
+        inputs = Inputs.of(plan)
+        with runner(settings) as run:
+            load_history(plan, inputs, tables, log, options, run)
+            return tally_in_sql(plan, options, inputs, run)
+    return tally
+
+
+def _duckdb(settings: Settings) -> AbstractContextManager[Runner]:
     from ..engines.duckdb_runner import duckdb_runner
-    from .calibrate_sql import Inputs, tally_in_sql
-    from .calibrate_tables import load_history
 
-    inputs = Inputs.of(plan)
-    with duckdb_runner(settings.memory_limit, settings.threads) as run:
-        load_history(plan, inputs, tables, log, options, run)
-        return tally_in_sql(plan, options, inputs, run)
+    return duckdb_runner(settings.memory_limit, settings.threads)
 
 
-ENGINES: dict[str, Callable[..., Tally]] = {"python": python_tally, "duckdb": duckdb_tally}
+ENGINES: dict[str, Callable[..., Tally]] = {"python": python_tally, "duckdb": _in_sql(_duckdb)}
