@@ -5,6 +5,7 @@ unusable rows counted and shown, the same stop under --strict; DuckDB's memory l
 from __future__ import annotations
 
 import csv
+import json
 import random
 import tempfile
 from pathlib import Path
@@ -222,4 +223,13 @@ def test_fields_with_too_many_values_are_noted_in_the_order_leads_are_counted(tm
     options = Options(as_of=T0 + 10 * DAY, max_values=1)
     python, duckdb = (tally_of(engine, tmp_path, options, 1) for engine in ENGINES)
     assert python[0][4] == ["tags", "country"]
+    assert duckdb == python
+
+
+def test_stages_and_values_with_quotes_are_data_not_sql(project):
+    # the success stage, a declared value and the data's values all hold quotes: literals, escaped
+    outcomes = project / "history" / "outcomes.csv"
+    outcomes.write_text(outcomes.read_text(encoding="utf-8").replace(",won,", ",it's 'won'; --,"), encoding="utf-8")
+    python, duckdb = both(project, "--format", "json", "--success", "it's 'won'; --", "--min-count", "1")
+    assert python[0] == 0 and json.loads(python[1])["successes"] > 0
     assert duckdb == python

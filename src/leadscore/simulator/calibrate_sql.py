@@ -14,10 +14,12 @@ of a lead not in the table has none. Joins are on these numbers, not on the ids'
 Cells come from the project's readers, already in the runtime's representation (no empty text,
 no empty list, finite numbers), times as epoch seconds, so a `where` condition translated by
 engines/sql/expressions.py decides what the compiled scorer's probe decides. Identifiers are
-the statements' own; user text (stages, event types, field values) enters only as literals.
+the statements' own; user text (stages, declared values, a condition's strings and patterns)
+enters only as literals, which sqlglot escapes.
 
-    run.load(...)                           (calibrate_tables.py)
-    tally = tally_in_sql(plan, options, run)
+    inputs = Inputs.of(plan)
+    load_history(plan, inputs, tables, log, options, run)      (calibrate_tables.py)
+    tally = tally_in_sql(plan, options, inputs, run)
 """
 
 from __future__ import annotations
