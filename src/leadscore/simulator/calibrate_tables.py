@@ -100,4 +100,4 @@ def _event_parts(plan: Plan, inputs: Inputs, path, log: ProblemLog, known: pa.Ar
         n = len(part.ids)
         properties = [_typed(part.properties[key], key[1]) if key in part.properties else pa.nulls(n, _ARROW[key[1]])
                       for key in inputs.properties]
-        yield pa.Table.from_arrays([_lead_numbers(part.ids, known), part.types, part.at, *properties], schema=target)
+        yield pa.Table.from_arrays([part.leads, part.types, part.at, *properties], schema=target)
