@@ -74,9 +74,8 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
     Exit status: 0 done, 1 a ruleset or table that cannot be used (or the engine failed, out of
     memory), 2 usage error.
     """
-    from ..engines.duckdb_tables import EngineError
     from ..simulator.calibrate import Options, plan_signals, summarise
-    from ..simulator.calibrate_engines import Settings
+    from ..simulator.calibrate_engines import EngineFailed, Settings
     from ..simulator.calibrate_render import render_json, render_markdown, render_text
     from ..simulator.variants import UsageError
     from ..tables import ProblemLog, TableError
@@ -97,7 +96,7 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
     except TableError as error:
         click.echo(shown(f"error: {error}"), err=True)
         sys.exit(1)
-    except EngineError as error:
+    except EngineFailed as error:
         for line in log.summary_lines():
             click.echo(shown(line), err=True)
         click.echo(shown(f"error: {error}"), err=True)

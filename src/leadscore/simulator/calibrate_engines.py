@@ -9,8 +9,8 @@ more entry of ENGINES, `_in_sql(its runner)`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,10 @@ if TYPE_CHECKING:   # the command lists the engines without loading them
     from ..tables import ProblemLog
     from .calibrate import Options, Plan, Tally
     from .calibrate_sql import Runner
+
+
+class EngineFailed(Exception):
+    """A SQL engine could not run (a bad memory limit, memory exhausted): said in one line."""
 
 
 @dataclass(frozen=True)
@@ -48,10 +52,16 @@ def _in_sql(runner: Callable[[Settings], AbstractContextManager[Runner]]) -> Cal
     return tally
 
 
-def _duckdb(settings: Settings) -> AbstractContextManager[Runner]:
+@contextmanager
+def _duckdb(settings: Settings) -> Iterator[Runner]:
     from ..engines.duckdb_runner import duckdb_runner
+    from ..engines.duckdb_tables import EngineError
 
-    return duckdb_runner(settings.memory_limit, settings.threads)
+    try:
+        with duckdb_runner(settings.memory_limit, settings.threads) as run:
+            yield run
+    except EngineError as error:
+        raise EngineFailed(str(error)) from None
 
 
 ENGINES: dict[str, Callable[..., Tally]] = {"python": python_tally, "duckdb": _in_sql(_duckdb)}
