@@ -43,16 +43,14 @@ class DuckDBRunner:
 
 
 @contextmanager
-def duckdb_runner(memory_limit: str | None = "2GB", threads: int | None = None) -> Iterator[DuckDBRunner]:
-    """A runner on a fresh in-process DuckDB; DuckDB's errors (out of memory, a bad memory
-    limit) come out as one-line EngineErrors."""
+def duckdb_runner(memory_limit: str | None = "2GB") -> Iterator[DuckDBRunner]:
+    """A runner on a fresh in-process DuckDB (as many threads as cores); DuckDB's errors (out of
+    memory, a bad memory limit) come out as one-line EngineErrors."""
     import duckdb
 
     with spill_folder() as folder:
         try:
             connection = connect(memory_limit, folder)
-            if threads:
-                connection.execute(f"SET threads = {int(threads)}")
         except duckdb.Error as error:
             raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
         try:

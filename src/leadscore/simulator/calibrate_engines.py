@@ -27,7 +27,6 @@ class EngineFailed(Exception):
 @dataclass(frozen=True)
 class Settings:
     memory_limit: str = "2GB"          # SQL engines: the engine's memory limit, spilling beyond it
-    threads: int | None = None         # SQL engines: None for the engine's default
 
 
 def python_tally(plan: Plan, tables: Mapping, log: ProblemLog, options: Options, settings: Settings) -> Tally:
@@ -58,7 +57,7 @@ def _duckdb(settings: Settings) -> Iterator[Runner]:
     from ..engines.duckdb_tables import EngineError
 
     try:
-        with duckdb_runner(settings.memory_limit, settings.threads) as run:
+        with duckdb_runner(settings.memory_limit) as run:
             yield run
     except EngineError as error:
         raise EngineFailed(str(error)) from None
