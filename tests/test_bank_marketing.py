@@ -152,8 +152,9 @@ def test_the_shipped_history_simulates_with_sensible_numbers():
     assert mql["precision"] > 2 * mql["base_rate"] and 0.2 < mql["recall"] < 0.8
 
 
-def test_calibrate_reads_the_shipped_history_without_skipping_a_row():
-    result = run("calibrate", str(RULESET), "--history", str(HISTORY), "--strict", "--format", "json")
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_calibrate_reads_the_shipped_history_without_skipping_a_row(engine):
+    result = run("calibrate", str(RULESET), "--history", str(HISTORY), "--strict", "--format", "json", "--engine", engine)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert (report["leads"], report["successes"], report["skipped_rows"]) == (41188, 4640, {})

@@ -148,13 +148,22 @@ def project(tmp_path):
     return tmp_path, make_history(history)
 
 
-def run(*args: str):
-    return CliRunner().invoke(main, ["calibrate", *args], catch_exceptions=False)
+ENGINES = ["python", "duckdb"]
 
 
-def calibrate_json(folder: Path, *extra: str) -> dict:
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    """The calibrate engine under test: every test of results runs on each."""
+    return request.param
+
+
+def run(*args: str, engine: str = "duckdb"):
+    return CliRunner().invoke(main, ["calibrate", *args, "--engine", engine], catch_exceptions=False)
+
+
+def calibrate_json(folder: Path, *extra: str, engine: str = "duckdb") -> dict:
     done = run(str(folder / "rules.score"), "--history", str(folder / "history"), "--format", "json",
-               "--max-values", "5", *extra)
+               "--max-values", "5", *extra, engine=engine)
     assert done.exit_code == 0, done.output
     return json.loads(done.stdout)
 
@@ -192,9 +201,9 @@ def test_points_follow_the_log_of_the_lift():
 
 # --- counts ------------------------------------------------------------------------------------------
 
-def test_counts_match_a_recount_of_the_rows(project):
+def test_counts_match_a_recount_of_the_rows(project, engine):
     folder, history = project
-    result = calibrate_json(folder, "--min-count", "1")
+    result = calibrate_json(folder, "--min-count", "1", engine=engine)
     expected = recount(history, None)
     found = {s["label"]: (s["leads"], s["successes"]) for s in result["signals"]}
     assert found == expected
@@ -211,9 +220,9 @@ def test_counts_match_a_recount_of_the_rows(project):
     assert any("`email`" in note for note in result["notes"])     # more than --max-values values
 
 
-def test_as_of_cuts_events_and_outcomes(project):
+def test_as_of_cuts_events_and_outcomes(project, engine):
     folder, history = project
-    result = calibrate_json(folder, "--min-count", "1", "--as-of", _iso(AS_OF))
+    result = calibrate_json(folder, "--min-count", "1", "--as-of", _iso(AS_OF), engine=engine)
     assert {s["label"]: (s["leads"], s["successes"]) for s in result["signals"]} == recount(history, AS_OF)
     assert result["as_of"] == _iso(AS_OF)
     # leads whose first event comes after --as-of did not exist yet: left out of the base rate too
@@ -222,9 +231,9 @@ def test_as_of_cuts_events_and_outcomes(project):
     assert any("did not exist yet" in note for note in result["notes"])
 
 
-def test_min_count_withholds_points(project):
+def test_min_count_withholds_points(project, engine):
     folder, _ = project
-    result = calibrate_json(folder, "--min-count", "50")
+    result = calibrate_json(folder, "--min-count", "50", engine=engine)
     for signal in result["signals"]:
         if signal["leads"] < 50 and not signal["undeclared"]:
             assert signal["points"] is None and signal["note"] == "fewer than 50 leads"
@@ -233,9 +242,9 @@ def test_min_count_withholds_points(project):
 
 # --- suggested rules ---------------------------------------------------------------------------------
 
-def test_suggested_rules_parse_and_check_when_pasted(project):
+def test_suggested_rules_parse_and_check_when_pasted(project, engine):
     folder, _ = project
-    result = calibrate_json(folder, "--min-count", "1", "--scale", "20")
+    result = calibrate_json(folder, "--min-count", "1", "--scale", "20", engine=engine)
     block = result["suggested_rules"]
     assert block.count("\n  ") >= 10
     pasted = folder / "pasted.score"
@@ -262,20 +271,20 @@ def test_suggested_rules_parse_and_check_when_pasted(project):
     assert any(s["value"] == HOSTILE_COUNTRY and s["rule"] for s in result["signals"])
 
 
-def test_undeclared_values_get_no_rule(project):
+def test_undeclared_values_get_no_rule(project, engine):
     folder, _ = project
-    result = calibrate_json(folder, "--min-count", "1")
+    result = calibrate_json(folder, "--min-count", "1", engine=engine)
     undeclared = next(s for s in result["signals"] if s["undeclared"])
     assert undeclared["field"] == "industry" and undeclared["rule"] is None and undeclared["points"] is None
 
 
-def test_rule_names_never_repeat_a_name_of_the_ruleset(tmp_path):
+def test_rule_names_never_repeat_a_name_of_the_ruleset(tmp_path, engine):
     (tmp_path / "schema.yaml").write_text(SCHEMA, encoding="utf-8")
     taken = RULES.replace("flagged:", "ev_demo_request:").replace("interest", "calibrated")
     (tmp_path / "rules.score").write_text(taken, encoding="utf-8")
     (tmp_path / "history").mkdir()
     make_history(tmp_path / "history")
-    result = calibrate_json(tmp_path, "--min-count", "1")
+    result = calibrate_json(tmp_path, "--min-count", "1", engine=engine)
     assert "score calibrated_2 {" in result["suggested_rules"]
     assert any(s["rule"] == "ev_demo_request_2" for s in result["signals"])
     (tmp_path / "pasted.score").write_text(taken + "\n" + result["suggested_rules"], encoding="utf-8")
@@ -305,13 +314,13 @@ def test_names_read_back_exactly_or_are_refused(name):
 
 # --- outputs -------------------------------------------------------------------------------------------
 
-def test_text_and_markdown_outputs(project):
+def test_text_and_markdown_outputs(project, engine):
     folder, _ = project
     args = [str(folder / "rules.score"), "--history", str(folder / "history"), "--min-count", "1"]
-    text = run(*args)
+    text = run(*args, engine=engine)
     assert text.exit_code == 0
     assert "base rate" in text.stdout and "score calibrated {" in text.stdout
-    markdown = run(*args, "--format", "markdown")
+    markdown = run(*args, "--format", "markdown", engine=engine)
     assert markdown.exit_code == 0
     rows = [line for line in markdown.stdout.splitlines() if line.startswith("| ")]
     # a `|` inside a value is escaped, so every row has the header's 8 cells
@@ -320,44 +329,45 @@ def test_text_and_markdown_outputs(project):
     assert "```text\n" in markdown.stdout
 
 
-def test_output_file(project):
+def test_output_file(project, engine):
     folder, _ = project
     target = folder / "calibration.json"
     done = run(str(folder / "rules.score"), "--history", str(folder / "history"), "--format", "json",
-               "-o", str(target))
+               "-o", str(target), engine=engine)
     assert done.exit_code == 0 and done.stdout == ""
     assert json.loads(target.read_text(encoding="utf-8"))["leads"] == 160
 
 
-def test_explicit_tables_and_skipped_rows(project):
+def test_explicit_tables_and_skipped_rows(project, engine):
     folder, _ = project
     history = folder / "history"
     with open(history / "events.csv", "a", encoding="utf-8") as handle:
         handle.write("L001,page_view,not a time,/x\nL999,page_view,2026-01-02T00:00:00Z,/x\n")
     done = run(str(folder / "rules.score"), "--leads", str(history / "leads.csv"), "--events",
-               str(history / "events.csv"), "--outcomes", str(history / "outcomes.csv"), "--format", "json")
+               str(history / "events.csv"), "--outcomes", str(history / "outcomes.csv"), "--format", "json",
+               engine=engine)
     assert done.exit_code == 0
     assert json.loads(done.stdout)["skipped_rows"] == {"events": 2}
     assert "events.csv:" in done.stderr and "unknown lead" in done.stderr
-    strict = run(str(folder / "rules.score"), "--history", str(history), "--strict")
+    strict = run(str(folder / "rules.score"), "--history", str(history), "--strict", engine=engine)
     assert strict.exit_code == 1 and "events.csv:" in strict.stderr
 
 
 # --- bad input --------------------------------------------------------------------------------------------
 
-def test_usage_errors_exit_2(project):
+def test_usage_errors_exit_2(project, engine):
     folder, _ = project
     rules, history = str(folder / "rules.score"), str(folder / "history")
-    assert run(rules).exit_code == 2                                          # no tables
+    assert run(rules, engine=engine).exit_code == 2                           # no tables
     # a table named on its own replaces the history's, as in simulate: not a usage error
-    assert run(rules, "--history", history, "--leads", f"{history}/leads.csv").exit_code == 0
-    assert run(rules, "--history", history, "--as-of", "next tuesday").exit_code == 2
-    assert run(rules, "--history", history, "--min-count", "0").exit_code == 2
-    assert run(rules, "--history", history, "--scale", "-1").exit_code == 2
+    assert run(rules, "--history", history, "--leads", f"{history}/leads.csv", engine=engine).exit_code == 0
+    assert run(rules, "--history", history, "--as-of", "next tuesday", engine=engine).exit_code == 2
+    assert run(rules, "--history", history, "--min-count", "0", engine=engine).exit_code == 2
+    assert run(rules, "--history", history, "--scale", "-1", engine=engine).exit_code == 2
 
-    assert run(rules, "--history", str(folder / "nowhere")).exit_code == 2
-    assert run(rules, "--history", str(folder)).exit_code == 2                # no tables in the folder
-    assert run(rules, "--history", history, "--success", " ").exit_code == 2
+    assert run(rules, "--history", str(folder / "nowhere"), engine=engine).exit_code == 2
+    assert run(rules, "--history", str(folder), engine=engine).exit_code == 2  # no tables in the folder
+    assert run(rules, "--history", history, "--success", " ", engine=engine).exit_code == 2
 
 
 @pytest.mark.parametrize("scale", ["nan", "inf", "-inf", "NaN", "1e400", "0", "1000001"])
@@ -368,25 +378,25 @@ def test_a_scale_that_is_not_a_finite_positive_number_is_a_usage_error(project, 
     assert "--scale" in done.output and "Traceback" not in done.output
 
 
-def test_bad_ruleset_and_bad_tables_exit_1(project):
+def test_bad_ruleset_and_bad_tables_exit_1(project, engine):
     folder, _ = project
     history = folder / "history"
     broken = folder / "broken.score"
     broken.write_text(RULES.replace("page_view where url", "page_vew where url"), encoding="utf-8")
-    done = run(str(broken), "--history", str(history))
+    done = run(str(broken), "--history", str(history), engine=engine)
     assert done.exit_code == 1 and "LS301" in done.stderr
     (history / "events.csv").write_text("lead_id,at\nL001,2026-01-01\n", encoding="utf-8")
-    done = run(str(folder / "rules.score"), "--history", str(history))
+    done = run(str(folder / "rules.score"), "--history", str(history), engine=engine)
     assert done.exit_code == 1 and "events.csv" in done.stderr and "`type`" in done.stderr
     assert "Traceback" not in done.output
 
 
-def test_no_success_means_no_points(project):
+def test_no_success_means_no_points(project, engine):
     folder, _ = project
     # the success stage exists, but only after --as-of
     (folder / "history" / "outcomes.csv").write_text("lead_id,stage,at\nL001,lost,2026-01-02\nL002,won,2026-06-01\n",
                                                      encoding="utf-8")
-    result = calibrate_json(folder, "--min-count", "1", "--as-of", "2026-05-01")
+    result = calibrate_json(folder, "--min-count", "1", "--as-of", "2026-05-01", engine=engine)
     assert result["successes"] == 0 and result["base_rate"] == 0
     assert result["suggested_rules"] is None and all(s["lift"] is None for s in result["signals"])
     assert any("no lead succeeded" in note for note in result["notes"])

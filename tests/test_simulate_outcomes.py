@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from test_calibrate import engine  # noqa: F401  (the fixture: each calibrate test on each engine)
 from test_cli_simulate import BODY, EVENTS, LEADS, OUTCOMES, invoke, loads
 from test_simulator_support import history, ruleset, write_table
 
@@ -103,8 +104,9 @@ CALIBRATE_OUTCOMES = [("L1", "won", "2026-01-16T10:00:00Z"), ("L2", "lost", "202
                       ("L3", "won", "2026-01-12T09:00:00Z"), ("L4", "won", "2026-01-15T20:00:00Z")]
 
 
-def calibrate(rules: Path, folder: Path, *args) -> dict:
-    result = invoke(rules, "--history", folder, "--format", "json", "--min-count", "1", *args, command="calibrate")
+def calibrate(rules: Path, folder: Path, *args, engine: str) -> dict:
+    result = invoke(rules, "--history", folder, "--format", "json", "--min-count", "1", "--engine", engine, *args,
+                    command="calibrate")
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -113,13 +115,13 @@ def signals(report: dict) -> dict:
     return {s["label"]: (s["leads"], s["successes"]) for s in report["signals"]}
 
 
-def test_calibrate_decided_only_counts_leads_with_a_success_or_a_loss(tmp_path):
+def test_calibrate_decided_only_counts_leads_with_a_success_or_a_loss(tmp_path, engine):
     rules = ruleset(tmp_path / "rules", BODY)
     folder = folder_with(tmp_path, CALIBRATE_OUTCOMES, amounts=None)
-    every = calibrate(rules, folder)
+    every = calibrate(rules, folder, engine=engine)
     # all six leads: page_view before success by L1, L3, L4 (won) and L5, L6 (open)
     assert (every["leads"], every["successes"], signals(every)["page_view"]) == (6, 3, (5, 3))
-    decided = calibrate(rules, folder, "--decided-only")
+    decided = calibrate(rules, folder, "--decided-only", engine=engine)
     # L5 and L6 have no outcome: open deals are no failures
     assert (decided["leads"], decided["successes"], signals(decided)["page_view"]) == (4, 3, (3, 3))
     assert signals(decided)["demo_request"] == (1, 0)
@@ -127,32 +129,33 @@ def test_calibrate_decided_only_counts_leads_with_a_success_or_a_loss(tmp_path):
     assert any("--decided-only" in n for n in decided["notes"])
 
 
-def test_calibrate_decided_only_needs_the_lost_stage(tmp_path):
+def test_calibrate_decided_only_needs_the_lost_stage(tmp_path, engine):
     rules = ruleset(tmp_path / "rules", BODY)
     folder = folder_with(tmp_path, CALIBRATE_OUTCOMES, amounts=None)
-    result = invoke(rules, "--history", folder, "--decided-only", "--lost", "churned", command="calibrate")
+    result = invoke(rules, "--history", folder, "--decided-only", "--lost", "churned", "--engine", engine,
+                    command="calibrate")
     assert result.exit_code == 2 and "'won'" in result.output
 
 
-def test_calibrate_as_of_counts_leads_created_or_active_by_then(tmp_path):
+def test_calibrate_as_of_counts_leads_created_or_active_by_then(tmp_path, engine):
     rules = ruleset(tmp_path / "rules", BODY)
     leads = [dict(lead, created_at="2025-12-20T00:00:00Z") if lead["lead_id"] == "L5" else
              dict(lead, created_at="2026-02-01T00:00:00Z") if lead["lead_id"] == "L6" else lead for lead in LEADS]
     folder = folder_with(tmp_path, CALIBRATE_OUTCOMES, amounts=None, leads=leads)
     # 2026-01-01: only L5 exists (created before; nobody has an event yet)
-    assert calibrate(rules, folder, "--as-of", "2026-01-01")["leads"] == 1
+    assert calibrate(rules, folder, "--as-of", "2026-01-01", engine=engine)["leads"] == 1
     # 2026-01-09: L1 (01-05), L2 (01-07), L3 (01-08) by their events, L5 by its creation; L6 is
     # created later and its first event (01-09 10:00) is after it; L3's success is not yet
-    report = calibrate(rules, folder, "--as-of", "2026-01-09")
+    report = calibrate(rules, folder, "--as-of", "2026-01-09", engine=engine)
     assert (report["leads"], report["successes"]) == (4, 0)
     assert signals(report)["page_view"] == (2, 0)            # L1 and L3; L5's first is 01-14
 
 
-def test_calibrate_names_where_rules_after_the_event_and_its_condition(tmp_path):
+def test_calibrate_names_where_rules_after_the_event_and_its_condition(tmp_path, engine):
     body = BODY.replace("  demo: +30", '  pricing: +5 per page_view where url starts_with "/a"\n  demo: +30')
     rules = ruleset(tmp_path / "rules", body)
     folder = folder_with(tmp_path, CALIBRATE_OUTCOMES, amounts=None)
-    report = calibrate(rules, folder)
+    report = calibrate(rules, folder, engine=engine)
     [signal] = [s for s in report["signals"] if s["kind"] == "where"]
     # L1, L3, L4 (won) and L5, L6 viewed a page under /a: 3 of 5 against 3 of 6
     assert (signal["leads"], signal["successes"]) == (5, 3)
@@ -160,12 +163,12 @@ def test_calibrate_names_where_rules_after_the_event_and_its_condition(tmp_path)
     assert 'ev_page_view_url_starts_with_a: ' in report["suggested_rules"]
 
 
-def test_calibrate_bins_numeric_fields_by_quantiles_and_suggests_a_case_rule(tmp_path):
+def test_calibrate_bins_numeric_fields_by_quantiles_and_suggests_a_case_rule(tmp_path, engine):
     sizes = {"L1": 10, "L2": 200, "L3": 10, "L4": 5.5, "L5": 50}
     leads = [dict(lead, employees=sizes.get(lead["lead_id"])) for lead in LEADS]
     rules = ruleset(tmp_path / "rules", BODY)
     folder = folder_with(tmp_path, CALIBRATE_OUTCOMES, amounts=None, leads=leads)
-    report = calibrate(rules, folder)
+    report = calibrate(rules, folder, engine=engine)
     # values 5.5, 10, 10, 50, 200: quartiles 10, 10, 50 -> edges 10 and 50
     found = {s["label"]: (s["leads"], s["successes"], s["range"]) for s in report["signals"]
              if s["field"] == "employees"}
@@ -180,11 +183,11 @@ def test_calibrate_bins_numeric_fields_by_quantiles_and_suggests_a_case_rule(tmp
     assert invoke(pasted, command="check").exit_code == 0
 
 
-def test_calibrate_bins_need_two_distinct_values(tmp_path):
+def test_calibrate_bins_need_two_distinct_values(tmp_path, engine):
     leads = [dict(lead, employees=10) for lead in LEADS]
     rules = ruleset(tmp_path / "rules", BODY)
     folder = folder_with(tmp_path, CALIBRATE_OUTCOMES, amounts=None, leads=leads)
-    assert not [s for s in calibrate(rules, folder)["signals"] if s["field"] == "employees"]
+    assert not [s for s in calibrate(rules, folder, engine=engine)["signals"] if s["field"] == "employees"]
 
 
 @settings(max_examples=200, deadline=None)

@@ -9,6 +9,8 @@ import sys
 import click
 
 from ..safe_text import shown
+from ..scratch import remove_stale_spill_folders
+from ..simulator.calibrate_engines import ENGINES
 from .common import parse_instant
 
 
@@ -54,40 +56,49 @@ def _scale(ctx: click.Context, param: click.Parameter, value: float) -> float:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write the report to this file instead of stdout.")
 @click.option("--strict", is_flag=True, help="Stop at the first row that cannot be used.")
+@click.option("--engine", type=click.Choice(list(ENGINES)), default="duckdb", show_default=True,
+              help="python: counted in this process; duckdb: counted in SQL by DuckDB, in process. "
+                   "Same results; see docs/calibrate.md.")
+@click.option("--memory-limit", default="2GB", show_default=True, metavar="SIZE",
+              help="duckdb engine: DuckDB's memory limit; beyond it, it spills to a temporary folder.")
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
 def command(ruleset: str, history: str | None, allow_history_outside: bool, leads_path: str | None,
             events_path: str | None, outcomes_path: str | None, as_of: float | None, success_stage: str,
             lost_stage: str, decided_only: bool, scale: float,
             min_count: int, max_values: int, output_format: str, output: str | None, strict: bool,
-            allow_schema_outside: bool) -> None:
+            engine: str, memory_limit: str, allow_schema_outside: bool) -> None:
     """How often leads that show each event type, `where` variant and field value
     succeed, against the base rate; suggested points as rules ready to paste.
 
-    Exit status: 0 done, 1 a ruleset or table that cannot be used, 2 usage error.
+    Exit status: 0 done, 1 a ruleset or table that cannot be used (or the engine failed, out of
+    memory), 2 usage error.
     """
-    from ..simulator.calibrate import Options, count_signals, plan_signals, summarise
+    from ..simulator.calibrate import Options, plan_signals, summarise
+    from ..simulator.calibrate_engines import EngineFailed, Settings
     from ..simulator.calibrate_render import render_json, render_markdown, render_text
     from ..simulator.variants import UsageError
-    from ..tables import ProblemLog, TableError, read_events, read_leads, read_outcomes
+    from ..tables import ProblemLog, TableError
     from .common import load_or_exit, tables_or_exit, write_atomically
 
+    remove_stale_spill_folders()
     paths = tables_or_exit(history, allow_history_outside,
                            {"leads": leads_path, "events": events_path, "outcomes": outcomes_path})
     if not success_stage.strip():
         raise click.BadParameter("the success stage is empty", param_hint="--success")
 
     checked = load_or_exit(ruleset, allow_schema_outside).checked
-    schema = checked.schema
     options = Options(success_stage.strip(), as_of, scale, min_count, max_values, lost_stage.strip(), decided_only)
     log = ProblemLog(keep=3, strict=strict)
     try:
         plan = plan_signals(checked, max_values)
-        tally = count_signals(
-            plan, read_outcomes(paths["outcomes"], log, id_column=schema.id_column),
-            read_leads(paths["leads"], schema, log),
-            lambda known: read_events(paths["events"], schema, log, known_leads=known), options)
+        tally = ENGINES[engine](plan, paths, log, options, Settings(memory_limit))
     except TableError as error:
+        click.echo(shown(f"error: {error}"), err=True)
+        sys.exit(1)
+    except EngineFailed as error:
+        for line in log.summary_lines():
+            click.echo(shown(line), err=True)
         click.echo(shown(f"error: {error}"), err=True)
         sys.exit(1)
     except UsageError as error:

@@ -8,7 +8,7 @@ import operator
 from collections import deque
 from collections.abc import Container, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import compress, repeat
 
 import pyarrow as pa
@@ -66,6 +66,7 @@ class EventColumns:
     types: pa.Array     # int32: position of the event's type in the schema's `events` (declaration order)
     at: pa.Array        # float64: seconds since the Unix epoch
     properties: dict    # (property, field type) -> typed array; read it only where the row's type declares it
+    leads: pa.Array | None = None   # int64, with event_batches(known_leads=...): each lead's place in known_leads
 
 
 class _EventReader:
@@ -144,11 +145,17 @@ class _EventReader:
         return {key: values for key, (values, _) in typed.items()}
 
 
-def event_batches(path, schema, log: ProblemLog, *, lead: str | None = None) -> Iterator[EventColumns]:
+def event_batches(path, schema, log: ProblemLog, *, lead: str | None = None,
+                  known_leads: pa.Array | None = None) -> Iterator[EventColumns]:
     """The events table column-wise, its problems logged batch by batch. Whether a lead exists is
-    the caller's question. With `lead`, only that lead's rows are read."""
+    the caller's question, unless `known_leads` (the lead ids) is given: an event of another lead
+    is then a problem, logged with its batch's others in file order as read_events logs it, and
+    left out, and `leads` holds each event's lead's place in `known_leads`. With `lead`, only
+    that lead's rows are read."""
     reader = _EventReader(path, schema, log, lead)
     for problems, dropped, columns in reader:
+        if known_leads is not None:
+            columns = _of_known_leads(columns, known_leads, problems, dropped, reader.table.id_names[0])
         reader.table.flush(columns.batch, problems, dropped)
         if len(columns.ids):
             yield columns
@@ -185,6 +192,25 @@ def read_events(path, schema, log: ProblemLog, known_leads: Container[str] | Non
                 ids, events = list(compress(ids, found)), list(compress(events, found))
         reader.table.flush(columns.batch, problems, dropped)
         yield from zip(ids, events)
+
+
+def _of_known_leads(columns: EventColumns, known: pa.Array, problems: list, dropped: set,
+                    id_name: str) -> EventColumns:
+    """The batch without the events of leads not in `known`, each logged as an unknown lead, with
+    each lead's place in `known` (one hash lookup of the batch's ids: building the set of a large
+    `known` is the cost, so it is done once per batch)."""
+    places = pc.index_in(columns.ids, value_set=known).cast(pa.int64())
+    found = pc.is_valid(places)
+    if places.null_count == 0:
+        return replace(columns, leads=places)
+    rows = columns.index.to_pylist()
+    ids = columns.ids
+    for j in pc.indices_nonzero(pc.invert(found)).to_pylist():
+        problems.append((rows[j], id_name, unknown_lead(ids[j].as_py()), "unknown_lead"))
+        dropped.add(rows[j])
+    properties = {key: values.filter(found) for key, values in columns.properties.items()}
+    return EventColumns(columns.batch, columns.index.filter(found), ids.filter(found), columns.types.filter(found),
+                        columns.at.filter(found), properties, places.filter(found))
 
 
 def _event_objects(columns: EventColumns, names: tuple, specs: dict) -> list[Event]:
