@@ -1,6 +1,7 @@
-"""`leadscore score --engine duckdb`: the history tables read by the project's readers (so every
-unusable row is counted and shown exactly as with the Python engine), handed to DuckDB as Arrow
-tables, scored by the program's one SQL statement, written in the leads' input order.
+"""`leadscore score --engine duckdb` (and, through `score_tables_sql`, `--engine spark`): the
+history tables read by the project's readers (so every unusable row is counted and shown exactly
+as with the Python engine), handed to the engine as Arrow tables, scored by the program's one SQL
+statement, written in the leads' input order.
 
 DuckDB works within `memory_limit` and spills to a temporary folder beyond it; the typed tables
 themselves are held as Arrow columns (a few tens of bytes per event) while it runs.
@@ -9,7 +10,7 @@ themselves are held as Arrow columns (a few tens of bytes per event) while it ru
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import TextIO
+from typing import Callable, TextIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,16 +20,14 @@ from ..batch import output
 from ..batch.pipeline import Summary
 from ..scratch import spill_folder
 from ..tables import ProblemLog, RowProblem, event_batches, lead_batches, overflowed_lead, unknown_lead
+from . import EngineError
 from .duckdb_engine import ARROW_TYPES, connect, run_select
 from .reasons import ReasonReader
 
 _TIME = ARROW_TYPES["datetime"]
 
-
-class EngineError(Exception):
-    """DuckDB could not run the statement (out of memory, a bad --memory-limit): said as one line."""
 _OUTPUT_ROWS = 8192
-_KEY = "__leadscore_lead"   # the leads' id column, named apart from every schema field
+LEAD_KEY = "__leadscore_lead"   # the leads' id column, named apart from every schema field
 
 
 def score_tables_duckdb(program: lo.ScoringProgram, schema, leads: str, events: str, instant: float,
@@ -38,20 +37,31 @@ def score_tables_duckdb(program: lo.ScoringProgram, schema, leads: str, events: 
     batch.score_tables does."""
     import duckdb
 
+    def run(lead_table: pa.Table, event_table: pa.Table) -> pa.Table:
+        # the run's locked spill folder: removed on exit, on SIGTERM, or by the next run after a SIGKILL
+        with spill_folder() as folder:
+            try:
+                connection = connect(memory_limit, folder)
+                try:
+                    connection.execute(f"SET threads = {int(threads)}")
+                    return run_select(connection, program, LEAD_KEY, instant, lead_table, event_table, explain)
+                finally:
+                    connection.close()
+            except duckdb.Error as error:
+                raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
+
+    return score_tables_sql(program, schema, leads, events, instant, out, fmt=fmt, explain=explain, log=log, run=run)
+
+
+def score_tables_sql(program: lo.ScoringProgram, schema, leads: str, events: str, instant: float, out: TextIO, *,
+                     fmt: str, explain: bool, log: ProblemLog,
+                     run: Callable[[pa.Table, pa.Table], pa.Table]) -> Summary:
+    """As score_tables_duckdb, with `run(leads, events)` giving the statement's result (the
+    leads' id in the column LEAD_KEY; with `explain`, the reason columns)."""
     seen: set = set()
     lead_table, order, lead_rows = _leads(leads, schema, log, seen)
     event_table, scored, later = _events(events, schema, log, pa.array(list(seen), pa.string()), instant)
-    # the run's locked spill folder: removed on exit, on SIGTERM, or by the next run after a SIGKILL
-    with spill_folder() as folder:
-        try:
-            connection = connect(memory_limit, folder)
-            try:
-                connection.execute(f"SET threads = {int(threads)}")
-                result = run_select(connection, program, _KEY, instant, lead_table, event_table, explain)
-            finally:
-                connection.close()
-        except duckdb.Error as error:
-            raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
+    result = run(lead_table, event_table)
     # back to the leads' input order
     result = result.take(pc.index_in(order, value_set=result.column(0)))
     _note_overflow(result, program, lead_rows, str(leads), schema.id_column, log)
@@ -84,16 +94,16 @@ def _leads(path: str, schema, log: ProblemLog, seen: set) -> tuple[pa.Table, pa.
     batches, rows, count = [], [], 0
     fields = [(name, spec.type) for name, spec in schema.fields.items()]
     for part in lead_batches(path, schema, log, seen=seen):   # repeated ids reported there
-        columns = {_KEY: part.ids}
+        columns = {LEAD_KEY: part.ids}
         columns.update({name: part.fields[name].cast(ARROW_TYPES[ftype]) for name, ftype in fields})
         batches.append(pa.table(columns))
         rows.append((count, part.batch.row_of, part.index))
         count += len(part.ids)
     if not batches:
-        empty = pa.schema([(_KEY, pa.string()), *((n, ARROW_TYPES[t]) for n, t in fields)])
+        empty = pa.schema([(LEAD_KEY, pa.string()), *((n, ARROW_TYPES[t]) for n, t in fields)])
         return empty.empty_table(), pa.array([], pa.string()), []
     table = pa.concat_tables(batches)
-    return table, table[_KEY].combine_chunks(), rows
+    return table, table[LEAD_KEY].combine_chunks(), rows
 
 
 def _note_overflow(result: pa.Table, program: lo.ScoringProgram, lead_rows: list, file: str, id_column: str,
