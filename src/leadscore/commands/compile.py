@@ -14,7 +14,7 @@ from .common import load_or_exit, parse_instant, write_atomically
               help="The module to write (default: standard output).")
 @click.option("--target", type=click.Choice(["python", "sql"]), default="python", show_default=True,
               help="A Python module, or one SQL SELECT statement (docs/engines.md).")
-@click.option("--dialect", type=click.Choice(["duckdb", "snowflake", "bigquery", "postgres"]),
+@click.option("--dialect", type=click.Choice(["duckdb", "spark", "snowflake", "bigquery", "postgres"]),
               help="The SQL dialect (--target sql; default duckdb).")
 @click.option("--as-of", "instant", callback=parse_instant, metavar="INSTANT",
               help="SQL: score at this instant (default: the database's current time when it runs).")
