@@ -55,5 +55,5 @@ def test_every_backend_names_the_same_outputs(tmp_path):
 
 
 def test_an_unknown_backend_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="unknown backend 'spark'"):
-        build(tmp_path, RULES).compile(backend="spark")
+    with pytest.raises(ValueError, match="unknown backend 'sparks': use one of python, interpreter, duckdb, spark"):
+        build(tmp_path, RULES).compile(backend="sparks")
