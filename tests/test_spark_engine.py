@@ -261,3 +261,16 @@ def test_spark_dialect_writes_each_pattern_for_java(tmp_path):
     assert literal.startswith("(?d)(?iu)^vp(?-i:") and literal.endswith(".\\z")
     with pytest.raises(SqlUnsupported, match="Java"):
         to_sql(build(tmp_path, 'score fit {\n  r: +1 if title matches /a{,2}/\n}', "u").lower(), "lead_id", "spark")
+
+
+@pytest.mark.slow
+def test_a_missing_list_has_length_zero_whatever_spark_s_ansi_mode(spark, tmp_path):
+    # without ANSI mode (Spark 3's default) SIZE(NULL) is -1, not NULL
+    ruleset = build(tmp_path, "score fit {\n  none: +1 if len(tech) == 0\n  two: +2 if len(tech) == 2\n}")
+    ansi = spark.conf.get("spark.sql.ansi.enabled")
+    spark.conf.set("spark.sql.ansi.enabled", "false")
+    try:
+        found = ruleset.compile(backend="spark").score_many({0: {}, 1: {"tech": ["a", "b"]}, 2: {"tech": []}}, {}, AS_OF)
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", ansi)
+    assert [found[k].scores["fit"] for k in range(3)] == [1.0, 2.0, 1.0]

@@ -28,12 +28,10 @@ from .sql.dialects import dialect_sql
 
 INSTALL = "pip install 'leadscore[spark]'"
 JAVA_INSTALL = "Java 17 or later (Debian/Ubuntu: apt-get install openjdk-17-jre-headless), or set JAVA_HOME"
-# Settings of the statement's meaning, on every session (a cluster's or Connect's too):
-# the session's time zone never enters a result (ages are epoch-second differences), but
-# UTC keeps the TIMESTAMP columns as the files say; field names differing only in case are
-# different columns; SIZE(NULL) is NULL, as everywhere else, not -1.
-_SQL_SETTINGS = {"spark.sql.session.timeZone": "UTC", "spark.sql.caseSensitive": "true",
-                 "spark.sql.legacy.sizeOfNull": "false"}
+# Settings on every session (a cluster's or Connect's too): the session's time zone never
+# enters a result (ages are epoch-second differences), but UTC keeps the TIMESTAMP columns as
+# the files say; field names differing only in case are different columns.
+_SQL_SETTINGS = {"spark.sql.session.timeZone": "UTC", "spark.sql.caseSensitive": "true"}
 
 
 def spark_session(master: str | None = None, remote: str | None = None, threads: int = 1):

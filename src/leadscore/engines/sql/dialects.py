@@ -65,6 +65,9 @@ def _local_form(dialect: str):
             case "spark", (exp.RegexpLike() | exp.RegexpExtract()) if isinstance(node.expression, exp.Literal):
                 node.set("expression", exp.Literal.string(java_pattern(node.expression.this)))
                 return node
+            case "spark", exp.ArraySize():   # SIZE(NULL) is -1 unless ANSI mode is on
+                present = exp.Not(this=exp.Is(this=node.this.copy(), expression=exp.Null()))
+                return exp.Case(ifs=[exp.If(this=present, true=node)])
             case "snowflake", exp.UnixMicros():
                 return exp.Anonymous(this="DATE_PART", expressions=[exp.var("EPOCH_MICROSECOND"), node.this])
             case "postgres", exp.UnixMicros():
