@@ -274,3 +274,17 @@ def test_a_missing_list_has_length_zero_whatever_spark_s_ansi_mode(spark, tmp_pa
     finally:
         spark.conf.set("spark.sql.ansi.enabled", ansi)
     assert [found[k].scores["fit"] for k in range(3)] == [1.0, 2.0, 1.0]
+
+
+def test_score_on_spark_refuses_such_a_pattern_before_reading_the_tables(tmp_path, monkeypatch):
+    from leadscore.engines import spark_engine
+
+    def no_spark(*args, **kwargs):
+        raise AssertionError("Spark started for a ruleset it cannot run")
+
+    monkeypatch.setattr(spark_engine, "spark_session", no_spark)
+    build(tmp_path, "score fit {\n  r: +1 if title matches /[[:alpha:]]+/\n}")
+    path = str(tmp_path / "t" / "rules.score")
+    result = CliRunner().invoke(main, ["score", path, "--engine", "spark", *fixture_args()])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"error: {path}:4: the pattern /[[:alpha:]]+/ uses a `[` inside a character class" in result.stderr

@@ -28,6 +28,15 @@ def load_or_exit(path: str, allow_schema_outside: bool = False):
     return Ruleset(loaded.checked, tuple(loaded.diagnostics))
 
 
+def sql_refused(file: str, refused: Exception):
+    """Exit 1 with a statement's refusal (engines.sql.SqlUnsupported): "line N: ..." reads
+    file:N: ..., as every other error of a rule file."""
+    where = str(refused)
+    message = f"{file}:{where[5:]}" if where.startswith("line ") else f"{file}: {where}"
+    click.echo(shown(f"error: {message}"), err=True)
+    raise SystemExit(1)
+
+
 def parse_instant(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
     """An instant option (--as-of, --start, --end): `now` (the moment the command started), or
     ISO 8601, a date is midnight UTC, no offset means UTC -> epoch seconds."""

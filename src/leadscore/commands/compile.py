@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..safe_text import shown
-from .common import load_or_exit, parse_instant, write_atomically
+from .common import load_or_exit, parse_instant, sql_refused, write_atomically
 
 
 @click.command("compile")
@@ -58,9 +58,4 @@ def _sql(checked, dialect: str, instant: float | None) -> str:
         # no trailing semicolon: a dbt model or a subquery takes the statement as it is
         return to_sql(lower(checked), checked.schema.id_column, dialect, instant) + "\n"
     except SqlUnsupported as refused:
-        where = str(refused)
-        # "line N: ..." becomes file:N: ..., as every other error of a rule file reads
-        file = checked.ruleset.file
-        message = f"{file}:{where[5:]}" if where.startswith("line ") else f"{file}: {where}"
-        click.echo(shown(f"error: {message}"), err=True)
-        raise SystemExit(1) from None
+        sql_refused(checked.ruleset.file, refused)

@@ -10,7 +10,7 @@ import click
 from ..safe_text import shown
 from ..scratch import remove_stale_spill_folders
 from ..signals import stopped_in_order
-from .common import history_options, load_or_exit, parse_instant, tables_or_exit
+from .common import history_options, load_or_exit, parse_instant, sql_refused, tables_or_exit
 
 
 def report_problems(log) -> None:
@@ -84,8 +84,14 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
     log = ProblemLog(strict=strict)
     if engine == "spark":
         from ..engines.spark_tables import score_tables_spark
+        from ..engines.sql import SqlUnsupported
+        from ..engines.sql.dialects import check_patterns
 
         program = loaded.lower()
+        try:   # before the tables are read: a pattern Spark would read differently
+            check_patterns(program, "spark")
+        except SqlUnsupported as refused:
+            sql_refused(loaded.checked.ruleset.file, refused)
 
         def score(out):
             return score_tables_spark(program, schema, leads_file, events_file, instant, out, fmt=output_format,

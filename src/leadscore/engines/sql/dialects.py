@@ -29,20 +29,25 @@ def to_sql(program: lo.ScoringProgram, id_column: str, dialect: str = "duckdb",
     """The statement's text in `dialect`, pretty-printed. Raises SqlUnsupported."""
     if dialect not in DIALECTS:
         raise SqlUnsupported(f"unknown SQL dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
-    if dialect in _POSIX:
-        for line, e in _patterns(program):
+    check_patterns(program, dialect)
+    return dialect_sql(build_select(program, id_column, instant), dialect, pretty=True)
+
+
+def check_patterns(program: lo.ScoringProgram, dialect: str) -> None:
+    """Raise SqlUnsupported, naming the rule file's line, for the first `matches` pattern the
+    dialect's regexes would read differently from RE2."""
+    for line, e in _patterns(program):
+        if dialect in _POSIX:
             pattern = f"(?i){e.pattern}" if "i" in e.flags else e.pattern
             if _NOT_POSIX.search(pattern):
                 raise SqlUnsupported(f"line {line}: the pattern /{e.pattern}/{e.flags} uses RE2 syntax that {dialect}'s POSIX "
                                      "regexes read differently (\\d, \\w, \\s, \\b, lazy quantifiers, (?...) groups)")
-    if dialect == "spark":
-        for line, e in _patterns(program):
+        elif dialect == "spark":
             try:
                 java_pattern(e.pattern)
             except JavaRegexUnsupported as refused:
                 raise SqlUnsupported(f"line {line}: the pattern /{e.pattern}/{e.flags} uses {refused}, which Spark's "
                                      "Java regexes read differently from RE2") from None
-    return dialect_sql(build_select(program, id_column, instant), dialect, pretty=True)
 
 
 def dialect_sql(statement: exp.Expression, dialect: str, pretty: bool = False) -> str:
