@@ -288,3 +288,22 @@ def test_score_on_spark_refuses_such_a_pattern_before_reading_the_tables(tmp_pat
     result = CliRunner().invoke(main, ["score", path, "--engine", "spark", *fixture_args()])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"error: {path}:4: the pattern /[[:alpha:]]+/ uses a `[` inside a character class" in result.stderr
+
+
+@pytest.mark.slow
+def test_run_select_spark_runs_any_statement_of_the_sql_package_over_named_tables(spark):
+    """The edge replay and calibrate can reuse: a sqlglot SELECT (here not a scoring one) over
+    named Arrow tables; its regexes written for Java; a failure is one line."""
+    from leadscore.engines.spark_engine import run_select_spark
+
+    visits = pa.table({"lead": ["a", "a", "b"], "url": ["/pricing\n", "/docs", "/pricing"]})
+    owners = pa.table({"lead": ["a", "b"], "owner": ["x", "y"]})
+    pricing = exp.RegexpLike(this=exp.column("url"), expression=exp.Literal.string("^/pricing$"))
+    select = (exp.select(exp.column("owner"), exp.Sum(this=exp.cast(pricing, "INT")).as_("hits"))
+              .from_("visits").join("owners", using=["lead"]).group_by("owner").order_by("owner"))
+    found = run_select_spark(spark, select, {"visits": visits, "owners": owners})
+    assert found.to_pylist() == [{"owner": "x", "hits": 0}, {"owner": "y", "hits": 1}]   # RE2's $: no \n
+    with pytest.raises(EngineError, match=r"^spark: .*nowhere") as failed:
+        run_select_spark(spark, exp.select("*").from_("nowhere"), {})
+    assert "\n" not in str(failed.value)
+    assert spark.catalog.listTables() == []   # the views are gone after each run
