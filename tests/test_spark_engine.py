@@ -229,7 +229,9 @@ def test_engine_options_are_refused_with_another_engine():
 
 
 def test_missing_pyspark_is_one_line_saying_how_to_install(monkeypatch):
-    monkeypatch.setitem(sys.modules, "pyspark", None)
+    # as if not installed, even after the run's session imported it
+    for name in [n for n in sys.modules if n == "pyspark" or n.startswith("pyspark.")] or ["pyspark"]:
+        monkeypatch.setitem(sys.modules, name, None)
     result = score_spark(*fixture_args())
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "error: the spark engine needs pyspark: pip install 'leadscore[spark]'" in result.stderr

@@ -113,11 +113,14 @@ def spark_sql(select: exp.Expression) -> str:
 
 def run_select_spark(session, select: exp.Expression, tables: dict[str, pa.Table]) -> pa.Table:
     """Run `select` on `session` with each of `tables` as the temporary view of its name: the
-    result as an Arrow table, rows in no particular order. Raises EngineError."""
+    result as an Arrow table, rows in no particular order. Raises EngineError when Spark fails,
+    SqlUnsupported for a pattern Java would read differently (check_patterns says where)."""
     return run_sql_spark(session, spark_sql(select), tables)
 
 
 def run_sql_spark(session, sql: str, tables: dict[str, pa.Table]) -> pa.Table:
+    """As run_select_spark, for a statement already in Spark's dialect."""
+    from py4j.protocol import Py4JError
     from pyspark.errors import PySparkException
 
     try:
@@ -128,14 +131,8 @@ def run_sql_spark(session, sql: str, tables: dict[str, pa.Table]) -> pa.Table:
         finally:
             for name in tables:
                 session.catalog.dropTempView(name)
-    except (PySparkException, _py4j_error()) as error:
+    except (PySparkException, Py4JError) as error:
         raise EngineError(f"spark: {_first_line(error)}") from None
-
-
-def _py4j_error() -> type:
-    from py4j.protocol import Py4JError
-
-    return Py4JError
 
 
 def _first_line(error: BaseException) -> str:
