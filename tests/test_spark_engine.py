@@ -98,7 +98,7 @@ TEXT = st.text(alphabet="abAB é\n\r\x0b\u2028.]1x_", max_size=6)
 
 
 @pytest.mark.slow
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.lists(PIECES, min_size=1, max_size=4).map("".join), TEXT), min_size=60, max_size=60),
        st.booleans())
 def test_generated_patterns_match_on_spark_as_re2(spark, pairs, fold):
@@ -109,7 +109,7 @@ def test_generated_patterns_match_on_spark_as_re2(spark, pairs, fold):
 # --- the backend and the compiled statement ---------------------------------------------------
 
 @pytest.mark.slow
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                 HealthCheck.too_slow])
 @given(body=rulesets(), data=st.data())
 def test_spark_agrees_with_python(spark, tmp_path, body, data):
