@@ -222,7 +222,7 @@ def test_spark_engine_strict_fails_on_a_bad_row_and_writes_nothing(spark, tmp_pa
 
 def test_engine_options_are_refused_with_another_engine():
     for args in (["--engine", "duckdb", "--spark-master", "local[2]"], ["--engine", "python", "--spark-remote", "sc://h"],
-                 ["--engine", "spark", "--memory-limit", "1GB"],
+                 ["--engine", "spark", "--memory-limit", "1GB"], ["--engine", "python", "--memory-limit", "1GB"],
                  ["--engine", "spark", "--spark-master", "local[2]", "--spark-remote", "sc://h"]):
         result = CliRunner().invoke(main, ["score", ACME, *fixture_args(*args)])
         assert result.exit_code == 2 and "Traceback" not in result.output, args

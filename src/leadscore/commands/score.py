@@ -146,9 +146,9 @@ def _check_engine_options(engine: str, spark_master: str | None, spark_remote: s
     if spark_master and spark_remote:
         raise click.UsageError("--spark-master and --spark-remote each name the cluster: give one")
     source = click.get_current_context().get_parameter_source("memory_limit")
-    if engine == "spark" and source is not click.core.ParameterSource.DEFAULT:
-        raise click.UsageError("--memory-limit is an option of --engine duckdb; Spark's memory is its own "
-                               "setting (spark.driver.memory, spark.executor.memory: docs/engines.md)")
+    if engine != "duckdb" and source is not click.core.ParameterSource.DEFAULT:
+        spark = "; Spark's memory is its own setting (spark.driver.memory: docs/engines.md)" if engine == "spark" else ""
+        raise click.UsageError(f"--memory-limit is an option of --engine duckdb{spark}")
 
 
 def _cpus() -> int:
