@@ -61,8 +61,8 @@ def test_every_backend_names_the_same_outputs(tmp_path):
 
 
 def test_an_unknown_backend_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="unknown backend 'spark'"):
-        build(tmp_path, RULES).compile(backend="spark")
+    with pytest.raises(ValueError, match="unknown backend 'sparks': use one of python, interpreter, duckdb, spark"):
+        build(tmp_path, RULES).compile(backend="sparks")
 
 
 def test_a_ruleset_that_does_not_check_raises_its_diagnostics_rendered(tmp_path):

@@ -57,9 +57,11 @@ def _expect_number(found, expected, tolerance: float) -> bool:
     return math.isclose(found, expected, rel_tol=0, abs_tol=tolerance) if tolerance else found == expected
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", [*BACKENDS, pytest.param("spark", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("case", CASES)
-def test_conformance(tmp_path, case, backend):
+def test_conformance(request, tmp_path, case, backend):
+    if backend == "spark":
+        request.getfixturevalue("spark")   # the run's one session, which compile() then uses
     path = _write(tmp_path, case)
     if "diagnostic" in case:
         loaded = load_ruleset(str(path))

@@ -20,3 +20,11 @@ def test_a_quiet_run_still_ends_with_the_counts(tmp_path):
     assert done.returncode == 1, done.stdout + done.stderr
     last = done.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"=* ?1 failed, 1 passed in [\d.]+s( \([\d:]+\))? ?=*", last), done.stdout
+
+
+def test_the_slow_spark_tests_run_by_default():
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
+    assert any(marker.startswith("slow:") for marker in config["markers"])
+    assert "slow" not in config.get("addopts", "")   # never deselected unless asked (-m 'not slow')

@@ -96,8 +96,9 @@ class Ruleset:
         return lower(self.checked)
 
     def compile(self, backend: str = "python") -> Backend:
-        """A scorer: "python" (generated Python, the fast one), "interpreter" (the reference) or
-        "duckdb" (one SQL statement run by DuckDB in process)."""
+        """A scorer: "python" (generated Python, the fast one), "interpreter" (the reference),
+        "duckdb" (one SQL statement run by DuckDB in process) or "spark" (the same statement on
+        this process's local Spark session, started on first use; needs `leadscore[spark]`)."""
         match backend:
             case "python":
                 return Scorer(generate(self.checked))
@@ -107,13 +108,18 @@ class Ruleset:
                 from .engines.duckdb_engine import DuckDBBackend
 
                 return DuckDBBackend(self.lower(), self.checked.schema)
-        raise ValueError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+            case "spark":
+                from .engines.spark_engine import SparkBackend
+
+                return SparkBackend(self.lower(), self.checked.schema)
+        raise ValueError(f"unknown backend {backend!r}: use one of {', '.join((*BACKENDS, 'spark'))}")
 
     def interpret(self) -> Interpreter:
         """The reference interpreter (slow; for testing the compiled scorer)."""
         return Interpreter(self.checked)
 
 
+# The backends every installation has; "spark" needs the optional extra and Java.
 BACKENDS = ("python", "interpreter", "duckdb")
 
 

@@ -57,6 +57,13 @@ def ruleset_at_revision(path: str, revision: str, allow_outside: bool):
         except git.GitFailed:
             pass   # reported as no schema file at that path
     return variants.check_at_revision(parsed, schema_text)
+def sql_refused(file: str, refused: Exception):
+    """Exit 1 with a statement's refusal (engines.sql.SqlUnsupported): "line N: ..." reads
+    file:N: ..., as every other error of a rule file."""
+    where = str(refused)
+    message = f"{file}:{where[5:]}" if where.startswith("line ") else f"{file}: {where}"
+    click.echo(shown(f"error: {message}"), err=True)
+    raise SystemExit(1)
 
 
 def parse_instant(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..safe_text import shown
-from .common import load_or_exit, parse_instant, write_atomically
+from .common import load_or_exit, parse_instant, sql_refused, write_atomically
 
 
 @click.command("compile")
@@ -14,7 +14,7 @@ from .common import load_or_exit, parse_instant, write_atomically
               help="The module to write (default: standard output).")
 @click.option("--target", type=click.Choice(["python", "sql"]), default="python", show_default=True,
               help="A Python module, or one SQL SELECT statement (docs/engines.md).")
-@click.option("--dialect", type=click.Choice(["duckdb", "snowflake", "bigquery", "postgres"]),
+@click.option("--dialect", type=click.Choice(["duckdb", "spark", "snowflake", "bigquery", "postgres"]),
               help="The SQL dialect (--target sql; default duckdb).")
 @click.option("--as-of", "instant", callback=parse_instant, metavar="INSTANT",
               help="SQL: score at this instant (default: the database's current time when it runs).")
@@ -58,9 +58,4 @@ def _sql(checked, dialect: str, instant: float | None) -> str:
         # no trailing semicolon: a dbt model or a subquery takes the statement as it is
         return to_sql(lower(checked), checked.schema.id_column, dialect, instant) + "\n"
     except SqlUnsupported as refused:
-        where = str(refused)
-        # "line N: ..." becomes file:N: ..., as every other error of a rule file reads
-        file = checked.ruleset.file
-        message = f"{file}:{where[5:]}" if where.startswith("line ") else f"{file}: {where}"
-        click.echo(shown(f"error: {message}"), err=True)
-        raise SystemExit(1) from None
+        sql_refused(checked.ruleset.file, refused)

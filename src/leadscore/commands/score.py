@@ -10,7 +10,7 @@ import click
 from ..safe_text import shown
 from ..scratch import remove_stale_spill_folders
 from ..signals import stopped_in_order
-from .common import history_options, load_or_exit, parse_instant, tables_or_exit
+from .common import history_options, load_or_exit, parse_instant, sql_refused, tables_or_exit
 
 
 def report_problems(log) -> None:
@@ -36,18 +36,24 @@ def report_problems(log) -> None:
 @click.option("--strict", is_flag=True, help="Any row that cannot be used is an error (exit 1, nothing written).")
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes for large tables (0: one per CPU).")
-@click.option("--engine", type=click.Choice(["python", "duckdb"]), default="duckdb", show_default=True,
-              help="python: the generated Python scorer; duckdb: one SQL statement in DuckDB, in process. "
+@click.option("--engine", type=click.Choice(["python", "duckdb", "spark"]), default="duckdb", show_default=True,
+              help="python: the generated Python scorer; duckdb: one SQL statement in DuckDB, in process; "
+                   "spark: the same statement on Spark (pip install 'leadscore[spark]', Java 17+). "
                    "See docs/engines.md.")
 @click.option("--memory-limit", default="2GB", show_default=True, metavar="SIZE",
               help="duckdb engine: DuckDB's memory limit; beyond it, it spills to a temporary folder.")
+@click.option("--spark-master", metavar="URL",
+              help="spark engine: the cluster's master (spark://host:7077, yarn, k8s://...); "
+                   "default: local mode with --jobs cores.")
+@click.option("--spark-remote", metavar="sc://HOST:PORT",
+              help="spark engine: a Spark Connect server (needs pip install 'pyspark[connect]').")
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
 @stopped_in_order()
 def command(ruleset: str, history: str | None, allow_history_outside: bool, leads_file: str | None,
             events_file: str | None, instant: float, output: str | None, output_format: str | None,
-            explain: bool, strict: bool, jobs: int, engine: str, memory_limit: str,
-            allow_schema_outside: bool) -> None:
+            explain: bool, strict: bool, jobs: int, engine: str, memory_limit: str, spark_master: str | None,
+            spark_remote: str | None, allow_schema_outside: bool) -> None:
     """Score every lead of LEADS at --as-of: one row per lead, in input order.
 
     Columns: lead_id, every score, threshold and segment in declaration
@@ -59,10 +65,11 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
     from ..atomic import atomic_file
     from ..batch import output as formats
     from ..batch import score_tables
-    from ..engines.duckdb_tables import EngineError
+    from ..engines import EngineError
     from ..explain import instant_text
     from ..tables import ProblemLog, TableError
 
+    _check_engine_options(engine, spark_master, spark_remote)
     remove_stale_spill_folders()
     tables = tables_or_exit(history, allow_history_outside, {"leads": leads_file, "events": events_file})
     leads_file, events_file = tables["leads"], tables["events"]
@@ -75,7 +82,22 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
     loaded = load_or_exit(ruleset, allow_schema_outside)
     schema = loaded.checked.schema
     log = ProblemLog(strict=strict)
-    if engine == "duckdb":
+    if engine == "spark":
+        from ..engines.spark_tables import score_tables_spark
+        from ..engines.sql import SqlUnsupported
+        from ..engines.sql.dialects import check_patterns
+
+        program = loaded.lower()
+        try:   # before the tables are read: a pattern Spark would read differently
+            check_patterns(program, "spark")
+        except SqlUnsupported as refused:
+            sql_refused(loaded.checked.ruleset.file, refused)
+
+        def score(out):
+            return score_tables_spark(program, schema, leads_file, events_file, instant, out, fmt=output_format,
+                                      explain=explain, log=log, threads=jobs or _cpus(), master=spark_master,
+                                      remote=spark_remote)
+    elif engine == "duckdb":
         from ..engines.duckdb_tables import score_tables_duckdb
 
         program = loaded.lower()
@@ -115,6 +137,18 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
     click.echo(shown(f"scored {summary.leads:,} lead{'s' * (summary.leads != 1)} ({summary.events:,} "
                      f"event{'s' * (summary.events != 1)}) at {instant_text(instant)}{later}"
                      + (f"; wrote {output}" if output else "")), err=True)
+
+
+def _check_engine_options(engine: str, spark_master: str | None, spark_remote: str | None) -> None:
+    """Each engine's own options are refused with another engine: never silently ignored."""
+    if engine != "spark" and (spark_master or spark_remote):
+        raise click.UsageError("--spark-master and --spark-remote are options of --engine spark")
+    if spark_master and spark_remote:
+        raise click.UsageError("--spark-master and --spark-remote each name the cluster: give one")
+    source = click.get_current_context().get_parameter_source("memory_limit")
+    if engine != "duckdb" and source is not click.core.ParameterSource.DEFAULT:
+        spark = "; Spark's memory is its own setting (spark.driver.memory: docs/engines.md)" if engine == "spark" else ""
+        raise click.UsageError(f"--memory-limit is an option of --engine duckdb{spark}")
 
 
 def _cpus() -> int:

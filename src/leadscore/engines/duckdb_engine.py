@@ -1,6 +1,7 @@
 """The DuckDB engine: the program's SQL statement (engines/sql), run in process by DuckDB over
 Arrow tables. `DuckDBBackend` offers the api.Backend interface for the API and the conformance
-suite; `run_select` is what `leadscore score --engine duckdb` calls on the tables it has read.
+suite (`SqlBackend` does the work of any engine that runs the statement over Arrow tables);
+`run_select` is what `leadscore score --engine duckdb` calls on the tables it has read.
 
 With `explain`, the statement also returns each rule's points, group sums and totals, and
 the reasons are read off them (reasons.py).
@@ -8,6 +9,7 @@ the reasons are read off them (reasons.py).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
@@ -75,11 +77,12 @@ def _column(values: list, kind: str) -> pa.Array:
     return pa.array(values, type=ARROW_TYPES[kind])
 
 
-class DuckDBBackend:
-    """api.Backend on DuckDB: each call builds Arrow tables of the prepared input and runs
-    the statement once for every lead given."""
+class SqlBackend(ABC):
+    """api.Backend on a SQL engine: each call builds Arrow tables of the prepared input and runs
+    the statement once for every lead given. An engine says how to write the statement
+    (`_statement`) and how to run it over `leads` and `events` (`_run`)."""
 
-    name = "duckdb"
+    name: str
 
     def __init__(self, program: lo.ScoringProgram, schema=None) -> None:
         """`schema`: for strict=True, the declared values of fields and properties."""
@@ -99,7 +102,6 @@ class DuckDBBackend:
         self._key = "lead_key"
         while self._key in program.field_types:
             self._key = "_" + self._key
-        self._connection = None
         self._reasons = ReasonReader(program)
         self._statements: dict[tuple[float, bool], str] = {}
 
@@ -145,8 +147,6 @@ class DuckDBBackend:
         return ScoredLeads.of_results(self._evaluate(fields, grouped, instant, explain) if fields else [], explain)
 
     def _evaluate(self, fields: list[dict], grouped: list[dict], instant: float, explain: bool) -> list[rt.Result]:
-        if self._connection is None:
-            self._connection = connect()
         leads = pa.table({self._key: pa.array([str(i) for i in range(len(fields))], pa.string()),
                           **{name: _column([f[name] for f in fields], kind)
                              for name, kind in self.field_types.items()}})
@@ -154,11 +154,19 @@ class DuckDBBackend:
         if key not in self._statements:   # building the statement costs more than a small run
             if len(self._statements) >= 16:
                 self._statements.clear()
-            self._statements[key] = duckdb_sql(self.program, self._key, instant, explain)
-        table = run_sql(self._connection, self._statements[key], leads, self._events(grouped))
+            self._statements[key] = self._statement(instant, explain)
+        table = self._run(self._statements[key], leads, self._events(grouped))
         columns = [column.to_pylist() for column in table.columns]
         rows = {row[0]: row for row in zip(*columns)}
         return [self._result(rows[str(i)], explain) for i in range(len(fields))]
+
+    @abstractmethod
+    def _statement(self, instant: float, explain: bool) -> str:
+        """The statement's text for the engine, scoring at `instant`."""
+
+    @abstractmethod
+    def _run(self, statement: str, leads: pa.Table, events: pa.Table) -> pa.Table:
+        """The statement's result over these `leads` and `events`."""
 
     def _events(self, grouped: list[dict]) -> pa.Table:
         properties: dict[str, str] = {}
@@ -187,3 +195,21 @@ class DuckDBBackend:
             return rt.Result(*result)
         found = self._reasons.reasons(scores, row[1 + n_scores + len(self.program.decisions):])
         return rt.Result(*result, tuple(rt.Reason(*r) for r in found))
+
+
+class DuckDBBackend(SqlBackend):
+    """api.Backend on DuckDB, in process."""
+
+    name = "duckdb"
+
+    def __init__(self, program: lo.ScoringProgram, schema=None) -> None:
+        super().__init__(program, schema)
+        self._connection = None
+
+    def _statement(self, instant: float, explain: bool) -> str:
+        return duckdb_sql(self.program, self._key, instant, explain)
+
+    def _run(self, statement: str, leads: pa.Table, events: pa.Table) -> pa.Table:
+        if self._connection is None:
+            self._connection = connect()
+        return run_sql(self._connection, statement, leads, events)

@@ -13,8 +13,8 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from ..scratch import spill_folder
+from . import EngineError
 from .duckdb_engine import connect
-from .duckdb_tables import EngineError
 
 _INCOMING = "__leadscore_incoming"   # the Arrow part being copied in, under a name of our own
 

@@ -1,8 +1,8 @@
-"""`leadscore score --engine duckdb`: the leads read by the project's readers and handed to
-DuckDB as Arrow, the events read in bulk into DuckDB (duckdb_events.py; or by the project's
-readers, for a file that path leaves to them), so every unusable row is counted and shown
-exactly as with the Python engine; scored by the program's one SQL statement, written in the
-leads' input order.
+"""`leadscore score --engine duckdb` (and, through `score_tables_sql`, `--engine spark`): the
+leads read by the project's readers and handed to the engine as Arrow, the events read in bulk
+into DuckDB (duckdb_events.py; or by the project's readers, for a file that path leaves to them,
+and always for Spark), so every unusable row is counted and shown exactly as with the Python
+engine; scored by the program's one SQL statement, written in the leads' input order.
 
 DuckDB works within `memory_limit` and spills to a temporary folder beyond it. Events read in
 bulk live in DuckDB's table; events read by the project's readers are held as Arrow columns
@@ -12,7 +12,7 @@ bulk live in DuckDB's table; events read by the project's readers are held as Ar
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import TextIO
+from typing import Callable, TextIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,6 +23,7 @@ from ..batch.pipeline import Summary
 from ..scored import ScoredLeads
 from ..scratch import spill_folder
 from ..tables import ProblemLog, RowProblem, event_batches, lead_batches, overflowed_lead, unknown_lead
+from . import EngineError
 from .duckdb_engine import ARROW_TYPES, connect, run_select
 from .duckdb_events import event_table, read_events
 from .reasons import ReasonReader
@@ -30,15 +31,14 @@ from .reasons import ReasonReader
 _TIME = ARROW_TYPES["datetime"]
 
 
+
 def _rows(columns: list[list], count: int) -> list[tuple]:
     """Columns of one kind of result (scores, thresholds or segments) as one tuple per lead."""
     return list(zip(*columns)) if columns else [()] * count
 
 
-class EngineError(Exception):
-    """DuckDB could not run the statement (out of memory, a bad --memory-limit): said as one line."""
 _OUTPUT_ROWS = 8192
-_KEY = "__leadscore_lead"   # the leads' id column, named apart from every schema field
+LEAD_KEY = "__leadscore_lead"   # the leads' id column, named apart from every schema field
 
 
 def score_tables_duckdb(program: lo.ScoringProgram, schema, leads: str, events: str, instant: float,
@@ -49,29 +49,42 @@ def score_tables_duckdb(program: lo.ScoringProgram, schema, leads: str, events: 
     the file as the project's reader would; `columnar=False` always takes the project's reader."""
     import duckdb
 
-    # the run's locked spill folder: removed on exit, on SIGTERM, or by the next run after a SIGKILL
-    with spill_folder() as folder:
-        try:
-            connection = connect(memory_limit, folder)
+    def run(lead_table: pa.Table, order: pa.Array) -> tuple[pa.Table, int, int]:
+        # the run's locked spill folder: removed on exit, on SIGTERM, or by the next run after a SIGKILL
+        with spill_folder() as folder:
             try:
-                connection.execute(f"SET threads = {int(threads)}")
-                connection.execute("SET TimeZone = 'UTC'")   # a time with no offset is UTC, as in the readers
-                seen: set = set()
-                lead_table, order, lead_rows = _leads(leads, schema, log, seen)
-                connection.register("leads", lead_table)
-                if columnar and read_events(connection, events, schema, log, "leads", _KEY, order):
-                    event_table = None
-                    scored, later = connection.execute(
-                        'SELECT count(*) FILTER (WHERE epoch_us("at") <= $us), '
-                        'count(*) FILTER (WHERE epoch_us("at") > $us) FROM events',
-                        {"us": round(instant * 1e6)}).fetchall()[0]
-                else:
-                    event_table, scored, later = _events(events, schema, log, order, instant)
-                result = run_select(connection, program, _KEY, instant, None, event_table, explain)
-            finally:
-                connection.close()
-        except duckdb.Error as error:
-            raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
+                connection = connect(memory_limit, folder)
+                try:
+                    connection.execute(f"SET threads = {int(threads)}")
+                    connection.execute("SET TimeZone = 'UTC'")   # a time with no offset is UTC, as in the readers
+                    connection.register("leads", lead_table)
+                    if columnar and read_events(connection, events, schema, log, "leads", LEAD_KEY, order):
+                        event_table = None
+                        scored, later = connection.execute(
+                            'SELECT count(*) FILTER (WHERE epoch_us("at") <= $us), '
+                            'count(*) FILTER (WHERE epoch_us("at") > $us) FROM events',
+                            {"us": round(instant * 1e6)}).fetchall()[0]
+                    else:
+                        event_table, scored, later = read_event_table(events, schema, log, order, instant)
+                    return run_select(connection, program, LEAD_KEY, instant, None, event_table, explain), scored, later
+                finally:
+                    connection.close()
+            except duckdb.Error as error:
+                raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
+
+    return score_tables_sql(program, schema, leads, events, instant, out, fmt=fmt, explain=explain, log=log, run=run)
+
+
+def score_tables_sql(program: lo.ScoringProgram, schema, leads: str, events: str, instant: float, out: TextIO, *,
+                     fmt: str, explain: bool, log: ProblemLog,
+                     run: Callable[[pa.Table, pa.Array], tuple[pa.Table, int, int]]) -> Summary:
+    """As score_tables_duckdb, with `run(leads, their ids in input order)` reading the events
+    (`read_event_table`, or its own way) and giving the statement's result (the leads' id in the
+    column LEAD_KEY; with `explain`, the reason columns), and the events at or before the
+    instant and after it."""
+    seen: set = set()
+    lead_table, order, lead_rows = _leads(leads, schema, log, seen)
+    result, scored, later = run(lead_table, order)
     # back to the leads' input order
     result = result.take(pc.index_in(order, value_set=result.column(0)))
     _note_overflow(result, program, lead_rows, str(leads), schema.id_column, log)
@@ -106,16 +119,16 @@ def _leads(path: str, schema, log: ProblemLog, seen: set) -> tuple[pa.Table, pa.
     batches, rows, count = [], [], 0
     fields = [(name, spec.type) for name, spec in schema.fields.items()]
     for part in lead_batches(path, schema, log, seen=seen):   # repeated ids reported there
-        columns = {_KEY: part.ids}
+        columns = {LEAD_KEY: part.ids}
         columns.update({name: part.fields[name].cast(ARROW_TYPES[ftype]) for name, ftype in fields})
         batches.append(pa.table(columns))
         rows.append((count, part.batch.row_of, part.index))
         count += len(part.ids)
     if not batches:
-        empty = pa.schema([(_KEY, pa.string()), *((n, ARROW_TYPES[t]) for n, t in fields)])
+        empty = pa.schema([(LEAD_KEY, pa.string()), *((n, ARROW_TYPES[t]) for n, t in fields)])
         return empty.empty_table(), pa.array([], pa.string()), []
     table = pa.concat_tables(batches)
-    return table, table[_KEY].combine_chunks(), rows
+    return table, table[LEAD_KEY].combine_chunks(), rows
 
 
 def _note_overflow(result: pa.Table, program: lo.ScoringProgram, lead_rows: list, file: str, id_column: str,
@@ -136,7 +149,9 @@ def _note_overflow(result: pa.Table, program: lo.ScoringProgram, lead_rows: list
                            overflowed_lead(ids[i].as_py()), "score_overflow"))
 
 
-def _events(path: str, schema, log: ProblemLog, known: pa.Array, instant: float) -> tuple[pa.Table, int, int]:
+def read_event_table(path: str, schema, log: ProblemLog, known: pa.Array, instant: float) -> tuple[pa.Table, int, int]:
+    """The events as one Arrow table (of the leads in `known`; the others counted as unknown),
+    and how many are at or before the instant and after it."""
     properties: dict[str, str] = {}
     for spec in schema.events.values():
         properties.update({name: prop.type for name, prop in spec.properties.items()})

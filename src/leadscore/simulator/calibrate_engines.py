@@ -54,7 +54,7 @@ def _in_sql(runner: Callable[[Settings], AbstractContextManager[Runner]]) -> Cal
 @contextmanager
 def _duckdb(settings: Settings) -> Iterator[Runner]:
     from ..engines.duckdb_runner import duckdb_runner
-    from ..engines.duckdb_tables import EngineError
+    from ..engines import EngineError
 
     try:
         with duckdb_runner(settings.memory_limit) as run:

@@ -1,0 +1,158 @@
+"""The Spark engine: the program's SQL statement (engines/sql), written in Spark's dialect from
+the same sqlglot tree, run by Spark SQL over Arrow tables registered as temporary views.
+
+Everything about the Spark session is here, at the edge: starting one (local mode, a cluster's
+master, or Spark Connect), its settings, and turning Spark's and Java's failures into one line
+(EngineError). `run_select_spark` runs any statement built by engines/sql over named Arrow
+tables; `SparkBackend` offers the api.Backend interface.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+import pyarrow as pa
+from sqlglot import exp
+
+from .. import lower as lo
+from . import EngineError
+from .duckdb_engine import SqlBackend
+from .sql import build_select
+from .sql.dialects import dialect_sql
+
+INSTALL = "pip install 'leadscore[spark]'"
+JAVA_INSTALL = "Java 17 or later (Debian/Ubuntu: apt-get install openjdk-17-jre-headless), or set JAVA_HOME"
+# Settings on every session (a cluster's or Connect's too): the session's time zone never
+# enters a result (ages are epoch-second differences), but UTC keeps the TIMESTAMP columns as
+# the files say; field names differing only in case are different columns.
+_SQL_SETTINGS = {"spark.sql.session.timeZone": "UTC", "spark.sql.caseSensitive": "true"}
+
+
+def spark_session(master: str | None = None, remote: str | None = None, threads: int = 1):
+    """A Spark session: Spark Connect at `remote` (sc://host:port), else the cluster at `master`,
+    else local mode with `threads` cores. Raises EngineError when pyspark, its Connect
+    packages or Java are missing, or when Spark cannot start."""
+    try:
+        from pyspark.errors import PySparkException
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise EngineError(f"the spark engine needs pyspark: {INSTALL}") from None
+    if remote is not None:
+        try:
+            from pyspark.sql.connect.utils import check_dependencies
+
+            check_dependencies("pyspark.sql.connect")
+        except ImportError as missing:
+            raise EngineError(f"--spark-remote needs Spark Connect's packages ({missing}): "
+                              "pip install 'pyspark[connect]'") from None
+        builder = SparkSession.builder.remote(remote)
+    else:
+        if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+            raise EngineError(f"the spark engine needs {JAVA_INSTALL}")
+        builder = _jvm_builder(SparkSession.builder, master, threads)
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as jvm_output:
+        try:
+            with _stderr_to(jvm_output if remote is None else None):
+                session = builder.getOrCreate()
+            for key, value in _SQL_SETTINGS.items():
+                session.conf.set(key, value)
+        except (PySparkException, OSError) as error:
+            jvm_output.seek(0)
+            said = [line.strip() for line in jvm_output.read().splitlines() if line.strip()]
+            raise EngineError(f"spark could not start: {said[-1] if said else _first_line(error)}") from None
+    return session
+
+
+@contextmanager
+def _stderr_to(file):
+    """Standard error (file descriptor 2) goes to `file` meanwhile, and stays there for the
+    processes started meanwhile: the JVM's start-up notes (its banner, log4j's, the JDK's)
+    never reach the user's terminal; they are read back only when the start fails."""
+    if file is None:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        os.dup2(file.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _jvm_builder(builder, master: str | None, threads: int):
+    log_config = resources.files("leadscore.engines").joinpath("spark-log4j2.properties")
+    # Spark's own logging goes to this file's settings: errors reach the user as one line
+    # of ours, not as log4j output on the terminal
+    builder = (builder.appName("leadscore")
+               .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log_config}")
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false"))
+    if master is None:
+        # one machine: no network beyond loopback, and as many shuffle partitions as cores
+        # (Spark's default of 200 is for clusters and costs seconds on a small table)
+        builder = (builder.master(f"local[{max(1, threads)}]")
+                   .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+                   .config("spark.sql.shuffle.partitions", str(max(1, threads))))
+    else:
+        builder = builder.master(master)
+    return builder
+
+
+def spark_sql(select: exp.Expression) -> str:
+    """A statement built by engines/sql in Spark's dialect (regexes in Java's syntax)."""
+    return dialect_sql(select.copy(), "spark")
+
+
+def run_select_spark(session, select: exp.Expression, tables: dict[str, pa.Table]) -> pa.Table:
+    """Run `select` on `session` with each of `tables` as the temporary view of its name: the
+    result as an Arrow table, rows in no particular order. Raises EngineError when Spark fails,
+    SqlUnsupported for a pattern Java would read differently (check_patterns says where)."""
+    return run_sql_spark(session, spark_sql(select), tables)
+
+
+def run_sql_spark(session, sql: str, tables: dict[str, pa.Table]) -> pa.Table:
+    """As run_select_spark, for a statement already in Spark's dialect."""
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    try:
+        for name, table in tables.items():
+            session.createDataFrame(table).createOrReplaceTempView(name)
+        try:
+            return session.sql(sql).toArrow()
+        finally:
+            for name in tables:
+                session.catalog.dropTempView(name)
+    except (PySparkException, Py4JError) as error:
+        raise EngineError(f"spark: {_first_line(error)}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+class SparkBackend(SqlBackend):
+    """api.Backend on Spark: the local session of this process (started on first use) unless
+    one is given."""
+
+    name = "spark"
+
+    def __init__(self, program: lo.ScoringProgram, schema=None, session: Any = None) -> None:
+        super().__init__(program, schema)
+        self._session = session
+
+    def _statement(self, instant: float, explain: bool) -> str:
+        return spark_sql(build_select(self.program, self._key, instant, explain))
+
+    def _run(self, statement: str, leads: pa.Table, events: pa.Table) -> pa.Table:
+        if self._session is None:
+            self._session = spark_session()
+        return run_sql_spark(self._session, statement, {"leads": leads, "events": events})
