@@ -15,8 +15,7 @@ import leadscore
 from leadscore.compiler import runtime as rt
 from leadscore.compiler.analysis import ReplayAnalysis
 from leadscore.simulator.engine import Plan, Window
-from leadscore.simulator.python_backend import PythonEngine
-from test_simulator_support import bucket_of, every_instant, oracle, ruleset, ts
+from test_simulator_support import REPLAY_ENGINES, bucket_of, every_instant, oracle, ruleset, ts
 
 START = ts("2026-03-01")
 END = ts("2026-03-09")
@@ -131,12 +130,13 @@ def test_skipping_instants_agrees_with_evaluating_every_instant(tmp_path, body, 
     bucket = bucket_of(loaded.checked, leads, events, changes, end=END)
     reference = oracle(loaded, bucket, END)
     plan = Plan.of("t", loaded.checked)
-    assert_agrees(PythonEngine().replay(bucket, plan, Window(START, END)), plan, bucket, reference)
-    # recording for a sweep (no early stop, the constant-free atoms only) finds the same
     recorded = Plan.of("r", loaded.checked, (0, 1), frozenset())
-    found = PythonEngine().replay(bucket, recorded, Window(START, END))
-    assert_agrees(found, recorded, bucket, reference)
-    assert list(found.recording.lead) == sorted(found.recording.lead)
+    for engine in REPLAY_ENGINES.values():
+        assert_agrees(engine().replay(bucket, plan, Window(START, END)), plan, bucket, reference)
+        # recording for a sweep (no early stop, the constant-free atoms only) finds the same
+        found = engine().replay(bucket, recorded, Window(START, END))
+        assert_agrees(found, recorded, bucket, reference)
+        assert list(found.recording.lead) == sorted(found.recording.lead)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
