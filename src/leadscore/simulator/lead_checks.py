@@ -91,4 +91,9 @@ def contributions(engine, bucket, plan, instants: np.ndarray, rows: list[int]) -
     chosen = np.flatnonzero((rows >= 0) & ~np.isnan(instants))
     found = engine.evaluate_many(bucket, plan, rows[chosen], instants[chosen], reasons=True)
     given = (found.points != 0) & ~np.isnan(found.points)
-    return Counter({name: int(n) for name, n in zip(found.reasons, given.sum(axis=0).tolist()) if n})
+    out: Counter = Counter()
+    for name in dict.fromkeys(found.reasons):       # a name may head several columns: a lead counts once
+        count = int(given[:, [j for j, other in enumerate(found.reasons) if other == name]].any(axis=1).sum())
+        if count:
+            out[name] = count
+    return out

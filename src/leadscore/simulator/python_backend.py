@@ -66,15 +66,14 @@ def evaluated(plan: Plan, results: list[tuple], reasons: bool) -> Evaluated:
     scores, thresholds, segments = (a.reshape(shape) for a, shape in zip((scores, thresholds, segments), shapes))
     if not reasons:
         return Evaluated(scores, thresholds, segments)
-    names: dict[str, int] = {}
-    cells = []
+    labels = list(dict.fromkeys(f"{score}.{rule}" for r in results for score, rule, *_ in r[3]))
+    column = {name: j for j, name in enumerate(labels)}
+    points = np.zeros((n, len(labels)))
     for i, r in enumerate(results):
-        for score, rule, points, *_ in r[3]:
-            cells.append((i, names.setdefault(f"{score}.{rule}", len(names)), points))
-    points = np.zeros((n, len(names)))
-    for i, j, value in cells:
-        points[i, j] += value
-    return Evaluated(scores, thresholds, segments, points, tuple(names))
+        for score, rule, value, *_ in r[3]:
+            if value:      # one column per name: a name with points anywhere in the row has them
+                points[i, column[f"{score}.{rule}"]] = value
+    return Evaluated(scores, thresholds, segments, points, tuple(labels))
 
 
 def fields_at(bucket: Bucket, lead: int, instant: float) -> dict:
