@@ -24,7 +24,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from .. import lower as lo
 from ..compiler.analysis import ANY, DOWN, FALSE, UP
 from .engine import Evaluated, Plan, Recording, Replayed, Window
 from .history import Bucket
@@ -48,13 +51,15 @@ class _Rows:
     def add(self, leads: np.ndarray, instants: np.ndarray, found: Evaluated) -> None:
         self.parts.append((leads, instants, found))
 
-    def joined(self) -> tuple[np.ndarray, np.ndarray, Evaluated]:
+    def joined(self, scores: int, thresholds: int) -> tuple[np.ndarray, ...]:
+        """(lead, at, scores, thresholds) of every row, each lead's rows together in time order."""
+        if not self.parts:
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros((0, scores)), np.zeros((0, thresholds), bool)
         lead = np.concatenate([p[0] for p in self.parts])
         at = np.concatenate([p[1] for p in self.parts])
         order = np.lexsort((at, lead))
-        found = Evaluated(*(np.concatenate([getattr(p[2], name) for p in self.parts])[order]
-                            for name in ("scores", "thresholds", "segments")))
-        return lead[order], at[order], found
+        return (lead[order], at[order], np.concatenate([p[2].scores for p in self.parts])[order],
+                np.concatenate([p[2].thresholds for p in self.parts])[order])
 
 
 class _BulkReplay:
@@ -71,40 +76,35 @@ class _BulkReplay:
 
     def run(self) -> Replayed:
         plan, n = self.plan, len(self.bucket)
-        lead, at, last = self.jumps()
-        if len(lead):
-            start = self.evaluate(lead, at)
-            self.gaps(lead, at, start)
         crossings = np.full((n, len(plan.thresholds)), np.nan)
         first_labels = [np.full((n, len(labels)), np.nan) for labels in plan.labels]
         final_scores = np.full((n, len(plan.scores)), np.nan)
         final_thresholds = np.zeros((n, len(plan.thresholds)), bool)
         final_segments = np.full((n, len(plan.labels)), -1, np.int64)
-        recording = None
-        if self.rows.parts:
-            lead, at, found = self.rows.joined()
+        lead, at = self.jumps()
+        if len(lead):
+            start = self.evaluate(lead, at)
+            self.gaps(lead, at, start)
+            ends = np.flatnonzero(np.r_[lead[1:] != lead[:-1], True])    # each lead's last instant
+            final_scores[lead[ends]] = start.scores[ends]
+            final_thresholds[lead[ends]] = start.thresholds[ends]
+            final_segments[lead[ends]] = start.segments[ends]
+        for rows, instants, found in self.rows.parts:
             for i in range(len(plan.thresholds)):
-                _first(crossings[:, i], lead, at, found.thresholds[:, i])
+                _first(crossings[:, i], rows, instants, found.thresholds[:, i])
             for s, labels in enumerate(plan.labels):
                 for j in range(len(labels)):
-                    _first(first_labels[s][:, j], lead, at, found.segments[:, s] == j)
-            ends = np.flatnonzero(np.r_[lead[1:] != lead[:-1], True])     # each lead's last instant
-            final_scores[lead[ends]] = found.scores[ends]
-            final_thresholds[lead[ends]] = found.thresholds[ends]
-            final_segments[lead[ends]] = found.segments[ends]
-            if plan.record:
-                recording = Recording(lead, at, found.scores, found.thresholds)
-        elif plan.record:
-            empty = np.zeros(0)
-            recording = Recording(np.zeros(0, np.int64), empty, np.zeros((0, len(plan.scores))),
-                                  np.zeros((0, len(plan.thresholds)), bool))
+                    _first(first_labels[s][:, j], rows, instants, found.segments[:, s] == j)
+        recording = None
+        if plan.record:
+            recording = Recording(*self.rows.joined(len(plan.scores), len(plan.thresholds)))
         return Replayed(crossings, first_labels, final_scores, final_thresholds, final_segments,
                         self.evaluations, recording)
 
     # --- the jumps ------------------------------------------------------------------------
 
-    def jumps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every lead's jumps, sorted by (lead, instant), and per lead its last instant (nan: none)."""
+    def jumps(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every lead's jumps, sorted by (lead, instant)."""
         bucket, end = self.bucket, self.window.end
         n = len(bucket)
         starts = np.asarray(bucket.starts, np.int64)
@@ -125,18 +125,23 @@ class _BulkReplay:
         last[has_events] = at[starts[1:][has_events] - 1]
         last = np.where(has_midnight, np.maximum(last, m1), last)
         first, last = np.where(alive, first, np.nan), np.where(alive, last, np.nan)
-        self.first, self.last = first, last
         keep = alive[event_lead]
         changed_lead, changed_at = self.change_jumps(alive)
         lead = np.concatenate([event_lead[keep], np.flatnonzero(alive), np.flatnonzero(alive), changed_lead])
         instants = np.concatenate([at[keep], first[alive], last[alive], changed_at])
         is_change = np.r_[np.zeros(len(lead) - len(changed_lead), bool), np.ones(len(changed_lead), bool)]
+        is_event = np.r_[np.ones(keep.sum(), bool), np.zeros(len(lead) - keep.sum(), bool)]
         order = np.lexsort((instants, lead))
         lead, instants, is_change = lead[order], instants[order], is_change[order]
         distinct = np.ones(len(lead), bool)
         distinct[1:] = (lead[1:] != lead[:-1]) | (instants[1:] != instants[:-1])
-        self.changed = np.logical_or.reduceat(is_change, np.flatnonzero(distinct)) if len(lead) else is_change
-        return lead[distinct], instants[distinct], last
+        groups = np.flatnonzero(distinct)
+        self.changed = np.logical_or.reduceat(is_change, groups) if len(lead) else is_change
+        # a lead without instants has no events: the events sorted in are the bucket's, in
+        # order, and those up to a jump end at the count at its group's last row
+        ends = np.r_[groups[1:], len(lead)] - 1
+        self.upto = np.cumsum(is_event[order])[ends] if len(lead) else np.zeros(0, np.int64)
+        return lead[distinct], instants[distinct]
 
     def change_jumps(self, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(lead, instant) of the first instant that sees each field change."""
@@ -165,14 +170,14 @@ class _BulkReplay:
         last = np.ceil(following / DAY) * DAY - DAY
         count = np.maximum(0, np.round((last - first) / DAY).astype(np.int64) + 1)
         leading = np.r_[True, lead[1:] != lead[:-1]]
-        keys = np.column_stack([self.live(lead, at), self.atom_ids(lead, at, start, leading),
+        keys = np.column_stack([self.live(lead), self.atom_ids(lead, at, start, leading),
                                 _pending(start.thresholds, leading),
                                 *(_pending(start.segments[:, s:s + 1] == np.arange(len(labels)), leading)
                                   for s, labels in enumerate(plan.labels))])
         with_midnights = np.flatnonzero(count > 0)
         if not len(with_midnights):
             return
-        distinct, inverse = np.unique(keys[with_midnights], axis=0, return_inverse=True)
+        distinct, inverse = _distinct_rows(keys[with_midnights])
         decided = [self.decide(key) for key in distinct.tolist()]
         action = np.array([d[0] for d in decided], np.int64)[inverse.reshape(-1)]
         scan = with_midnights[action == _SCAN]
@@ -189,26 +194,17 @@ class _BulkReplay:
                         count[with_midnights[chosen]], start, with_midnights[chosen],
                         masks[0][which], masks[1][which])
 
-    def live(self, lead: np.ndarray, at: np.ndarray) -> np.ndarray:
+    def live(self, lead: np.ndarray) -> np.ndarray:
         """Per jump: bit i set when the lead has an event of type i at or before it."""
         bucket = self.bucket
         starts = np.asarray(bucket.starts, np.int64)
-        events = np.asarray(bucket.at, float)
-        event_lead = np.repeat(np.arange(len(bucket)), np.diff(starts))
-        # events up to each jump: a merged order where an event precedes a jump at its time
-        merged_lead = np.r_[event_lead, lead]
-        merged_at = np.r_[events, at]
-        is_jump = np.r_[np.zeros(len(events), np.int64), np.ones(len(at), np.int64)]
-        order = np.lexsort((is_jump, merged_at, merged_lead))
-        seen = np.cumsum(is_jump[order] == 0)
-        upto = np.empty(len(at), np.int64)
-        upto[order[is_jump[order] == 1] - len(events)] = seen[is_jump[order] == 1]
         bits = self.plan.analysis.event_bits
-        kinds = np.array([bits.get(kind, 0) for kind in bucket.kinds], np.int64)
-        out = np.zeros(len(at), np.int64)
-        for bit in set(bits.values()):
-            counts = np.r_[0, np.cumsum(kinds == bit)]
-            out |= np.where(counts[upto] > counts[starts[lead]], bit, 0)
+        names = list(bits)
+        kinds = _codes(bucket.kinds, names)
+        out = np.zeros(len(lead), np.int64)
+        for code, name in enumerate(names):
+            counts = np.r_[0, np.cumsum(kinds == code)]
+            out |= np.where(counts[self.upto] > counts[starts[lead]], bits[name], 0)
         return out
 
     def atom_ids(self, lead: np.ndarray, at: np.ndarray, start: Evaluated, leading: np.ndarray) -> np.ndarray:
@@ -219,15 +215,32 @@ class _BulkReplay:
             self.atom_values = [0]
             return np.zeros(len(lead), np.int64)
         where = np.flatnonzero(leading | self.changed)
+        # the atoms read fields and fixed results only: rows alike in those have equal atoms
+        read = [node for atom in plan.analysis.atoms for node in lo.walk(atom)]
+        columns = [start.scores[where, plan.scores.index(n.name)] for n in read if isinstance(n, lo.ScoreRef)]
+        columns += [start.thresholds[where, plan.thresholds.index(n.name)] for n in read
+                    if isinstance(n, lo.ThresholdRef)]
+        columns += [start.segments[where, plan.segments.index(n.name)] for n in read if isinstance(n, lo.SegmentRef)]
+        fields = sorted({n.name for n in read if isinstance(n, lo.Field)})
+        if fields:
+            seen: dict = {}
+            columns.append(np.array([seen.setdefault(tuple(repr(found.get(name)) for name in fields), len(seen))
+                                     for found in (fields_at(self.bucket, int(lead[j]), float(at[j]))
+                                                   for j in where.tolist())], float))
+        matrix = np.column_stack([np.nan_to_num(np.asarray(c, float), nan=0.0) for c in columns] +
+                                 [np.isnan(np.asarray(c, float)) for c in columns]) if columns \
+            else np.zeros((len(where), 0))
+        _, representative, inverse = np.unique(matrix, axis=0, return_index=True, return_inverse=True)
         ids: dict[int, int] = {}
-        found = np.empty(len(where), np.int64)
-        for i, j in enumerate(where.tolist()):
-            fields = fields_at(self.bucket, int(lead[j]), float(at[j]))
+        values = np.empty(len(representative), np.int64)
+        for i, j in enumerate(where[representative].tolist()):
             scores = tuple(None if math.isnan(v) else v for v in start.scores[j].tolist())
             segments = tuple(None if label < 0 else plan.labels[s][label]
                              for s, label in enumerate(start.segments[j].tolist()))
-            value = plan.scorer.atoms(fields, scores, tuple(start.thresholds[j].tolist()), segments)
-            found[i] = ids.setdefault(value, len(ids))
+            value = plan.scorer.atoms(fields_at(self.bucket, int(lead[j]), float(at[j])), scores,
+                                      tuple(start.thresholds[j].tolist()), segments)
+            values[i] = ids.setdefault(value, len(ids))
+        found = values[inverse.reshape(-1)]
         self.atom_values = list(ids)
         latest = np.maximum.accumulate(np.where(leading | self.changed, np.arange(len(lead)), -1))
         index = np.searchsorted(where, latest)
@@ -281,6 +294,26 @@ class _BulkReplay:
             low_sg, high_sg = np.r_[low_sg, found.segments], np.r_[found.segments, high_sg]
 
 
+def _codes(values: list[str], names: list[str]) -> np.ndarray:
+    """Each value's index in `names` (-1: none)."""
+    return pc.index_in(pa.array(values, pa.string()), value_set=pa.array(names, pa.string())).fill_null(
+        -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _distinct_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(keys, axis=0, return_inverse=True), the columns packed into one integer when
+    they fit (a sort of one column is many times faster than a sort of rows)."""
+    widths = [max(1, int(column.max()).bit_length()) if len(column) else 1 for column in keys.T]
+    if sum(widths) > 62:
+        distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
+        return distinct, inverse.reshape(-1)
+    packed = np.zeros(len(keys), np.int64)
+    for column, width in zip(keys.T, widths):
+        packed = (packed << width) | column
+    _, first, inverse = np.unique(packed, return_index=True, return_inverse=True)
+    return keys[first], inverse.reshape(-1)
+
+
 def _moving(dirs: tuple) -> bool:
     return any(d in (UP, DOWN, ANY) for d in dirs)
 
@@ -305,9 +338,5 @@ def _pending(holds: np.ndarray, leading: np.ndarray) -> np.ndarray:
 
 
 def _first(out: np.ndarray, lead: np.ndarray, at: np.ndarray, holds: np.ndarray) -> None:
-    """out[k] = the first instant (rows in time order per lead) at which `holds`."""
-    rows = np.flatnonzero(holds)
-    owners, index = np.unique(lead[rows], return_index=True)
-    out[owners] = at[rows[index]]
-
-
+    """out[k] = the earliest of out[k] and the instants of lead k's rows at which `holds`."""
+    np.fmin.at(out, lead[holds], at[holds])
