@@ -23,6 +23,8 @@ from leadscore.simulator.duckdb_instants import evaluate_instants
 from leadscore.simulator.engine import Plan
 from leadscore.simulator.history import Bucket
 from leadscore.simulator.python_backend import PythonEngine
+import test_backend_agreement as agreement
+from scoring_helpers import AS_OF, build
 from test_conformance import CASES, run_case
 from test_simulator_skip import LEADS, bodies, histories
 from test_simulator_support import bucket_of, ruleset, ts
@@ -36,14 +38,21 @@ def connection():
     return connect()
 
 
-def one_lead_bucket(checked, program, lead: dict, events, instant: float) -> Bucket:
-    fields = rt.prepare_fields(lead, program.field_types, program.field_missing)
-    grouped = rt.prepare_events(events, program.property_types, missing=program.property_missing)
-    stream = sorted(((at, kind, properties) for kind, found in grouped.items() for at, properties in found),
-                    key=lambda e: e[0])
-    created = fields.get(checked.schema.created) if checked.schema.created else None
-    return Bucket(["L0"], [0], [fields], [created], [e[0] for e in stream], [e[1] for e in stream],
-                  [(e[0], e[2]) for e in stream], [0, len(stream)], [], [0, 0])
+def raw_bucket(checked, program, leads: list[dict], events: list[list]) -> Bucket:
+    """A bucket of leads and events as a user gives them (each lead's events in a list)."""
+    fields = [rt.prepare_fields(lead, program.field_types, program.field_missing) for lead in leads]
+    at, kinds, pairs, starts = [], [], [], [0]
+    for mine in events:
+        grouped = rt.prepare_events(mine, program.property_types, missing=program.property_missing)
+        for when, kind, properties in sorted(((when, kind, properties) for kind, found in grouped.items()
+                                              for when, properties in found), key=lambda e: e[0]):
+            at.append(when)
+            kinds.append(kind)
+            pairs.append((when, properties))
+        starts.append(len(at))
+    created = [f.get(checked.schema.created) if checked.schema.created else None for f in fields]
+    return Bucket([f"L{k}" for k in range(len(leads))], list(range(len(leads))), fields, created, at, kinds, pairs,
+                  starts, [], [0] * (len(leads) + 1))
 
 
 class InstantsScorer:
@@ -54,7 +63,7 @@ class InstantsScorer:
 
     def score(self, lead, events, as_of, explain: bool = False) -> rt.Result:
         instant = rt.to_epoch(as_of, "an as-of instant")
-        bucket = one_lead_bucket(self.checked, self.program, lead, events, instant)
+        bucket = raw_bucket(self.checked, self.program, [lead], [list(events)])
         tables = bucket_tables(bucket, self.checked.schema)
         table = evaluate_instants(self.connection, self.program, tables, np.array([0]), np.array([instant]),
                                   reasons=True)
@@ -94,18 +103,20 @@ def assert_same_results(table, plan: Plan, bucket: Bucket, leads: list[int], ins
 
 
 @st.composite
-def instants_of(draw, bucket: Bucket):
+def instants_of(draw, bucket: Bucket, start: float = START):
     """Lead and instant pairs: event times (ties), midnights, hours, before the first event."""
     pairs = []
     for _ in range(draw(st.integers(1, 25))):
         lead = draw(st.integers(0, len(bucket) - 1))
         events = bucket.at[bucket.starts[lead]:bucket.starts[lead + 1]]
         changes = [c[0] for c in bucket.changes[bucket.change_starts[lead]:bucket.change_starts[lead + 1]]]
-        choices = [st.integers(-48, 24 * 10).map(lambda h: START + h * 3600.0),
-                   st.integers(-2, 10).map(lambda d: START + d * DAY),
-                   st.integers(-10**6, 10**6).map(lambda s: START + s + 0.25)]
+        choices = [st.integers(-48, 24 * 10).map(lambda h: start + h * 3600.0),
+                   st.integers(-2, 10).map(lambda d: start - start % DAY + d * DAY),
+                   st.integers(-10**6, 10**6).map(lambda s: start + s + 0.25)]
         if events or changes:
             choices.append(st.sampled_from([*events, *changes]))
+        if events:   # the edges of windows and decays: whole days after an event
+            choices.append(st.sampled_from([at + days * DAY for at in events for days in (1, 2, 3, 4, 6)]))
         pairs.append((lead, draw(st.one_of(choices))))
     return pairs
 
@@ -124,6 +135,22 @@ def test_the_statement_agrees_with_the_python_replay_at_every_instant(tmp_path, 
     table = evaluate_instants(connection, lower(loaded.checked), bucket_tables(bucket, loaded.checked.schema),
                               np.array(lead_rows, np.int64), np.array(instants), reasons=data.draw(st.booleans()))
     assert_same_results(table, plan, bucket, lead_rows, instants)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(body=agreement.rulesets(), data=st.data())
+def test_the_statement_agrees_on_conditions_groups_and_event_options(tmp_path, body, data, connection):
+    """The richer rulesets of the backend agreement test: where, once, at most, lists, regexes."""
+    loaded = build(tmp_path, body)
+    program = lower(loaded.checked)
+    bucket = raw_bucket(loaded.checked, program, [data.draw(agreement.LEADS) for _ in range(3)],
+                        [data.draw(agreement.histories()) for _ in range(3)])
+    pairs = data.draw(instants_of(bucket, AS_OF.timestamp()))
+    lead_rows, instants = [p[0] for p in pairs], [p[1] for p in pairs]
+    table = evaluate_instants(connection, program, bucket_tables(bucket, loaded.checked.schema),
+                              np.array(lead_rows, np.int64), np.array(instants), reasons=True)
+    assert_same_results(table, Plan.of("t", loaded.checked), bucket, lead_rows, instants)
 
 
 # --- extremes -----------------------------------------------------------------------------------
@@ -173,3 +200,34 @@ def test_a_where_reading_a_changing_field_is_refused(tmp_path):
     assert instants_select(program, changed_fields={"industry"}) is not None
     with pytest.raises(SqlUnsupported, match="changes with time"):
         instants_select(program, changed_fields={"employees"})
+
+
+EDGES = """score a {
+  windowed: -5 per email_open within 2d
+  stepped: -15 per unsubscribe, decay steps { 1d: 50%, 3d: 0% }
+  fading: +4 per page_view, decay linear 3d
+  brief: +6 per page_view within 1d, decay half_life 1d, max 8
+  first: +20 per demo_request, once
+  daily: +3 per page_view, at most 1 per day, decay half_life 2d
+}
+threshold t1: count(email_open within 1d) >= 1
+threshold t2: days_since(page_view) >= 2
+segment s {
+  seen if count(page_view within 2d) >= 2
+  other otherwise
+}
+"""
+
+
+def test_every_edge_of_windows_steps_and_decays_agrees_with_python(tmp_path, connection):
+    """Instants exactly at, just before and just after each window's and step's edge."""
+    loaded = leadscore.load(str(ruleset(tmp_path, EDGES)))
+    times = [START, START + 3600.0, START + 3600.0, START + DAY, START + 2.5 * DAY]
+    events = [("L0", kind, at, {"url": "/p"} if kind == "page_view" else {}) for at in times
+              for kind in ("page_view", "email_open", "unsubscribe", "demo_request")]
+    bucket = bucket_of(loaded.checked, [("L0", {})], events)
+    instants = sorted({at + days * DAY + nudge for at in times for days in (0, 1, 2, 3, 4)
+                       for nudge in (-1e-6, 0.0, 1e-6, -1.0, 1.0)} | {START - DAY})
+    table = evaluate_instants(connection, lower(loaded.checked), bucket_tables(bucket, loaded.checked.schema),
+                              np.zeros(len(instants), np.int64), np.array(instants), reasons=True)
+    assert_same_results(table, Plan.of("t", loaded.checked), bucket, [0] * len(instants), instants)
