@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +16,7 @@ import leadscore
 from leadscore.compiler import runtime as rt
 from leadscore.compiler.analysis import ReplayAnalysis
 from leadscore.simulator.engine import Plan, Window
-from test_simulator_support import REPLAY_ENGINES, bucket_of, every_instant, oracle, ruleset, ts
+from test_simulator_support import CHEAP_ENGINES, bucket_of, every_instant, oracle, ruleset, ts
 
 START = ts("2026-03-01")
 END = ts("2026-03-09")
@@ -113,7 +114,9 @@ def assert_agrees(found, plan, bucket, reference) -> None:
         if final is None:
             assert all(math.isnan(v) for v in found.final_scores[k])
             continue
-        assert [None if math.isnan(v) else v for v in found.final_scores[k]] == list(final.scores.values())
+        # to 1e-9: SQL's arithmetic may differ from Python's in the last bits (docs/engines.md)
+        assert [None if math.isnan(v) else pytest.approx(v, rel=1e-9, abs=1e-9) for v in found.final_scores[k]] \
+            == list(final.scores.values())
         assert list(found.final_thresholds[k]) == list(final.thresholds.values())
 
 
@@ -131,7 +134,7 @@ def test_skipping_instants_agrees_with_evaluating_every_instant(tmp_path, body, 
     reference = oracle(loaded, bucket, END)
     plan = Plan.of("t", loaded.checked)
     recorded = Plan.of("r", loaded.checked, (0, 1), frozenset())
-    for engine in REPLAY_ENGINES.values():
+    for engine in CHEAP_ENGINES.values():
         assert_agrees(engine().replay(bucket, plan, Window(START, END)), plan, bucket, reference)
         # recording for a sweep (no early stop, the constant-free atoms only) finds the same
         found = engine().replay(bucket, recorded, Window(START, END))

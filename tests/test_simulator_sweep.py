@@ -15,7 +15,7 @@ from leadscore.simulator.python_backend import PythonEngine
 from leadscore.simulator.sweep import first_crossings, sweep_crossings, swept_thresholds
 from leadscore.simulator.variants import literal, override, sweep_values
 from test_simulator_skip import LEADS, histories
-from test_simulator_support import REPLAY_ENGINES, bucket_of, ruleset, ts
+from test_simulator_support import CHEAP_ENGINES, bucket_of, ruleset, ts
 
 START, END = ts("2026-03-01"), ts("2026-03-09")
 SCORES = ("score a {\n  decay half_life 2d\n  view: +10 per page_view\n  demo: +30 per demo_request, decay none\n"
@@ -62,7 +62,7 @@ def test_a_sweep_over_stored_paths_equals_a_replay_per_value(tmp_path, first, se
     bucket = bucket_of(loaded.checked, leads, events, end=END)
     values = sorted(set(data.draw(st.lists(st.sampled_from([-5.0, 0.0, 5.0, 9.5, 10.0, 15.0, 20.0, 30.0, 40.0]),
                                            min_size=1, max_size=4))))
-    for engine in REPLAY_ENGINES.values():
+    for engine in CHEAP_ENGINES.values():
         found = swept_crossings(loaded.checked, bucket, values, engine)
         for value, crossings in zip(values, found):
             plan = Plan.of("v", override(loaded.checked, [("k", literal(value))]))

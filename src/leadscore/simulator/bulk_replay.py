@@ -65,6 +65,8 @@ class _Rows:
 class _BulkReplay:
     def __init__(self, engine, bucket: Bucket, plan: Plan, window: Window) -> None:
         self.engine, self.bucket, self.plan, self.window = engine, bucket, plan, window
+        # bisection ends in one round over every midnight left once they are this few
+        self.scan_budget = getattr(engine, "scan_budget", 0)
         self.rows = _Rows()
         self.evaluations = 0
 
@@ -285,6 +287,13 @@ class _BulkReplay:
             gap, low, high = gap[keep], low[keep], high[keep]
             low_th, low_sg, high_th, high_sg = low_th[keep], low_sg[keep], high_th[keep], high_sg[keep]
             if not len(gap):
+                break
+            inside = high - low - 1
+            if inside.sum() <= self.scan_budget:
+                # few midnights left: one round scoring all of them costs less than more rounds
+                offsets = np.arange(inside.sum()) - np.repeat(np.cumsum(inside) - inside, inside)
+                self.evaluate(np.repeat(lead[gap], inside), np.repeat(first[gap] + (low + 1) * DAY, inside)
+                              + offsets * DAY)
                 break
             middle = (low + high) // 2
             found = self.evaluate(lead[gap], first[gap] + middle * DAY)

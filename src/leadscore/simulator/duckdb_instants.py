@@ -15,7 +15,23 @@ from ..engines.sql.instants import instants_select
 RELATIONS = ("lead_input", "event_input", "change_input")
 
 
+# each statement built once per program: a replay asks for it every round, and building it
+# takes longer than running it on a small bucket
+_STATEMENTS: dict[tuple, tuple[lo.ScoringProgram, str]] = {}
+_KEPT = 64
+
+
 def instants_sql(program: lo.ScoringProgram, changed_fields, reasons: bool = False) -> str:
+    key = (id(program), frozenset(changed_fields), reasons)
+    found = _STATEMENTS.get(key)
+    if found is None or found[0] is not program:
+        if len(_STATEMENTS) >= _KEPT:
+            _STATEMENTS.clear()
+        found = _STATEMENTS[key] = (program, _instants_sql(program, changed_fields, reasons))
+    return found[1]
+
+
+def _instants_sql(program: lo.ScoringProgram, changed_fields, reasons: bool) -> str:
     select = instants_select(program, reasons=reasons, changed_fields=changed_fields)
     select = select.order_by(exp.column("row_id", quoted=True))
     # RAISE: a construct DuckDB cannot express is an error, never SQL that means something else

@@ -2,7 +2,8 @@
 
 A lead's **peak** score in the window is the largest value the score takes at the lead's first
 instant in the window and at each of its event instants in the window, up to and including
-its success (what happens after a deal is won cannot rank it). The leads ranked are those of
+its success (what happens after a deal is won cannot rank it), to 9 decimals (so that every
+engine ranks alike). The leads ranked are those of
 the base rate: an instant in the window, no success before it starts; a lead is positive when
 its success lies in [first, first + H], first being its first instant in the window. ROC and
 precision-recall curves follow every distinct peak value taken as a cut (`peak >= cut`).
@@ -43,7 +44,9 @@ def peak_scores(engine, bucket, plan, window, success: np.ndarray, first_in_wind
     lead, instants = lead[distinct], instants[distinct]
     found = engine.evaluate_many(bucket, plan, rows[lead], instants).scores
     np.fmax.at(out, lead, found)       # fmax: a missing score (nan) is passed over
-    return out
+    # peaks within 1e-9 of each other tie on every engine (SQL's arithmetic may differ from
+    # Python's in the last bits, docs/engines.md)
+    return np.round(out, 9)
 
 
 def crossing_scores(engine, bucket, plan, window, crossings: np.ndarray, rows: list[int]) -> np.ndarray:
