@@ -160,6 +160,7 @@ FAST_FADING = """score a {
   recent: +2 per email_open within 2d, decay half_life 1d
 }
 threshold t1: a >= 4
+threshold faded: a > 0   # true while any term is above the smallest double
 """
 
 
