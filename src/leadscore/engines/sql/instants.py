@@ -37,12 +37,18 @@ age hi (windows are half-open). Per decay kind:
   events of the last L (they lie in the current block or the one before) give
   Σ p*(1 - (t - o)/L) + Σ p*(at - o)/L, summed separately for even and odd blocks so that
   every time is measured from a start less than 2L away (no cancellation of large terms);
-* half_life h: Σ p*2^(-(t - at)/h) over the last 1080 half-lives (older terms are below
-  the smallest double, 2^-1074). Each event is anchored at the start o_b of its block of
-  540 half-lives, p*2^((at - o_b)/h) <= p*2^540, and the sums are kept per block residue
-  mod 3, so a frame holds at most one block of each residue; at t each residue's sum is
-  rescaled by 2^((o - t)/h), applied as two half factors so no factor underflows before
-  the product does. Nothing overflows, and each term keeps its relative precision.
+* half_life h: Σ p*2^(-(t - at)/h), which one prefix sum from a fixed origin cannot hold
+  (2^x overflows past x = 1024). Time is cut into blocks of 540 half-lives; each event is
+  anchored at the start o_b of its block, p*2^((at - o_b)/h) <= p*2^540, and a row's sum,
+  anchored at its block's start o, is rescaled by 2^((o - t)/h), applied as two half factors
+  so neither underflows before the product does. Over the whole past (no `within`), the
+  sum is a running sum within the row's block, where each block also holds two carry rows
+  at its start: the sums of the two blocks before it, times 2^-540 and 2^-1080 (exact
+  powers of two). Terms older than that are over 1080 half-lives old, below the smallest
+  double (2^-1074), as in Python. With `within`, the frame's terms are summed per block
+  residue mod k, k the number of blocks the window can touch (2 for a window up to 540
+  half-lives, at most 3), so a frame holds at most one block of each residue, each rescaled
+  from its own start. Nothing overflows, and each term keeps its relative precision.
 
 count is the number of matches in the frame; days_since and inactivity read the running
 maximum of the event times (days_since within a window: that maximum when it is inside).
