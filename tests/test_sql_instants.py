@@ -5,9 +5,13 @@ instants, half-life decay over decades, and a lead with 100k events."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -160,6 +164,7 @@ FAST_FADING = """score a {
   recent: +2 per email_open within 2d, decay half_life 1d
 }
 threshold t1: a >= 4
+threshold faded: a > 0   # true while any term is above the smallest double
 """
 
 
@@ -209,6 +214,8 @@ EDGES = """score a {
   brief: +6 per page_view within 1d, decay half_life 1d, max 8
   first: +20 per demo_request, once
   daily: +3 per page_view, at most 1 per day, decay half_life 2d
+  fits: +2 per page_view where industry == "Software"
+  funded: +5 if has_budget == true
 }
 threshold t1: count(email_open within 1d) >= 1
 threshold t2: days_since(page_view) >= 2
@@ -225,9 +232,18 @@ def test_every_edge_of_windows_steps_and_decays_agrees_with_python(tmp_path, con
     times = [START, START + 3600.0, START + 3600.0, START + DAY, START + 2.5 * DAY]
     events = [("L0", kind, at, {"url": "/p"} if kind == "page_view" else {}) for at in times
               for kind in ("page_view", "email_open", "unsubscribe", "demo_request")]
-    bucket = bucket_of(loaded.checked, [("L0", {})], events)
+    changes = [("L0", "has_budget", True, START + DAY), ("L0", "has_budget", False, START + DAY),
+               ("L0", "has_budget", True, START + 2 * DAY)]
+    bucket = bucket_of(loaded.checked, [("L0", {"industry": "Software", "has_budget": True})], events, changes)
     instants = sorted({at + days * DAY + nudge for at in times for days in (0, 1, 2, 3, 4)
                        for nudge in (-1e-6, 0.0, 1e-6, -1.0, 1.0)} | {START - DAY})
     table = evaluate_instants(connection, lower(loaded.checked), bucket_tables(bucket, loaded.checked.schema),
                               np.zeros(len(instants), np.int64), np.array(instants), reasons=True)
     assert_same_results(table, Plan.of("t", loaded.checked), bucket, [0] * len(instants), instants)
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "spark", "snowflake", "postgres"])
+def test_the_statement_is_written_for_other_dialects_without_unsupported_constructs(dialect):
+    loaded = leadscore.load(str(Path(__file__).resolve().parent.parent / "rulesets" / "acme" / "scoring.score"))
+    text = instants_select(lower(loaded.checked), reasons=True).sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
+    assert sqlglot.parse_one(text, read=dialect).find(exp.Window) is not None

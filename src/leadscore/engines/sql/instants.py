@@ -37,12 +37,18 @@ age hi (windows are half-open). Per decay kind:
   events of the last L (they lie in the current block or the one before) give
   Σ p*(1 - (t - o)/L) + Σ p*(at - o)/L, summed separately for even and odd blocks so that
   every time is measured from a start less than 2L away (no cancellation of large terms);
-* half_life h: Σ p*2^(-(t - at)/h) over the last 1080 half-lives (older terms are below
-  the smallest double, 2^-1074). Each event is anchored at the start o_b of its block of
-  540 half-lives, p*2^((at - o_b)/h) <= p*2^540, and the sums are kept per block residue
-  mod 3, so a frame holds at most one block of each residue; at t each residue's sum is
-  rescaled by 2^((o - t)/h), applied as two half factors so no factor underflows before
-  the product does. Nothing overflows, and each term keeps its relative precision.
+* half_life h: Σ p*2^(-(t - at)/h), which one prefix sum from a fixed origin cannot hold
+  (2^x overflows past x = 1024). Time is cut into blocks of 540 half-lives; each event is
+  anchored at the start o_b of its block, p*2^((at - o_b)/h) <= p*2^540, and a row's sum,
+  anchored at its block's start o, is rescaled by 2^((o - t)/h), applied as two half factors
+  so neither underflows before the product does. Over the whole past (no `within`), the
+  sum is a running sum within the row's block, where each block also holds two carry rows
+  at its start: the sums of the two blocks before it, times 2^-540 and 2^-1080 (exact
+  powers of two). Terms older than that are over 1080 half-lives old, below the smallest
+  double (2^-1074), as in Python. With `within`, the frame's terms are summed per block
+  residue mod k, k the number of blocks the window can touch (2 for a window up to 540
+  half-lives, at most 3), so a frame holds at most one block of each residue, each rescaled
+  from its own start. Nothing overflows, and each term keeps its relative precision.
 
 count is the number of matches in the frame; days_since and inactivity read the running
 maximum of the event times (days_since within a window: that maximum when it is inside).
@@ -54,6 +60,7 @@ field), would make an event's mark depend on the instant: such a program is refu
 
 from __future__ import annotations
 
+import math
 from typing import Collection
 
 from sqlglot import exp
@@ -68,7 +75,7 @@ DAY = sem.DAY
 HALF_LIVES_PER_BLOCK = 540.0
 HALF_LIFE_REACH = 2 * HALF_LIVES_PER_BLOCK   # in half-lives: 2^-1080 is below every double
 _PARITIES = 2
-_RESIDUES = 3
+_CARRIED_BLOCKS = 2   # a block's carry rows go to the next two: older terms are below every double
 
 
 def instants_select(program: lo.ScoringProgram, *, reasons: bool = False,
@@ -108,7 +115,8 @@ class _InstantsBuilder(StatementBuilder):
         super().__init__(program, "lead")
         self.changed = [slot for slot, name in enumerate(program.field_types)
                         if changed_fields is None or name in changed_fields]
-        self.sums: list[exp.Expression] = []     # the stream's columns of per-event terms
+        self.half_lives: dict[float, int] = {}   # half-life (s) -> its group: blocks hb<group>
+        self.carried: dict[int, list[str]] = {}  # group -> the terms its carry rows hold
 
     @staticmethod
     def normalised(value: exp.Expression, kind: str) -> exp.Expression:
@@ -130,8 +138,10 @@ class _InstantsBuilder(StatementBuilder):
         if ranks:
             self.steps.extend("event_ranks", ranks)
         terms, values = self._terms(reasons)
+        blocks = [_floor_div(column("at_s"), HALF_LIVES_PER_BLOCK * half).as_(f"hb{group}", quoted=True)
+                  for half, group in self.half_lives.items()]
         self.steps.add("event_terms", exp.select(column("lead"), column("at_s").as_("at", quoted=True),
-                                                 *terms).from_(self.steps.last))
+                                                 *terms, *blocks).from_(self.steps.last))
         if self.changed:
             self.steps.add("change_rows", self._change_rows())
         self.steps.add("stream", self._stream([term.alias for term in terms]))
@@ -255,19 +265,19 @@ class _InstantsBuilder(StatementBuilder):
             case sem.DecayKind.HALF_LIFE:
                 half = decay.days * DAY
                 size = HALF_LIVES_PER_BLOCK * half
-                reach = HALF_LIFE_REACH * half
-                high = reach if within is None else min(reach, within)
                 block = _floor_div(at.copy(), size)
-                residue = _modulo(block, _RESIDUES)
                 anchored = exp.Mul(this=points, expression=exp.Pow(this=number(2.0), expression=exp.Div(
                     this=_sub(at.copy(), exp.Mul(this=block.copy(), expression=number(size))), expression=number(half))))
+                if within is None:
+                    return self._carried_value(i, half, counted, anchored, term)
+                high = min(HALF_LIFE_REACH * half, within)
+                residues = math.ceil(high / size) + 1   # a frame holds at most one block of each residue
+                residue = _modulo(block, residues)
                 parts = []
-                for r in range(_RESIDUES):
+                for r in range(residues):
                     mine = exp.and_(counted.copy(), exp.EQ(this=residue.copy(), expression=number(float(r))))
-                    total = self._span(term(f"x{i}h{r}", mine, anchored.copy()), 0.0, high, exclusive=within is not None)
-                    half_factor = exp.Pow(this=number(2.0), expression=exp.Div(
-                        this=_sub(self._block_start(r, _RESIDUES, size), column("at")), expression=number(2.0 * half)))
-                    parts.append(exp.Mul(this=exp.Mul(this=total, expression=half_factor), expression=half_factor.copy()))
+                    total = self._span(term(f"x{i}h{r}", mine, anchored.copy()), 0.0, high)
+                    parts.append(self._rescaled(total, self._block_start(r, residues, size), half))
                 return self._total(parts)
         raise TypeError(f"a decay of unknown kind: {decay.kind!r}")
 
@@ -278,6 +288,25 @@ class _InstantsBuilder(StatementBuilder):
         block = _floor_div(column("at"), size)
         back = _modulo(_sub(block.copy(), number(float(residue))), modulus)
         return exp.Mul(this=_sub(block, back), expression=number(size))
+
+    @staticmethod
+    def _rescaled(total: exp.Expression, start: exp.Expression, half: float) -> exp.Expression:
+        """A sum anchored at `start`, at the row's instant: times 2^((start - t)/h), as two half
+        factors, so none underflows before the product does."""
+        factor = exp.Pow(this=number(2.0), expression=exp.Div(this=_sub(start, column("at")), expression=number(2.0 * half)))
+        return exp.Mul(this=exp.Mul(this=total, expression=factor), expression=factor.copy())
+
+    def _carried_value(self, i: int, half: float, counted: exp.Expression, anchored: exp.Expression, term) -> exp.Expression:
+        """Half-life decay over the whole past: a running sum within the row's block (of
+        HALF_LIVES_PER_BLOCK half-lives), where each block also holds the carry rows of the two
+        blocks before it (_stream)."""
+        group = self.half_lives.setdefault(half, len(self.half_lives))
+        name = f"x{i}"
+        self.carried.setdefault(group, []).append(name)
+        total = _zero_if_null(self._window(exp.Sum(this=term(name, counted, anchored)), None, None,
+                                           [column("lead"), column(f"hb{group}")]))
+        size = HALF_LIVES_PER_BLOCK * half
+        return self._rescaled(total, exp.Mul(this=column(f"hb{group}"), expression=number(size)), half)
 
     @staticmethod
     def _total(parts: list[exp.Expression]) -> exp.Expression:
@@ -291,13 +320,14 @@ class _InstantsBuilder(StatementBuilder):
     # --- the stream and its frames -----------------------------------------------------------
 
     @staticmethod
-    def _window(aggregate: exp.Expression, start: float | None, end: float | None) -> exp.Window:
-        """The aggregate over the rows of the lead from `start` seconds before the row (None:
-        the first) to `end` seconds before it (None: the row and its peers)."""
+    def _window(aggregate: exp.Expression, start: float | None, end: float | None,
+                partition: list[exp.Expression] | None = None) -> exp.Window:
+        """The aggregate over the rows of the lead (or of `partition`) from `start` seconds
+        before the row (None: the first) to `end` seconds before it (None: the row and its peers)."""
         spec = exp.WindowSpec(kind="RANGE", start="UNBOUNDED" if start is None else _offset(start),
                               start_side="PRECEDING", end="CURRENT ROW" if end is None else _offset(end),
                               end_side=None if end is None else "PRECEDING")
-        return exp.Window(this=aggregate, partition_by=[column("lead")],
+        return exp.Window(this=aggregate, partition_by=partition or [column("lead")],
                           order=exp.Order(expressions=[exp.Ordered(this=column("at"))]), spec=spec)
 
     def _span(self, x: exp.Expression, low: float, high: float | None, exclusive: bool = True) -> exp.Expression:
@@ -309,30 +339,50 @@ class _InstantsBuilder(StatementBuilder):
         return total
 
     def _stream(self, term_names: list[str]) -> exp.Select:
-        """Events, instants and field changes of every lead in one relation: an event row has
-        its terms, an instant row its row_id, a change row the number of its change under
-        k<slot> and 1 under h<slot> of its field."""
+        """Events, instants, field changes and carry rows of every lead in one relation: an
+        event row has its terms, an instant row its row_id, a change row the number of its
+        change under k<slot> and 1 under h<slot> of its field; every row its block hb<group> of
+        each half-life group. A carry row of block b + d (d = 1, 2), at that block's start,
+        holds the sums of block b's terms of the group scaled to that start (2^-(d*540)): the
+        blocks' running sums then see every term newer than 1080 half-lives."""
         double, bigint = exp.DataType.Type.DOUBLE, exp.DataType.Type.BIGINT
+        names = list(self.program.field_types)
         change_names = [name for slot in self.changed for name in (f"k{slot}", f"h{slot}")]
+        sizes = {group: HALF_LIVES_PER_BLOCK * half for half, group in self.half_lives.items()}
+        block_names = [f"hb{group}" for group in sizes]
 
-        def rows(source: str, row_id: exp.Expression, terms: list[exp.Expression] | None,
-                 changes: list[exp.Expression] | None) -> exp.Select:
-            terms = terms or [exp.cast(exp.Null(), double) for _ in term_names]
-            changes = changes or [exp.cast(exp.Null(), bigint) for _ in change_names]
-            return exp.select(column("lead"), column("at"), row_id.as_("row_id", quoted=True),
-                              *(v.as_(n, quoted=True) for v, n in zip([*terms, *changes], [*term_names, *change_names]))) \
-                .from_(source)
+        def rows(source: str, given: dict[str, exp.Expression]) -> exp.Select:
+            nulls = {**{n: bigint for n in ("row_id", *change_names)}, **{n: double for n in (*term_names, *block_names)}}
+            picked = [(given[n] if n in given else exp.cast(exp.Null(), nulls[n])).as_(n, quoted=True)
+                      for n in ("lead", "at", "row_id", *term_names, *change_names, *block_names)]
+            return exp.select(*picked).from_(source)
 
-        no_row = exp.cast(exp.Null(), bigint)
-        stream = exp.union(rows("event_terms", no_row, [column(n) for n in term_names], None),
-                           rows("instants", column("row_id"), None, None), distinct=False)
+        common = {"lead": column("lead"), "at": column("at")}
+        stream = exp.union(rows("event_terms", {**common, **{n: column(n) for n in (*term_names, *block_names)}}),
+                           rows("instants", {**common, "row_id": column("row_id"),
+                                             **{f"hb{g}": _floor_div(column("at"), size) for g, size in sizes.items()}}),
+                           distinct=False)
         if self.changed:
-            names = list(self.program.field_types)
-            keys = []
+            keys: dict[str, exp.Expression] = {}
             for slot in self.changed:
                 mine = exp.EQ(this=column("field"), expression=exp.Literal.string(names[slot]))
-                keys += [case_when(mine, column("change"), None), case_when(mine.copy(), exp.Literal.number(1), None)]
-            stream = exp.union(stream, rows("change_rows", no_row.copy(), None, keys), distinct=False)
+                keys[f"k{slot}"] = case_when(mine, column("change"), None)
+                keys[f"h{slot}"] = case_when(mine.copy(), exp.Literal.number(1), None)
+            stream = exp.union(stream, rows("change_rows", {**common, **keys}), distinct=False)
+        for group, size in sizes.items():
+            for d in range(1, _CARRIED_BLOCKS + 1):
+                block = exp.Add(this=column(f"hb{group}"), expression=number(float(d)))
+                carried = {}
+                for name in self.carried[group]:
+                    total: exp.Expression = exp.Sum(this=column(name))
+                    for _ in range(d):   # exact: powers of two
+                        total = exp.Mul(this=total, expression=number(2.0 ** -HALF_LIVES_PER_BLOCK))
+                    carried[name] = total
+                carry = rows("event_terms", {"lead": column("lead"),
+                                             "at": exp.Mul(this=block.copy(), expression=number(size)),
+                                             f"hb{group}": block, **carried})
+                carry = carry.group_by(column("lead"), column(f"hb{group}"))
+                stream = exp.union(stream, carry, distinct=False)
         return exp.select(exp.Star()).from_(stream.subquery("rows"))
 
     def _change_values(self) -> list[exp.Expression]:
