@@ -109,11 +109,14 @@ def timed(engine, buckets: list[Bucket], plan: Plan, window: Window):
 
 
 def differences(first, second) -> int:
+    """Buckets whose crossings, first labels or final thresholds and segments differ, or final
+    scores by more than 1e-9 (SQL's sums may differ in the last bits, docs/engines.md)."""
     count = 0
     for a, b in zip(first, second):
         same = np.array_equal(a.crossings, b.crossings, equal_nan=True) and \
             all(np.array_equal(x, y, equal_nan=True) for x, y in zip(a.first_labels, b.first_labels)) and \
-            np.array_equal(a.final_scores, b.final_scores, equal_nan=True) and \
+            np.allclose(a.final_scores, b.final_scores, rtol=1e-9, atol=1e-9, equal_nan=True) and \
+            np.array_equal(a.final_thresholds, b.final_thresholds) and \
             np.array_equal(a.final_segments, b.final_segments)
         count += not same
     return count
