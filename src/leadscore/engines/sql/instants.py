@@ -72,7 +72,7 @@ from ... import lower as lo
 from ... import semantics as sem
 from ...dsl import types as t
 from .expressions import column
-from .select import SqlUnsupported, StatementBuilder, Steps, case_when, commented, number
+from .select import SqlUnsupported, StatementBuilder, case_when, commented, number
 
 DAY = sem.DAY
 HALF_LIVES_PER_BLOCK = 540.0
