@@ -50,6 +50,9 @@ age hi (windows are half-open). Per decay kind:
   half-lives, at most 3), so a frame holds at most one block of each residue, each rescaled
   from its own start. Nothing overflows, and each term keeps its relative precision.
 
+A score block whose rules read only fields that never change (no events, aggregates,
+days_since, inactivity, changed fields) is computed once per lead, before the instants.
+
 count is the number of matches in the frame; days_since and inactivity read the running
 maximum of the event times (days_since within a window: that maximum when it is inside).
 
@@ -69,7 +72,7 @@ from ... import lower as lo
 from ... import semantics as sem
 from ...dsl import types as t
 from .expressions import column
-from .select import SqlUnsupported, StatementBuilder, Steps, case_when, commented, number
+from .select import SqlUnsupported, StatementBuilder, case_when, commented, number
 
 DAY = sem.DAY
 HALF_LIVES_PER_BLOCK = 540.0
@@ -125,9 +128,11 @@ class _InstantsBuilder(StatementBuilder):
         return StatementBuilder.normalised(value, kind)
 
     def build_instants(self, reasons: bool) -> exp.Select:
-        lead_steps, scores, decisions = self.lead_steps()
+        self.fixed = self._fixed_blocks()
+        lead_steps, scores, decisions = self.lead_steps(self.fixed, "lead_fields")
         self._refuse_instant_wheres()
         self.steps.add("lead_fields", self._lead_fields())
+        self.steps.ctes.extend(self.apart_steps.ctes[1:])
         self.steps.add("event_rows", self._event_rows())
         marks = [commented(self.event_match(r.event, r.where, None), r.line, r.name).as_(f"m{i}", quoted=True)
                  for i, r in enumerate(self.event_rules)]
@@ -160,6 +165,28 @@ class _InstantsBuilder(StatementBuilder):
                 if isinstance(node, lo.DaysSinceField) or (isinstance(node, lo.Field) and node.name in changed):
                     raise SqlUnsupported(f"the `where` of `{name}` reads a field that changes with time: "
                                          "the instants statement evaluates each event's `where` once")
+
+    def _fixed_blocks(self) -> frozenset[int]:
+        """The score blocks that read only fields that never change: computed once per lead,
+        not at every instant."""
+        changed = {name for slot, name in enumerate(self.program.field_types) if slot in self.changed}
+        moving = (lo.Aggregate, lo.DaysSinceField, lo.ScoreRef, lo.ThresholdRef, lo.SegmentRef)
+        fixed = set()
+        for index, block in enumerate(self.program.blocks):
+            conditions = []
+            for rule in block.rules():
+                match rule:
+                    case lo.ConditionRule():
+                        conditions.append(rule.condition)
+                    case lo.CaseRule():
+                        conditions += [b.condition for b in rule.branches if b.condition is not None]
+                    case _:
+                        conditions.append(None)   # an event rule moves with time
+            if block.inactivity is None and None not in conditions and not any(
+                    isinstance(node, moving) or (isinstance(node, lo.Field) and node.name in changed)
+                    for condition in conditions for node in lo.walk(condition)):
+                fixed.add(index)
+        return frozenset(fixed)
 
     def _lead_fields(self) -> exp.Select:
         fields = [self.normalised(exp.column(f"f{slot}", table="l", quoted=True), kind).as_(f"f{slot}", quoted=True)
@@ -395,6 +422,10 @@ class _InstantsBuilder(StatementBuilder):
                           .as_(f"h{slot}", quoted=True))
         return values
 
+    def _fixed_columns(self) -> list[str]:
+        """The columns of the fixed blocks: each one's score and the columns reasons read."""
+        return [name for index in sorted(self.fixed) for name in (*self.block_columns(index), f"s{index}")]
+
     def _scored_instants(self, value_names: list[str]) -> exp.Select:
         """The instants' rows with the columns select.py's lead steps read."""
         fields = []
@@ -405,8 +436,9 @@ class _InstantsBuilder(StatementBuilder):
                 own = case_when(changed, exp.column(f"f{slot}", table=f"c{slot}", quoted=True), own)
             fields.append(own.as_(f"f{slot}", quoted=True))
         picked = [exp.column(n, table="r", quoted=True) for n in ("row_id", "instant", *value_names)]
-        select = exp.select(*picked, *fields).from_(exp.table_("running").as_("r")).join(
-            exp.table_("lead_fields").as_("lf"), join_type="left",
+        fixed = [exp.column(n, table="lf", quoted=True) for n in self._fixed_columns()]
+        select = exp.select(*picked, *fields, *fixed).from_(exp.table_("running").as_("r")).join(
+            exp.table_(self.apart_steps.last).as_("lf"), join_type="left",
             on=exp.EQ(this=exp.column("lead", table="lf", quoted=True), expression=exp.column("lead", table="r", quoted=True)))
         for slot in self.changed:
             on = exp.and_(exp.EQ(this=exp.column("lead", table=f"c{slot}", quoted=True),

@@ -336,14 +336,19 @@ class StatementBuilder:
 
     def reason_columns(self) -> list[str]:
         """The internal columns the reasons are read from (ReasonLayout describes them)."""
-        names = []
-        for index, block in enumerate(self.program.blocks):
-            names += [f"p{index}_{k}" for k in range(len(block.rules()))]
-            names += [f"b{index}g{g}" for g in range(sum(isinstance(i, lo.Group) for i in block.items))]
-            names.append(f"b{index}")
-            if block.inactivity is not None:
-                names.append(f"b{index}i")
+        names = [name for index in range(len(self.program.blocks)) for name in self.block_columns(index)]
         names += [f"n{i}" for i in range(len(self.event_rules))]
+        return names
+
+    def block_columns(self, index: int) -> list[str]:
+        """A block's columns the reasons read: its rules' points, group sums, total (and the
+        total after inactivity)."""
+        block = self.program.blocks[index]
+        names = [f"p{index}_{k}" for k in range(len(block.rules()))]
+        names += [f"b{index}g{g}" for g in range(sum(isinstance(i, lo.Group) for i in block.items))]
+        names.append(f"b{index}")
+        if block.inactivity is not None:
+            names.append(f"b{index}i")
         return names
 
     # --- the statement ----------------------------------------------------------------
@@ -358,19 +363,26 @@ class StatementBuilder:
         self.steps.add("scored", self._scored())
         return self.statement("lead_id", lead_steps, scores, decisions, reasons)
 
-    def lead_steps(self) -> tuple[Steps, dict[str, str], dict[str, str]]:
+    def lead_steps(self, apart: frozenset[int] = frozenset(), apart_from: str = "") -> tuple[Steps, dict[str, str], dict[str, str]]:
         """The steps after `scored` (its columns: the key, f<slot>, instant, r<i>, n<i>, the
         aggregates, last_at), with the columns of each score and decision. They are built
         before the event steps: they register the aggregates (count, days_since) that the
-        event steps compute, and come after them in the statement."""
+        event steps compute, and come after them in the statement. The blocks numbered in
+        `apart` (reading fields only) go to `self.apart_steps`, a chain after `apart_from`."""
         program = self.program
         scores: dict[str, str] = {}
         decisions: dict[str, str] = {}
         cols = self._lead_columns(scores, decisions)
-        inputs, self.steps = self.steps, Steps([("scored", exp.select(exp.Star()))])
+        inputs, self.steps = self.steps, Steps([(apart_from, exp.select(exp.Star()))])
+        for index in sorted(apart):
+            self._block_steps(index, program.blocks[index], cols)
+            scores[program.blocks[index].name] = f"s{index}"
+        self.apart_steps = self.steps
+        self.steps = Steps([("scored", exp.select(exp.Star()))])
         for index, block in enumerate(program.blocks):
-            self._block_steps(index, block, cols)
-            scores[block.name] = f"s{index}"
+            if index not in apart:
+                self._block_steps(index, block, cols)
+                scores[block.name] = f"s{index}"
         for index, derived in enumerate(program.derived):
             name = f"d{index}"
             self.steps.extend(f"derived_{index}_raw", [commented(self.exprs.value(derived.expr, cols), derived.line,
