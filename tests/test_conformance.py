@@ -62,13 +62,19 @@ def _expect_number(found, expected, tolerance: float) -> bool:
 def test_conformance(request, tmp_path, case, backend):
     if backend == "spark":
         request.getfixturevalue("spark")   # the run's one session, which compile() then uses
+    run_case(tmp_path, case, lambda ruleset: ruleset.compile(backend=backend))
+
+
+def run_case(tmp_path, case: dict, compile_) -> None:
+    """One case's checks on the scorer `compile_` makes of its ruleset (anything with
+    `score(lead, events, as_of, explain=True) -> Result`)."""
     path = _write(tmp_path, case)
     if "diagnostic" in case:
         loaded = load_ruleset(str(path))
         assert case["diagnostic"] in {d.code for d in loaded.diagnostics}, \
             [(d.code, d.span.line, d.message) for d in loaded.diagnostics]
         return
-    scorer = leadscore.load(str(path)).compile(backend=backend)
+    scorer = compile_(leadscore.load(str(path)))
     as_of = case.get("as_of", AS_OF)
     assert case["checks"], "a case without checks tests nothing"
     for check in case["checks"]:

@@ -21,12 +21,13 @@ import yaml
 import leadscore
 from leadscore.compiler import runtime as rt
 from leadscore.simulator import history
+from leadscore.simulator.duckdb_backend import DuckDBEngine
 from leadscore.simulator.engine import Plan, Replayed, Window
 from leadscore.simulator.python_backend import PythonEngine
 from leadscore.tables import ProblemLog
 
 # Every replay engine runs every case; another engine joins with one line here.
-ENGINES = {"python": PythonEngine}
+ENGINES = {"python": PythonEngine, "duckdb": DuckDBEngine}
 
 SUITE = Path(__file__).resolve().parent / "conformance" / "replay"
 CASE_FILES = sorted(p for p in SUITE.glob("*.yaml") if p.name != "schema.yaml")

@@ -12,8 +12,25 @@ import numpy as np
 
 import leadscore
 from leadscore.compiler import runtime as rt
+from leadscore.simulator.bulk_replay import bulk_replay
+from leadscore.simulator.duckdb_backend import DuckDBEngine
 from leadscore.simulator.history import Bucket
 from leadscore.simulator.instants import DAY, lead_span
+from leadscore.simulator.python_backend import PythonEngine
+
+class BulkPythonEngine(PythonEngine):
+    """The bulk replay's choice of instants, each evaluated by the Python scorer: tests that
+    choice apart from any SQL."""
+
+    def replay(self, bucket, plan, window):
+        return bulk_replay(self, bucket, plan, window)
+
+
+# every replay engine, by name: the hand-computed replays run on each; the hypothesis tests of
+# test_simulator_skip and _sweep on the cheap ones (a DuckDB statement takes a second to build
+# per generated ruleset: test_duckdb_replay runs fewer examples on it)
+REPLAY_ENGINES = {"python": PythonEngine, "bulk": BulkPythonEngine, "duckdb": DuckDBEngine}
+CHEAP_ENGINES = {"python": PythonEngine, "bulk": BulkPythonEngine}
 
 SCHEMA = """
 lead:

@@ -15,7 +15,7 @@ from leadscore.simulator.python_backend import PythonEngine
 from leadscore.simulator.sweep import first_crossings, sweep_crossings, swept_thresholds
 from leadscore.simulator.variants import literal, override, sweep_values
 from test_simulator_skip import LEADS, histories
-from test_simulator_support import bucket_of, ruleset, ts
+from test_simulator_support import CHEAP_ENGINES, bucket_of, ruleset, ts
 
 START, END = ts("2026-03-01"), ts("2026-03-09")
 SCORES = ("score a {\n  decay half_life 2d\n  view: +10 per page_view\n  demo: +30 per demo_request, decay none\n"
@@ -31,11 +31,11 @@ FORMS = st.sampled_from([
 ])
 
 
-def swept_crossings(checked, bucket, values):
+def swept_crossings(checked, bucket, values, engine=PythonEngine):
     indices = swept_thresholds(checked, "k")
     assert indices is not None
     plan = Plan.of("sweep", checked, indices, frozenset({"k"}))
-    replayed = PythonEngine().replay(bucket, plan, Window(START, END))
+    replayed = engine().replay(bucket, plan, Window(START, END))
     out = [replayed.crossings.copy() for _ in values]
     for i, found in sweep_crossings(checked, "k", replayed.recording, values, len(bucket)).items():
         for v in range(len(values)):
@@ -62,11 +62,12 @@ def test_a_sweep_over_stored_paths_equals_a_replay_per_value(tmp_path, first, se
     bucket = bucket_of(loaded.checked, leads, events, end=END)
     values = sorted(set(data.draw(st.lists(st.sampled_from([-5.0, 0.0, 5.0, 9.5, 10.0, 15.0, 20.0, 30.0, 40.0]),
                                            min_size=1, max_size=4))))
-    found = swept_crossings(loaded.checked, bucket, values)
-    for value, crossings in zip(values, found):
-        plan = Plan.of("v", override(loaded.checked, [("k", literal(value))]))
-        expected = PythonEngine().replay(bucket, plan, Window(START, END)).crossings
-        assert np.array_equal(crossings, expected, equal_nan=True), (value, crossings, expected)
+    for engine in CHEAP_ENGINES.values():
+        found = swept_crossings(loaded.checked, bucket, values, engine)
+        for value, crossings in zip(values, found):
+            plan = Plan.of("v", override(loaded.checked, [("k", literal(value))]))
+            expected = PythonEngine().replay(bucket, plan, Window(START, END)).crossings
+            assert np.array_equal(crossings, expected, equal_nan=True), (engine, value, crossings, expected)
 
 
 def test_the_forms_the_stored_paths_cannot_answer_replay_per_value(tmp_path):

@@ -86,9 +86,24 @@ class Replayed:
     recording: Recording | None = None
 
 
+@dataclass(frozen=True)
+class Evaluated:
+    """Results of (lead, instant) pairs, row i for pair i."""
+
+    scores: np.ndarray          # (rows, scores) float64, nan when missing
+    thresholds: np.ndarray      # (rows, thresholds) bool
+    segments: np.ndarray        # (rows, segments) int64: label index, -1 when missing
+    points: np.ndarray | None = None     # with reasons: (rows, reasons) float64, each one's points
+    reasons: tuple[str, ...] = ()        # with reasons: `score.rule` of each column of `points`
+
+
 class Engine(Protocol):
     def replay(self, bucket: Bucket, plan: Plan, window: Window) -> Replayed:
         """Every lead of the bucket through the variant, at the instants that can matter."""
 
     def evaluate_at(self, bucket: Bucket, lead: int, plan: Plan, instant: float) -> tuple:
         """One lead's result at one instant, with reasons: (scores, thresholds, segments, reasons)."""
+
+    def evaluate_many(self, bucket: Bucket, plan: Plan, rows: np.ndarray, instants: np.ndarray,
+                      reasons: bool = False) -> Evaluated:
+        """Lead rows[i] (of the bucket) at instants[i], for every i, in one call."""

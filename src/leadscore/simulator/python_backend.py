@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from ..compiler.analysis import ANY, DOWN, FALSE, UP
-from .engine import Plan, Recording, Replayed, Window
+from .engine import Evaluated, Plan, Recording, Replayed, Window
 from .history import Bucket
 from .instants import DAY, instant_after_change, lead_span, next_midnight
 
@@ -40,7 +40,7 @@ class PythonEngine:
         return _Replay(bucket, plan, window).run()
 
     def evaluate_at(self, bucket: Bucket, lead: int, plan: Plan, instant: float) -> tuple:
-        fields = _fields_at(bucket, lead, instant)
+        fields = fields_at(bucket, lead, instant)
         grouped: dict[str, list] = {name: [] for name in plan.checked.schema.events}
         for k in range(bucket.starts[lead], bucket.starts[lead + 1]):
             if bucket.at[k] > instant:
@@ -48,8 +48,35 @@ class PythonEngine:
             grouped[bucket.kinds[k]].append(bucket.pairs[k])
         return plan.scorer.evaluate_prepared(fields, grouped, instant, True)
 
+    def evaluate_many(self, bucket: Bucket, plan: Plan, rows: np.ndarray, instants: np.ndarray,
+                      reasons: bool = False) -> Evaluated:
+        results = [self.evaluate_at(bucket, int(k), plan, float(t)) for k, t in zip(rows, instants)]
+        return evaluated(plan, results, reasons)
 
-def _fields_at(bucket: Bucket, lead: int, instant: float) -> dict:
+
+def evaluated(plan: Plan, results: list[tuple], reasons: bool) -> Evaluated:
+    """evaluate_at's results as columns."""
+    n = len(results)
+    scores = np.array([[math.nan if v is None else v for v in r[0]] for r in results], float)
+    thresholds = np.array([r[1] for r in results], bool)
+    index = [{label: i for i, label in enumerate(labels)} for labels in plan.labels]
+    segments = np.array([[-1 if label is None else index[s][label] for s, label in enumerate(r[2])]
+                         for r in results], np.int64)
+    shapes = ((n, len(plan.scores)), (n, len(plan.thresholds)), (n, len(plan.labels)))
+    scores, thresholds, segments = (a.reshape(shape) for a, shape in zip((scores, thresholds, segments), shapes))
+    if not reasons:
+        return Evaluated(scores, thresholds, segments)
+    labels = list(dict.fromkeys(f"{score}.{rule}" for r in results for score, rule, *_ in r[3]))
+    column = {name: j for j, name in enumerate(labels)}
+    points = np.zeros((n, len(labels)))
+    for i, r in enumerate(results):
+        for score, rule, value, *_ in r[3]:
+            if value:      # one column per name: a name with points anywhere in the row has them
+                points[i, column[f"{score}.{rule}"]] = value
+    return Evaluated(scores, thresholds, segments, points, tuple(labels))
+
+
+def fields_at(bucket: Bucket, lead: int, instant: float) -> dict:
     fields = dict(bucket.fields[lead])
     changes = bucket.changes[bucket.change_starts[lead]:bucket.change_starts[lead + 1]]
     for name in {name for _, name, _ in changes}:

@@ -2,15 +2,14 @@
 
 A lead's **peak** score in the window is the largest value the score takes at the lead's first
 instant in the window and at each of its event instants in the window, up to and including
-its success (what happens after a deal is won cannot rank it). The leads ranked are those of
+its success (what happens after a deal is won cannot rank it), to 9 decimals (so that every
+engine ranks alike). The leads ranked are those of
 the base rate: an instant in the window, no success before it starts; a lead is positive when
 its success lies in [first, first + H], first being its first instant in the window. ROC and
 precision-recall curves follow every distinct peak value taken as a cut (`peak >= cut`).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -22,36 +21,44 @@ CURVE_POINTS = 101          # at most this many points per curve in the result
 def peak_scores(engine, bucket, plan, window, success: np.ndarray, first_in_window: np.ndarray,
                 rows: list[int]) -> np.ndarray:
     """(leads, scores) peaks, nan for a lead not ranked or a score missing at every instant. Lead
-    i of `success`/`first_in_window` is row rows[i] of `bucket` (-1: not in it)."""
+    i of `success`/`first_in_window` is row rows[i] of `bucket` (-1: not in it). One bulk
+    evaluation (`evaluate_many`) of every ranked lead's instants."""
     out = np.full((len(rows), len(plan.scores)), np.nan)
-    at = bucket.at
-    for i, k in enumerate(rows):
-        first = first_in_window[i]
-        if k < 0 or math.isnan(first) or success[i] < window.start:
-            continue
-        last = min(window.end, success[i]) if not math.isnan(success[i]) else window.end
-        instants = {first}
-        instants.update(t for t in at[bucket.starts[k]:bucket.starts[k + 1]] if first <= t <= last and t < window.end)
-        values = [[math.nan if v is None else v for v in engine.evaluate_at(bucket, k, plan, t)[0]]
-                  for t in sorted(instants)]
-        with np.errstate(invalid="ignore"):
-            found = np.array(values, float)
-            out[i] = np.where(np.isnan(found).all(axis=0), np.nan, np.nanmax(np.where(np.isnan(found), -np.inf,
-                                                                                    found), axis=0))
-    return out
+    rows = np.asarray(rows, np.int64).reshape(-1)
+    with np.errstate(invalid="ignore"):
+        ranked = (rows >= 0) & ~np.isnan(first_in_window) & ~(success < window.start)
+    last = np.where(np.isnan(success), window.end, np.minimum(window.end, success))
+    starts = np.asarray(bucket.starts, np.int64)
+    at = np.asarray(bucket.at, float)
+    output = np.full(len(bucket), -1, np.int64)      # bucket row -> its lead of `rows`
+    output[rows[ranked]] = np.flatnonzero(ranked)
+    owner = output[np.repeat(np.arange(len(bucket)), np.diff(starts))]
+    safe = np.maximum(owner, 0)
+    taken = (owner >= 0) & (at >= first_in_window[safe]) & (at <= last[safe]) & (at < window.end)
+    lead = np.r_[np.flatnonzero(ranked), owner[taken]]
+    instants = np.r_[first_in_window[ranked], at[taken]]
+    order = np.lexsort((instants, lead))
+    lead, instants = lead[order], instants[order]
+    distinct = np.ones(len(lead), bool)
+    distinct[1:] = (lead[1:] != lead[:-1]) | (instants[1:] != instants[:-1])
+    lead, instants = lead[distinct], instants[distinct]
+    found = engine.evaluate_many(bucket, plan, rows[lead], instants).scores
+    np.fmax.at(out, lead, found)       # fmax: a missing score (nan) is passed over
+    # peaks within 1e-9 of each other tie on every engine (SQL's arithmetic may differ from
+    # Python's in the last bits, docs/engines.md)
+    return np.round(out, 9)
 
 
 def crossing_scores(engine, bucket, plan, window, crossings: np.ndarray, rows: list[int]) -> np.ndarray:
     """(leads, thresholds, scores): every score at each threshold's crossing in the window, nan
     when the lead does not cross there."""
     out = np.full((len(rows), len(plan.thresholds), len(plan.scores)), np.nan)
-    for i, k in enumerate(rows):
-        if k < 0:
-            continue
-        for j in range(len(plan.thresholds)):
-            at = crossings[i, j]
-            if window.start <= at < window.end:
-                out[i, j] = [math.nan if v is None else v for v in engine.evaluate_at(bucket, k, plan, float(at))[0]]
+    rows = np.asarray(rows, np.int64).reshape(-1)
+    with np.errstate(invalid="ignore"):
+        inside = (rows[:, None] >= 0) & (crossings >= window.start) & (crossings < window.end)
+    lead, threshold = np.nonzero(inside)
+    if len(lead):
+        out[lead, threshold] = engine.evaluate_many(bucket, plan, rows[lead], crossings[lead, threshold]).scores
     return out
 
 

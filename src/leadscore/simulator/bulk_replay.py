@@ -1,0 +1,351 @@
+"""A replay in a few bulk evaluations (docs/engines.md, "How the DuckDB replay chooses its
+instants"): every lead of a bucket at once, through an engine's `evaluate_many`.
+
+The instants are those of the Python engine's replay (python_backend.py), chosen for all leads
+together rather than lead by lead:
+
+1. every *jump* (a lead's first instant, each distinct event time, the first instant after
+   each field change, and its last instant) in one evaluation;
+2. for each gap between two jumps of a lead, the replay analysis (compiler/analysis.py) at
+   the gap's event types and fixed atoms says what its midnights need: nothing when no
+   threshold not yet crossed can rise and no segment can reach a label not yet reached;
+   every midnight when a part can move both ways (or a threshold a sweep records can rise);
+   else only the last midnight, and where the result there differs from the gap's start,
+   rounds of bisection over all such gaps at once (a monotone part equal at both ends of a
+   range is constant inside it).
+
+Crossings and first labels are then the first evaluated instant at which they hold, the
+finals the lead's last instant: each is what an evaluation at every instant would give,
+since the instants left out cannot change them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import lower as lo
+from ..compiler.analysis import ANY, DOWN, FALSE, UP
+from .engine import Evaluated, Plan, Recording, Replayed, Window
+from .history import Bucket
+from .instants import DAY, instant_after_change, lead_span
+from .python_backend import fields_at
+
+_SKIP, _BISECT, _SCAN = range(3)
+_RISING = (UP, ANY)
+
+
+def bulk_replay(engine, bucket: Bucket, plan: Plan, window: Window) -> Replayed:
+    return _BulkReplay(engine, bucket, plan, window).run()
+
+
+class _Rows:
+    """Evaluated (lead, instant) rows, gathered over the rounds."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, np.ndarray, Evaluated]] = []
+
+    def add(self, leads: np.ndarray, instants: np.ndarray, found: Evaluated) -> None:
+        self.parts.append((leads, instants, found))
+
+    def joined(self, scores: int, thresholds: int) -> tuple[np.ndarray, ...]:
+        """(lead, at, scores, thresholds) of every row, each lead's rows together in time order."""
+        if not self.parts:
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros((0, scores)), np.zeros((0, thresholds), bool)
+        lead = np.concatenate([p[0] for p in self.parts])
+        at = np.concatenate([p[1] for p in self.parts])
+        order = np.lexsort((at, lead))
+        return (lead[order], at[order], np.concatenate([p[2].scores for p in self.parts])[order],
+                np.concatenate([p[2].thresholds for p in self.parts])[order])
+
+
+class _BulkReplay:
+    def __init__(self, engine, bucket: Bucket, plan: Plan, window: Window) -> None:
+        self.engine, self.bucket, self.plan, self.window = engine, bucket, plan, window
+        # bisection ends in one round over every midnight left once they are this few
+        self.scan_budget = getattr(engine, "scan_budget", 0)
+        self.rows = _Rows()
+        self.evaluations = 0
+
+    def evaluate(self, leads: np.ndarray, instants: np.ndarray) -> Evaluated:
+        found = self.engine.evaluate_many(self.bucket, self.plan, leads, instants)
+        self.rows.add(leads, instants, found)
+        self.evaluations += len(leads)
+        return found
+
+    def run(self) -> Replayed:
+        plan, n = self.plan, len(self.bucket)
+        crossings = np.full((n, len(plan.thresholds)), np.nan)
+        first_labels = [np.full((n, len(labels)), np.nan) for labels in plan.labels]
+        final_scores = np.full((n, len(plan.scores)), np.nan)
+        final_thresholds = np.zeros((n, len(plan.thresholds)), bool)
+        final_segments = np.full((n, len(plan.labels)), -1, np.int64)
+        lead, at = self.jumps()
+        if len(lead):
+            start = self.evaluate(lead, at)
+            self.gaps(lead, at, start)
+            ends = np.flatnonzero(np.r_[lead[1:] != lead[:-1], True])    # each lead's last instant
+            final_scores[lead[ends]] = start.scores[ends]
+            final_thresholds[lead[ends]] = start.thresholds[ends]
+            final_segments[lead[ends]] = start.segments[ends]
+        for rows, instants, found in self.rows.parts:
+            for i in range(len(plan.thresholds)):
+                _first(crossings[:, i], rows, instants, found.thresholds[:, i])
+            for s, labels in enumerate(plan.labels):
+                for j in range(len(labels)):
+                    _first(first_labels[s][:, j], rows, instants, found.segments[:, s] == j)
+        recording = None
+        if plan.record:
+            recording = Recording(*self.rows.joined(len(plan.scores), len(plan.thresholds)))
+        return Replayed(crossings, first_labels, final_scores, final_thresholds, final_segments,
+                        self.evaluations, recording)
+
+    # --- the jumps ------------------------------------------------------------------------
+
+    def jumps(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every lead's jumps, sorted by (lead, instant)."""
+        bucket, end = self.bucket, self.window.end
+        n = len(bucket)
+        starts = np.asarray(bucket.starts, np.int64)
+        at = np.asarray(bucket.at, float)
+        event_lead = np.repeat(np.arange(n), np.diff(starts))
+        has_events = starts[1:] > starts[:-1]
+        origin = np.full(n, np.inf)
+        origin[has_events] = at[starts[:-1][has_events]]
+        created = np.array([math.inf if c is None else c for c in bucket.created], float)
+        origin = np.minimum(origin, created)
+        m0 = (np.floor(origin / DAY) + 1) * DAY
+        m1 = math.ceil(end / DAY) * DAY - DAY
+        has_midnight = m0 <= m1
+        alive = (origin < end) & (has_events | has_midnight)
+        first = np.where(has_midnight, m0, np.inf)
+        first[has_events] = np.minimum(first[has_events], at[starts[:-1][has_events]])
+        last = np.full(n, -np.inf)
+        last[has_events] = at[starts[1:][has_events] - 1]
+        last = np.where(has_midnight, np.maximum(last, m1), last)
+        first, last = np.where(alive, first, np.nan), np.where(alive, last, np.nan)
+        keep = alive[event_lead]
+        changed_lead, changed_at = self.change_jumps(alive)
+        lead = np.concatenate([event_lead[keep], np.flatnonzero(alive), np.flatnonzero(alive), changed_lead])
+        instants = np.concatenate([at[keep], first[alive], last[alive], changed_at])
+        is_change = np.r_[np.zeros(len(lead) - len(changed_lead), bool), np.ones(len(changed_lead), bool)]
+        is_event = np.r_[np.ones(keep.sum(), bool), np.zeros(len(lead) - keep.sum(), bool)]
+        order = np.lexsort((instants, lead))
+        lead, instants, is_change = lead[order], instants[order], is_change[order]
+        distinct = np.ones(len(lead), bool)
+        distinct[1:] = (lead[1:] != lead[:-1]) | (instants[1:] != instants[:-1])
+        groups = np.flatnonzero(distinct)
+        self.changed = np.logical_or.reduceat(is_change, groups) if len(lead) else is_change
+        # a lead without instants has no events: the events sorted in are the bucket's, in
+        # order, and those up to a jump end at the count at its group's last row
+        ends = np.r_[groups[1:], len(lead)] - 1
+        self.upto = np.cumsum(is_event[order])[ends] if len(lead) else np.zeros(0, np.int64)
+        return lead[distinct], instants[distinct]
+
+    def change_jumps(self, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(lead, instant) of the first instant that sees each field change."""
+        bucket, end = self.bucket, self.window.end
+        leads, instants = [], []
+        change_starts = bucket.change_starts
+        for k in np.flatnonzero(np.diff(np.asarray(change_starts)) > 0).tolist():
+            if not alive[k]:
+                continue
+            lo, hi = bucket.starts[k], bucket.starts[k + 1]
+            span = lead_span(bucket.at, lo, hi, bucket.created[k], end)
+            for when, _, _ in bucket.changes[change_starts[k]:change_starts[k + 1]]:
+                found = instant_after_change(span, bucket.at, lo, hi, when)
+                if found is not None:
+                    leads.append(k)
+                    instants.append(found)
+        return np.array(leads, np.int64), np.array(instants, float)
+
+    # --- the gaps between jumps -----------------------------------------------------------
+
+    def gaps(self, lead: np.ndarray, at: np.ndarray, start: Evaluated) -> None:
+        plan = self.plan
+        following = np.r_[at[1:], self.window.end]
+        following[np.r_[lead[1:] != lead[:-1], True]] = self.window.end
+        first = (np.floor(at / DAY) + 1) * DAY
+        last = np.ceil(following / DAY) * DAY - DAY
+        count = np.maximum(0, np.round((last - first) / DAY).astype(np.int64) + 1)
+        leading = np.r_[True, lead[1:] != lead[:-1]]
+        keys = np.column_stack([self.live(lead), self.atom_ids(lead, at, start, leading),
+                                _pending(start.thresholds, leading),
+                                *(_pending(start.segments[:, s:s + 1] == np.arange(len(labels)), leading)
+                                  for s, labels in enumerate(plan.labels))])
+        with_midnights = np.flatnonzero(count > 0)
+        if not len(with_midnights):
+            return
+        distinct, inverse = _distinct_rows(keys[with_midnights])
+        decided = [self.decide(key) for key in distinct.tolist()]
+        action = np.array([d[0] for d in decided], np.int64)[inverse.reshape(-1)]
+        scan = with_midnights[action == _SCAN]
+        if len(scan):
+            repeats = count[scan]
+            offsets = np.arange(repeats.sum()) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+            self.evaluate(np.repeat(lead[scan], repeats), np.repeat(first[scan], repeats) + offsets * DAY)
+        chosen = action == _BISECT
+        if chosen.any():
+            masks = [np.array([d[1] for d in decided], bool).reshape(len(decided), len(plan.thresholds)),
+                     np.array([d[2] for d in decided], bool).reshape(len(decided), len(plan.labels))]
+            which = inverse.reshape(-1)[chosen]
+            self.bisect(lead[with_midnights[chosen]], first[with_midnights[chosen]],
+                        count[with_midnights[chosen]], start, with_midnights[chosen],
+                        masks[0][which], masks[1][which])
+
+    def live(self, lead: np.ndarray) -> np.ndarray:
+        """Per jump: bit i set when the lead has an event of type i at or before it."""
+        bucket = self.bucket
+        starts = np.asarray(bucket.starts, np.int64)
+        bits = self.plan.analysis.event_bits
+        names = list(bits)
+        kinds = _codes(bucket.kinds, names)
+        out = np.zeros(len(lead), np.int64)
+        for code, name in enumerate(names):
+            counts = np.r_[0, np.cumsum(kinds == code)]
+            out |= np.where(counts[self.upto] > counts[starts[lead]], bits[name], 0)
+        return out
+
+    def atom_ids(self, lead: np.ndarray, at: np.ndarray, start: Evaluated, leading: np.ndarray) -> np.ndarray:
+        """Per jump: a number for the values of the fixed atoms, found at the lead's first jump and
+        at each jump after a field change (fields change nowhere else)."""
+        plan = self.plan
+        if not plan.analysis.atoms:
+            self.atom_values = [0]
+            return np.zeros(len(lead), np.int64)
+        where = np.flatnonzero(leading | self.changed)
+        # the atoms read fields and fixed results only: rows alike in those have equal atoms
+        read = [node for atom in plan.analysis.atoms for node in lo.walk(atom)]
+        columns = [start.scores[where, plan.scores.index(n.name)] for n in read if isinstance(n, lo.ScoreRef)]
+        columns += [start.thresholds[where, plan.thresholds.index(n.name)] for n in read
+                    if isinstance(n, lo.ThresholdRef)]
+        columns += [start.segments[where, plan.segments.index(n.name)] for n in read if isinstance(n, lo.SegmentRef)]
+        fields = sorted({n.name for n in read if isinstance(n, lo.Field)})
+        if fields:
+            seen: dict = {}
+            columns.append(np.array([seen.setdefault(tuple(repr(found.get(name)) for name in fields), len(seen))
+                                     for found in (fields_at(self.bucket, int(lead[j]), float(at[j]))
+                                                   for j in where.tolist())], float))
+        matrix = np.column_stack([np.nan_to_num(np.asarray(c, float), nan=0.0) for c in columns] +
+                                 [np.isnan(np.asarray(c, float)) for c in columns]) if columns \
+            else np.zeros((len(where), 0))
+        _, representative, inverse = np.unique(matrix, axis=0, return_index=True, return_inverse=True)
+        ids: dict[int, int] = {}
+        values = np.empty(len(representative), np.int64)
+        for i, j in enumerate(where[representative].tolist()):
+            scores = tuple(None if math.isnan(v) else v for v in start.scores[j].tolist())
+            segments = tuple(None if label < 0 else plan.labels[s][label]
+                             for s, label in enumerate(start.segments[j].tolist()))
+            value = plan.scorer.atoms(fields_at(self.bucket, int(lead[j]), float(at[j])), scores,
+                                      tuple(start.thresholds[j].tolist()), segments)
+            values[i] = ids.setdefault(value, len(ids))
+        found = values[inverse.reshape(-1)]
+        self.atom_values = list(ids)
+        latest = np.maximum.accumulate(np.where(leading | self.changed, np.arange(len(lead)), -1))
+        index = np.searchsorted(where, latest)
+        return found[index]
+
+    def decide(self, key: list[int]) -> tuple[int, tuple[bool, ...], tuple[bool, ...]]:
+        """The action over a gap, and which thresholds and segments its bisection compares."""
+        plan = self.plan
+        live, atom_id, rest = key[0], key[1], key[2:]
+        n_thresholds = len(plan.thresholds)
+        pending, labels_pending = rest[:n_thresholds], []
+        offset = n_thresholds
+        for labels in plan.labels:
+            labels_pending.append(rest[offset:offset + len(labels)])
+            offset += len(labels)
+        gap = plan.analysis.gap(live, self.atom_values[atom_id])
+        none = ((False,) * n_thresholds, (False,) * len(plan.labels))
+        if any(gap.thresholds[i] in _RISING for i in plan.record):
+            return (_SCAN, *none)
+        rising = tuple(bool(pending[i]) and gap.thresholds[i] in _RISING for i in range(n_thresholds))
+        segments = tuple(_moving(dirs) and _reachable(dirs, waiting)
+                         for dirs, waiting in zip(gap.segments, labels_pending))
+        if not any(rising) and not any(segments):
+            return (_SKIP, *none)
+        if any(r and gap.thresholds[i] == ANY for i, r in enumerate(rising)) or \
+                any(s and ANY in gap.segments[k] for k, s in enumerate(segments)):
+            return (_SCAN, *none)
+        return _BISECT, rising, segments
+
+    def bisect(self, lead, first, count, start: Evaluated, jumps, threshold_mask, segment_mask) -> None:
+        """The gaps' last midnights, then rounds of halving over every range whose ends differ."""
+        found = self.evaluate(lead, first + (count - 1) * DAY)
+        gap = np.arange(len(lead))
+        low = np.full(len(lead), -1, np.int64)
+        high = count - 1
+        low_th, low_sg = start.thresholds[jumps], start.segments[jumps]
+        high_th, high_sg = found.thresholds, found.segments
+        while len(gap):
+            differ = ((low_th != high_th) & threshold_mask[gap]).any(axis=1) | \
+                     ((low_sg != high_sg) & segment_mask[gap]).any(axis=1)
+            keep = differ & (high - low > 1)
+            gap, low, high = gap[keep], low[keep], high[keep]
+            low_th, low_sg, high_th, high_sg = low_th[keep], low_sg[keep], high_th[keep], high_sg[keep]
+            if not len(gap):
+                break
+            inside = high - low - 1
+            if inside.sum() <= self.scan_budget:
+                # few midnights left: one round scoring all of them costs less than more rounds
+                offsets = np.arange(inside.sum()) - np.repeat(np.cumsum(inside) - inside, inside)
+                self.evaluate(np.repeat(lead[gap], inside), np.repeat(first[gap] + (low + 1) * DAY, inside)
+                              + offsets * DAY)
+                break
+            middle = (low + high) // 2
+            found = self.evaluate(lead[gap], first[gap] + middle * DAY)
+            gap = np.r_[gap, gap]
+            low, high = np.r_[low, middle], np.r_[middle, high]
+            low_th, high_th = np.r_[low_th, found.thresholds], np.r_[found.thresholds, high_th]
+            low_sg, high_sg = np.r_[low_sg, found.segments], np.r_[found.segments, high_sg]
+
+
+def _codes(values: list[str], names: list[str]) -> np.ndarray:
+    """Each value's index in `names` (-1: none)."""
+    return pc.index_in(pa.array(values, pa.string()), value_set=pa.array(names, pa.string())).fill_null(
+        -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _distinct_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(keys, axis=0, return_inverse=True), the columns packed into one integer when
+    they fit (a sort of one column is many times faster than a sort of rows)."""
+    widths = [max(1, int(column.max()).bit_length()) if len(column) else 1 for column in keys.T]
+    if sum(widths) > 62:
+        distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
+        return distinct, inverse.reshape(-1)
+    packed = np.zeros(len(keys), np.int64)
+    for column, width in zip(keys.T, widths):
+        packed = (packed << width) | column
+    _, first, inverse = np.unique(packed, return_index=True, return_inverse=True)
+    return keys[first], inverse.reshape(-1)
+
+
+def _moving(dirs: tuple) -> bool:
+    return any(d in (UP, DOWN, ANY) for d in dirs)
+
+
+def _reachable(dirs: tuple, waiting: list[int]) -> bool:
+    """Can a label not reached yet be reached? One whose condition is false over the gap cannot
+    (when labels repeat, positions and labels differ: any label still waiting may be)."""
+    if len(dirs) != len(waiting):
+        return any(waiting)
+    return any(w and d != FALSE for w, d in zip(waiting, dirs))
+
+
+def _pending(holds: np.ndarray, leading: np.ndarray) -> np.ndarray:
+    """Per row and column: 1 while the column has held at no row of the lead so far (this one
+    included). Rows are sorted by lead; `leading` marks each lead's first row."""
+    if holds.shape[1] == 0:
+        return np.zeros((len(holds), 0), np.int64)
+    total = np.cumsum(holds, axis=0)
+    before = np.vstack([np.zeros((1, holds.shape[1]), np.int64), total[:-1]])
+    base = before[np.maximum.accumulate(np.where(leading, np.arange(len(holds)), 0))]
+    return (total - base == 0).astype(np.int64)
+
+
+def _first(out: np.ndarray, lead: np.ndarray, at: np.ndarray, holds: np.ndarray) -> None:
+    """out[k] = the earliest of out[k] and the instants of lead k's rows at which `holds`."""
+    np.fmin.at(out, lead[holds], at[holds])

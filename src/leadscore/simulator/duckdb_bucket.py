@@ -1,0 +1,55 @@
+"""A replay bucket -> the Arrow tables engines/sql/instants.py reads: `lead_input`,
+`event_input` and `change_input` (columns described there). The values are the bucket's,
+already in the runtime's representation: datetimes stay epoch seconds, lists become lists."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from ..dsl import types as t
+from ..engines.sql.select import property_columns
+from .history import Bucket
+
+_ARROW_TYPES = {t.STRING: pa.string(), t.NUMBER: pa.float64(), t.BOOLEAN: pa.bool_(),
+                t.DATETIME: pa.float64(), t.LIST: pa.list_(pa.string())}
+
+
+def relation_types(schema) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The schema's field types and per-event property types, in schema order."""
+    fields = {name: spec.type for name, spec in schema.fields.items()}
+    properties = {event: {name: spec.type for name, spec in spec_.properties.items()}
+                  for event, spec_ in schema.events.items()}
+    return fields, properties
+
+
+def _array(values: list, kind: str) -> pa.Array:
+    if kind == t.LIST:
+        values = [None if v is None else list(v) for v in values]
+    return pa.array(values, type=_ARROW_TYPES[kind])
+
+
+def bucket_tables(bucket: Bucket, schema) -> dict[str, pa.Table]:
+    field_types, property_types = relation_types(schema)
+    leads = len(bucket)
+    lead_input = pa.table({"lead": pa.array(np.arange(leads, dtype=np.int64)),
+                           **{f"f{slot}": _array([f.get(name) for f in bucket.fields], kind)
+                              for slot, (name, kind) in enumerate(field_types.items())}})
+    counts = np.diff(np.asarray(bucket.starts, dtype=np.int64))
+    owners = np.repeat(np.arange(leads, dtype=np.int64), counts)
+    seq = np.arange(len(bucket.at), dtype=np.int64) - np.repeat(np.asarray(bucket.starts[:-1], np.int64), counts)
+    columns = property_columns(property_types)
+    event_input = pa.table({"lead": pa.array(owners), "type": pa.array(bucket.kinds, pa.string()),
+                            "at": pa.array(bucket.at, pa.float64()), "seq": pa.array(seq),
+                            **{internal: _array([p.get(name) for _, p in bucket.pairs], kind)
+                               for name, (internal, kind) in columns.items()}})
+    change_counts = np.diff(np.asarray(bucket.change_starts, dtype=np.int64))
+    change_owners = np.repeat(np.arange(leads, dtype=np.int64), change_counts)
+    change_input = pa.table({
+        "lead": pa.array(change_owners), "at": pa.array([c[0] for c in bucket.changes], pa.float64()),
+        # the bucket holds each lead's changes in the order they apply
+        "seq": pa.array(np.arange(len(bucket.changes), dtype=np.int64)),
+        "field": pa.array([c[1] for c in bucket.changes], pa.string()),
+        **{f"f{slot}": _array([c[2] if c[1] == name else None for c in bucket.changes], kind)
+           for slot, (name, kind) in enumerate(field_types.items())}})
+    return {"lead_input": lead_input, "event_input": event_input, "change_input": change_input}

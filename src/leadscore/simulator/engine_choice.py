@@ -1,0 +1,39 @@
+"""`simulate --engine`: the replay engines by name, each built for one run (docs/engines.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .engine import Engine
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    jobs: int                   # worker processes of the run
+    cpus: int
+    memory_limit: str           # per DuckDB (one per worker process)
+    scratch: str | None         # the run's spill folder
+
+
+def _python(settings: EngineSettings) -> Engine:
+    from .python_backend import PythonEngine
+
+    return PythonEngine()
+
+
+def _duckdb(settings: EngineSettings) -> Engine:
+    from .duckdb_backend import DuckDBEngine
+
+    # the workers share the CPUs: each DuckDB gets its part of them
+    return DuckDBEngine(settings.memory_limit, settings.scratch, max(1, settings.cpus // max(1, settings.jobs)))
+
+
+ENGINES: dict[str, Callable[[EngineSettings], Engine]] = {"python": _python, "duckdb": _duckdb}
+# python stays the default until the DuckDB replay is the faster one: today its statements cost
+# more than the Python scorer they replace (docs/engines.md, "Speed")
+DEFAULT_ENGINE = "python"
+
+
+def make_engine(name: str, settings: EngineSettings) -> Engine:
+    return ENGINES[name](settings)
