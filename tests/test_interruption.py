@@ -177,3 +177,34 @@ def test_sigterm_stops_simulate_in_order(tables, tmp_path):
     assert status == 128 + signal.SIGTERM, errors
     assert "stopped by SIGTERM" in errors and "Traceback" not in errors
     assert spill_folders(scratch) == [] and leftovers(tmp_path) == [] and not report.exists()
+
+
+def test_a_signal_taken_by_another_thread_is_still_held_back_until_released():
+    # Python runs a handler in the main thread whichever thread the kernel gave the signal to:
+    # blocking it in the main thread alone let it through inside a held-back step
+    import threading
+
+    from leadscore.signals import Interrupted, hold_back, stopped_in_order
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)   # a thread that does not block SIGTERM
+    other.start()
+    reached = []
+    try:
+        with pytest.raises(SystemExit) as exited, stopped_in_order():
+            release = hold_back()
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                deadline = time.monotonic() + 2
+                while time.monotonic() < deadline:   # time for the handler to run, were it to
+                    time.sleep(0.01)
+                reached.append("held")
+            finally:
+                try:
+                    release()
+                except Interrupted:
+                    reached.append("raised at release")
+                    raise
+    finally:
+        stop.set()
+    assert reached == ["held", "raised at release"] and exited.value.code == 128 + signal.SIGTERM

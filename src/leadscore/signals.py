@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 _STOPPING = (signal.SIGINT, signal.SIGTERM)
+_held = 0                   # hold_back()s not yet released, in this process
+_pending: int | None = None  # a signal that arrived meanwhile
 _PR_SET_PDEATHSIG = 1
 
 
@@ -48,14 +50,38 @@ def stopped_in_order() -> Iterator[None]:
 
 def hold_back() -> Callable[[], None]:
     """Hold SIGINT and SIGTERM back until the returned function is called (later calls do
-    nothing), so that a file or folder and the `finally` that removes it are made as one step."""
+    nothing), so that a file or folder and the `finally` that removes it are made as one step.
+
+    Blocking the signals in this thread is not enough: another thread (a progress display,
+    pyarrow's) may receive one, and Python then runs the handler in this thread anyway. So the
+    handler itself also holds a signal that arrives meanwhile, and the last release raises it."""
+    global _held
     if not hasattr(signal, "pthread_sigmask"):   # Windows
         return lambda: None
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
-    return lambda: signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    masked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    _held += 1
+    released = False
+
+    def release() -> None:
+        global _held, _pending
+        nonlocal released
+        if released:
+            return
+        released = True
+        _held -= 1
+        signal.pthread_sigmask(signal.SIG_SETMASK, masked)
+        if not _held and _pending is not None:
+            signum, _pending = _pending, None
+            _raise_interrupted(signum, None)
+
+    return release
 
 
 def _raise_interrupted(signum: int, frame) -> None:
+    global _pending
+    if _held:
+        _pending = _pending or signum
+        return
     # A second signal ends the process at once: an exception raised where Python cannot
     # propagate it (a finalizer) is lost, and the user must still be able to stop the run.
     signal.signal(signum, signal.SIG_DFL)
