@@ -160,9 +160,9 @@ class Scorer:
         self.property_missing: Mapping[str, Mapping[str, tuple[str, ...]]] = module.PROPERTY_MISSING
         self._prepare_fields: Callable = module.prepare_lead
         self._to_result: Callable = module.to_result
-        self._read: Mapping[str, Mapping[str, str]] = module.PROPERTIES_READ
+        # Only the event properties the rules read are normalised (PROPERTIES_READ).
+        self._group_events: Callable = module.group_events
         self._strict = (module.FIELD_VALUES, module.PROPERTY_VALUES)
-        self._seen: dict = {}   # normalised event properties, shared across calls (runtime.prepare_events)
 
     def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any, *,
               explain: bool = False, strict: bool = False) -> rt.Result:
@@ -172,11 +172,8 @@ class Scorer:
             else rt.to_epoch(as_of, "an as-of instant")
         if strict:
             events = self._check(lead, events)
-        # Only the event properties the rules read are normalised (PROPERTIES_READ).
         return self._to_result(*self.evaluate_prepared(
-            self._prepare_fields(lead),
-            rt.prepare_events(events, self._read, instant, self._seen, self.property_missing),
-            instant, explain))
+            self._prepare_fields(lead), self._group_events(events, instant), instant, explain))
 
     def score_many(self, leads, events_by_lead=None, as_of: Any = None, *, explain: bool = False,
                    strict: bool = False):

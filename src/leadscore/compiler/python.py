@@ -220,6 +220,9 @@ class _Generator:
         out.lines.extend(entry.prepare_lead_source(program.field_types, program.field_missing))
         out.emit(0, "")
         out.emit(0, "")
+        out.lines.extend(entry.group_events_source(read, program.property_missing))
+        out.emit(0, "")
+        out.emit(0, "")
         out.lines.extend(entry.SCORE_FUNCTIONS.splitlines())
         if atoms is not None:
             out.emit(0, "")
