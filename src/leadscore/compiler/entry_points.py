@@ -80,6 +80,9 @@ def prepare_lead_source(field_types: Mapping[str, str],
         elif fast is not None:
             lines += [f"    {v} = get({name!r})", f"    if not ({fast.format(v=v)}):",
                       f"        {v} = _rt.normalise_value({v}, {kind!r})"]
+        elif kind == "list":
+            lines += [f"    {v} = get({name!r})", f"    if {v} is not None:",
+                      f"        {v} = _rt.normalise_list({v})"]
         elif kind == "datetime":
             lines += [f"    {v} = get({name!r})",
                       f"    {v} = {v}.timestamp() if type({v}) is _rt.datetime and {v}.tzinfo is not None "

@@ -98,6 +98,18 @@ def normalise_value(value: Any, kind: str) -> Any:
     return None
 
 
+def normalise_list(value: Any) -> tuple[str, ...] | None:
+    """normalise_value(value, "list"), without its general route for the usual value: a list or
+    tuple of texts already trimmed and not empty (a generated prepare_lead calls this)."""
+    if type(value) is list or type(value) is tuple:
+        for item in value:
+            if type(item) is not str or not item or item.strip() != item:
+                break
+        else:
+            return tuple(value) or None
+    return normalise_value(value, "list")
+
+
 def _text_of(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
