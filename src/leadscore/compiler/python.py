@@ -545,10 +545,12 @@ class _Generator:
         if e.function is sem.Function.COUNT:
             at = self._tmp()
             emit(1, f"{result} = 0")
-            emit(1, f"for {at}, {'p' if where is not None else ev} in {events}:")
-            if e.within is not None:
+            if e.within is None:
+                emit(1, f"for {at}, {'p' if where is not None else ev} in {events}:")
+            else:   # the group is in time order: from the latest back to the window's start
+                emit(1, f"for {at}, {'p' if where is not None else ev} in reversed({events}):")
                 emit(2, f"if not (T - {e.within!r} < {at}):")
-                emit(3, "continue")
+                emit(3, "break")
             if where is not None:
                 emit(2, f"if not {where}:")
                 emit(3, "continue")
