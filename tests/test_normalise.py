@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadscore.compiler.runtime import normalise_value
+from leadscore.compiler.runtime import normalise_list, normalise_value
 from leadscore.tables.convert import _cell
 from scoring_helpers import build
 
@@ -69,3 +69,8 @@ def test_events_with_equal_properties_share_nothing_across_types_or_values():
         grouped = prepare_events(events, types, None, memo)
         assert [p for _, p in grouped["view"]] == [{"url": None}, {"url": "7"}, {"url": " 7"}]
         assert [p for _, p in grouped["open"]] == [{"url": 7.0}]
+
+
+@given(value=st.one_of(VALUES, st.lists(st.sampled_from(["a", " a", "b ", "", "x;y", "a"]), max_size=4).map(tuple)))
+def test_the_list_fast_path_reads_every_value_as_normalise_value(value):
+    assert normalise_list(value) == normalise_value(value, "list")

@@ -160,9 +160,9 @@ class Scorer:
         self.property_missing: Mapping[str, Mapping[str, tuple[str, ...]]] = module.PROPERTY_MISSING
         self._prepare_fields: Callable = module.prepare_lead
         self._to_result: Callable = module.to_result
-        self._read: Mapping[str, Mapping[str, str]] = module.PROPERTIES_READ
+        # Only the event properties the rules read are normalised (PROPERTIES_READ).
+        self._group_events: Callable = module.group_events
         self._strict = (module.FIELD_VALUES, module.PROPERTY_VALUES)
-        self._seen: dict = {}   # normalised event properties, shared across calls (runtime.prepare_events)
 
     def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any, *,
               explain: bool = False, strict: bool = False) -> rt.Result:
@@ -172,11 +172,8 @@ class Scorer:
             else rt.to_epoch(as_of, "an as-of instant")
         if strict:
             events = self._check(lead, events)
-        # Only the event properties the rules read are normalised (PROPERTIES_READ).
         return self._to_result(*self.evaluate_prepared(
-            self._prepare_fields(lead),
-            rt.prepare_events(events, self._read, instant, self._seen, self.property_missing),
-            instant, explain))
+            self._prepare_fields(lead), self._group_events(events, instant), instant, explain))
 
     def score_many(self, leads, events_by_lead=None, as_of: Any = None, *, explain: bool = False,
                    strict: bool = False):
@@ -189,8 +186,15 @@ class Scorer:
         if not isinstance(leads, Mapping) or not isinstance(events_by_lead, Mapping):
             raise InputError("score_many(leads, events_by_lead, as_of) takes two mappings keyed by lead id")
         instant = rt.to_epoch(as_of, "an as-of instant")
-        score = self.score
-        return {key: score(lead, events_by_lead.get(key, ()), instant, explain=explain, strict=strict)
+        if strict:
+            score = self.score
+            return {key: score(lead, events_by_lead.get(key, ()), instant, explain=explain, strict=True)
+                    for key, lead in leads.items()}
+        # score's steps inlined, its functions bound once: the per-lead call costs as much as a rule
+        to_result, evaluate, prepare_fields, group_events, events_of = (
+            self._to_result, self.evaluate_prepared, self._prepare_fields, self._group_events, events_by_lead.get)
+        return {key: to_result(*evaluate(prepare_fields(lead), group_events(events_of(key, ()), instant),
+                                         instant, explain))
                 for key, lead in leads.items()}
 
     def score_table(self, leads, events, as_of: Any, *, explain: bool = False, strict: bool = False):

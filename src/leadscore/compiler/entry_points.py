@@ -80,6 +80,9 @@ def prepare_lead_source(field_types: Mapping[str, str],
         elif fast is not None:
             lines += [f"    {v} = get({name!r})", f"    if not ({fast.format(v=v)}):",
                       f"        {v} = _rt.normalise_value({v}, {kind!r})"]
+        elif kind == "list":
+            lines += [f"    {v} = get({name!r})", f"    if {v} is not None:",
+                      f"        {v} = _rt.normalise_list({v})"]
         elif kind == "datetime":
             lines += [f"    {v} = get({name!r})",
                       f"    {v} = {v}.timestamp() if type({v}) is _rt.datetime and {v}.tzinfo is not None "
@@ -88,6 +91,80 @@ def prepare_lead_source(field_types: Mapping[str, str],
             lines.append(f"    {v} = _rt.normalise_value(get({name!r}), {kind!r})")
         values.append(f"{name!r}: {v}")
     return lines + ["    return {"] + [f"        {item}," for item in values] + ["    }"]
+
+
+def group_events_source(properties_read: Mapping[str, Mapping[str, str]],
+                        property_missing: Mapping[str, Mapping[str, tuple[str, ...]]]) -> list[str]:
+    """`group_events(events, T)`: runtime.prepare_events specialised to one schema, in one pass.
+    Each declared type's list is found by one dict lookup; only the types whose properties the
+    rules read normalise them (memoised per distinct values, as the runtime does). Anything the
+    fast path does not take as it is (events not a list, an event not a dict, without a type or
+    a time, properties not a dict, an unhashable value) goes to runtime.prepare_events from the
+    start, so errors and skipped events are exactly the runtime's."""
+    reading = {kind: names for kind, names in properties_read.items() if names}
+    lines = ["def group_events(events, T):",
+             '    """The events by type in time order, none after T (as runtime.prepare_events)."""',
+             "    if type(events) is not list and type(events) is not tuple:",
+             "        return _rt.prepare_events(events, PROPERTIES_READ, T, _SEEN, PROPERTY_MISSING)",
+             "    G = {" + ", ".join(f"{kind!r}: []" for kind in properties_read) + "}",
+             "    get = G.get"]
+    if reading:
+        lines.append("    " + ", ".join(f"g{i}" for i in range(len(reading)))
+                     + " = " + ", ".join(f"G[{kind!r}]" for kind in reading))
+        lines.append("    " + "".join(f"m{i}, " for i in range(len(reading))) + "= _MEMOS")
+    lines += ["    datetime, to_epoch, normalise = _rt.datetime, _rt.to_epoch, _rt.normalise_value",
+              "    try:",
+              "        for raw in events:",
+              "            group = get(raw['type'])",
+              "            if group is None:   # a type the schema does not declare: skipped",
+              "                continue",
+              "            at = raw['at']",
+              "            at = at.timestamp() if type(at) is datetime and at.tzinfo is not None "
+              "else to_epoch(at, 'an event time')",
+              "            if at > T:",
+              "                continue"]
+    branch = "if"
+    for i, (kind, names) in enumerate(reading.items()):
+        placeholders = property_missing.get(kind, {})
+        values = [f"v{j}" for j in range(len(names))]
+        key = (f"v0 if type(v0) is str else (v0, type(v0))" if len(names) == 1 else
+               "(" + ", ".join(values) + ", " + ", ".join(f"type({v})" for v in values) + ")")
+        normalised = []
+        for name, value in zip(names.items(), values):
+            if placeholders.get(name[0]):
+                value = f"_rt.placeholder_is_none({value}, {placeholders[name[0]]!r})"
+            normalised.append(f"{name[0]!r}: normalise({value}, {name[1]!r})")
+        lines += [f"            {branch} group is g{i}:   # {kind!r}: the rules read its properties",
+                  "                properties = raw.get('properties') or _rt.NO_PROPERTIES",
+                  "                if type(properties) is not dict:",
+                  "                    return _rt.prepare_events(events, PROPERTIES_READ, T, _SEEN, PROPERTY_MISSING)",
+                  "                " + ", ".join(values) + " = "
+                  + ", ".join(f"properties.get({n!r})" for n in names),
+                  "                # the key holds the types too: True, 1 and 1.0 are equal keys but read differently",
+                  f"                key = {key}",
+                  f"                prepared = m{i}.get(key)",
+                  "                if prepared is None:",
+                  f"                    if len(m{i}) >= _rt.MEMO_LIMIT:   # unique values: bound the memory",
+                  f"                        m{i}.clear()",
+                  f"                    prepared = m{i}[key] = {{" + ", ".join(normalised) + "}",
+                  "                group.append((at, prepared))"]
+        branch = "elif"
+    if reading:
+        lines += ["            else:", "                group.append((at, _rt.NO_PROPERTIES))"]
+    else:
+        lines.append("            group.append((at, _rt.NO_PROPERTIES))")
+    lines += ["    except (KeyError, TypeError, AttributeError):",
+              "        # not an event the fast path takes as it is: the runtime decides (or raises InputError)",
+              "        return _rt.prepare_events(events, PROPERTIES_READ, T, _SEEN, PROPERTY_MISSING)",
+              "    for group in G.values():",
+              "        if len(group) > 1:",
+              "            group.sort(key=_rt.event_time)   # stable: equal times keep input order",
+              "    return G",
+              "",
+              "",
+              "_SEEN = {}   # the runtime's memo of normalised event properties, shared across calls",
+              "_MEMOS = (" + "".join("{}, " for _ in reading) + ")   # group_events' memos, one per type read"]
+    return lines
 
 
 # The API functions of every generated module (a standalone one is used without leadscore).
@@ -101,7 +178,7 @@ SCORE_FUNCTIONS = '''def score(lead, events, as_of, *, explain=True, strict=Fals
         events = _rt.check_strict(lead, events, FIELD_TYPES, PROPERTY_TYPES, FIELD_VALUES, PROPERTY_VALUES,
                                   FIELD_MISSING, PROPERTY_MISSING)
     F = prepare_lead(lead)
-    G = _rt.prepare_events(events, PROPERTIES_READ, T, _SEEN, PROPERTY_MISSING)
+    G = group_events(events, T)
     return to_result(*evaluate(F, G, T, explain))
 
 
@@ -114,7 +191,4 @@ def score_many(leads, events_by_lead=None, as_of=None, *, explain=True, strict=F
     if not isinstance(leads, _rt.Mapping) or not isinstance(events_by_lead, _rt.Mapping):
         raise _rt.InputError('score_many(leads, events_by_lead, as_of) takes two mappings keyed by lead id')
     return {key: score(lead, events_by_lead.get(key, ()), as_of, explain=explain, strict=strict)
-            for key, lead in leads.items()}
-
-
-_SEEN = {}  # normalised event properties, shared across calls (runtime.prepare_events)'''
+            for key, lead in leads.items()}'''

@@ -98,6 +98,18 @@ def normalise_value(value: Any, kind: str) -> Any:
     return None
 
 
+def normalise_list(value: Any) -> tuple[str, ...] | None:
+    """normalise_value(value, "list"), without its general route for the usual value: a list or
+    tuple of texts already trimmed and not empty (a generated prepare_lead calls this)."""
+    if type(value) is list or type(value) is tuple:
+        for item in value:
+            if type(item) is not str or not item or item.strip() != item:
+                break
+        else:
+            return tuple(value) or None
+    return normalise_value(value, "list")
+
+
 def _text_of(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -192,10 +204,10 @@ def prepare_events(events: Iterable[Any], property_types: Mapping[str, Mapping[s
         if at > until:
             continue
         if reading is None:
-            grouped[kind].append((at, _NONE))
+            grouped[kind].append((at, NO_PROPERTIES))
             continue
         only, names, types, memo, placeholders = reading
-        properties = raw.get("properties") or _NONE
+        properties = raw.get("properties") or NO_PROPERTIES
         if type(properties) is not dict and not isinstance(properties, Mapping):
             raise InputError(f"the properties of a {kind!r} event must be a mapping, "
                              f"not {_kind_of(properties)}")
@@ -219,7 +231,7 @@ def prepare_events(events: Iterable[Any], property_types: Mapping[str, Mapping[s
         grouped[kind].append((at, prepared))
     for group in grouped.values():
         if len(group) > 1:
-            group.sort(key=_time_of)  # stable: ties keep input order
+            group.sort(key=event_time)  # stable: ties keep input order
     return grouped
 
 
@@ -246,8 +258,10 @@ def _properties(properties: Mapping[str, Any], types: Mapping[str, str],
             for name, t in types.items()}
 
 
-_NONE: Mapping[str, Any] = {}
-_time_of = itemgetter(0)
+# The properties of an event whose properties no rule reads (shared, read-only), and the sort
+# key of a group; generated modules use both (entry_points.group_events_source).
+NO_PROPERTIES: Mapping[str, Any] = {}
+event_time = itemgetter(0)
 
 
 def _kind_of(value: Any) -> str:
