@@ -22,6 +22,7 @@ from leadscore.engines.reasons import ReasonReader
 from leadscore.engines.sql import SqlUnsupported
 from leadscore.engines.sql.instants import instants_select
 from leadscore.lower import lower
+from leadscore.simulator.duckdb_backend import near_round
 from leadscore.simulator.duckdb_bucket import bucket_tables
 from leadscore.simulator.duckdb_instants import evaluate_instants
 from leadscore.simulator.engine import Plan
@@ -93,7 +94,15 @@ def assert_same_results(table, plan: Plan, bucket: Bucket, leads: list[int], ins
     columns = [column.to_pylist() for column in table.columns]
     assert columns[0] == list(range(len(instants)))
     n_scores, n_thresholds = len(plan.scores), len(plan.thresholds)
+    # a row whose score lies a few bits off a round value is one the DuckDB replay evaluates
+    # again in Python (near_round): the statement's sums may miss 3 or 0 there, and a threshold
+    # at 3 or a division by 0 would then differ
+    with np.errstate(invalid="ignore"):
+        near = near_round(np.array([[math.nan if v is None else v for v in columns[1 + i]] for i in range(n_scores)],
+                                   float).T.reshape(len(instants), n_scores))
     for row, (lead, instant) in enumerate(zip(leads, instants)):
+        if near[row]:
+            continue
         scores, thresholds, segments, _ = PythonEngine().evaluate_at(bucket, lead, plan, instant)
         where = (lead, instant, row)
         found = [columns[1 + i][row] for i in range(n_scores)]

@@ -7,7 +7,7 @@ a fork), with its own subfolder of the run's spill folder for what exceeds `memo
 Explaining a flipped lead (a handful per report) stays with the Python evaluation, which
 gives the reasons with their event counts; so does a program SQL cannot evaluate at many
 instants, and a result whose score SQL's running sums may have missed a round value by its
-last bits (`_near_round`): the Python scorer is the reference.
+last bits (`near_round`): the Python scorer is the reference.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class DuckDBEngine:
         except duckdb.Error as error:
             raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
         found = _columns(plan, program, table, reasons)
-        near = _near_round(found.scores)
+        near = near_round(found.scores)
         if not near.any():
             return found
         return _replaced(found, near, PythonEngine().evaluate_many(bucket, plan, rows[near], instants[near], reasons))
@@ -178,7 +178,7 @@ def _reason_points(program, numbers, position: int, finals: dict[str, np.ndarray
     return (np.column_stack(columns) if columns else np.zeros((n, 0))), tuple(labels)
 
 
-def _near_round(scores: np.ndarray) -> np.ndarray:
+def near_round(scores: np.ndarray) -> np.ndarray:
     """Rows with a score within 1e-9 of a 6-decimal value without being it (9.999999999999998
     for 10): SQL's running sums may miss such a value in the last bits where Python's
     arithmetic lands on it, and a threshold at that value would then differ."""
