@@ -259,3 +259,18 @@ def test_an_unknown_engine_is_a_usage_error(simulated):
     rules, folder = simulated
     result = CliRunner().invoke(main, ["simulate", str(rules), "--history", str(folder), "--engine", "spreadsheet"])
     assert result.exit_code == 2
+
+
+@given(st.integers(-10**8, 10**8), st.integers(1, 50), st.sampled_from([-1.0, 1.0]))
+def test_only_scores_a_few_units_off_a_round_value_go_back_to_python(micros, units, side):
+    """SQL's last-bit misses of a 6-decimal value are re-evaluated in Python; a decayed score
+    merely close to one (1e-9 off: one acme score in ten with a looser margin) is not."""
+    from leadscore.simulator.duckdb_backend import near_round
+
+    value = micros / 1e6
+    missed = value
+    for _ in range(units):
+        missed = np.nextafter(missed, side * np.inf)
+    decayed = value + side * 1e-9 * max(1.0, abs(value))
+    found = near_round(np.array([[value], [missed], [decayed]]))
+    assert found.tolist() == [False, True, False]

@@ -183,18 +183,23 @@ class _BulkReplay:
         decided = [self.decide(key) for key in distinct.tolist()]
         action = np.array([d[0] for d in decided], np.int64)[inverse.reshape(-1)]
         scan = with_midnights[action == _SCAN]
-        if len(scan):
-            repeats = count[scan]
-            offsets = np.arange(repeats.sum()) - np.repeat(np.cumsum(repeats) - repeats, repeats)
-            self.evaluate(np.repeat(lead[scan], repeats), np.repeat(first[scan], repeats) + offsets * DAY)
-        chosen = action == _BISECT
-        if chosen.any():
+        repeats = count[scan]
+        offsets = np.arange(repeats.sum()) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+        chosen = with_midnights[action == _BISECT]
+        # every midnight of the scanned gaps and the last one of each bisected gap in one
+        # evaluation: each statement reads all the bucket's events, whatever its instants
+        leads = np.r_[np.repeat(lead[scan], repeats), lead[chosen]]
+        if not len(leads):
+            return
+        found = self.evaluate(leads, np.r_[np.repeat(first[scan], repeats) + offsets * DAY,
+                                           first[chosen] + (count[chosen] - 1) * DAY])
+        if len(chosen):
             masks = [np.array([d[1] for d in decided], bool).reshape(len(decided), len(plan.thresholds)),
                      np.array([d[2] for d in decided], bool).reshape(len(decided), len(plan.labels))]
-            which = inverse.reshape(-1)[chosen]
-            self.bisect(lead[with_midnights[chosen]], first[with_midnights[chosen]],
-                        count[with_midnights[chosen]], start, with_midnights[chosen],
-                        masks[0][which], masks[1][which])
+            which = inverse.reshape(-1)[action == _BISECT]
+            last = slice(len(offsets), None)
+            self.bisect(lead[chosen], first[chosen], count[chosen], start, chosen, masks[0][which], masks[1][which],
+                        found.thresholds[last], found.segments[last])
 
     def live(self, lead: np.ndarray) -> np.ndarray:
         """Per jump: bit i set when the lead has an event of type i at or before it."""
@@ -272,14 +277,14 @@ class _BulkReplay:
             return (_SCAN, *none)
         return _BISECT, rising, segments
 
-    def bisect(self, lead, first, count, start: Evaluated, jumps, threshold_mask, segment_mask) -> None:
-        """The gaps' last midnights, then rounds of halving over every range whose ends differ."""
-        found = self.evaluate(lead, first + (count - 1) * DAY)
+    def bisect(self, lead, first, count, start: Evaluated, jumps, threshold_mask, segment_mask,
+               high_th: np.ndarray, high_sg: np.ndarray) -> None:
+        """Rounds of halving over every range whose ends differ, given the results at the gaps'
+        last midnights."""
         gap = np.arange(len(lead))
         low = np.full(len(lead), -1, np.int64)
         high = count - 1
         low_th, low_sg = start.thresholds[jumps], start.segments[jumps]
-        high_th, high_sg = found.thresholds, found.segments
         while len(gap):
             differ = ((low_th != high_th) & threshold_mask[gap]).any(axis=1) | \
                      ((low_sg != high_sg) & segment_mask[gap]).any(axis=1)

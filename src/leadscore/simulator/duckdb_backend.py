@@ -31,6 +31,11 @@ from .history import Bucket
 from .python_backend import PythonEngine
 
 _FEW_LEADS = 4        # a round for under a quarter of the bucket's leads reads only theirs
+# SQL's sums differ from Python's by a few units in the last place (~1e-15, relative): a
+# margin of about 10^4 such units catches every score Python may round onto a 6-decimal
+# value, where 1e-9 also caught one decayed score in ten by chance (each then re-evaluated
+# in Python)
+_NEAR = 1e-11
 
 
 class DuckDBEngine:
@@ -179,12 +184,12 @@ def _reason_points(program, numbers, position: int, finals: dict[str, np.ndarray
 
 
 def near_round(scores: np.ndarray) -> np.ndarray:
-    """Rows with a score within 1e-9 of a 6-decimal value without being it (9.999999999999998
-    for 10): SQL's running sums may miss such a value in the last bits where Python's
-    arithmetic lands on it, and a threshold at that value would then differ."""
+    """Rows with a score within _NEAR (relative) of a 6-decimal value without being it
+    (9.999999999999998 for 10): SQL's running sums may miss such a value in the last bits
+    where Python's arithmetic lands on it, and a threshold at that value would then differ."""
     with np.errstate(invalid="ignore"):
         rounded = np.round(scores, 6)
-        near = (scores != rounded) & (np.abs(scores - rounded) <= 1e-9 * np.maximum(1.0, np.abs(scores)))
+        near = (scores != rounded) & (np.abs(scores - rounded) <= _NEAR * np.maximum(1.0, np.abs(scores)))
     return near.any(axis=1)
 
 

@@ -3,7 +3,9 @@
 The replay (docs/simulate.md) asks for results at many instants of each lead. Rather than
 re-reading a lead's events once per instant, the statement puts the instants into each
 lead's time-ordered stream of events and reads every rule's value at an instant off window
-functions over that stream. It reads four relations (internal column names, so no user text
+functions over that stream. An instant at one of its lead's event times reads the event's
+row instead of adding its own (all rows at one time share their frames): a replay's jumps
+are mostly event times, and each row of the stream costs its window sums. It reads four relations (internal column names, so no user text
 names a column):
 
     lead_input    `lead` BIGINT (the lead's number), then `f0`, `f1`... : the schema's fields
@@ -149,9 +151,12 @@ class _InstantsBuilder(StatementBuilder):
                                                  *terms, *blocks).from_(self.steps.last))
         if self.changed:
             self.steps.add("change_rows", self._change_rows())
+        self.steps.add("instants_apart", self._instants_apart())
         self.steps.add("stream", self._stream([term.alias for term in terms]))
+        changes = self._change_values()
         self.steps.add("running", exp.select(column("row_id"), column("lead"), column("at").as_("instant", quoted=True),
-                                             *values, *self._change_values()).from_("stream"))
+                                             *values, *changes).from_("stream"))
+        self.steps.add("probed", self._probed([v.alias for v in (*values, *changes)]))
         self.steps.add("scored", self._scored_instants([value.alias for value in values]))
         return self.statement("row_id", lead_steps, scores, decisions, reasons)
 
@@ -386,7 +391,7 @@ class _InstantsBuilder(StatementBuilder):
 
         common = {"lead": column("lead"), "at": column("at")}
         stream = exp.union(rows("event_terms", {**common, **{n: column(n) for n in (*term_names, *block_names)}}),
-                           rows("instants", {**common, "row_id": column("row_id"),
+                           rows("instants_apart", {**common, "row_id": column("row_id"),
                                              **{f"hb{g}": _floor_div(column("at"), size) for g, size in sizes.items()}}),
                            distinct=False)
         if self.changed:
@@ -411,6 +416,35 @@ class _InstantsBuilder(StatementBuilder):
                 carry = carry.group_by(column("lead"), column(f"hb{group}"))
                 stream = exp.union(stream, carry, distinct=False)
         return exp.select(exp.Star()).from_(stream.subquery("rows"))
+
+    @staticmethod
+    def _instants_apart() -> exp.Select:
+        """The instants at no event time of their lead: only these join the stream. At an event
+        time, the event's row has the instant's values (the frames end at the row's peers)."""
+        same = exp.and_(exp.EQ(this=exp.column("lead", table="e", quoted=True),
+                               expression=exp.column("lead", table="i", quoted=True)),
+                        exp.EQ(this=exp.column("at", table="e", quoted=True),
+                               expression=exp.column("at", table="i", quoted=True)))
+        event = exp.select(exp.Literal.number(1)).from_(exp.table_("event_terms").as_("e")).where(same)
+        return exp.select(exp.Star()).from_(exp.table_("instants").as_("i")).where(
+            exp.Not(this=exp.Exists(this=event)))
+
+    @staticmethod
+    def _probed(names: list[str]) -> exp.Select:
+        """Every instant's running values: an instant row's own, else those of a row at its
+        time (all rows at one time have the same; `running` is read once)."""
+        same = exp.and_(exp.Is(this=exp.column("row_id", table="r", quoted=True), expression=exp.Null()),
+                        exp.EQ(this=exp.column("lead", table="i", quoted=True),
+                               expression=exp.column("lead", table="r", quoted=True)),
+                        exp.EQ(this=exp.column("at", table="i", quoted=True),
+                               expression=exp.column("instant", table="r", quoted=True)))
+        row_id = exp.Coalesce(this=exp.column("row_id", table="r", quoted=True),
+                              expressions=[exp.column("row_id", table="i", quoted=True)])
+        picked = [exp.AnyValue(this=exp.column(n, table="r", quoted=True)).as_(n, quoted=True)
+                  for n in ("lead", "instant", *names)]
+        return exp.select(row_id.as_("row_id", quoted=True), *picked) \
+            .from_(exp.table_("running").as_("r")).join(exp.table_("instants").as_("i"), on=same, join_type="left") \
+            .where(exp.Not(this=exp.Is(this=row_id.copy(), expression=exp.Null()))).group_by(row_id.copy())
 
     def _change_values(self) -> list[exp.Expression]:
         """Per changed field, at each row: the number of its latest change at or before the row
@@ -437,7 +471,7 @@ class _InstantsBuilder(StatementBuilder):
             fields.append(own.as_(f"f{slot}", quoted=True))
         picked = [exp.column(n, table="r", quoted=True) for n in ("row_id", "instant", *value_names)]
         fixed = [exp.column(n, table="lf", quoted=True) for n in self._fixed_columns()]
-        select = exp.select(*picked, *fields, *fixed).from_(exp.table_("running").as_("r")).join(
+        select = exp.select(*picked, *fields, *fixed).from_(exp.table_("probed").as_("r")).join(
             exp.table_(self.apart_steps.last).as_("lf"), join_type="left",
             on=exp.EQ(this=exp.column("lead", table="lf", quoted=True), expression=exp.column("lead", table="r", quoted=True)))
         for slot in self.changed:
@@ -446,4 +480,4 @@ class _InstantsBuilder(StatementBuilder):
                           exp.EQ(this=exp.column("change", table=f"c{slot}", quoted=True),
                                  expression=exp.column(f"k{slot}", table="r", quoted=True)))
             select = select.join(exp.table_("change_rows").as_(f"c{slot}"), join_type="left", on=on)
-        return select.where(exp.Not(this=exp.Is(this=exp.column("row_id", table="r", quoted=True), expression=exp.Null())))
+        return select
