@@ -150,8 +150,8 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
     log = ProblemLog(strict=strict)
     try:
         with spill_folder() as scratch, _Progress() as progress:
-            engine = make_engine(engine_name, EngineSettings(cores if engine_name in IN_DRIVER else options.jobs,
-                                                             _cpus(), memory_limit, scratch, spark_master, spark_remote))
+            engine = make_engine(engine_name, EngineSettings(cores, _cpus(), memory_limit, scratch, spark_master,
+                                                             spark_remote))
             simulation = simulate(found, files, options, log, request, progress, engine)
     except EngineError as error:
         click.echo(shown(f"error: {error}"), err=True)

@@ -10,7 +10,7 @@ from .engine import Engine
 
 @dataclass(frozen=True)
 class EngineSettings:
-    jobs: int                   # worker processes of the run (spark: its local mode's cores)
+    jobs: int                   # --jobs: the run's worker processes (IN_DRIVER engines: their cores)
     cpus: int
     memory_limit: str           # per DuckDB (one per worker process)
     scratch: str | None         # the run's spill folder
