@@ -15,8 +15,8 @@ from contextlib import contextmanager
 import pyarrow as pa
 from sqlglot import exp
 
-from . import EngineError
-from .spark_engine import run_select_spark, spark_session
+from . import EngineError, spark_engine
+from .spark_engine import run_select_spark
 
 
 class SparkRunner:
@@ -29,7 +29,7 @@ class SparkRunner:
     def session(self):
         # started once the first table is read: a bad row under --strict never waits for Spark
         if self._session is None:
-            self._session = spark_session(self.master, self.remote, self.threads)
+            self._session = spark_engine.spark_session(self.master, self.remote, self.threads)
         return self._session
 
     def load(self, name: str, schema: pa.Schema, parts: Iterable[pa.Table]) -> None:

@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import lower as lo
-from ..engines.spark_engine import run_sql_spark, spark_session, spark_sql
+from ..engines import spark_engine
+from ..engines.spark_engine import run_sql_spark, spark_sql
 from ..engines.sql.instants import instants_select
 from .duckdb_backend import DuckDBEngine
 from .duckdb_instants import RELATIONS
@@ -39,7 +40,7 @@ class SparkEngine(DuckDBEngine):
 
     def session(self):
         if self._session is None:
-            self._session = spark_session(self.master, self.remote, self.threads)
+            self._session = spark_engine.spark_session(self.master, self.remote, self.threads)
         return self._session
 
     def instants_table(self, program: lo.ScoringProgram, tables: dict[str, pa.Table], rows: np.ndarray,
