@@ -35,7 +35,7 @@ class SparkEngine(DuckDBEngine):
         self.master, self.remote = master, remote
         self._session = session
         # each statement built once per program, changed fields and reasons: a replay asks for
-        # it every round, and sqlglot takes longer to build it than Spark to plan it
+        # it every round, and sqlglot takes a good part of a second to build and write it
         self._statements: dict[tuple, tuple[lo.ScoringProgram, str]] = {}
 
     def session(self):
