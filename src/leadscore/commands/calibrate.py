@@ -63,7 +63,7 @@ def _scale(ctx: click.Context, param: click.Parameter, value: float) -> float:
                    "see docs/calibrate.md.")
 @click.option("--memory-limit", default="2GB", show_default=True, metavar="SIZE",
               help="duckdb engine: DuckDB's memory limit; beyond it, it spills to a temporary folder.")
-@spark_options
+@spark_options("one core per CPU")
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
 def command(ruleset: str, history: str | None, allow_history_outside: bool, leads_path: str | None,

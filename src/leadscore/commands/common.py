@@ -66,13 +66,16 @@ def sql_refused(file: str, refused: Exception):
     raise SystemExit(1)
 
 
-def spark_options(func):
-    """`--spark-master` and `--spark-remote`, the spark engine's way to a cluster."""
-    func = click.option("--spark-remote", metavar="sc://HOST:PORT",
-                        help="spark engine: a Spark Connect server (needs pip install 'pyspark[connect]').")(func)
-    return click.option("--spark-master", metavar="URL",
-                        help="spark engine: the cluster's master (spark://host:7077, yarn, k8s://...); "
-                             "default: local mode with --jobs cores.")(func)
+def spark_options(local_cores: str = "--jobs cores"):
+    """`--spark-master` and `--spark-remote`, the spark engine's way to a cluster; without them,
+    local mode with `local_cores`."""
+    def options(func):
+        func = click.option("--spark-remote", metavar="sc://HOST:PORT",
+                            help="spark engine: a Spark Connect server (needs pip install 'pyspark[connect]').")(func)
+        return click.option("--spark-master", metavar="URL",
+                            help="spark engine: the cluster's master (spark://host:7077, yarn, k8s://...); "
+                                 f"default: local mode with {local_cores}.")(func)
+    return options
 
 
 def check_spark_options(engine: str, spark_master: str | None, spark_remote: str | None) -> None:

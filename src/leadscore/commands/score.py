@@ -43,7 +43,7 @@ def report_problems(log) -> None:
                    "See docs/engines.md.")
 @click.option("--memory-limit", default="2GB", show_default=True, metavar="SIZE",
               help="duckdb engine: DuckDB's memory limit; beyond it, it spills to a temporary folder.")
-@spark_options
+@spark_options()
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
 @stopped_in_order()

@@ -85,7 +85,7 @@ def _horizon(ctx, param, value: str) -> float:
 @click.option("--memory-limit", default="2GB", show_default=True, metavar="SIZE",
               help="duckdb engine: each DuckDB's memory limit (one per worker process); beyond it, it "
                    "spills to a temporary folder.")
-@spark_options
+@spark_options()
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
 @stopped_in_order()
