@@ -28,6 +28,8 @@ from test_simulator_skip import LEADS, bodies
 from test_simulator_support import CHEAP_ENGINES, REPLAY_ENGINES, bucket_of, history, ruleset, ts
 
 BULK = sorted(name for name in REPLAY_ENGINES if name != "python")
+# Spark's simulate runs on the shared session, marked slow: test_spark_replay.py
+IN_PROCESS = sorted(name for name in ENGINES if name != "spark")
 START, END = ts("2026-03-01"), ts("2026-04-15")
 HOUR = 3600.0
 
@@ -241,14 +243,14 @@ def _report(rules: Path, folder: Path, engine: str, *args) -> dict:
 def test_simulate_reports_the_same_on_every_engine(simulated, tmp_path, args):
     rules, folder = simulated
     expected = _report(rules, folder, "python", *args)
-    for name in sorted(ENGINES):
+    for name in IN_PROCESS:
         assert _report(rules, folder, name, *args) == expected, name
 
 
 def test_lead_and_flip_tables_are_the_same_on_every_engine(simulated, tmp_path):
     rules, folder = simulated
     written = {}
-    for name in sorted(ENGINES):
+    for name in IN_PROCESS:
         leads_out, flips_out = tmp_path / f"{name}-leads.csv", tmp_path / f"{name}-flips.csv"
         _report(rules, folder, name, "--set", "bar=30", "--leads-out", leads_out, "--flips-out", flips_out)
         written[name] = (leads_out.read_text(), flips_out.read_text())

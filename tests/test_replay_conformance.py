@@ -26,8 +26,20 @@ from leadscore.simulator.engine import Plan, Replayed, Window
 from leadscore.simulator.python_backend import PythonEngine
 from leadscore.tables import ProblemLog
 
-# Every replay engine runs every case; another engine joins with one line here.
-ENGINES = {"python": PythonEngine, "duckdb": DuckDBEngine}
+
+def _spark(request):
+    from leadscore.simulator.spark_backend import SparkEngine
+
+    return SparkEngine(session=request.getfixturevalue("spark"))    # the run's one local session
+
+
+# Every replay engine runs every case (Spark: SPARK_CASES); another engine joins with one line here.
+ENGINES = {"python": lambda request: PythonEngine(), "duckdb": lambda request: DuckDBEngine(), "spark": _spark}
+# Spark runs one or two cases of every file (its statements take a second each to plan): ties,
+# once and at most; half-life and steps decay crossing at midnights; inactivity and days_since;
+# field changes (with a `where` on a changed field, on the Python scorer); derived scores, clamp
+SPARK_CASES = {"event-instants[1]", "fading-negatives[1]", "fading-negatives[2]", "windows-inactivity-days-since[1]",
+               "windows-inactivity-days-since[2]", "field-changes[0]", "derived-segments-clamp[2]"}
 
 SUITE = Path(__file__).resolve().parent / "conformance" / "replay"
 CASE_FILES = sorted(p for p in SUITE.glob("*.yaml") if p.name != "schema.yaml")
@@ -38,10 +50,20 @@ DEFAULT_TOLERANCE = 1e-9
 def _cases():
     for path in CASE_FILES:
         for number, case in enumerate(yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]):
-            yield pytest.param(case, id=f"{path.stem}[{number}] {case['name']}")
+            yield f"{path.stem}[{number}]", case
 
 
-CASES = list(_cases())
+def _runs():
+    """(case, engine) pairs; Spark's marked slow."""
+    for key, case in _cases():
+        for engine in ENGINES:
+            if engine != "spark":
+                yield pytest.param(case, engine, id=f"{key} {case['name']}-{engine}")
+            elif key in SPARK_CASES:
+                yield pytest.param(case, engine, id=f"{key} {case['name']}-{engine}", marks=pytest.mark.slow)
+
+
+RUNS = list(_runs())
 
 
 # --- values as the case files write them ----------------------------------------------------------
@@ -199,16 +221,15 @@ def _check_instant(engine, bucket, index: dict, plan: Plan, check: dict, toleran
     return wrong
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("case", CASES)
-def test_replay_conformance(tmp_path, case, engine):
+@pytest.mark.parametrize(("case", "engine"), RUNS)
+def test_replay_conformance(tmp_path, case, engine, request):
     loaded = _load(tmp_path / "rules", case)
     window = Window(rt.to_epoch(_text(case["window"]["start"])), rt.to_epoch(_text(case["window"]["end"])))
     bucket = _bucket(tmp_path, case, loaded, window.end)
     index = bucket.index()
     tolerance = case.get("tolerance", DEFAULT_TOLERANCE)
     assert set(case["expect"]) == set(index), "every lead of the case has its expectation"
-    replayer = ENGINES[engine]()
+    replayer = ENGINES[engine](request)
     plain = Plan.of("plain", loaded.checked)
     # as a sweep records: every threshold, relying on no constant's value
     recorded = Plan.of("recorded", loaded.checked, tuple(range(len(plain.thresholds))),
@@ -228,6 +249,7 @@ def test_replay_conformance(tmp_path, case, engine):
 
 def test_every_case_shows_its_arithmetic_and_has_its_parts():
     assert CASE_FILES
+    assert SPARK_CASES <= {key for key, _ in _cases()}, "Spark's subset names cases that exist"
     for path in CASE_FILES:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert data["feature"] and data["cases"], path

@@ -4,6 +4,7 @@ with suggested points written as rules (docs/calibrate.md)."""
 from __future__ import annotations
 
 import math
+import os
 import sys
 
 import click
@@ -11,7 +12,7 @@ import click
 from ..safe_text import shown
 from ..scratch import remove_stale_spill_folders
 from ..simulator.calibrate_engines import ENGINES
-from .common import parse_instant
+from .common import check_spark_options, parse_instant, spark_options
 
 
 _TABLE = click.Path(exists=True, dir_okay=False)
@@ -57,17 +58,20 @@ def _scale(ctx: click.Context, param: click.Parameter, value: float) -> float:
               help="Write the report to this file instead of stdout.")
 @click.option("--strict", is_flag=True, help="Stop at the first row that cannot be used.")
 @click.option("--engine", type=click.Choice(list(ENGINES)), default="duckdb", show_default=True,
-              help="python: counted in this process; duckdb: counted in SQL by DuckDB, in process. "
-                   "Same results; see docs/calibrate.md.")
+              help="python: counted in this process; duckdb: counted in SQL by DuckDB, in process; spark: "
+                   "the same statements on Spark (pip install 'leadscore[spark]', Java 17+). Same results; "
+                   "see docs/calibrate.md.")
 @click.option("--memory-limit", default="2GB", show_default=True, metavar="SIZE",
               help="duckdb engine: DuckDB's memory limit; beyond it, it spills to a temporary folder.")
+@spark_options("one core per CPU")
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
 def command(ruleset: str, history: str | None, allow_history_outside: bool, leads_path: str | None,
             events_path: str | None, outcomes_path: str | None, as_of: float | None, success_stage: str,
             lost_stage: str, decided_only: bool, scale: float,
             min_count: int, max_values: int, output_format: str, output: str | None, strict: bool,
-            engine: str, memory_limit: str, allow_schema_outside: bool) -> None:
+            engine: str, memory_limit: str, spark_master: str | None, spark_remote: str | None,
+            allow_schema_outside: bool) -> None:
     """How often leads that show each event type, `where` variant and field value
     succeed, against the base rate; suggested points as rules ready to paste.
 
@@ -81,18 +85,22 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
     from ..tables import ProblemLog, TableError
     from .common import load_or_exit, tables_or_exit, write_atomically
 
+    check_spark_options(engine, spark_master, spark_remote)
     remove_stale_spill_folders()
     paths = tables_or_exit(history, allow_history_outside,
                            {"leads": leads_path, "events": events_path, "outcomes": outcomes_path})
     if not success_stage.strip():
         raise click.BadParameter("the success stage is empty", param_hint="--success")
 
-    checked = load_or_exit(ruleset, allow_schema_outside).checked
+    loaded = load_or_exit(ruleset, allow_schema_outside)
+    checked = loaded.checked
+    if engine == "spark":
+        _java_patterns(loaded)
     options = Options(success_stage.strip(), as_of, scale, min_count, max_values, lost_stage.strip(), decided_only)
     log = ProblemLog(keep=3, strict=strict)
     try:
         plan = plan_signals(checked, max_values)
-        tally = ENGINES[engine](plan, paths, log, options, Settings(memory_limit))
+        tally = ENGINES[engine](plan, paths, log, options, Settings(memory_limit, spark_master, spark_remote, _cpus()))
     except TableError as error:
         click.echo(shown(f"error: {error}"), err=True)
         sys.exit(1)
@@ -117,3 +125,20 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
         click.echo(text, nl=False)
     else:
         write_atomically(output, text)
+
+
+def _java_patterns(loaded) -> None:
+    """Exit 1, before anything is read, at the first `matches` pattern Spark's Java regexes would
+    read differently from RE2 (as `score --engine spark`)."""
+    from ..engines.sql import SqlUnsupported
+    from ..engines.sql.dialects import check_patterns
+    from .common import sql_refused
+
+    try:
+        check_patterns(loaded.lower(), "spark")
+    except SqlUnsupported as refused:
+        sql_refused(loaded.checked.ruleset.file, refused)
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -66,6 +66,31 @@ def sql_refused(file: str, refused: Exception):
     raise SystemExit(1)
 
 
+def spark_options(local_cores: str = "--jobs cores"):
+    """`--spark-master` and `--spark-remote`, the spark engine's way to a cluster; without them,
+    local mode with `local_cores`."""
+    def options(func):
+        func = click.option("--spark-remote", metavar="sc://HOST:PORT",
+                            help="spark engine: a Spark Connect server (needs pip install 'pyspark[connect]').")(func)
+        return click.option("--spark-master", metavar="URL",
+                            help="spark engine: the cluster's master (spark://host:7077, yarn, k8s://...); "
+                                 f"default: local mode with {local_cores}.")(func)
+    return options
+
+
+def check_spark_options(engine: str, spark_master: str | None, spark_remote: str | None) -> None:
+    """The spark engine's options are refused with another engine, and --memory-limit (DuckDB's)
+    with the spark engine: never silently ignored."""
+    if engine != "spark" and (spark_master or spark_remote):
+        raise click.UsageError("--spark-master and --spark-remote are options of --engine spark")
+    if spark_master and spark_remote:
+        raise click.UsageError("--spark-master and --spark-remote each name the cluster: give one")
+    source = click.get_current_context().get_parameter_source("memory_limit")
+    if engine == "spark" and source is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("--memory-limit is an option of --engine duckdb; Spark's memory is its own setting "
+                               "(spark.driver.memory: docs/engines.md)")
+
+
 def parse_instant(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
     """An instant option (--as-of, --start, --end): `now` (the moment the command started), or
     ISO 8601, a date is midnight UTC, no offset means UTC -> epoch seconds."""

@@ -10,7 +10,8 @@ import click
 from ..safe_text import shown
 from ..scratch import remove_stale_spill_folders
 from ..signals import stopped_in_order
-from .common import history_options, load_or_exit, parse_instant, sql_refused, tables_or_exit
+from .common import (check_spark_options, history_options, load_or_exit, parse_instant, spark_options, sql_refused,
+                     tables_or_exit)
 
 
 def report_problems(log) -> None:
@@ -42,11 +43,7 @@ def report_problems(log) -> None:
                    "See docs/engines.md.")
 @click.option("--memory-limit", default="2GB", show_default=True, metavar="SIZE",
               help="duckdb engine: DuckDB's memory limit; beyond it, it spills to a temporary folder.")
-@click.option("--spark-master", metavar="URL",
-              help="spark engine: the cluster's master (spark://host:7077, yarn, k8s://...); "
-                   "default: local mode with --jobs cores.")
-@click.option("--spark-remote", metavar="sc://HOST:PORT",
-              help="spark engine: a Spark Connect server (needs pip install 'pyspark[connect]').")
+@spark_options()
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
 @stopped_in_order()
@@ -141,14 +138,10 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
 
 def _check_engine_options(engine: str, spark_master: str | None, spark_remote: str | None) -> None:
     """Each engine's own options are refused with another engine: never silently ignored."""
-    if engine != "spark" and (spark_master or spark_remote):
-        raise click.UsageError("--spark-master and --spark-remote are options of --engine spark")
-    if spark_master and spark_remote:
-        raise click.UsageError("--spark-master and --spark-remote each name the cluster: give one")
+    check_spark_options(engine, spark_master, spark_remote)
     source = click.get_current_context().get_parameter_source("memory_limit")
-    if engine != "duckdb" and source is not click.core.ParameterSource.DEFAULT:
-        spark = "; Spark's memory is its own setting (spark.driver.memory: docs/engines.md)" if engine == "spark" else ""
-        raise click.UsageError(f"--memory-limit is an option of --engine duckdb{spark}")
+    if engine == "python" and source is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("--memory-limit is an option of --engine duckdb")
 
 
 def _cpus() -> int:

@@ -13,8 +13,8 @@ from ..safe_text import shown
 from ..scratch import remove_stale_spill_folders, spill_folder
 from ..semantics import DAY, UNIT_SECONDS
 from ..signals import stopped_in_order
-from ..simulator.engine_choice import DEFAULT_ENGINE, ENGINES, EngineSettings, make_engine
-from .common import parse_instant, ruleset_at_revision
+from ..simulator.engine_choice import DEFAULT_ENGINE, ENGINES, IN_DRIVER, EngineSettings, make_engine
+from .common import check_spark_options, parse_instant, ruleset_at_revision, spark_options, sql_refused
 
 _UNBOUNDED = 10_000      # columns: tables take their own width
 _TABLE = click.Path(exists=True, dir_okay=False)
@@ -79,11 +79,13 @@ def _horizon(ctx, param, value: str) -> float:
 @click.option("--engine", "engine_name", type=click.Choice(sorted(ENGINES)), default=DEFAULT_ENGINE,
               show_default=True,
               help="python: the generated scorer, lead by lead; duckdb: every lead's instants in a few SQL "
-                   "statements in DuckDB, in process (today slower than python). Both give the same results. "
-                   "See docs/engines.md.")
+                   "statements in DuckDB, in process (today slower than python); spark: the same statements on "
+                   "Spark (pip install 'leadscore[spark]', Java 17+; --jobs is then its local mode's cores). "
+                   "All give the same results. See docs/engines.md.")
 @click.option("--memory-limit", default="2GB", show_default=True, metavar="SIZE",
               help="duckdb engine: each DuckDB's memory limit (one per worker process); beyond it, it "
                    "spills to a temporary folder.")
+@spark_options()
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
 @stopped_in_order()
@@ -93,7 +95,7 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
             start: float | None, end: float | None, success: str, lost: str | None, horizon: float, capacity: float | None,
             target: int | None, output_format: str | None, output: str | None, html_path: str | None,
             examples: int, by: tuple[str, ...], leads_out: str | None, flips_out: str | None, strict: bool, jobs: int, engine_name: str,
-            memory_limit: str, allow_schema_outside: bool) -> None:
+            memory_limit: str, spark_master: str | None, spark_remote: str | None, allow_schema_outside: bool) -> None:
     """Replay the history through RULESET and report, per threshold, how many leads cross,
     how many of them succeed, how early, and at what weekly volume.
 
@@ -109,6 +111,7 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
     from ..engines import EngineError
     from ..tables import ProblemLog, TableError
 
+    check_spark_options(engine_name, spark_master, spark_remote)
     remove_stale_spill_folders()
     if baseline_path and against:
         raise click.UsageError("give --baseline or --against, not both")
@@ -137,12 +140,18 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
         sys.exit(1)
     except TableError as error:
         raise click.UsageError(shown(error)) from None
-    options = Options(success, horizon, start, end, capacity, target, jobs or _cpus(), examples, by,
+    if engine_name == "spark":
+        _java_patterns(found)
+    cores = jobs or _cpus()
+    # an engine replaying in the driver gets --jobs as its own cores, and no worker processes
+    workers = 1 if engine_name in IN_DRIVER else cores
+    options = Options(success, horizon, start, end, capacity, target, workers, examples, by,
                       bool(flips_out), lost or "lost", lost is not None)
     log = ProblemLog(strict=strict)
     try:
         with spill_folder() as scratch, _Progress() as progress:
-            engine = make_engine(engine_name, EngineSettings(options.jobs, _cpus(), memory_limit, scratch))
+            engine = make_engine(engine_name, EngineSettings(cores, _cpus(), memory_limit, scratch, spark_master,
+                                                             spark_remote))
             simulation = simulate(found, files, options, log, request, progress, engine)
     except EngineError as error:
         click.echo(shown(f"error: {error}"), err=True)
@@ -176,6 +185,20 @@ def _variants(v, ruleset: str, baseline_path, against, settings, allow_outside) 
     if overrides:
         return [v.Variant("baseline", current, ruleset), candidate]
     return [v.Variant("baseline", current, ruleset)]
+
+
+def _java_patterns(variants) -> None:
+    """Exit 1, before anything is read, at the first `matches` pattern Spark's Java regexes would
+    read differently from RE2 (as `score --engine spark`)."""
+    from ..engines.sql import SqlUnsupported
+    from ..engines.sql.dialects import check_patterns
+    from ..lower import lower
+
+    for variant in variants:
+        try:
+            check_patterns(lower(variant.checked), "spark")
+        except SqlUnsupported as refused:
+            sql_refused(variant.checked.ruleset.file, refused)
 
 
 def _breakdowns(v, schema, by: tuple[str, ...]) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ tables; `SparkBackend` offers the api.Backend interface.
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import sys
@@ -47,7 +48,8 @@ def spark_session(master: str | None = None, remote: str | None = None, threads:
         try:
             from pyspark.sql.connect.utils import check_dependencies
 
-            check_dependencies("pyspark.sql.connect")
+            # pyspark 4.0 names the module it checks for; from 4.1 it takes no argument
+            check_dependencies(*(("pyspark.sql.connect",) if inspect.signature(check_dependencies).parameters else ()))
         except ImportError as missing:
             raise EngineError(f"--spark-remote needs Spark Connect's packages ({missing}): "
                               "pip install 'pyspark[connect]'") from None

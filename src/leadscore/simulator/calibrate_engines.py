@@ -21,12 +21,16 @@ if TYPE_CHECKING:   # the command lists the engines without loading them
 
 
 class EngineFailed(Exception):
-    """A SQL engine could not run (a bad memory limit, memory exhausted): said in one line."""
+    """A SQL engine could not run (a bad memory limit, memory exhausted, Spark missing or
+    failing): said in one line."""
 
 
 @dataclass(frozen=True)
 class Settings:
-    memory_limit: str = "2GB"          # SQL engines: the engine's memory limit, spilling beyond it
+    memory_limit: str = "2GB"          # duckdb: its memory limit, spilling beyond it
+    spark_master: str | None = None    # spark: a cluster's master URL, else local mode
+    spark_remote: str | None = None    # spark: a Spark Connect server (sc://host:port)
+    threads: int = 1                   # spark: local mode's cores
 
 
 def python_tally(plan: Plan, tables: Mapping, log: ProblemLog, options: Options, settings: Settings) -> Tally:
@@ -63,4 +67,18 @@ def _duckdb(settings: Settings) -> Iterator[Runner]:
         raise EngineFailed(str(error)) from None
 
 
-ENGINES: dict[str, Callable[..., Tally]] = {"python": python_tally, "duckdb": _in_sql(_duckdb)}
+@contextmanager
+def _spark(settings: Settings) -> Iterator[Runner]:
+    from ..engines.spark_runner import spark_runner
+    from ..engines import EngineError
+    from ..engines.sql import SqlUnsupported
+
+    try:
+        with spark_runner(settings.spark_master, settings.spark_remote, settings.threads) as run:
+            yield run
+    except (EngineError, SqlUnsupported) as error:   # SqlUnsupported: a pattern Java reads differently
+        raise EngineFailed(str(error)) from None
+
+
+ENGINES: dict[str, Callable[..., Tally]] = {"python": python_tally, "duckdb": _in_sql(_duckdb),
+                                            "spark": _in_sql(_spark)}

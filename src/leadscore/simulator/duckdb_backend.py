@@ -57,8 +57,6 @@ class DuckDBEngine:
 
     def evaluate_many(self, bucket: Bucket, plan: Plan, rows: np.ndarray, instants: np.ndarray,
                       reasons: bool = False) -> Evaluated:
-        import duckdb
-
         rows, instants = np.asarray(rows, np.int64), np.asarray(instants, float)
         if not len(rows):
             return _empty(plan, reasons)
@@ -66,18 +64,26 @@ class DuckDBEngine:
         if program is None:
             return PythonEngine().evaluate_many(bucket, plan, rows, instants, reasons)
         try:
-            table = evaluate_instants(self.connection(), program, self.tables(bucket, plan, rows), rows, instants,
-                                      reasons=reasons)
+            table = self.instants_table(program, self.tables(bucket, plan, rows), rows, instants, reasons)
         except SqlUnsupported:
             self._programs[id(plan)] = (plan, None)
             return PythonEngine().evaluate_many(bucket, plan, rows, instants, reasons)
-        except duckdb.Error as error:
-            raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
         found = _columns(plan, program, table, reasons)
         near = near_round(found.scores)
         if not near.any():
             return found
         return _replaced(found, near, PythonEngine().evaluate_many(bucket, plan, rows[near], instants[near], reasons))
+
+    def instants_table(self, program, tables: dict[str, pa.Table], rows: np.ndarray, instants: np.ndarray,
+                       reasons: bool) -> pa.Table:
+        """evaluate_instants' table, run here by DuckDB: the one step another SQL engine replaces
+        (spark_backend.py)."""
+        import duckdb
+
+        try:
+            return evaluate_instants(self.connection(), program, tables, rows, instants, reasons=reasons)
+        except duckdb.Error as error:
+            raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
 
     def connection(self):
         if self._pid != os.getpid():

@@ -10,10 +10,12 @@ from .engine import Engine
 
 @dataclass(frozen=True)
 class EngineSettings:
-    jobs: int                   # worker processes of the run
+    jobs: int                   # --jobs: the run's worker processes (IN_DRIVER engines: their cores)
     cpus: int
     memory_limit: str           # per DuckDB (one per worker process)
     scratch: str | None         # the run's spill folder
+    spark_master: str | None = None     # spark: a cluster's master URL
+    spark_remote: str | None = None     # spark: a Spark Connect server (sc://host:port)
 
 
 def _python(settings: EngineSettings) -> Engine:
@@ -29,7 +31,16 @@ def _duckdb(settings: EngineSettings) -> Engine:
     return DuckDBEngine(settings.memory_limit, settings.scratch, max(1, settings.cpus // max(1, settings.jobs)))
 
 
-ENGINES: dict[str, Callable[[EngineSettings], Engine]] = {"python": _python, "duckdb": _duckdb}
+def _spark(settings: EngineSettings) -> Engine:
+    from .spark_backend import SparkEngine
+
+    return SparkEngine(settings.spark_master, settings.spark_remote, settings.jobs)
+
+
+ENGINES: dict[str, Callable[[EngineSettings], Engine]] = {"python": _python, "duckdb": _duckdb, "spark": _spark}
+# engines whose buckets are replayed in this process whatever --jobs says: a Spark session
+# never crosses a fork, and Spark spreads each statement over its own cores
+IN_DRIVER = frozenset({"spark"})
 # python stays the default until the DuckDB replay is the faster one: today its statements cost
 # more than the Python scorer they replace (docs/engines.md, "Speed")
 DEFAULT_ENGINE = "python"
