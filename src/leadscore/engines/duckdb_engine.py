@@ -55,13 +55,19 @@ def duckdb_sql(program: lo.ScoringProgram, id_column: str, instant: float, reaso
 
 def run_sql(connection, sql: str, leads: Any, events: Any) -> pa.Table:
     """None for `leads` or `events`: the connection already holds that relation."""
-    given = {name: relation for name, relation in (("leads", leads), ("events", events)) if relation is not None}
-    for name, relation in given.items():
+    return run_over(connection, sql, {name: relation for name, relation in (("leads", leads), ("events", events))
+                                      if relation is not None})
+
+
+def run_over(connection, sql: str, relations: dict[str, Any]) -> pa.Table:
+    """`sql` with each of `relations` (Arrow tables or readers) registered under its name for the
+    statement only."""
+    for name, relation in relations.items():
         connection.register(name, relation)
     try:
         return connection.sql(sql).to_arrow_table()
     finally:
-        for name in given:
+        for name in relations:
             connection.unregister(name)
 
 

@@ -10,6 +10,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from .. import lower as lo
+from ..engines.duckdb_engine import run_over
 from ..engines.sql.instants import instants_select
 
 RELATIONS = ("lead_input", "event_input", "change_input")
@@ -48,11 +49,4 @@ def evaluate_instants(connection, program: lo.ScoringProgram, tables: dict[str, 
                       "at": pa.array(np.asarray(instants, dtype=np.float64))})
     changed = set(pc.unique(tables["change_input"]["field"]).to_pylist()) if "change_input" in tables else set()
     sql = instants_sql(program, changed, reasons)
-    registered = {**{name: tables[name] for name in RELATIONS}, "instants": pairs}
-    for name, table in registered.items():
-        connection.register(name, table)
-    try:
-        return connection.sql(sql).to_arrow_table()
-    finally:
-        for name in registered:
-            connection.unregister(name)
+    return run_over(connection, sql, {**{name: tables[name] for name in RELATIONS}, "instants": pairs})
