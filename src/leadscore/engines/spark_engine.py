@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any
@@ -122,10 +123,7 @@ def run_select_spark(session, select: exp.Expression, tables: dict[str, pa.Table
 
 def run_sql_spark(session, sql: str, tables: dict[str, pa.Table]) -> pa.Table:
     """As run_select_spark, for a statement already in Spark's dialect."""
-    from py4j.protocol import Py4JError
-    from pyspark.errors import PySparkException
-
-    try:
+    with spark_errors():
         for name, table in tables.items():
             session.createDataFrame(table).createOrReplaceTempView(name)
         try:
@@ -133,6 +131,16 @@ def run_sql_spark(session, sql: str, tables: dict[str, pa.Table]) -> pa.Table:
         finally:
             for name in tables:
                 session.catalog.dropTempView(name)
+
+
+@contextmanager
+def spark_errors() -> Iterator[None]:
+    """Spark's and the JVM bridge's failures within, as one-line EngineErrors."""
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    try:
+        yield
     except (PySparkException, Py4JError) as error:
         raise EngineError(f"spark: {_first_line(error)}") from None
 

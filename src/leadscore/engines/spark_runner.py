@@ -15,8 +15,8 @@ from contextlib import contextmanager
 import pyarrow as pa
 from sqlglot import exp
 
-from . import EngineError, spark_engine
-from .spark_engine import run_select_spark
+from . import spark_engine
+from .spark_engine import run_select_spark, spark_errors
 
 
 class SparkRunner:
@@ -36,13 +36,8 @@ class SparkRunner:
         """Temporary view `name` (an internal name) of the parts, in order."""
         table = pa.concat_tables([schema.empty_table(), *parts])
         session = self.session      # EngineError, in one line, when pyspark or Java is missing
-        from py4j.protocol import Py4JError
-        from pyspark.errors import PySparkException
-
-        try:
+        with spark_errors():
             session.createDataFrame(table).createOrReplaceTempView(name)
-        except (PySparkException, Py4JError) as error:
-            raise EngineError(f"spark: {str(error).strip().splitlines()[0]}") from None
         self.views.append(name)
 
     def select(self, statement: exp.Select) -> pa.Table:
