@@ -1,7 +1,7 @@
 """`simulate --by FIELD` and `--by cohort` (docs/simulate.md, "Breakdowns"): every threshold
-metric per group, on the six-lead history of test_cli_simulate.py with lead fields added.
+metric per group, on the six-lead history of simulate_cli_support.py with lead fields added.
 
-Lead fields (the events and outcomes are test_cli_simulate.py's; mql = interest >= 20):
+Lead fields (the events and outcomes are simulate_cli_support.py's; mql = interest >= 20):
 
 lead  industry   employees  has_budget  created_at   mql crossing   success (won)
 L1    Software   10         true                     01-06 10:00    01-16 10:00
@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 import leadscore.simulator.breakdowns as breakdowns
 import leadscore.simulator.formatting as formatting
 from leadscore.simulator.metrics import Population, Settings, threshold_metrics
-from test_cli_simulate import BODY, EVENTS, OUTCOMES, invoke, loads
+from simulate_cli_support import BODY, EVENTS, OUTCOMES, invoke, loads
 from test_simulator_support import history, ruleset
 
 LEADS = [

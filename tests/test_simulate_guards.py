@@ -1,13 +1,13 @@
 """Guards against silent nonsense in `simulate` (docs/simulate.md, "Notes"): a field no history
 table gives a value, rules that never give points, values the schema does not declare. On the
-six-lead history of test_cli_simulate.py.
+six-lead history of simulate_cli_support.py.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from test_cli_simulate import BODY, EVENTS, LEADS, OUTCOMES, invoke, loads
+from simulate_cli_support import BODY, EVENTS, LEADS, OUTCOMES, invoke, loads
 from test_simulator_support import history, ruleset
 
 SIZED = BODY.replace("  demo: +30 per demo_request, decay none\n",

@@ -1,5 +1,5 @@
 """`simulate --leads-out` and `--flips-out`, and the cause and outcome of flip examples
-(docs/simulate.md), on the six-lead history of test_cli_simulate.py whose hand computations
+(docs/simulate.md), on the six-lead history of simulate_cli_support.py whose hand computations
 this file reuses. The outcomes gain amounts: L1 won 1000; L4's first Won 250.5 (its later won
 999 is not its success); L3's WON has none.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from test_cli_simulate import BODY, EVENTS, LEADS, invoke, loads
+from simulate_cli_support import BODY, EVENTS, LEADS, invoke, loads
 from test_simulator_support import history, ruleset, write_table
 
 AMOUNTS = {("L1", "won"): 1000, ("L4", "Won"): 250.5, ("L4", "won"): 999}

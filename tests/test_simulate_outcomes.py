@@ -1,6 +1,6 @@
 """Outcomes beyond "won" (docs/simulate.md "Lost deals and revenue", docs/calibrate.md): the lost
 stage, decided precision, leads still open, revenue; `calibrate --decided-only` and `--as-of`
-counting only the leads that exist then. On the six-lead history of test_cli_simulate.py:
+counting only the leads that exist then. On the six-lead history of simulate_cli_support.py:
 
 mql (interest >= 20) crosses: L1 01-06 10:00, L2 01-07 12:00, L4 01-13 08:00, L6 01-10 10:00.
 Successes (won): L1 01-16 10:00 (amount 1000), L3 01-12 09:00 (500), L4 01-15 20:00 (250.5).
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from test_calibrate import engine  # noqa: F401  (the fixture: each calibrate test on each engine)
-from test_cli_simulate import BODY, EVENTS, LEADS, OUTCOMES, invoke, loads
+from simulate_cli_support import BODY, EVENTS, LEADS, OUTCOMES, invoke, loads
 from test_simulator_support import history, ruleset, write_table
 
 AMOUNTS = {("L1", "won"): 1000, ("L3", "WON"): 500, ("L4", "Won"): 250.5, ("L4", "won"): 999}

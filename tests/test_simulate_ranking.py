@@ -1,6 +1,6 @@
 """The confusion matrix per threshold and the ranking power of each score's peak in the window
 (docs/simulate.md, "Confusion matrix" and "Ranking power"), on the six-lead history of
-test_cli_simulate.py with one event added: L3 requests a demo on 01-13 10:00, after its success
+simulate_cli_support.py with one event added: L3 requests a demo on 01-13 10:00, after its success
 (01-12 09:00), which must not raise its peak.
 
 Peaks of interest (first instant in the window and event instants, up to the success):
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from leadscore.simulator.metrics import Population, Settings
 from leadscore.simulator.ranking import ranking
-from test_cli_simulate import BODY, EVENTS, LEADS, OUTCOMES, invoke, loads
+from simulate_cli_support import BODY, EVENTS, LEADS, OUTCOMES, invoke, loads
 from test_simulator_support import history, ruleset
 
 LATE_DEMO = ("L3", "demo_request", "2026-01-13T10:00:00Z", None)

@@ -1,19 +1,28 @@
 """What the reports carry (docs/simulate.md "Outputs"): sweep tables with every metric, segment
 tables in Markdown, weekly volume per sweep value in HTML, and the progress bar in a terminal.
-On the six-lead history of test_cli_simulate.py.
+On the six-lead history of simulate_cli_support.py.
 """
 
 from __future__ import annotations
 
 import io
 import sys
+from pathlib import Path
+
+import pytest
 
 import leadscore.commands.simulate as simulate_command
 from leadscore.simulator.formatting import METRICS, sweep_head
-from test_cli_simulate import invoke, project  # noqa: F401  (the fixture)
+from simulate_cli_support import EVENTS, LEADS, OUTCOMES, hand_history, invoke
+from test_simulator_support import history, ruleset
 
 
-def test_sweep_tables_carry_every_metric_and_the_successes(project):  # noqa: F811
+@pytest.fixture
+def project(tmp_path: Path) -> tuple[Path, Path]:
+    return hand_history(tmp_path)
+
+
+def test_sweep_tables_carry_every_metric_and_the_successes(project):
     rules, folder = project
     text = invoke(rules, "--history", folder, "--sweep", "bar=10:30:10").stdout
     markdown = invoke(rules, "--history", folder, "--sweep", "bar=10:30:10", "--format", "markdown").stdout
@@ -31,9 +40,6 @@ def test_sweep_tables_carry_every_metric_and_the_successes(project):  # noqa: F8
 
 
 def test_markdown_carries_the_segment_tables(tmp_path):
-    from test_cli_simulate import EVENTS, LEADS, OUTCOMES
-    from test_simulator_support import history, ruleset
-
     body = ('score interest {\n  view: +10 per page_view, decay none\n}\nthreshold mql: interest >= 20\n'
             "segment stage {\n  hot if interest >= 20\n  cold otherwise\n}")
     rules = ruleset(tmp_path / "rules", body)
@@ -45,7 +51,7 @@ def test_markdown_carries_the_segment_tables(tmp_path):
     assert "| hot | 3 | 3 |" in markdown and "| cold | 5 | 3 |" in markdown
 
 
-def test_html_shows_weekly_volume_for_each_sweep_value(project):  # noqa: F811
+def test_html_shows_weekly_volume_for_each_sweep_value(project):
     rules, folder = project
     page = invoke(rules, "--history", folder, "--sweep", "bar=10:30:10", "--capacity", "1", "--format", "html").stdout
     assert "crossings per ISO week for each value of <code>bar</code> against the capacity" in page
