@@ -11,6 +11,8 @@ import click
 def command(stdio: bool) -> None:
     """Run the language server for rule files (diagnostics, completion, hover,
     go to definition, rename, formatting, ...) for an editor to talk to."""
+    from ..lsp.malformed import configure_logging
     from ..lsp.server import server
 
+    configure_logging()
     server.start_io()

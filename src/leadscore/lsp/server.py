@@ -11,13 +11,14 @@ from importlib.metadata import PackageNotFoundError, version
 
 from lsprotocol import types
 from pygls import uris
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 from ..dsl import ast
 from ..dsl.diagnostics import Span, sort_key
 from ..dsl.formatter import format_ruleset, shape
 from ..dsl.parser import parse
-from . import lens, navigation, problems
+from . import lens, malformed, navigation, problems
 from .analysis import Analysis, analyse
 from .completion import complete, place
 from .convert import from_position, to_range
@@ -41,6 +42,14 @@ class RulesServer(LanguageServer):
         self.generations: dict[str, int] = {}
         self.crossings: dict[str, lens.Crossings] = {}
         self.pending: dict[str, asyncio.Task] = {}
+
+    def report_server_error(self, error: Exception, source: type) -> None:
+        # pygls's read loop names JsonRpcException as the source of a message it could not read:
+        # the editor's fault, not the server's, so one log line and no error pop-up.
+        if source is JsonRpcException:
+            malformed.report_unreadable(error)
+            return
+        super().report_server_error(error, source)
 
     # --- documents ---------------------------------------------------------
 

@@ -1,0 +1,51 @@
+"""Messages from the editor that are not JSON-RPC: a body that is not JSON, or JSON of the
+wrong shape. pygls logs each with a Python traceback, as if the server had failed, and pops
+up an "Error in server" message. The server ignores such a message and keeps serving; the
+user sees one line on standard error (the editor's output panel) saying what was wrong."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from cattrs import ClassValidationError, transform_error
+
+LOG = logging.getLogger("leadscore.lsp")
+
+# What pygls 2 logs, with a traceback, for a message it cannot read: its read loop
+# (io_.run_async) and its message decoder (JsonRPCProtocol.structure_message).
+PYGLS_UNREADABLE = ("Unable to handle message", "Unable to deserialize message")
+
+
+class DropUnreadableTracebacks(logging.Filter):
+    """Drops pygls's records for an unreadable message: `report_unreadable` says it in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("pygls") and str(record.msg).startswith(PYGLS_UNREADABLE))
+
+
+def configure_logging() -> None:
+    """Warnings and errors of the server and of pygls to standard error, one record a line as
+    before, without the tracebacks of unreadable messages."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(DropUnreadableTracebacks())
+    logging.getLogger().addHandler(handler)
+
+
+def what_is_wrong(error: BaseException) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return "its body is not UTF-8"
+    if isinstance(error, json.JSONDecodeError):
+        return f"its body is not JSON ({error})"
+    if isinstance(error.__cause__, ClassValidationError):
+        return "its fields do not have the shape LSP gives them (" + "; ".join(transform_error(error.__cause__)) + ")"
+    if isinstance(error, AttributeError):
+        # pygls hands a JSON value without a "jsonrpc" member on as it is, and fails to read it
+        return 'it is not a JSON-RPC 2.0 object (no "jsonrpc" member)'
+    return f"{type(error).__name__}: {error}"
+
+
+def report_unreadable(error: BaseException) -> None:
+    LOG.warning("leadscore lsp: ignored a message from the editor: %s", what_is_wrong(error))
