@@ -14,7 +14,7 @@ from leadscore.cli import main
 from leadscore.dsl.diagnostics import CODES
 from leadscore.dsl.usage import USAGE_CODES
 
-from helpers import ACME_DIR, HEADER, write_ruleset
+from helpers import ACME_DIR, HEADER, REPO, write_ruleset
 
 HEAD_LINE = re.compile(r"^(?P<file>.+):(?P<line>\d+):(?P<column>\d+): "
                        r"(?P<severity>error|warning)\[(?P<code>LS\d{3})\]: (?P<message>.+)$")
@@ -263,6 +263,25 @@ def test_folder_is_searched_recursively_for_score_files(tmp_path):
     assert result.exit_code == 1
     found = {(Path(i["file"]).name, i["code"], i["line"]) for i in json.loads(result.stdout)}
     assert found == {("a.score", "LS101", 3), ("deep.score", "LS101", 3)}
+
+
+def test_hidden_and_node_modules_folders_are_not_searched_but_a_file_named_in_one_is_checked(tmp_path):
+    write_ruleset(tmp_path / "top", CLEAN)
+    for skipped in (".cache", "node_modules", "x/node_modules/pkg", "x/.git"):
+        write_ruleset(tmp_path / "top" / skipped, HEADER + "const a = ?\n", name="bad.score")
+    write_ruleset(tmp_path / "top" / "node_modules_notes", HEADER + "const a = ?\n", name="bad.score")
+    result = run("--format", "json", str(tmp_path / "top"))
+    assert result.exit_code == 1
+    assert [Path(i["file"]).parent.name for i in json.loads(result.stdout)] == ["node_modules_notes"]
+    named = run("--format", "json", str(tmp_path / "top" / "node_modules" / "bad.score"))
+    assert named.exit_code == 1 and [i["code"] for i in json.loads(named.stdout)] == ["LS101"]
+
+
+@pytest.mark.parametrize("command", [["check"], ["fmt", "--check"]])
+def test_the_repository_root_holds_only_clean_rule_files(command):
+    # The VS Code extension's grammar samples (deliberately partial rules) end in .score.sample.
+    result = CliRunner().invoke(main, [*command, str(REPO)])
+    assert result.exit_code == 0, result.output
 
 
 def test_folder_with_a_symlink_loop(tmp_path):

@@ -228,9 +228,10 @@ def test_a_ruleset_with_errors_is_reported_and_its_tests_not_run(tmp_path):
 
 # --- paths and exit codes ------------------------------------------------------------------------
 
-def test_folders_are_searched_recursively_and_hidden_folders_skipped(tmp_path, monkeypatch):
+def test_folders_are_searched_recursively_and_hidden_and_node_modules_folders_skipped(tmp_path, monkeypatch):
     project(tmp_path / "a" / "b", ONE_PASSING)
     project(tmp_path / ".hidden", ONE_PASSING.replace("fit: 19", "fit: 0"))
+    project(tmp_path / "a" / "node_modules" / "pkg", ONE_PASSING.replace("fit: 19", "fit: 0"))
     (tmp_path / "a" / "notes.yaml").write_text("not a test", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     code, document = run_json()          # no PATH: the current folder

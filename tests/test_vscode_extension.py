@@ -35,14 +35,17 @@ def _npx(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 @needs_npm
 def test_annotated_samples_pass():
-    done = _npx("vscode-tmgrammar-test", "-g", str(GRAMMAR), "tests/grammar/*.score")
+    done = _npx("vscode-tmgrammar-test", "-g", str(GRAMMAR), "tests/grammar/*.score.sample")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("run successfuly") == len(list((EXTENSION / "tests" / "grammar").glob("*.score")))
+    samples = list((EXTENSION / "tests" / "grammar").glob("*.score.sample"))
+    assert samples and done.stdout.count("run successfuly") == len(samples)
 
 
 @needs_npm
 def test_snapshots_match():
-    done = _npx("vscode-tmgrammar-snap", "-g", str(GRAMMAR), "tests/snapshots/*.score")
+    snapshots = list((EXTENSION / "tests" / "snapshots").glob("*.score.sample"))
+    assert snapshots and all(sample.with_name(sample.name + ".snap").is_file() for sample in snapshots)
+    done = _npx("vscode-tmgrammar-snap", "-g", str(GRAMMAR), "-s", "source.leadscore", "tests/snapshots/*.score.sample")
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -181,9 +181,15 @@ def _shorten(path: str, limit: int = 200) -> str:
     return path if len(path) <= limit else path[: limit // 2] + "..." + path[-limit // 2:]
 
 
+def searched(folder_name: str) -> bool:
+    """Whether a folder below one given on the command line is searched for rule and test
+    files: hidden folders (`.git`, `.venv`) and `node_modules` (other tools' packages) are not."""
+    return not folder_name.startswith(".") and folder_name != "node_modules"
+
+
 def find_rule_files(paths: list[str]) -> list[str]:
-    """Files as given, and every `*.score` below each folder, sorted; hidden folders
-    below one (`.git`, `.venv`) are skipped, as `leadscore test` skips them."""
+    """Files as given, and every `*.score` below each folder, sorted; folders that are not
+    `searched` are skipped, as `leadscore test` skips them."""
     found: list[str] = []
     for path in paths:
         if not os.path.isdir(path):
@@ -191,7 +197,7 @@ def find_rule_files(paths: list[str]) -> list[str]:
             continue
         below: list[str] = []
         for folder, subfolders, files in os.walk(path):
-            subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+            subfolders[:] = [d for d in subfolders if searched(d)]
             below.extend(os.path.normpath(os.path.join(folder, f)) for f in files
                          if f.endswith(".score") and os.path.isfile(os.path.join(folder, f)))
         found.extend(sorted(below))

@@ -9,7 +9,7 @@ if [ -z "$chromium" ]; then
   exit 1
 fi
 mkdir -p build
-node scripts/render-highlighting.js tests/snapshots/acme.score build/highlighting.html
+node scripts/render-highlighting.js tests/snapshots/acme.score.sample build/highlighting.html
 profile=$(mktemp -d)
 trap 'rm -rf "$profile"' EXIT
 "$chromium" --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$profile" \

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..cache import valid_yaml
 from ..dsl.diagnostics import Diagnostic, Span, make
 from ..dsl.yamlio import YamlMap, load_yaml
-from ..loader import read_text
+from ..loader import read_text, searched
 
 TEST_SUFFIX = ".test.yaml"
 
@@ -27,8 +27,8 @@ def test_format() -> dict:
 
 
 def find_test_files(paths: list[str]) -> list[str]:
-    """Files as given, and every `*.test.yaml` below each folder (hidden
-    folders such as `.git` and `.venv` skipped), each folder's files sorted."""
+    """Files as given, and every `*.test.yaml` below each folder (hidden folders such as
+    `.git` and `.venv`, and `node_modules`, skipped), each folder's files sorted."""
     found: list[str] = []
     for path in paths:
         if not os.path.isdir(path):
@@ -36,7 +36,7 @@ def find_test_files(paths: list[str]) -> list[str]:
             continue
         below: list[str] = []
         for folder, subfolders, files in os.walk(path):
-            subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+            subfolders[:] = [d for d in subfolders if searched(d)]
             below.extend(os.path.join(folder, f) for f in files if f.endswith(TEST_SUFFIX))
         found.extend(sorted(os.path.normpath(f) for f in below))
     return list(dict.fromkeys(found))
