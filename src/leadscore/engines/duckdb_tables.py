@@ -83,8 +83,11 @@ def score_tables_sql(program: lo.ScoringProgram, schema, leads: str, events: str
     column LEAD_KEY; with `explain`, the reason columns), and the events at or before the
     instant and after it."""
     seen: set = set()
-    lead_table, order, lead_rows = _leads(leads, schema, log, seen)
-    result, scored, later = run(lead_table, order)
+    # repeated leads and events of unknown leads reported after the tables' other problems, as
+    # the Python engine reports them (so --strict stops at the same row)
+    with log.holding("duplicate_lead", "unknown_lead"):
+        lead_table, order, lead_rows = _leads(leads, schema, log, seen)
+        result, scored, later = run(lead_table, order)
     # back to the leads' input order
     result = result.take(pc.index_in(order, value_set=result.column(0)))
     _note_overflow(result, program, lead_rows, str(leads), schema.id_column, log)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .convert import show_value
@@ -48,8 +49,13 @@ class ProblemLog:
         self.keep, self.strict = keep, strict
         self.counts: dict[tuple[str, str], int] = {}
         self.examples: list[RowProblem] = []
+        self._held: dict[str, ProblemLog] = {}
 
     def add(self, problem: RowProblem) -> None:
+        held = self._held.get(problem.kind)
+        if held is not None:
+            held.add(problem)
+            return
         if self.strict and problem.kind not in _NOTES:
             raise TableError(problem)
         key = (problem.table, problem.kind)
@@ -65,6 +71,20 @@ class ProblemLog:
         if first and count > len(first):
             key = (first[0].table, first[0].kind)
             self.counts[key] += count - len(first)
+
+    @contextmanager
+    def holding(self, *kinds: str):
+        """Problems of `kinds` found inside the block are added when it ends well, kind by kind
+        in the order given (raising then in strict mode): an engine that finds them while reading
+        reports them where the Python engine does, which finds them after reading both tables."""
+        self._held = {kind: ProblemLog(max(1, self.keep)) for kind in kinds}
+        try:
+            yield
+        finally:
+            held, self._held = self._held, {}
+        for kind in kinds:
+            if held[kind].examples:
+                self.add_counted(held[kind].examples, held[kind].total())
 
     def total(self) -> int:
         return sum(self.counts.values())
