@@ -253,7 +253,41 @@ def test_a_long_timeline_says_how_many_events_it_leaves_out(tmp_path):
     result = run("--lead", "L-100", "--timeline", events=events)
     lines = lines_of(result)
     at = lines.index("timeline (scores after each event)")
-    assert lines[at + 1] == f"  (the last {TIMELINE_ROWS} of the lead's {n} events; the 3 before them count in every row)"
+    assert lines[at + 1] == (f"  (the last {TIMELINE_ROWS} of the lead's {n} events; the 3 before them count in every "
+                             f"row; --timeline-rows N|all shows more)")
     assert len(lines) - at - 3 == TIMELINE_ROWS + 1          # header, the rows, the as-of row
     data = json.loads(run("--lead", "L-100", "--timeline", "--format", "json", events=events).stdout)
     assert (len(data["timeline"]), data["timeline_omitted"]) == (TIMELINE_ROWS, 3)
+
+
+def _long_history(tmp_path: Path, n: int) -> Path:
+    events = tmp_path / "events.csv"
+    events.write_text("lead_id,type,at,url\n" + "".join(
+        f"L-100,page_view,2026-03-{1 + k % 28:02d}T{k // 28:02d}:00:00Z,/blog\n" for k in range(n)), encoding="utf-8")
+    return events
+
+
+def test_timeline_rows_shows_the_last_n_events_or_all_of_them_and_implies_timeline(tmp_path):
+    from leadscore.explain import TIMELINE_ROWS
+
+    n = TIMELINE_ROWS + 5
+    events = _long_history(tmp_path, n)
+    full = json.loads(run("--lead", "L-100", "--timeline-rows", "all", "--format", "json", events=events).stdout)
+    assert (len(full["timeline"]), full["timeline_omitted"]) == (n, 0)
+    assert [e["at"] for e in full["timeline"]] == sorted(e["at"] for e in full["timeline"])
+    for rows in ("1", "7", str(TIMELINE_ROWS), str(n), str(n + 10)):
+        data = json.loads(run("--lead", "L-100", "--timeline-rows", rows, "--format", "json", events=events).stdout)
+        shown = min(int(rows), n)
+        # the same rows as the full timeline's last ones: every earlier event still counts
+        assert (data["timeline"], data["timeline_omitted"]) == (full["timeline"][n - shown:], n - shown)
+    lines = lines_of(run("--lead", "L-100", "--timeline-rows", "ALL", events=events))
+    at = lines.index("timeline (scores after each event)")
+    assert lines[at + 1].split()[:2] == ["at", "event"] and len(lines) - at - 2 == n + 1   # every event, as of
+    assert "timeline (" not in run("--lead", "L-100", events=events).stdout
+
+
+@pytest.mark.parametrize("rows", ["0", "-1", "x", "1.5", "", "\x1b[31m"])
+def test_a_bad_timeline_rows_is_a_usage_error(rows):
+    result = run("--lead", "L-100", "--timeline-rows", rows)
+    assert result.exit_code == 2 and "--timeline-rows" in result.output and "Traceback" not in result.output
+    assert "\x1b" not in result.output

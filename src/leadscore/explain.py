@@ -99,19 +99,25 @@ class Explanation:
     thresholds: tuple[ThresholdExplanation, ...]
     segments: Mapping[str, str | None]
     timeline: tuple[TimelineEntry, ...]       # empty unless asked for; the scores at as_of are `scores`
-    timeline_omitted: int = 0                 # the earliest events with no timeline entry (TIMELINE_ROWS)
+    timeline_omitted: int = 0                 # the earliest events with no timeline entry
+
+
+# An entry is one evaluation over every earlier event (decay makes each of them count anew at
+# every instant), so entries for all n events cost n²; bounding them by default keeps the cost linear.
+TIMELINE_ROWS = 200
 
 
 def explain(ruleset, scorer, source: str, lead: str, fields: dict, events: list[tuple[str, float, dict]],
-            instant: float, *, timeline: bool = False) -> Explanation:
-    """`fields` and `events` ((type, at, properties) in file order) in the runtime's representation."""
+            instant: float, *, timeline: bool = False, timeline_rows: int | None = TIMELINE_ROWS) -> Explanation:
+    """`fields` and `events` ((type, at, properties) in file order) in the runtime's representation.
+    With `timeline`, an entry for each of the last `timeline_rows` events (None: every event)."""
     events = [e for e in events if e[1] <= instant]
     grouped = _grouped(events, scorer.property_types)
     result = scorer.evaluate(fields, grouped, instant, explain=True)
     interpreter = ruleset.interpret()
     _agree(result, interpreter.evaluate(fields, grouped, instant, explain=True))
     view = _View(ruleset.checked, interpreter, source.splitlines(), fields, grouped, instant, result)
-    entries, omitted = _timeline(scorer, fields, events) if timeline else ((), 0)
+    entries, omitted = _timeline(scorer, fields, events, timeline_rows) if timeline else ((), 0)
     return Explanation(
         lead, ruleset.name, ruleset.version, instant, dict(fields),
         tuple(view.score(decl) for decl in ruleset.checked.ruleset.declarations
@@ -138,16 +144,12 @@ def _agree(result: rt.Result, reference: rt.Result) -> None:
                            "this is a bug in leadscore: please report it with the rule file and the lead")
 
 
-# An entry is one evaluation over every earlier event (decay makes each of them count anew at
-# every instant), so entries for all n events cost n²; bounding them keeps the cost linear.
-TIMELINE_ROWS = 200
-
-
-def _timeline(scorer, fields: dict, events: list[tuple[str, float, dict]]) -> tuple[tuple[TimelineEntry, ...], int]:
-    """The scores right after each of the last TIMELINE_ROWS events, at its instant (events in
-    time order, ties in file order), and how many earlier events have no entry."""
+def _timeline(scorer, fields: dict, events: list[tuple[str, float, dict]],
+              rows: int | None) -> tuple[tuple[TimelineEntry, ...], int]:
+    """The scores right after each of the last `rows` events (None: all), at its instant (events
+    in time order, ties in file order), and how many earlier events have no entry."""
     ordered = sorted(events, key=lambda e: e[1])
-    omitted = max(0, len(ordered) - TIMELINE_ROWS)
+    omitted = 0 if rows is None else max(0, len(ordered) - rows)
     grouped: dict[str, list] = {name: [] for name in scorer.property_types}
     for kind, at, properties in ordered[:omitted]:
         grouped[kind].append((at, properties))

@@ -17,6 +17,15 @@ if TYPE_CHECKING:
     from ..explain import Condition, Contribution, Explanation, ScoreExplanation
 
 
+def _timeline_rows(ctx, param, value: str | None) -> int | str | None:
+    """--timeline-rows: a whole number of rows, at least 1, or "all"; None when not given."""
+    if value is None or value.strip().lower() == "all":
+        return value and "all"
+    if not value.strip().isdigit() or int(value) < 1:
+        raise click.BadParameter(f"{shown(value)!r}: give a whole number of rows (1 or more) or `all`")
+    return int(value)
+
+
 @click.command("explain")
 @click.argument("ruleset", type=click.Path(exists=True, dir_okay=False))
 @click.option("--lead", "lead_id", required=True, help="The id of the lead to explain.")
@@ -27,12 +36,15 @@ if TYPE_CHECKING:
               help="The events table (.csv, .jsonl or .parquet; instead of the history's).")
 @click.option("--as-of", "instant", required=True, callback=parse_instant, metavar="INSTANT",
               help="Explain the scores at this instant: `now`, or ISO 8601 (no offset means UTC).")
-@click.option("--timeline", is_flag=True, help="Also show the scores after each of the lead's events.")
+@click.option("--timeline", is_flag=True, help="Also show the scores after each of the lead's last 200 events.")
+@click.option("--timeline-rows", callback=_timeline_rows, metavar="N|all",
+              help="The timeline's rows: one for each of the lead's last N events, or `all` of them "
+                   "(each row evaluates every earlier event); implies --timeline.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--allow-schema-outside", is_flag=True,
               help="Allow a schema path that leads outside the rule file's folder.")
 def command(ruleset: str, lead_id: str, history: str | None, allow_history_outside: bool, leads_file: str | None,
-            events_file: str | None, instant: float, timeline: bool,
+            events_file: str | None, instant: float, timeline: bool, timeline_rows: int | str | None,
             output_format: str, allow_schema_outside: bool) -> None:
     """Explain one lead's scores at --as-of: the rules that gave points (per-event
     rules with each event and its decayed points), the rules that did not fire
@@ -41,7 +53,7 @@ def command(ruleset: str, lead_id: str, history: str | None, allow_history_outsi
     Exit status: 0 explained, 1 unknown lead or unusable file, 2 usage error.
     """
     from ..compiler import runtime as rt
-    from ..explain import ExplainError, explain
+    from ..explain import TIMELINE_ROWS, ExplainError, explain
     from ..loader import read_text
     from ..tables import ProblemLog, TableError, read_events, read_leads
 
@@ -67,7 +79,9 @@ def command(ruleset: str, lead_id: str, history: str | None, allow_history_outsi
     source, _ = read_text(ruleset, ruleset)   # read and checked a moment ago by load_or_exit
     try:
         explanation = explain(loaded, scorer, source, lead_id, rt.prepare_fields(found[0][1], scorer.field_types),
-                              events, instant, timeline=timeline)
+                              events, instant, timeline=timeline or timeline_rows is not None,
+                              timeline_rows=TIMELINE_ROWS if timeline_rows is None else
+                              None if timeline_rows == "all" else timeline_rows)
     except ExplainError as error:
         click.echo(shown(f"error: {error}"), err=True)
         sys.exit(1)
@@ -96,7 +110,8 @@ def render_text(x: Explanation) -> str:
         lines.extend(["", "timeline (scores after each event)"])
         if x.timeline_omitted:
             lines.append(f"  (the last {len(x.timeline):,} of the lead's {len(x.timeline) + x.timeline_omitted:,} "
-                         f"events; the {x.timeline_omitted:,} before them count in every row)")
+                         f"events; the {x.timeline_omitted:,} before them count in every row; "
+                         f"--timeline-rows N|all shows more)")
         lines.extend(_timeline_lines(x))
     # Names, values and the lead id come from the rule file and the tables.
     return "\n".join(shown(line) for line in lines)
