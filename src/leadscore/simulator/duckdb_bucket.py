@@ -38,9 +38,12 @@ def bucket_tables(bucket: Bucket, schema) -> dict[str, pa.Table]:
     counts = np.diff(np.asarray(bucket.starts, dtype=np.int64))
     owners = np.repeat(np.arange(leads, dtype=np.int64), counts)
     seq = np.arange(len(bucket.at), dtype=np.int64) - np.repeat(np.asarray(bucket.starts[:-1], np.int64), counts)
+    at = np.asarray(bucket.at, dtype=np.float64)
+    pos = np.empty(len(at), np.int64)
+    pos[np.lexsort((seq, at, owners))] = np.arange(len(at), dtype=np.int64)
     columns = property_columns(property_types)
     event_input = pa.table({"lead": pa.array(owners), "type": pa.array(bucket.kinds, pa.string()),
-                            "at": pa.array(bucket.at, pa.float64()), "seq": pa.array(seq),
+                            "at": pa.array(at), "seq": pa.array(seq), "pos": pa.array(pos),
                             **{internal: _array([p.get(name) for _, p in bucket.pairs], kind)
                                for name, (internal, kind) in columns.items()}})
     change_counts = np.diff(np.asarray(bucket.change_starts, dtype=np.int64))
