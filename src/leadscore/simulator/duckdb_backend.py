@@ -26,7 +26,7 @@ from ..lower import lower
 from .bulk_replay import bulk_replay
 from .duckdb_bucket import bucket_tables
 from .duckdb_instants import (InstantsSql, by_row_id, changed_fields, instant_inputs, instants_relations,
-                              instants_sql, running_relations)
+                              instants_sql, terms_relations)
 from .engine import Evaluated, Plan, Replayed, Window
 from .history import Bucket
 from .python_backend import PythonEngine
@@ -88,7 +88,7 @@ class DuckDBEngine:
         key = (bucket, program, sql)
         if self._running is None or any(a is not b for a, b in zip(self._running[0], key)):
             self._running = None   # the previous bucket's is dropped before this one is made
-            self._running = (key, self.run(sql.running, running_relations(whole)))
+            self._running = (key, sql.running_table(self.run(sql.terms, terms_relations(whole))))
         tables = self.tables(bucket, plan, rows)
         inputs = instant_inputs(program, sql, tables, rows, instants)
         return by_row_id(self.run(sql.instants, instants_relations(tables, self._running[1], inputs)))

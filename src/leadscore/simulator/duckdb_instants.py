@@ -1,6 +1,6 @@
 """Evaluate a program at a table of (lead, instant) pairs: the two statements of
 engines/sql/instants.py over a bucket's tables (duckdb_bucket.py). `running` is computed once
-per bucket and read by every round; each round's instants come with the positions of the
+per bucket (the `terms` statement, then running_sums.py) and read by every round; each round's instants come with the positions of the
 events they read (`instant_inputs`), found here with numpy."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from sqlglot.errors import ErrorLevel
 
 from .. import lower as lo
 from ..engines.duckdb_engine import run_over
-from ..engines.sql.instants import instants_select
+from ..engines.sql.instants import RunningColumn, instants_select
+from .running_sums import running_table
 
 RELATIONS = ("lead_input", "event_input", "change_input")
 
@@ -25,10 +26,16 @@ RELATIONS = ("lead_input", "event_input", "change_input")
 class InstantsSql:
     """instants_select's statements written for one engine."""
 
-    running: str                  # reads lead_input and event_input
+    terms: str                    # reads lead_input and event_input
     instants: str                 # reads lead_input, change_input, running and instants
     ages: tuple[float, ...]
     changed: tuple[int, ...]
+    running: tuple[RunningColumn, ...]
+    groups: int
+
+    def running_table(self, terms: pa.Table) -> pa.Table:
+        """The `running` relation from the result of `terms`."""
+        return running_table(terms, self.running, self.groups)
 
 
 def duckdb_text(select: exp.Select) -> str:
@@ -39,7 +46,8 @@ def duckdb_text(select: exp.Select) -> str:
 def written(program: lo.ScoringProgram, changed_fields, reasons: bool,
             writer: Callable[[exp.Select], str] = duckdb_text) -> InstantsSql:
     statements = instants_select(program, reasons=reasons, changed_fields=changed_fields)
-    return InstantsSql(writer(statements.running), writer(statements.instants), statements.ages, statements.changed)
+    return InstantsSql(writer(statements.terms), writer(statements.instants), statements.ages, statements.changed,
+                       statements.running, statements.groups)
 
 
 # each statement built once per program: a replay asks for it every round, and building it
@@ -63,7 +71,7 @@ def changed_fields(tables: dict[str, pa.Table]) -> frozenset[str]:
     return frozenset(pc.unique(tables["change_input"]["field"]).to_pylist())
 
 
-def running_relations(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+def terms_relations(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
     return {name: tables[name] for name in ("lead_input", "event_input")}
 
 
@@ -78,7 +86,7 @@ def evaluate_instants(connection, program: lo.ScoringProgram, tables: dict[str, 
     columns, row i with row_id i, ordered by row_id. `lead_rows`: int64 lead numbers of the
     bucket; `instants`: float64 epoch seconds."""
     sql = instants_sql(program, changed_fields(tables), reasons)
-    running = run_over(connection, sql.running, running_relations(tables))
+    running = sql.running_table(run_over(connection, sql.terms, terms_relations(tables)))
     inputs = instant_inputs(program, sql, tables, lead_rows, instants)
     return by_row_id(run_over(connection, sql.instants, instants_relations(tables, running, inputs)))
 

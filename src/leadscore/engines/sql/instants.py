@@ -94,13 +94,25 @@ _CARRIED_BLOCKS = 2   # the blocks before an instant's that a sum reads: older t
 
 
 @dataclass(frozen=True)
-class InstantsStatements:
-    """The two statements of the module docstring, and what the caller gives `instants`."""
+class RunningColumn:
+    """A column of `running`: the running sum of the term of that name over the lead's events
+    (restarting with each block hb<group> when a group is given), or its running maximum."""
 
-    running: exp.Select
+    name: str
+    group: int | None
+    latest: bool
+
+
+@dataclass(frozen=True)
+class InstantsStatements:
+    """The statements of the module docstring, and what the caller gives `instants`."""
+
+    terms: exp.Select
     instants: exp.Select
     ages: tuple[float, ...]         # instants' e<j> is the last event at or before `at - ages[j]`
     changed: tuple[int, ...]        # the field slots with k<slot> and h<slot>
+    running: tuple[RunningColumn, ...]
+    groups: int                     # the half-life groups: terms' hb<group> columns
 
 
 def instants_select(program: lo.ScoringProgram, *, reasons: bool = False,
@@ -137,8 +149,7 @@ def _qualified(name: str, table: str) -> exp.Column:
 
 @dataclass(frozen=True)
 class _Term:
-    """A per-event column of `running`: summed (restarting with each half-life block of
-    `group`, when given) or, with latest=True, its running maximum."""
+    """A per-event column of `terms` (its running sum or maximum is `running`'s)."""
 
     condition: exp.Expression
     value: exp.Expression
@@ -167,7 +178,7 @@ class _InstantsBuilder(StatementBuilder):
         lead_steps, scores, decisions = self.lead_steps(self.fixed, "lead_fields")
         self._refuse_instant_wheres()
         values = self._values(reasons)
-        running = self._running()
+        terms = self._event_terms()
         self.steps.add("lead_fields", self._lead_fields())
         self.steps.ctes.extend(self.apart_steps.ctes[1:])
         if self.changed:
@@ -175,7 +186,9 @@ class _InstantsBuilder(StatementBuilder):
         self.steps.add("instant_values", self._instant_values(values))
         self.steps.add("scored", self._scored_instants([value.alias for value in values]))
         instants = self.statement("row_id", lead_steps, scores, decisions, reasons)
-        return InstantsStatements(running, instants, tuple(self.ages), tuple(self.changed))
+        running = tuple(RunningColumn(name, term.group, term.latest) for name, term in self.terms.items())
+        return InstantsStatements(terms, instants, tuple(self.ages), tuple(self.changed), running,
+                                  len(self.half_lives))
 
     # --- inputs --------------------------------------------------------------------------
 
@@ -239,10 +252,8 @@ class _InstantsBuilder(StatementBuilder):
 
     # --- per event: the terms and their running sums ------------------------------------
 
-    def _running(self) -> exp.Select:
-        """The `running` statement: per event, its `pos`, its half-life blocks, and each term's
-        running sum (or maximum) up to it; a block-restarting sum also has the totals of the
-        lead's two blocks before the event's (<term>_q1, <term>_q2)."""
+    def _event_terms(self) -> exp.Select:
+        """The `terms` statement: per event, its lead, `pos`, half-life blocks and terms."""
         steps, self.steps = self.steps, Steps()
         needs_fields = self.where_needs_fields()
         if needs_fields:
@@ -256,38 +267,11 @@ class _InstantsBuilder(StatementBuilder):
         ranks = self.rank_columns("lead", [column("at_s"), column("seq")])
         if ranks:
             self.steps.extend("event_ranks", ranks)
-        sizes = {group: HALF_LIVES_PER_BLOCK * half for half, group in self.half_lives.items()}
         terms = [case_when(term.condition, term.value, None if term.latest else number(0.0)).as_(name, quoted=True)
                  for name, term in self.terms.items()]
-        blocks = [_floor_div(column("at_s"), size).as_(f"hb{group}", quoted=True) for group, size in sizes.items()]
-        self.steps.add("event_terms", exp.select(column("lead"), column("pos"), *terms, *blocks).from_(self.steps.last))
-        order = exp.Order(expressions=[exp.Ordered(this=column("pos"))])
-        spec = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW")
-
-        def running(name: str, term: _Term) -> exp.Expression:
-            partition = [column("lead")] + ([column(f"hb{term.group}")] if term.group is not None else [])
-            aggregate = exp.Max if term.latest else exp.Sum
-            return exp.Window(this=aggregate(this=column(name)), partition_by=partition, order=order.copy(),
-                              spec=spec.copy()).as_(name, quoted=True)
-
-        self.steps.add("running_terms", exp.select(
-            column("lead"), column("pos"), *(column(f"hb{g}") for g in sizes),
-            *(running(name, term) for name, term in self.terms.items())).from_("event_terms"))
-        picked: list[exp.Expression] = [_qualified(n, "c") for n in ("pos", *(f"hb{g}" for g in sizes), *self.terms)]
-        select = exp.select().from_(exp.table_("running_terms").as_("c"))
-        for group in sizes:
-            names = [name for name, term in self.terms.items() if term.group == group]
-            self.steps.add(f"block_totals_{group}", exp.select(
-                column("lead"), column(f"hb{group}"), *(exp.Sum(this=column(n)).as_(n, quoted=True) for n in names))
-                .from_("event_terms").group_by(column("lead"), column(f"hb{group}")))
-            for d in range(1, _CARRIED_BLOCKS + 1):
-                alias = f"q{group}_{d}"
-                on = exp.and_(exp.EQ(this=_qualified("lead", alias), expression=_qualified("lead", "c")),
-                              exp.EQ(this=_qualified(f"hb{group}", alias),
-                                     expression=exp.Sub(this=_qualified(f"hb{group}", "c"), expression=number(float(d)))))
-                select = select.join(exp.table_(f"block_totals_{group}").as_(alias), join_type="left", on=on)
-                picked += [_zero_if_null(_qualified(n, alias)).as_(f"{n}_q{d}", quoted=True) for n in names]
-        statement = select.select(*picked)
+        blocks = [_floor_div(column("at_s"), HALF_LIVES_PER_BLOCK * half).as_(f"hb{group}", quoted=True)
+                  for half, group in self.half_lives.items()]
+        statement = exp.select(column("lead"), column("pos"), *blocks, *terms).from_(self.steps.last)
         for name, cte in self.steps.ctes:
             statement = statement.with_(name, as_=cte, copy=False)
         self.steps = steps
