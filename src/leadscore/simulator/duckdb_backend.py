@@ -89,9 +89,9 @@ class DuckDBEngine:
         if self._running is None or any(a is not b for a, b in zip(self._running[0], key)):
             self._running = None   # the previous bucket's is dropped before this one is made
             self._running = (key, sql.running_table(self.run(sql.terms, terms_relations(whole))))
-        tables = self.tables(bucket, plan, rows)
+        tables = self.tables(bucket, plan, rows, self._running[1])
         inputs = instant_inputs(program, sql, tables, rows, instants)
-        return by_row_id(self.run(sql.instants, instants_relations(tables, self._running[1], inputs)))
+        return by_row_id(self.run(sql.instants, instants_relations(tables, tables["running"], inputs)))
 
     def statements(self, program, changed: frozenset[str], reasons: bool) -> InstantsSql:
         return instants_sql(program, changed, reasons)
@@ -132,10 +132,10 @@ class DuckDBEngine:
             self._tables = (bucket, schema, bucket_tables(bucket, schema))
         return self._tables[2]
 
-    def tables(self, bucket: Bucket, plan: Plan, rows: np.ndarray) -> dict[str, pa.Table]:
-        """The bucket's tables; only the rows' leads when they are few (a round of bisection
-        asks about a handful of leads)."""
-        tables = self.bucket_tables(bucket, plan)
+    def tables(self, bucket: Bucket, plan: Plan, rows: np.ndarray, running: pa.Table) -> dict[str, pa.Table]:
+        """The bucket's tables and its `running`; only the rows' leads when they are few (a round
+        of bisection asks about a handful of leads)."""
+        tables = {**self.bucket_tables(bucket, plan), "running": running}
         leads = np.unique(rows)
         if len(leads) * _FEW_LEADS >= len(bucket):
             return tables

@@ -19,12 +19,12 @@ _CARRIED_BLOCKS = 2
 
 
 def running_table(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: int) -> pa.Table:
-    """`terms` (lead, pos, hb<group>..., one column per term) -> `running`: pos, hb<group>...,
+    """`terms` (lead, pos, hb<group>..., one column per term) -> `running`: lead, pos, hb<group>...,
     each column's running sum or maximum, and for a block-restarting sum <name>_q1 and
     <name>_q2: the totals of the lead's two blocks before the event's."""
     order = np.argsort(terms["pos"].to_numpy(), kind="stable")
     lead = terms["lead"].to_numpy()[order]
-    out: dict[str, pa.Array] = {"pos": pa.array(terms["pos"].to_numpy()[order])}
+    out: dict[str, pa.Array] = {"lead": pa.array(lead), "pos": pa.array(terms["pos"].to_numpy()[order])}
     blocks = {g: terms[f"hb{g}"].to_numpy(zero_copy_only=False)[order] for g in range(groups)}
     for g, block in blocks.items():
         out[f"hb{g}"] = pa.array(block)
