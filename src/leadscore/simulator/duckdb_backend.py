@@ -1,5 +1,6 @@
 """The DuckDB replay backend (docs/engines.md): the bulk replay's instants (bulk_replay.py),
 each round scored for every lead at once by one SQL statement over the bucket's Arrow tables
+and the bucket's running sums, computed on its first round and kept for the next ones
 (duckdb_instants.py).
 
 One in-process DuckDB per process: a forked worker opens its own (a connection never crosses

@@ -1,7 +1,7 @@
 """The Spark replay backend (docs/engines.md, `simulate --engine spark`): the DuckDB replay's
-instants (bulk_replay.py, through DuckDBEngine), each round scored by the same instants
-statement (engines/sql/instants.py) written in Spark's dialect and run by Spark SQL over the
-bucket's Arrow tables.
+instants (bulk_replay.py, through DuckDBEngine), scored by the same two statements
+(engines/sql/instants.py: the events' terms once per bucket, then each round's instants)
+written in Spark's dialect and run by Spark SQL over the bucket's Arrow tables.
 
 Everything else is the DuckDB backend's: which leads' tables a round reads, the Python scorer
 for a program SQL cannot evaluate at many instants, for a near-round score and for explaining
