@@ -12,10 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ..engines.sql.instants import RunningColumn
+from ..engines.sql.instants import CARRIED_BLOCKS, RunningColumn
 
 _SHORT = 64   # leads with more events than this are accumulated one lead at a time
-_CARRIED_BLOCKS = 2
 
 
 def running_table(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: int) -> pa.Table:
@@ -79,7 +78,7 @@ def _previous_totals(lead: np.ndarray, block: np.ndarray, starts: np.ndarray, fo
     first, last = starts[:-1], starts[1:] - 1
     run_lead, run_block, totals = lead[first], block[first], found[last]
     run_of_row = np.repeat(np.arange(len(first)), np.diff(starts))
-    for d in range(1, _CARRIED_BLOCKS + 1):
+    for d in range(1, CARRIED_BLOCKS + 1):
         found_d = np.zeros_like(found)
         for back in range(1, d + 1):   # runs are in (lead, block) order: block - d is at most d back
             candidate = run_of_row - back

@@ -4,13 +4,14 @@ The replay (docs/simulate.md) asks for results at many instants of each lead, ov
 rounds. Rather than re-reading a lead's events once per instant, or once per round, the work
 is cut in two:
 
-* `running` (once per bucket): one row per event, with the running sums of every term over
-  the lead's events up to it, in one pass of window functions sharing one (lead, pos) order
-  and ROWS frames;
+* `terms` (once per bucket): one row per event with its terms (below). The caller turns it
+  into `running`, the running sum (or maximum) of every term over the lead's events up to
+  each event, in (lead, pos) order (simulator/running_sums.py: SQL window functions were the
+  slow part of a replay);
 * `instants` (once per round): each instant reads the running sums at the lead's last event
   at or before `t - age`, for the few ages the program's windows and steps need: a sum over
   the events aged [low, high) is the running sum at `t - low` less the one at `t - high`.
-  The caller finds those events (`instant_positions` in simulator/duckdb_instants.py) and
+  The caller finds those events (`instant_inputs` in simulator/duckdb_instants.py) and
   gives their positions with the instants; the statement only joins on them.
 
 The relations read (internal column names, so no user text names a column):
@@ -24,7 +25,9 @@ The relations read (internal column names, so no user text names a column):
                   declared property name (select.property_columns), typed as the fields
     change_input  `lead`, `at`, `seq` (file order, unique), `field` VARCHAR (the changed
                   field's name), then `f0`, `f1`... as lead_input: the new value in its column
-    running       the `running` statement's result (read by `instants`)
+    running       `lead`, `pos`, `hb<group>`..., per term its running sum or maximum up to the
+                  event (InstantsStatements.running), and per half-life term `<term>_q1` and
+                  `<term>_q2`: the totals of the lead's two blocks before the event's
     instants      `row_id` BIGINT, `lead`, `at` DOUBLE epoch seconds; `e<j>` BIGINT: the `pos`
                   of the lead's last event of a declared type at or before `at - ages[j]`
                   (NULL: none); per changed field slot `k<slot>`: the `seq` of the lead's latest
@@ -37,9 +40,9 @@ in declaration order (and, with reasons, select.py's reason columns: the rule po
 At an instant t, events with `at` <= t count. A field with changes is missing before its
 first change, then holds the latest change at or before t; other fields hold lead_input's.
 
-What does not depend on the instant is computed per event, in `running`: the `where` marks,
+What does not depend on the instant is computed per event, in `terms`: the `where` marks,
 the `once` and `at most` ranks (among all of a lead's matching events, in time order: an
-event's rank never depends on a later one), each event's terms below and their running sums.
+event's rank never depends on a later one), and each event's terms below.
 Each rule's value at t is then a difference of running sums (windows are half-open: the
 events exactly `high` old are out). Per decay kind:
 
@@ -90,7 +93,7 @@ DAY = sem.DAY
 HALF_LIVES_PER_BLOCK = 540.0
 HALF_LIFE_REACH = 2 * HALF_LIVES_PER_BLOCK   # in half-lives: 2^-1080 is below every double
 _PARITIES = 2
-_CARRIED_BLOCKS = 2   # the blocks before an instant's that a sum reads: older terms are below every double
+CARRIED_BLOCKS = 2   # the blocks before an instant's that a sum reads: older terms are below every double
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ class InstantsStatements:
 
 def instants_select(program: lo.ScoringProgram, *, reasons: bool = False,
                     changed_fields: Collection[str] | None = None) -> InstantsStatements:
-    """The `running` and `instants` statements (see the module docstring). `instants` returns
+    """The `terms` and `instants` statements (see the module docstring). `instants` returns
     one row per row of its relation: `row_id`, then every score (DOUBLE, NULL when missing),
     every threshold (BOOLEAN), every segment (VARCHAR label or NULL), in declaration order;
     with reasons=True also select.py's reason columns, first one DOUBLE column per rule: the
@@ -302,7 +305,7 @@ class _InstantsBuilder(StatementBuilder):
         ifs = [exp.If(this=exp.EQ(this=self._at(f"hb{group}", age),
                                   expression=exp.Add(this=block.copy(), expression=number(float(d)))),
                       true=self._at(name, age, f"_q{d}" if d else ""))
-               for d in range(_CARRIED_BLOCKS + 1)]
+               for d in range(CARRIED_BLOCKS + 1)]
         return exp.Case(ifs=ifs, default=number(0.0))
 
     def _half(self, group: int) -> float:
@@ -380,7 +383,7 @@ class _InstantsBuilder(StatementBuilder):
                 name = self._term(f"x{i}", counted, anchored, group)
                 start = exp.Mul(this=_floor_div(self.now.copy(), size), expression=number(size))
                 if within is None:   # the two blocks before the instant's, brought to its start exactly
-                    parts = [self._block_part(name, group, d, 0.0) for d in range(_CARRIED_BLOCKS + 1)]
+                    parts = [self._block_part(name, group, d, 0.0) for d in range(CARRIED_BLOCKS + 1)]
                     total = parts[0]
                     for d, part in enumerate(parts[1:], start=1):
                         scaled = part
