@@ -116,7 +116,6 @@ class DuckDBEngine:
             self._connection = connect(self.memory_limit, folder)
             self._connection.execute(f"SET threads = {max(1, int(self.threads))}")
             self._pid = os.getpid()
-            self._running = None
         return self._connection
 
     def program(self, plan: Plan):
