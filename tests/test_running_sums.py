@@ -1,5 +1,6 @@
 """The replay's running sums in numpy (simulator/running_sums.py) and the search for the event
-each instant reads (duckdb_instants.last_at_or_before), against plain loops."""
+each instant reads (duckdb_instants.last_at_or_before), against plain loops; the DuckDB replay
+computes them once per bucket."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import leadscore
 from leadscore.engines.sql.instants import RunningColumn
 from leadscore.simulator import running_sums
+from leadscore.simulator.duckdb_backend import DuckDBEngine
 from leadscore.simulator.duckdb_instants import last_at_or_before
+from leadscore.simulator.engine import Plan, Window
 from leadscore.simulator.running_sums import running_table
+from test_simulator_support import bucket_of, ruleset, ts
 
 # per event: (lead, block, summed term, maximum term or None)
 events = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 4), st.floats(-1e3, 1e3, allow_nan=False),
@@ -94,3 +99,23 @@ def test_the_event_an_instant_reads_is_its_leads_last_at_or_before_it(rows, quer
     for (q_lead, q_at), got in zip(queries, found):
         mine = [k for (l, a), k in zip(rows, key) if l == q_lead and a <= q_at]
         assert got == (max(mine) if mine else -1)
+
+
+def test_a_replay_computes_each_buckets_running_sums_once_for_all_its_rounds(tmp_path):
+    """Rounds of bisection (a negative event fading back under a threshold over weeks) read the
+    running sums of the bucket's first round: the `terms` statement runs once per bucket."""
+    checked = leadscore.load(str(ruleset(tmp_path, "score a {\n  v: +10 per page_view\n"
+                                                   "  u: -30 per unsubscribe, decay half_life 10d\n}\n"
+                                                   "threshold t: a >= 5\n"))).checked
+    start = ts("2026-03-01")
+    bucket = bucket_of(checked, [("L0", {}), ("L1", {})],
+                       [(lead, kind, start + k * 3600.0, {"url": "/p"} if kind == "page_view" else {})
+                        for lead in ("L0", "L1") for k, kind in enumerate(("unsubscribe", "page_view"))])
+    engine = DuckDBEngine(threads=1)
+    statements = []
+    run = engine.run
+    engine.run = lambda sql, relations: statements.append(sorted(relations)) or run(sql, relations)
+    found = engine.replay(bucket, Plan.of("t", checked), Window(start - 86400.0, start + 120 * 86400.0))
+    assert not np.isnan(found.crossings).any()   # both leads cross back over 5 as the -30 fades
+    assert statements.count(["event_input", "lead_input"]) == 1
+    assert statements.count(["change_input", "instants", "lead_input", "running"]) >= 3
