@@ -19,8 +19,6 @@ from ..engines.duckdb_engine import run_over
 from ..engines.sql.instants import RunningColumn, instants_select
 from .running_sums import running_table
 
-RELATIONS = ("lead_input", "event_input", "change_input")
-
 
 @dataclass(frozen=True)
 class InstantsSql:
