@@ -9,6 +9,9 @@
 2. A ruleset whose thresholds cross at midnight (fading negative points, `days_since`,
    inactivity), 20k leads / ~300k events over 120 days (--quick: 4k / ~60k): the same.
 3. A 20-value sweep of `mql_interest` on acme against one replay, both on DuckDB (goal <= 1.2x).
+
+Both engines run in this one process: Python on one core, DuckDB with one thread per core of
+the machine (its default, as in `simulate --jobs 1`); `--threads N` says otherwise.
 """
 
 from __future__ import annotations
@@ -153,8 +156,10 @@ def sweep(buckets: list[Bucket], checked, window: Window, duckdb: DuckDBEngine) 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="a tenth of the leads (a fifth for the midnights)")
+    parser.add_argument("--threads", type=int, default=None, help="DuckDB's threads (default: the cores)")
     args = parser.parse_args()
-    duckdb = DuckDBEngine(threads=1)
+    duckdb = DuckDBEngine(threads=args.threads)
+    print(f"duckdb threads: {duckdb.threads}")
     acme = leadscore.load(str(ACME))
     scorer = acme.compile()
     buckets = buckets_of(make_data(10_000 if args.quick else 100_000, scorer.property_types, scorer.field_types))

@@ -1,5 +1,6 @@
 """The DuckDB replay backend (docs/engines.md): the bulk replay's instants (bulk_replay.py),
 each round scored for every lead at once by one SQL statement over the bucket's Arrow tables
+and the bucket's running sums, computed on its first round and kept for the next ones
 (duckdb_instants.py).
 
 One in-process DuckDB per process: a forked worker opens its own (a connection never crosses
@@ -19,13 +20,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import lower as lo
-from ..engines.duckdb_engine import connect
+from ..engines.duckdb_engine import connect, run_over
 from ..engines.duckdb_tables import EngineError
 from ..engines.sql.select import SqlUnsupported
 from ..lower import lower
 from .bulk_replay import bulk_replay
 from .duckdb_bucket import bucket_tables
-from .duckdb_instants import evaluate_instants
+from .duckdb_instants import (InstantsSql, by_row_id, changed_fields, instant_inputs, instants_relations,
+                              instants_sql, terms_relations)
 from .engine import Evaluated, Plan, Replayed, Window
 from .history import Bucket
 from .python_backend import PythonEngine
@@ -42,12 +44,15 @@ class DuckDBEngine:
     name = "duckdb"
     scan_budget = 20_000        # midnights: a round costs about as much as scoring this many
 
-    def __init__(self, memory_limit: str = "2GB", temp_directory: str | None = None, threads: int = 1) -> None:
-        self.memory_limit, self.temp_directory, self.threads = memory_limit, temp_directory, threads
+    def __init__(self, memory_limit: str = "2GB", temp_directory: str | None = None, threads: int | None = None) -> None:
+        """`threads`: DuckDB's threads (None: the cores this process may run on)."""
+        self.memory_limit, self.temp_directory = memory_limit, temp_directory
+        self.threads = threads if threads is not None else len(os.sched_getaffinity(0))
         self._pid: int | None = None
         self._connection = None
         self._tables: tuple | None = None          # (bucket, schema, tables): the latest bucket's
         self._programs: dict[int, tuple] = {}      # id(plan) -> (plan, its ScoringProgram)
+        self._running: tuple | None = None         # ((bucket, program, statements), the bucket's running table)
 
     def replay(self, bucket: Bucket, plan: Plan, window: Window) -> Replayed:
         return bulk_replay(self, bucket, plan, window)
@@ -64,7 +69,7 @@ class DuckDBEngine:
         if program is None:
             return PythonEngine().evaluate_many(bucket, plan, rows, instants, reasons)
         try:
-            table = self.instants_table(program, self.tables(bucket, plan, rows), rows, instants, reasons)
+            table = self.instants_table(program, bucket, plan, rows, instants, reasons)
         except SqlUnsupported:
             self._programs[id(plan)] = (plan, None)
             return PythonEngine().evaluate_many(bucket, plan, rows, instants, reasons)
@@ -74,14 +79,31 @@ class DuckDBEngine:
             return found
         return _replaced(found, near, PythonEngine().evaluate_many(bucket, plan, rows[near], instants[near], reasons))
 
-    def instants_table(self, program, tables: dict[str, pa.Table], rows: np.ndarray, instants: np.ndarray,
+    def instants_table(self, program, bucket: Bucket, plan: Plan, rows: np.ndarray, instants: np.ndarray,
                        reasons: bool) -> pa.Table:
-        """evaluate_instants' table, run here by DuckDB: the one step another SQL engine replaces
+        """The program at each (rows[i], instants[i]): the `instants` statement's columns,
+        ordered by row_id (= i). The bucket's `running` table is computed on its first round
+        and read by the next ones."""
+        whole = self.bucket_tables(bucket, plan)
+        sql = self.statements(program, changed_fields(whole), reasons)
+        key = (bucket, program, sql)
+        if self._running is None or any(a is not b for a, b in zip(self._running[0], key)):
+            self._running = None   # the previous bucket's is dropped before this one is made
+            self._running = (key, sql.running_table(self.run(sql.terms, terms_relations(whole))))
+        tables = self.tables(bucket, plan, rows, self._running[1])
+        inputs = instant_inputs(program, sql, tables, rows, instants)
+        return by_row_id(self.run(sql.instants, instants_relations(tables, tables["running"], inputs)))
+
+    def statements(self, program, changed: frozenset[str], reasons: bool) -> InstantsSql:
+        return instants_sql(program, changed, reasons)
+
+    def run(self, sql: str, relations: dict[str, pa.Table]) -> pa.Table:
+        """`sql` over `relations`, run here by DuckDB: the step another SQL engine replaces
         (spark_backend.py)."""
         import duckdb
 
         try:
-            return evaluate_instants(self.connection(), program, tables, rows, instants, reasons=reasons)
+            return run_over(self.connection(), sql, relations)
         except duckdb.Error as error:
             raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
 
@@ -104,13 +126,16 @@ class DuckDBEngine:
             found = self._programs[id(plan)] = (plan, lower(plan.checked))
         return found[1]
 
-    def tables(self, bucket: Bucket, plan: Plan, rows: np.ndarray) -> dict[str, pa.Table]:
-        """The bucket's tables; only the rows' leads when they are few (a round of bisection
-        asks about a handful of leads, and the statement reads every event it is given)."""
+    def bucket_tables(self, bucket: Bucket, plan: Plan) -> dict[str, pa.Table]:
         schema = plan.checked.schema
         if self._tables is None or self._tables[0] is not bucket or self._tables[1] is not schema:
             self._tables = (bucket, schema, bucket_tables(bucket, schema))
-        tables = self._tables[2]
+        return self._tables[2]
+
+    def tables(self, bucket: Bucket, plan: Plan, rows: np.ndarray, running: pa.Table) -> dict[str, pa.Table]:
+        """The bucket's tables and its `running`; only the rows' leads when they are few (a round
+        of bisection asks about a handful of leads)."""
+        tables = {**self.bucket_tables(bucket, plan), "running": running}
         leads = np.unique(rows)
         if len(leads) * _FEW_LEADS >= len(bucket):
             return tables

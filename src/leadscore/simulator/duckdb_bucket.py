@@ -29,6 +29,18 @@ def _array(values: list, kind: str) -> pa.Array:
     return pa.array(values, type=_ARROW_TYPES[kind])
 
 
+def _property_values(pairs: list, columns: dict) -> dict[str, list]:
+    """Per declared property name, its value in each event (None where it has none): one pass
+    over the events, most of which carry one property or none."""
+    found: dict[str, list] = {name: [None] * len(pairs) for name in columns}
+    for i, (_, properties) in enumerate(pairs):
+        for name, value in properties.items():
+            mine = found.get(name)
+            if mine is not None:
+                mine[i] = value
+    return found
+
+
 def bucket_tables(bucket: Bucket, schema) -> dict[str, pa.Table]:
     field_types, property_types = relation_types(schema)
     leads = len(bucket)
@@ -38,11 +50,14 @@ def bucket_tables(bucket: Bucket, schema) -> dict[str, pa.Table]:
     counts = np.diff(np.asarray(bucket.starts, dtype=np.int64))
     owners = np.repeat(np.arange(leads, dtype=np.int64), counts)
     seq = np.arange(len(bucket.at), dtype=np.int64) - np.repeat(np.asarray(bucket.starts[:-1], np.int64), counts)
+    at = np.asarray(bucket.at, dtype=np.float64)
+    pos = np.empty(len(at), np.int64)
+    pos[np.lexsort((seq, at, owners))] = np.arange(len(at), dtype=np.int64)
     columns = property_columns(property_types)
     event_input = pa.table({"lead": pa.array(owners), "type": pa.array(bucket.kinds, pa.string()),
-                            "at": pa.array(bucket.at, pa.float64()), "seq": pa.array(seq),
-                            **{internal: _array([p.get(name) for _, p in bucket.pairs], kind)
-                               for name, (internal, kind) in columns.items()}})
+                            "at": pa.array(at), "seq": pa.array(seq), "pos": pa.array(pos),
+                            **{columns[name][0]: _array(values, columns[name][1])
+                               for name, values in _property_values(bucket.pairs, columns).items()}})
     change_counts = np.diff(np.asarray(bucket.change_starts, dtype=np.int64))
     change_owners = np.repeat(np.arange(leads, dtype=np.int64), change_counts)
     change_input = pa.table({

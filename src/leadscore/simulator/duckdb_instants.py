@@ -1,7 +1,12 @@
-"""Evaluate a program at a table of (lead, instant) pairs on DuckDB: the statement of
-engines/sql/instants.py over a bucket's tables (duckdb_bucket.py)."""
+"""Evaluate a program at a table of (lead, instant) pairs: the two statements of
+engines/sql/instants.py over a bucket's tables (duckdb_bucket.py). `running` is computed once
+per bucket (the `terms` statement, then running_sums.py) and read by every round; each round's instants come with the positions of the
+events they read (`instant_inputs`), found here with numpy."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -11,42 +16,131 @@ from sqlglot.errors import ErrorLevel
 
 from .. import lower as lo
 from ..engines.duckdb_engine import run_over
-from ..engines.sql.instants import instants_select
+from ..engines.sql.instants import RunningColumn, instants_select
+from .running_sums import running_table
 
-RELATIONS = ("lead_input", "event_input", "change_input")
+
+@dataclass(frozen=True)
+class InstantsSql:
+    """instants_select's statements written for one engine."""
+
+    terms: str                    # reads lead_input and event_input
+    instants: str                 # reads lead_input, change_input, running and instants
+    ages: tuple[float, ...]
+    changed: tuple[int, ...]
+    running: tuple[RunningColumn, ...]
+    groups: int
+
+    def running_table(self, terms: pa.Table) -> pa.Table:
+        """The `running` relation from the result of `terms`."""
+        return running_table(terms, self.running, self.groups)
+
+
+def duckdb_text(select: exp.Select) -> str:
+    # RAISE: a construct DuckDB cannot express is an error, never SQL that means something else
+    return select.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+
+
+def written(program: lo.ScoringProgram, changed_fields, reasons: bool,
+            writer: Callable[[exp.Select], str] = duckdb_text) -> InstantsSql:
+    statements = instants_select(program, reasons=reasons, changed_fields=changed_fields)
+    return InstantsSql(writer(statements.terms), writer(statements.instants), statements.ages, statements.changed,
+                       statements.running, statements.groups)
 
 
 # each statement built once per program: a replay asks for it every round, and building it
 # takes longer than running it on a small bucket
-_STATEMENTS: dict[tuple, tuple[lo.ScoringProgram, str]] = {}
+_STATEMENTS: dict[tuple, tuple[lo.ScoringProgram, InstantsSql]] = {}
 _KEPT = 64
 
 
-def instants_sql(program: lo.ScoringProgram, changed_fields, reasons: bool = False) -> str:
+def instants_sql(program: lo.ScoringProgram, changed_fields, reasons: bool = False) -> InstantsSql:
     key = (id(program), frozenset(changed_fields), reasons)
     found = _STATEMENTS.get(key)
     if found is None or found[0] is not program:
         if len(_STATEMENTS) >= _KEPT:
             _STATEMENTS.clear()
-        found = _STATEMENTS[key] = (program, _instants_sql(program, changed_fields, reasons))
+        found = _STATEMENTS[key] = (program, written(program, changed_fields, reasons))
     return found[1]
 
 
-def _instants_sql(program: lo.ScoringProgram, changed_fields, reasons: bool) -> str:
-    select = instants_select(program, reasons=reasons, changed_fields=changed_fields)
-    select = select.order_by(exp.column("row_id", quoted=True))
-    # RAISE: a construct DuckDB cannot express is an error, never SQL that means something else
-    return select.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+def changed_fields(tables: dict[str, pa.Table]) -> frozenset[str]:
+    """The fields the bucket's changes table has rows for."""
+    return frozenset(pc.unique(tables["change_input"]["field"]).to_pylist())
+
+
+def terms_relations(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    return {name: tables[name] for name in ("lead_input", "event_input")}
+
+
+def instants_relations(tables: dict[str, pa.Table], running: pa.Table, inputs: pa.Table) -> dict[str, pa.Table]:
+    return {"lead_input": tables["lead_input"], "change_input": tables["change_input"], "running": running,
+            "instants": inputs}
 
 
 def evaluate_instants(connection, program: lo.ScoringProgram, tables: dict[str, pa.Table], lead_rows: np.ndarray,
                       instants: np.ndarray, *, reasons: bool = False) -> pa.Table:
-    """The program at each (lead_rows[i], instants[i]): instants_select's columns, row i with
-    row_id i, ordered by row_id. `lead_rows`: int64 lead numbers of the bucket; `instants`:
-    float64 epoch seconds."""
-    pairs = pa.table({"row_id": pa.array(np.arange(len(lead_rows), dtype=np.int64)),
-                      "lead": pa.array(np.asarray(lead_rows, dtype=np.int64)),
-                      "at": pa.array(np.asarray(instants, dtype=np.float64))})
-    changed = set(pc.unique(tables["change_input"]["field"]).to_pylist()) if "change_input" in tables else set()
-    sql = instants_sql(program, changed, reasons)
-    return run_over(connection, sql, {**{name: tables[name] for name in RELATIONS}, "instants": pairs})
+    """The program at each (lead_rows[i], instants[i]) on DuckDB: the `instants` statement's
+    columns, row i with row_id i, ordered by row_id. `lead_rows`: int64 lead numbers of the
+    bucket; `instants`: float64 epoch seconds."""
+    sql = instants_sql(program, changed_fields(tables), reasons)
+    running = sql.running_table(run_over(connection, sql.terms, terms_relations(tables)))
+    inputs = instant_inputs(program, sql, tables, lead_rows, instants)
+    return by_row_id(run_over(connection, sql.instants, instants_relations(tables, running, inputs)))
+
+
+def by_row_id(table: pa.Table) -> pa.Table:
+    return table.take(pc.sort_indices(table["row_id"]))
+
+
+def instant_inputs(program: lo.ScoringProgram, sql: InstantsSql, tables: dict[str, pa.Table], lead_rows: np.ndarray,
+                   instants: np.ndarray) -> pa.Table:
+    """The `instants` relation: row_id, lead, at, then e<j> per age and k<slot>, h<slot> per
+    changed field slot (engines/sql/instants.py)."""
+    leads = np.asarray(lead_rows, dtype=np.int64)
+    at = np.asarray(instants, dtype=np.float64)
+    columns = {"row_id": pa.array(np.arange(len(leads), dtype=np.int64)), "lead": pa.array(leads), "at": pa.array(at)}
+    events = tables["event_input"]
+    declared = events.filter(pc.is_in(events["type"], value_set=pa.array(list(program.property_types), pa.string())))
+    event_lead, event_at, event_pos = (declared[name].to_numpy() for name in ("lead", "at", "pos"))
+    order = np.argsort(event_pos, kind="stable")
+    for j, age in enumerate(sql.ages):
+        columns[f"e{j}"] = _nullable(last_at_or_before(event_lead[order], event_at[order], event_pos[order],
+                                                       leads, at - age if age else at))
+    changes = tables["change_input"]
+    names = list(program.field_types)
+    for slot in sql.changed:
+        mine = changes.filter(pc.equal(changes["field"], names[slot]))
+        change_lead, change_at, change_seq = (mine[name].to_numpy() for name in ("lead", "at", "seq"))
+        order = np.lexsort((change_seq, change_at, change_lead))
+        columns[f"k{slot}"] = _nullable(last_at_or_before(change_lead[order], change_at[order], change_seq[order],
+                                                          leads, at))
+        has = np.isin(leads, change_lead)
+        columns[f"h{slot}"] = pa.array(np.ones(len(leads), np.int64), mask=~has)
+    return pa.table(columns)
+
+
+def _nullable(found: np.ndarray) -> pa.Array:
+    return pa.array(found, mask=found < 0)
+
+
+def last_at_or_before(lead: np.ndarray, at: np.ndarray, key: np.ndarray, query_lead: np.ndarray,
+                      query_at: np.ndarray) -> np.ndarray:
+    """Per query, the `key` of the last row of its lead at or before its time, -1 if none.
+    The rows are in (lead, at) order, rows of equal time in the order that puts the wanted one
+    last."""
+    # complex numbers compare as (real, imaginary) pairs: one binary search on (lead, at);
+    # lead numbers are below 2^53, exact as doubles
+    rows, queries = _pairs(lead, at), _pairs(query_lead, query_at)
+    candidate = np.searchsorted(rows, queries, side="right") - 1
+    found = np.full(len(queries), -1, np.int64)
+    same = candidate >= 0
+    same[same] = lead[candidate[same]] == query_lead[same]
+    found[same] = np.asarray(key, np.int64)[candidate[same]]
+    return found
+
+
+def _pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    pairs = np.empty(len(first), np.complex128)   # set apart: 1j * inf would be nan + inf j
+    pairs.real, pairs.imag = first, second
+    return pairs

@@ -1,61 +1,73 @@
-"""ScoringProgram -> one SQL SELECT scoring many (lead, instant) pairs, as a sqlglot tree.
+"""ScoringProgram -> the two SQL SELECTs that score many (lead, instant) pairs, as sqlglot trees.
 
-The replay (docs/simulate.md) asks for results at many instants of each lead. Rather than
-re-reading a lead's events once per instant, the statement puts the instants into each
-lead's time-ordered stream of events and reads every rule's value at an instant off window
-functions over that stream. An instant at one of its lead's event times reads the event's
-row instead of adding its own (all rows at one time share their frames): a replay's jumps
-are mostly event times, and each row of the stream costs its window sums. It reads four relations (internal column names, so no user text
-names a column):
+The replay (docs/simulate.md) asks for results at many instants of each lead, over several
+rounds. Rather than re-reading a lead's events once per instant, or once per round, the work
+is cut in two:
+
+* `terms` (once per bucket): one row per event with its terms (below). The caller turns it
+  into `running`, the running sum (or maximum) of every term over the lead's events up to
+  each event, in (lead, pos) order (simulator/running_sums.py: SQL window functions were the
+  slow part of a replay);
+* `instants` (once per round): each instant reads the running sums at the lead's last event
+  at or before `t - age`, for the few ages the program's windows and steps need: a sum over
+  the events aged [low, high) is the running sum at `t - low` less the one at `t - high`.
+  The caller finds those events (`instant_inputs` in simulator/duckdb_instants.py) and
+  gives their positions with the instants; the statement only joins on them.
+
+The relations read (internal column names, so no user text names a column):
 
     lead_input    `lead` BIGINT (the lead's number), then `f0`, `f1`... : the schema's fields
                   in schema order (string VARCHAR, number DOUBLE, boolean BOOLEAN, datetime
                   DOUBLE epoch seconds, list a list of VARCHAR)
     event_input   `lead`, `type` VARCHAR, `at` DOUBLE epoch seconds, `seq` BIGINT (input order
-                  within the lead, for equal times), then `q0`, `q1`... : one column per
+                  within the lead, for equal times), `pos` BIGINT (the event's place in the
+                  bucket's (lead, at, seq) order, unique), then `q0`, `q1`... : one column per
                   declared property name (select.property_columns), typed as the fields
-    change_input  `lead`, `at`, `seq` (file order), `field` VARCHAR (the changed field's name),
-                  then `f0`, `f1`... as lead_input: the new value in its field's column
-    instants      `row_id` BIGINT, `lead`, `at` DOUBLE epoch seconds
+    change_input  `lead`, `at`, `seq` (file order, unique), `field` VARCHAR (the changed
+                  field's name), then `f0`, `f1`... as lead_input: the new value in its column
+    running       `lead`, `pos`, `hb<group>`..., per term its running sum or maximum up to the
+                  event (InstantsStatements.running), and per half-life term `<term>_q1` and
+                  `<term>_q2`: the totals of the lead's two blocks before the event's
+    instants      `row_id` BIGINT, `lead`, `at` DOUBLE epoch seconds; `e<j>` BIGINT: the `pos`
+                  of the lead's last event of a declared type at or before `at - ages[j]`
+                  (NULL: none); per changed field slot `k<slot>`: the `seq` of the lead's latest
+                  change of it at or before `at` (equal times: the last in file order), and
+                  `h<slot>` 1 when the lead has any change of it (else NULL)
 
-and returns one row per row of `instants`: `row_id`, every score, threshold and segment in
-declaration order (and, with reasons, select.py's reason columns: the rule points first).
+`instants` returns one row per row of `instants`: `row_id`, every score, threshold and segment
+in declaration order (and, with reasons, select.py's reason columns: the rule points first).
 
-At an instant t, events with `at` <= t count (all of those at t: the frames are RANGE frames
-ordered by time, and an instant's peers are the events at its time). A field with rows in
-change_input is missing before its first change, then holds the latest change at or before
-t (equal times: the last in file order); other fields hold lead_input's value.
+At an instant t, events with `at` <= t count. A field with changes is missing before its
+first change, then holds the latest change at or before t; other fields hold lead_input's.
 
-What does not depend on the instant is computed once per event, before the stream: the
-`where` marks, the `once` and `at most` ranks (among all of a lead's matching events, in
-time order: an event's rank never depends on a later one), and each event's terms below.
-Each rule's value at t is then a sum over frames of ages [lo, hi): a RANGE frame from `hi
-PRECEDING` to `lo PRECEDING` (or the current row), less the frame of the events exactly at
-age hi (windows are half-open). Per decay kind:
+What does not depend on the instant is computed per event, in `terms`: the `where` marks,
+the `once` and `at most` ranks (among all of a lead's matching events, in time order: an
+event's rank never depends on a later one), and each event's terms below.
+Each rule's value at t is then a difference of running sums (windows are half-open: the
+events exactly `high` old are out). Per decay kind:
 
-* none: the sum of the points over the frame (`within`, or the whole past);
-* steps: one frame per step, times its percentage;
+* none: the sum of the points over the window (`within`, or the whole past);
+* steps: one window per step, times its percentage;
 * linear over L: with each event's block b = floor(at / L) and its start o_b = b*L, the
   events of the last L (they lie in the current block or the one before) give
   Σ p*(1 - (t - o)/L) + Σ p*(at - o)/L, summed separately for even and odd blocks so that
   every time is measured from a start less than 2L away (no cancellation of large terms);
-* half_life h: Σ p*2^(-(t - at)/h), which one prefix sum from a fixed origin cannot hold
+* half_life h: Σ p*2^(-(t - at)/h), which one running sum from a fixed origin cannot hold
   (2^x overflows past x = 1024). Time is cut into blocks of 540 half-lives; each event is
-  anchored at the start o_b of its block, p*2^((at - o_b)/h) <= p*2^540, and a row's sum,
-  anchored at its block's start o, is rescaled by 2^((o - t)/h), applied as two half factors
-  so neither underflows before the product does. Over the whole past (no `within`), the
-  sum is a running sum within the row's block, where each block also holds two carry rows
-  at its start: the sums of the two blocks before it, times 2^-540 and 2^-1080 (exact
-  powers of two). Terms older than that are over 1080 half-lives old, below the smallest
-  double (2^-1074), as in Python. With `within`, the frame's terms are summed per block
-  residue mod k, k the number of blocks the window can touch (2 for a window up to 540
-  half-lives, at most 3), so a frame holds at most one block of each residue, each rescaled
-  from its own start. Nothing overflows, and each term keeps its relative precision.
+  anchored at the start o_b of its block, p*2^((at - o_b)/h) <= p*2^540, and its running sum
+  restarts with each block. Each event row also holds the totals of its lead's two blocks
+  before its own. A block's part of a sum, anchored at its start o, is rescaled by
+  2^((o - t)/h), applied as two half factors so neither underflows before the product does;
+  over the whole past, the two blocks before the instant's are brought to its block's start
+  by 2^-540 and 2^-1080 (exact powers of two). Terms older than that are over 1080
+  half-lives old, below the smallest double (2^-1074), as in Python. With `within`, the
+  window touches at most three blocks, each taken from its own start. Nothing overflows,
+  and each term keeps its relative precision.
 
 A score block whose rules read only fields that never change (no events, aggregates,
 days_since, inactivity, changed fields) is computed once per lead, before the instants.
 
-count is the number of matches in the frame; days_since and inactivity read the running
+count is the number of matches in the window; days_since and inactivity read the running
 maximum of the event times (days_since within a window: that maximum when it is inside).
 
 A `where` that reads a field changed by change_input, or the instant (days_since of a
@@ -66,6 +78,7 @@ field), would make an event's mark depend on the instant: such a program is refu
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Collection
 
 from sqlglot import exp
@@ -74,36 +87,54 @@ from ... import lower as lo
 from ... import semantics as sem
 from ...dsl import types as t
 from .expressions import column
-from .select import SqlUnsupported, StatementBuilder, case_when, commented, number
+from .select import SqlUnsupported, StatementBuilder, Steps, case_when, commented, number
 
 DAY = sem.DAY
 HALF_LIVES_PER_BLOCK = 540.0
 HALF_LIFE_REACH = 2 * HALF_LIVES_PER_BLOCK   # in half-lives: 2^-1080 is below every double
 _PARITIES = 2
-_CARRIED_BLOCKS = 2   # a block's carry rows go to the next two: older terms are below every double
+CARRIED_BLOCKS = 2   # the blocks before an instant's that a sum reads: older terms are below every double
+
+
+@dataclass(frozen=True)
+class RunningColumn:
+    """A column of `running`: the running sum of the term of that name over the lead's events
+    (restarting with each block hb<group> when a group is given), or its running maximum."""
+
+    name: str
+    group: int | None
+    latest: bool
+
+
+@dataclass(frozen=True)
+class InstantsStatements:
+    """The statements of the module docstring, and what the caller gives `instants`."""
+
+    terms: exp.Select
+    instants: exp.Select
+    ages: tuple[float, ...]         # instants' e<j> is the last event at or before `at - ages[j]`
+    changed: tuple[int, ...]        # the field slots with k<slot> and h<slot>
+    running: tuple[RunningColumn, ...]
+    groups: int                     # the half-life groups: terms' hb<group> columns
 
 
 def instants_select(program: lo.ScoringProgram, *, reasons: bool = False,
-                    changed_fields: Collection[str] | None = None) -> exp.Select:
-    """One SELECT reading `lead_input`, `event_input`, `change_input` and `instants` (see the
-    module docstring) that returns one row per row of `instants`: `row_id`, then every score
-    (DOUBLE, NULL when missing), every threshold (BOOLEAN), every segment (VARCHAR label or
-    NULL), in declaration order; with reasons=True also select.py's reason columns, first one
-    DOUBLE column per rule: the rule's points at that instant (after its own max).
-    `changed_fields`: the fields change_input has rows for (None: any field may have)."""
+                    changed_fields: Collection[str] | None = None) -> InstantsStatements:
+    """The `terms` and `instants` statements (see the module docstring). `instants` returns
+    one row per row of its relation: `row_id`, then every score (DOUBLE, NULL when missing),
+    every threshold (BOOLEAN), every segment (VARCHAR label or NULL), in declaration order;
+    with reasons=True also select.py's reason columns, first one DOUBLE column per rule: the
+    rule's points at that instant (after its own max). `changed_fields`: the fields
+    change_input has rows for (None: any field may have)."""
     return _InstantsBuilder(program, changed_fields).build_instants(reasons)
-
-
-def _offset(seconds: float) -> exp.Expression:
-    return exp.Literal.number(repr(float(seconds)))
-
-
-def _sub(left: exp.Expression, right: exp.Expression) -> exp.Expression:
-    return exp.Paren(this=exp.Sub(this=left, expression=right))
 
 
 def _floor_div(value: exp.Expression, size: float) -> exp.Expression:
     return exp.Floor(this=exp.Div(this=value, expression=number(size)))
+
+
+def _sub(left: exp.Expression, right: exp.Expression) -> exp.Expression:
+    return exp.Paren(this=exp.Sub(this=left, expression=right))
 
 
 def _modulo(value: exp.Expression, modulus: int) -> exp.Expression:
@@ -115,13 +146,29 @@ def _zero_if_null(value: exp.Expression) -> exp.Expression:
     return exp.Coalesce(this=value, expressions=[number(0.0)])
 
 
+def _qualified(name: str, table: str) -> exp.Column:
+    return exp.column(name, table=table, quoted=True)
+
+
+@dataclass(frozen=True)
+class _Term:
+    """A per-event column of `terms` (its running sum or maximum is `running`'s)."""
+
+    condition: exp.Expression
+    value: exp.Expression
+    group: int | None = None
+    latest: bool = False
+
+
 class _InstantsBuilder(StatementBuilder):
     def __init__(self, program: lo.ScoringProgram, changed_fields: Collection[str] | None) -> None:
         super().__init__(program, "lead")
         self.changed = [slot for slot, name in enumerate(program.field_types)
                         if changed_fields is None or name in changed_fields]
         self.half_lives: dict[float, int] = {}   # half-life (s) -> its group: blocks hb<group>
-        self.carried: dict[int, list[str]] = {}  # group -> the terms its carry rows hold
+        self.terms: dict[str, _Term] = {}
+        self.ages: dict[float, int] = {0.0: 0}    # age -> j: the instant's lookup e<j>, joined as r<j>
+        self.now = _qualified("at", "i")
 
     @staticmethod
     def normalised(value: exp.Expression, kind: str) -> exp.Expression:
@@ -129,36 +176,22 @@ class _InstantsBuilder(StatementBuilder):
             return value
         return StatementBuilder.normalised(value, kind)
 
-    def build_instants(self, reasons: bool) -> exp.Select:
+    def build_instants(self, reasons: bool) -> InstantsStatements:
         self.fixed = self._fixed_blocks()
         lead_steps, scores, decisions = self.lead_steps(self.fixed, "lead_fields")
         self._refuse_instant_wheres()
+        values = self._values(reasons)
+        terms = self._event_terms()
         self.steps.add("lead_fields", self._lead_fields())
         self.steps.ctes.extend(self.apart_steps.ctes[1:])
-        self.steps.add("event_rows", self._event_rows())
-        marks = [commented(self.event_match(r.event, r.where, None), r.line, r.name).as_(f"m{i}", quoted=True)
-                 for i, r in enumerate(self.event_rules)]
-        marks += [self.event_match(a.event, a.where, None).as_(f"c{name[1:]}", quoted=True)
-                  for a, name in self.aggregates.items()]
-        self.steps.extend("event_marks", marks)
-        ranks = self.rank_columns("lead", [column("at_s"), column("seq")])
-        if ranks:
-            self.steps.extend("event_ranks", ranks)
-        terms, values = self._terms(reasons)
-        blocks = [_floor_div(column("at_s"), HALF_LIVES_PER_BLOCK * half).as_(f"hb{group}", quoted=True)
-                  for half, group in self.half_lives.items()]
-        self.steps.add("event_terms", exp.select(column("lead"), column("at_s").as_("at", quoted=True),
-                                                 *terms, *blocks).from_(self.steps.last))
         if self.changed:
             self.steps.add("change_rows", self._change_rows())
-        self.steps.add("instants_apart", self._instants_apart())
-        self.steps.add("stream", self._stream([term.alias for term in terms]))
-        changes = self._change_values()
-        self.steps.add("running", exp.select(column("row_id"), column("lead"), column("at").as_("instant", quoted=True),
-                                             *values, *changes).from_("stream"))
-        self.steps.add("probed", self._probed([v.alias for v in (*values, *changes)]))
+        self.steps.add("instant_values", self._instant_values(values))
         self.steps.add("scored", self._scored_instants([value.alias for value in values]))
-        return self.statement("row_id", lead_steps, scores, decisions, reasons)
+        instants = self.statement("row_id", lead_steps, scores, decisions, reasons)
+        running = tuple(RunningColumn(name, term.group, term.latest) for name, term in self.terms.items())
+        return InstantsStatements(terms, instants, tuple(self.ages), tuple(self.changed), running,
+                                  len(self.half_lives))
 
     # --- inputs --------------------------------------------------------------------------
 
@@ -194,78 +227,124 @@ class _InstantsBuilder(StatementBuilder):
         return frozenset(fixed)
 
     def _lead_fields(self) -> exp.Select:
-        fields = [self.normalised(exp.column(f"f{slot}", table="l", quoted=True), kind).as_(f"f{slot}", quoted=True)
+        fields = [self.normalised(_qualified(f"f{slot}", "l"), kind).as_(f"f{slot}", quoted=True)
                   for slot, kind in enumerate(self.program.field_types.values())]
-        return exp.select(exp.column("lead", table="l", quoted=True).as_("lead", quoted=True), *fields) \
+        return exp.select(_qualified("lead", "l").as_("lead", quoted=True), *fields) \
             .from_(exp.table_("lead_input").as_("l"))
 
-    def _event_rows(self) -> exp.Select:
-        properties = [self.normalised(exp.column(internal, table="e", quoted=True), kind).as_(internal, quoted=True)
+    def _event_rows(self, needs_fields: bool) -> exp.Select:
+        properties = [self.normalised(_qualified(internal, "e"), kind).as_(internal, quoted=True)
                       for internal, kind in self.properties.values()]
         types = [exp.Literal.string(name) for name in self.program.property_types]
-        needs_fields = self.where_needs_fields()
-        fields = ([exp.column(f"f{slot}", table="lf", quoted=True) for slot in range(len(self.program.field_types))]
+        fields = ([_qualified(f"f{slot}", "lf") for slot in range(len(self.program.field_types))]
                   if needs_fields else [])
-        select = exp.select(*(exp.column(c, table="e", quoted=True) for c in ("lead", "type")),
-                            exp.column("at", table="e", quoted=True).as_("at_s", quoted=True),
-                            exp.column("seq", table="e", quoted=True), *properties, *fields) \
+        select = exp.select(*(_qualified(c, "e") for c in ("lead", "type")),
+                            _qualified("at", "e").as_("at_s", quoted=True),
+                            *(_qualified(c, "e") for c in ("seq", "pos")), *properties, *fields) \
             .from_(exp.table_("event_input").as_("e"))
         if needs_fields:
             select = select.join(exp.table_("lead_fields").as_("lf"),
-                                 on=exp.EQ(this=exp.column("lead", table="lf", quoted=True),
-                                           expression=exp.column("lead", table="e", quoted=True)))
-        where = exp.In(this=exp.column("type", table="e", quoted=True), expressions=types) if types else exp.false()
+                                 on=exp.EQ(this=_qualified("lead", "lf"), expression=_qualified("lead", "e")))
+        where = exp.In(this=_qualified("type", "e"), expressions=types) if types else exp.false()
         return select.where(where)
 
     def _change_rows(self) -> exp.Select:
-        order = exp.Order(expressions=[exp.Ordered(this=column("at")), exp.Ordered(this=column("seq"))])
-        number_ = exp.Window(this=exp.RowNumber(), partition_by=[column("lead")], order=order)
         kinds = list(self.program.field_types.values())
         values = [self.normalised(column(f"f{slot}"), kinds[slot]).as_(f"f{slot}", quoted=True) for slot in self.changed]
-        return exp.select(column("lead"), column("at"), column("field"), number_.as_("change", quoted=True),
-                          *values).from_("change_input")
+        return exp.select(column("lead"), column("seq"), *values).from_("change_input")
 
-    # --- per event: the terms each frame sums ------------------------------------------------
+    # --- per event: the terms and their running sums ------------------------------------
 
-    def _terms(self, reasons: bool) -> tuple[list[exp.Alias], list[exp.Alias]]:
-        """The stream's per-event columns, and the values at each instant read off them."""
-        terms: list[exp.Alias] = []
+    def _event_terms(self) -> exp.Select:
+        """The `terms` statement: per event, its lead, `pos`, half-life blocks and terms."""
+        steps, self.steps = self.steps, Steps()
+        needs_fields = self.where_needs_fields()
+        if needs_fields:
+            self.steps.add("lead_fields", self._lead_fields())
+        self.steps.add("event_rows", self._event_rows(needs_fields))
+        marks = [commented(self.event_match(r.event, r.where, None), r.line, r.name).as_(f"m{i}", quoted=True)
+                 for i, r in enumerate(self.event_rules)]
+        marks += [self.event_match(a.event, a.where, None).as_(f"c{name[1:]}", quoted=True)
+                  for a, name in self.aggregates.items()]
+        self.steps.extend("event_marks", marks)
+        ranks = self.rank_columns("lead", [column("at_s"), column("seq")])
+        if ranks:
+            self.steps.extend("event_ranks", ranks)
+        terms = [case_when(term.condition, term.value, None if term.latest else number(0.0)).as_(name, quoted=True)
+                 for name, term in self.terms.items()]
+        blocks = [_floor_div(column("at_s"), HALF_LIVES_PER_BLOCK * half).as_(f"hb{group}", quoted=True)
+                  for half, group in self.half_lives.items()]
+        statement = exp.select(column("lead"), column("pos"), *blocks, *terms).from_(self.steps.last)
+        for name, cte in self.steps.ctes:
+            statement = statement.with_(name, as_=cte, copy=False)
+        self.steps = steps
+        return statement
+
+    def _term(self, name: str, condition: exp.Expression, value: exp.Expression, group: int | None = None,
+              latest: bool = False) -> str:
+        self.terms[name] = _Term(condition, value, group, latest)
+        return name
+
+    def _at(self, name: str, age: float, suffix: str = "") -> exp.Expression:
+        """The running column `name` (+ suffix) at the lead's last event at or before t - age."""
+        j = self.ages.setdefault(age, len(self.ages))
+        return _qualified(name + suffix, f"r{j}")
+
+    def _span(self, name: str, low: float, high: float | None) -> exp.Expression:
+        """The sum of term `name` over the events aged [low, high) seconds (high None: no limit)."""
+        total = _zero_if_null(self._at(name, low))
+        if high is None:
+            return total
+        return _sub(total, _zero_if_null(self._at(name, high)))
+
+    def _block_part(self, name: str, group: int, back: int, age: float) -> exp.Expression:
+        """The running sum of a block-restarting term over the instant's block less `back`, at the
+        last event at or before t - age: 0 when that event is older than the block."""
+        block = exp.Sub(this=_floor_div(self.now.copy(), HALF_LIVES_PER_BLOCK * self._half(group)),
+                        expression=number(float(back)))
+        ifs = [exp.If(this=exp.EQ(this=self._at(f"hb{group}", age),
+                                  expression=exp.Add(this=block.copy(), expression=number(float(d)))),
+                      true=self._at(name, age, f"_q{d}" if d else ""))
+               for d in range(CARRIED_BLOCKS + 1)]
+        return exp.Case(ifs=ifs, default=number(0.0))
+
+    def _half(self, group: int) -> float:
+        return next(half for half, g in self.half_lives.items() if g == group)
+
+    # --- per instant: the values read off the running sums ---------------------------------
+
+    def _values(self, reasons: bool) -> list[exp.Alias]:
+        """The values at each instant that select.py's lead steps read (r<i>, n<i>, the
+        aggregates, last_at), registering the terms they need."""
         values: list[exp.Alias] = []
-
-        def term(name: str, condition: exp.Expression, value: exp.Expression) -> exp.Expression:
-            terms.append(case_when(condition, value, None).as_(name, quoted=True))
-            return column(name)
-
         for i, rule in enumerate(self.event_rules):
             counted = self.counted(i, rule)
-            values.append(commented(self._rule_value(i, rule, counted, term), rule.line, rule.name)
+            values.append(commented(self._rule_value(i, rule, counted), rule.line, rule.name)
                           .as_(f"r{i}", quoted=True))
             if reasons:
-                ones = term(f"x{i}n", counted.copy(), number(1.0))
-                count = self._span(ones, 0.0, rule.within)
+                count = self._span(self._term(f"x{i}n", counted.copy(), number(1.0)), 0.0, rule.within)
                 values.append(exp.cast(count, exp.DataType.Type.BIGINT).as_(f"n{i}", quoted=True))
         for a, name in self.aggregates.items():
             mark = column(f"c{name[1:]}")
             if a.function is sem.Function.COUNT:
-                values.append(self._span(term(f"x{name}", mark, number(1.0)), 0.0, a.within).as_(name, quoted=True))
+                values.append(self._span(self._term(f"x{name}", mark, number(1.0)), 0.0, a.within).as_(name, quoted=True))
                 continue
-            latest = self._window(exp.Max(this=term(f"x{name}", mark, column("at_s"))), None, None)
+            latest: exp.Expression = self._at(self._term(f"x{name}", mark, column("at_s"), latest=True), 0.0)
             if a.within is not None:   # the latest match, when it is inside the window
-                inside = exp.GT(this=latest.copy(), expression=exp.Sub(this=column("at"), expression=number(a.within)))
+                inside = exp.GT(this=latest.copy(), expression=exp.Sub(this=self.now.copy(), expression=number(a.within)))
                 latest = case_when(inside, latest, None)
             values.append(latest.as_(name, quoted=True))
-        events = term("x_at", exp.true(), column("at_s"))
-        values.append(self._window(exp.Max(this=events), None, None).as_("last_at", quoted=True))
-        return terms, values
+        values.append(self._at(self._term("x_at", exp.true(), column("at_s"), latest=True), 0.0).as_("last_at", quoted=True))
+        return values
 
-    def _rule_value(self, i: int, rule: lo.EventRule, counted: exp.Expression, term) -> exp.Expression:
+    def _rule_value(self, i: int, rule: lo.EventRule, counted: exp.Expression) -> exp.Expression:
         points, within, decay = number(abs(rule.points)), rule.within, rule.decay
         at = column("at_s")
         match decay.kind:
             case sem.DecayKind.NONE:
-                return self._span(term(f"x{i}", counted, points), 0.0, within)
+                return self._span(self._term(f"x{i}", counted, points), 0.0, within)
             case sem.DecayKind.STEPS:
-                x = term(f"x{i}", counted, points)
+                x = self._term(f"x{i}", counted, points)
                 bounds = [0.0, *(age * DAY for age in decay.ages), None]
                 factors = [1.0, *decay.fractions]
                 parts = []
@@ -275,7 +354,7 @@ class _InstantsBuilder(StatementBuilder):
                             break
                         high = within if high is None else min(high, within)
                     if factor != 0.0 and (high is None or high > low):
-                        parts.append(exp.Mul(this=number(factor), expression=self._span(x.copy(), low, high)))
+                        parts.append(exp.Mul(this=number(factor), expression=self._span(x, low, high)))
                 return self._total(parts)
             case sem.DecayKind.LINEAR:
                 length = decay.days * DAY
@@ -287,11 +366,11 @@ class _InstantsBuilder(StatementBuilder):
                 parts = []
                 for q in range(_PARITIES):
                     mine = exp.and_(counted.copy(), exp.EQ(this=parity.copy(), expression=number(float(q))))
-                    sum_p = self._span(term(f"x{i}p{q}", mine, points.copy()), 0.0, high)
-                    sum_pe = self._span(term(f"x{i}e{q}", mine.copy(), exp.Mul(this=points.copy(), expression=from_start.copy())),
-                                        0.0, high)
+                    sum_p = self._span(self._term(f"x{i}p{q}", mine, points.copy()), 0.0, high)
+                    sum_pe = self._span(self._term(f"x{i}e{q}", mine.copy(),
+                                                   exp.Mul(this=points.copy(), expression=from_start.copy())), 0.0, high)
                     start = self._block_start(q, _PARITIES, length)
-                    remaining = _sub(number(1.0), exp.Div(this=_sub(column("at"), start), expression=number(length)))
+                    remaining = _sub(number(1.0), exp.Div(this=_sub(self.now.copy(), start), expression=number(length)))
                     parts += [exp.Mul(this=sum_p, expression=remaining), sum_pe]
                 return self._total(parts)
             case sem.DecayKind.HALF_LIFE:
@@ -300,45 +379,40 @@ class _InstantsBuilder(StatementBuilder):
                 block = _floor_div(at.copy(), size)
                 anchored = exp.Mul(this=points, expression=exp.Pow(this=number(2.0), expression=exp.Div(
                     this=_sub(at.copy(), exp.Mul(this=block.copy(), expression=number(size))), expression=number(half))))
-                if within is None:
-                    return self._carried_value(i, half, counted, anchored, term)
+                group = self.half_lives.setdefault(half, len(self.half_lives))
+                name = self._term(f"x{i}", counted, anchored, group)
+                start = exp.Mul(this=_floor_div(self.now.copy(), size), expression=number(size))
+                if within is None:   # the two blocks before the instant's, brought to its start exactly
+                    parts = [self._block_part(name, group, d, 0.0) for d in range(CARRIED_BLOCKS + 1)]
+                    total = parts[0]
+                    for d, part in enumerate(parts[1:], start=1):
+                        scaled = part
+                        for _ in range(d):   # exact: powers of two
+                            scaled = exp.Mul(this=scaled, expression=number(2.0 ** -HALF_LIVES_PER_BLOCK))
+                        total = exp.Add(this=total, expression=scaled)
+                    return self._rescaled(exp.Paren(this=total), start, half)
                 high = min(HALF_LIFE_REACH * half, within)
-                residues = math.ceil(high / size) + 1   # a frame holds at most one block of each residue
-                residue = _modulo(block, residues)
                 parts = []
-                for r in range(residues):
-                    mine = exp.and_(counted.copy(), exp.EQ(this=residue.copy(), expression=number(float(r))))
-                    total = self._span(term(f"x{i}h{r}", mine, anchored.copy()), 0.0, high)
-                    parts.append(self._rescaled(total, self._block_start(r, residues, size), half))
+                for d in range(math.ceil(high / size) + 1):   # the blocks the window can touch
+                    inside = _sub(self._block_part(name, group, d, 0.0), self._block_part(name, group, d, high))
+                    own_start = exp.Sub(this=start.copy(), expression=number(d * size))
+                    parts.append(self._rescaled(inside, own_start, half))
                 return self._total(parts)
         raise TypeError(f"a decay of unknown kind: {decay.kind!r}")
 
-    @staticmethod
-    def _block_start(residue: int, modulus: int, size: float) -> exp.Expression:
+    def _block_start(self, residue: int, modulus: int, size: float) -> exp.Expression:
         """At an instant: the start of the latest block (of `size` seconds) at or before it whose
         number is `residue` mod `modulus`, computed as the events' starts are."""
-        block = _floor_div(column("at"), size)
+        block = _floor_div(self.now.copy(), size)
         back = _modulo(_sub(block.copy(), number(float(residue))), modulus)
         return exp.Mul(this=_sub(block, back), expression=number(size))
 
-    @staticmethod
-    def _rescaled(total: exp.Expression, start: exp.Expression, half: float) -> exp.Expression:
-        """A sum anchored at `start`, at the row's instant: times 2^((start - t)/h), as two half
+    def _rescaled(self, total: exp.Expression, start: exp.Expression, half: float) -> exp.Expression:
+        """A sum anchored at `start`, at the instant: times 2^((start - t)/h), as two half
         factors, so none underflows before the product does."""
-        factor = exp.Pow(this=number(2.0), expression=exp.Div(this=_sub(start, column("at")), expression=number(2.0 * half)))
+        factor = exp.Pow(this=number(2.0), expression=exp.Div(this=_sub(start, self.now.copy()),
+                                                              expression=number(2.0 * half)))
         return exp.Mul(this=exp.Mul(this=total, expression=factor), expression=factor.copy())
-
-    def _carried_value(self, i: int, half: float, counted: exp.Expression, anchored: exp.Expression, term) -> exp.Expression:
-        """Half-life decay over the whole past: a running sum within the row's block (of
-        HALF_LIVES_PER_BLOCK half-lives), where each block also holds the carry rows of the two
-        blocks before it (_stream)."""
-        group = self.half_lives.setdefault(half, len(self.half_lives))
-        name = f"x{i}"
-        self.carried.setdefault(group, []).append(name)
-        total = _zero_if_null(self._window(exp.Sum(this=term(name, counted, anchored)), None, None,
-                                           [column("lead"), column(f"hb{group}")]))
-        size = HALF_LIVES_PER_BLOCK * half
-        return self._rescaled(total, exp.Mul(this=column(f"hb{group}"), expression=number(size)), half)
 
     @staticmethod
     def _total(parts: list[exp.Expression]) -> exp.Expression:
@@ -349,112 +423,15 @@ class _InstantsBuilder(StatementBuilder):
             total = exp.Add(this=total, expression=part)
         return exp.Paren(this=total)
 
-    # --- the stream and its frames -----------------------------------------------------------
-
-    @staticmethod
-    def _window(aggregate: exp.Expression, start: float | None, end: float | None,
-                partition: list[exp.Expression] | None = None) -> exp.Window:
-        """The aggregate over the rows of the lead (or of `partition`) from `start` seconds
-        before the row (None: the first) to `end` seconds before it (None: the row and its peers)."""
-        spec = exp.WindowSpec(kind="RANGE", start="UNBOUNDED" if start is None else _offset(start),
-                              start_side="PRECEDING", end="CURRENT ROW" if end is None else _offset(end),
-                              end_side=None if end is None else "PRECEDING")
-        return exp.Window(this=aggregate, partition_by=partition or [column("lead")],
-                          order=exp.Order(expressions=[exp.Ordered(this=column("at"))]), spec=spec)
-
-    def _span(self, x: exp.Expression, low: float, high: float | None, exclusive: bool = True) -> exp.Expression:
-        """The sum of x over the events aged [low, high) seconds (high None: no limit)."""
-        end = low if low > 0 else None
-        total = _zero_if_null(self._window(exp.Sum(this=x), high, end))
-        if high is not None and exclusive:   # half-open: the events exactly `high` old are out
-            total = _sub(total, _zero_if_null(self._window(exp.Sum(this=x.copy()), high, high)))
-        return total
-
-    def _stream(self, term_names: list[str]) -> exp.Select:
-        """Events, instants, field changes and carry rows of every lead in one relation: an
-        event row has its terms, an instant row its row_id, a change row the number of its
-        change under k<slot> and 1 under h<slot> of its field; every row its block hb<group> of
-        each half-life group. A carry row of block b + d (d = 1, 2), at that block's start,
-        holds the sums of block b's terms of the group scaled to that start (2^-(d*540)): the
-        blocks' running sums then see every term newer than 1080 half-lives."""
-        double, bigint = exp.DataType.Type.DOUBLE, exp.DataType.Type.BIGINT
-        names = list(self.program.field_types)
-        change_names = [name for slot in self.changed for name in (f"k{slot}", f"h{slot}")]
-        sizes = {group: HALF_LIVES_PER_BLOCK * half for half, group in self.half_lives.items()}
-        block_names = [f"hb{group}" for group in sizes]
-
-        def rows(source: str, given: dict[str, exp.Expression]) -> exp.Select:
-            nulls = {**{n: bigint for n in ("row_id", *change_names)}, **{n: double for n in (*term_names, *block_names)}}
-            picked = [(given[n] if n in given else exp.cast(exp.Null(), nulls[n])).as_(n, quoted=True)
-                      for n in ("lead", "at", "row_id", *term_names, *change_names, *block_names)]
-            return exp.select(*picked).from_(source)
-
-        common = {"lead": column("lead"), "at": column("at")}
-        stream = exp.union(rows("event_terms", {**common, **{n: column(n) for n in (*term_names, *block_names)}}),
-                           rows("instants_apart", {**common, "row_id": column("row_id"),
-                                             **{f"hb{g}": _floor_div(column("at"), size) for g, size in sizes.items()}}),
-                           distinct=False)
-        if self.changed:
-            keys: dict[str, exp.Expression] = {}
-            for slot in self.changed:
-                mine = exp.EQ(this=column("field"), expression=exp.Literal.string(names[slot]))
-                keys[f"k{slot}"] = case_when(mine, column("change"), None)
-                keys[f"h{slot}"] = case_when(mine.copy(), exp.Literal.number(1), None)
-            stream = exp.union(stream, rows("change_rows", {**common, **keys}), distinct=False)
-        for group, size in sizes.items():
-            for d in range(1, _CARRIED_BLOCKS + 1):
-                block = exp.Add(this=column(f"hb{group}"), expression=number(float(d)))
-                carried = {}
-                for name in self.carried[group]:
-                    total: exp.Expression = exp.Sum(this=column(name))
-                    for _ in range(d):   # exact: powers of two
-                        total = exp.Mul(this=total, expression=number(2.0 ** -HALF_LIVES_PER_BLOCK))
-                    carried[name] = total
-                carry = rows("event_terms", {"lead": column("lead"),
-                                             "at": exp.Mul(this=block.copy(), expression=number(size)),
-                                             f"hb{group}": block, **carried})
-                carry = carry.group_by(column("lead"), column(f"hb{group}"))
-                stream = exp.union(stream, carry, distinct=False)
-        return exp.select(exp.Star()).from_(stream.subquery("rows"))
-
-    @staticmethod
-    def _instants_apart() -> exp.Select:
-        """The instants at no event time of their lead: only these join the stream. At an event
-        time, the event's row has the instant's values (the frames end at the row's peers)."""
-        same = exp.and_(exp.EQ(this=exp.column("lead", table="e", quoted=True),
-                               expression=exp.column("lead", table="i", quoted=True)),
-                        exp.EQ(this=exp.column("at", table="e", quoted=True),
-                               expression=exp.column("at", table="i", quoted=True)))
-        event = exp.select(exp.Literal.number(1)).from_(exp.table_("event_terms").as_("e")).where(same)
-        return exp.select(exp.Star()).from_(exp.table_("instants").as_("i")).where(
-            exp.Not(this=exp.Exists(this=event)))
-
-    @staticmethod
-    def _probed(names: list[str]) -> exp.Select:
-        """Every instant's running values: an instant row's own, else those of a row at its
-        time (all rows at one time have the same; `running` is read once)."""
-        same = exp.and_(exp.Is(this=exp.column("row_id", table="r", quoted=True), expression=exp.Null()),
-                        exp.EQ(this=exp.column("lead", table="i", quoted=True),
-                               expression=exp.column("lead", table="r", quoted=True)),
-                        exp.EQ(this=exp.column("at", table="i", quoted=True),
-                               expression=exp.column("instant", table="r", quoted=True)))
-        row_id = exp.Coalesce(this=exp.column("row_id", table="r", quoted=True),
-                              expressions=[exp.column("row_id", table="i", quoted=True)])
-        picked = [exp.AnyValue(this=exp.column(n, table="r", quoted=True)).as_(n, quoted=True)
-                  for n in ("lead", "instant", *names)]
-        return exp.select(row_id.as_("row_id", quoted=True), *picked) \
-            .from_(exp.table_("running").as_("r")).join(exp.table_("instants").as_("i"), on=same, join_type="left") \
-            .where(exp.Not(this=exp.Is(this=row_id.copy(), expression=exp.Null()))).group_by(row_id.copy())
-
-    def _change_values(self) -> list[exp.Expression]:
-        """Per changed field, at each row: the number of its latest change at or before the row
-        (k<slot>), and whether the lead has any change of it (h<slot>)."""
-        values = []
-        for slot in self.changed:
-            values.append(self._window(exp.Max(this=column(f"k{slot}")), None, None).as_(f"k{slot}", quoted=True))
-            values.append(exp.Window(this=exp.Max(this=column(f"h{slot}")), partition_by=[column("lead")])
-                          .as_(f"h{slot}", quoted=True))
-        return values
+    def _instant_values(self, values: list[exp.Alias]) -> exp.Select:
+        """Each instant with its values: `running` joined at each age's event."""
+        changes = [_qualified(f"{prefix}{slot}", "i") for slot in self.changed for prefix in ("k", "h")]
+        select = exp.select(*(_qualified(n, "i") for n in ("row_id", "lead")), self.now.copy().as_("instant", quoted=True),
+                            *values, *changes).from_(exp.table_("instants").as_("i"))
+        for j in self.ages.values():
+            select = select.join(exp.table_("running").as_(f"r{j}"), join_type="left",
+                                 on=exp.EQ(this=_qualified("pos", f"r{j}"), expression=_qualified(f"e{j}", "i")))
+        return select
 
     def _fixed_columns(self) -> list[str]:
         """The columns of the fixed blocks: each one's score and the columns reasons read."""
@@ -464,20 +441,18 @@ class _InstantsBuilder(StatementBuilder):
         """The instants' rows with the columns select.py's lead steps read."""
         fields = []
         for slot in range(len(self.program.field_types)):
-            own = exp.column(f"f{slot}", table="lf", quoted=True)
+            own = _qualified(f"f{slot}", "lf")
             if slot in self.changed:
-                changed = exp.EQ(this=exp.column(f"h{slot}", table="r", quoted=True), expression=exp.Literal.number(1))
-                own = case_when(changed, exp.column(f"f{slot}", table=f"c{slot}", quoted=True), own)
+                changed = exp.EQ(this=_qualified(f"h{slot}", "v"), expression=exp.Literal.number(1))
+                own = case_when(changed, _qualified(f"f{slot}", f"c{slot}"), own)
             fields.append(own.as_(f"f{slot}", quoted=True))
-        picked = [exp.column(n, table="r", quoted=True) for n in ("row_id", "instant", *value_names)]
-        fixed = [exp.column(n, table="lf", quoted=True) for n in self._fixed_columns()]
-        select = exp.select(*picked, *fields, *fixed).from_(exp.table_("probed").as_("r")).join(
+        picked = [_qualified(n, "v") for n in ("row_id", "instant", *value_names)]
+        fixed = [_qualified(n, "lf") for n in self._fixed_columns()]
+        select = exp.select(*picked, *fields, *fixed).from_(exp.table_("instant_values").as_("v")).join(
             exp.table_(self.apart_steps.last).as_("lf"), join_type="left",
-            on=exp.EQ(this=exp.column("lead", table="lf", quoted=True), expression=exp.column("lead", table="r", quoted=True)))
+            on=exp.EQ(this=_qualified("lead", "lf"), expression=_qualified("lead", "v")))
         for slot in self.changed:
-            on = exp.and_(exp.EQ(this=exp.column("lead", table=f"c{slot}", quoted=True),
-                                 expression=exp.column("lead", table="r", quoted=True)),
-                          exp.EQ(this=exp.column("change", table=f"c{slot}", quoted=True),
-                                 expression=exp.column(f"k{slot}", table="r", quoted=True)))
+            on = exp.and_(exp.EQ(this=_qualified("lead", f"c{slot}"), expression=_qualified("lead", "v")),
+                          exp.EQ(this=_qualified("seq", f"c{slot}"), expression=_qualified(f"k{slot}", "v")))
             select = select.join(exp.table_("change_rows").as_(f"c{slot}"), join_type="left", on=on)
         return select

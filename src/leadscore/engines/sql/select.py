@@ -414,7 +414,7 @@ class StatementBuilder:
             outputs += [column(name) for name in self.reason_columns()]
         statement = exp.select(*outputs).from_(self.steps.last)
         for name, select in self.steps.ctes:
-            statement = statement.with_(name, as_=select)
+            statement = statement.with_(name, as_=select, copy=False)   # copying it each time costs O(n²)
         return statement
 
     def _decision(self, decision: lo.Threshold | lo.Segment, cols: Columns) -> exp.Expression:
