@@ -338,21 +338,17 @@ def test_a_failure_while_writing_leaves_no_partial_file(tmp_path, monkeypatch):
 def test_a_failure_while_writing_leaves_no_partial_file_with_duckdb(tmp_path, monkeypatch):
     from leadscore.engines import duckdb_tables
 
-    formatter = output.rows_formatter
+    writer = duckdb_tables.write_rows
     calls = []
 
-    def fail_on_the_second_part(fmt, names, explain):
-        rows = formatter(fmt, names, explain)
-
-        def written(ids, results):
-            calls.append(len(ids))
-            if len(calls) == 2:
-                raise OSError(28, "No space left on device")
-            return rows(ids, results)
-        return written
+    def fail_on_the_second_part(table, *args):
+        calls.append(table.num_rows)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return writer(table, *args)
 
     monkeypatch.setattr(duckdb_tables, "_OUTPUT_ROWS", 1)
-    monkeypatch.setattr(output, "rows_formatter", fail_on_the_second_part)
+    monkeypatch.setattr(duckdb_tables, "write_rows", fail_on_the_second_part)
     out = tmp_path / "scores.csv"
     result = score(*fixture_args("-o", str(out), "--engine", "duckdb"))
     assert result.exit_code == 1 and "No space left on device" in result.stderr

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from .. import lower as lo
 from ..batch import output
+from ..batch.arrow_output import write_rows
 from ..batch.pipeline import Summary
 from ..scored import ScoredLeads
 from ..scratch import spill_folder
@@ -37,7 +38,7 @@ def _rows(columns: list[list], count: int) -> list[tuple]:
     return list(zip(*columns)) if columns else [()] * count
 
 
-_OUTPUT_ROWS = 8192
+_OUTPUT_ROWS = 1 << 16   # rows formatted at a time
 LEAD_KEY = "__leadscore_lead"   # the leads' id column, named apart from every schema field
 
 
@@ -94,19 +95,22 @@ def score_tables_sql(program: lo.ScoringProgram, schema, leads: str, events: str
     head = output.header(fmt, names)
     if head:
         out.write(head)
-    format_rows = output.rows_formatter(fmt, names, explain)
-    reader = ReasonReader(program)
     # the columns by position: lead_id, scores, thresholds, segments, then the reason columns
     cut = [1, 1 + len(program.scores), 1 + len(program.scores) + len(thresholds),
            1 + len(program.scores) + len(thresholds) + len(segments), result.num_columns]
+    if not explain:   # every cell formatted a column at a time
+        for start in range(0, result.num_rows, _OUTPUT_ROWS):
+            write_rows(result.slice(start, _OUTPUT_ROWS), fmt, names, (len(program.scores), len(thresholds),
+                                                                        len(segments)), out)
+        return Summary(result.num_rows, scored, later)
+    format_rows = output.rows_formatter(fmt, names, explain)
+    reader = ReasonReader(program)
     for start in range(0, result.num_rows, _OUTPUT_ROWS):
         part = result.slice(start, _OUTPUT_ROWS)
         columns = [column.to_pylist() for column in part.columns]
         scores = _rows(columns[cut[0]:cut[1]], part.num_rows)
-        reasons = None
-        if explain:
-            reasons = [reader.reasons(dict(zip(program.scores, lead_scores)), row[cut[3]:cut[4]])
-                       for lead_scores, row in zip(scores, zip(*columns))]
+        reasons = [reader.reasons(dict(zip(program.scores, lead_scores)), row[cut[3]:cut[4]])
+                   for lead_scores, row in zip(scores, zip(*columns))]
         found = ScoredLeads(scores, _rows(columns[cut[1]:cut[2]], part.num_rows),
                             _rows(columns[cut[2]:cut[3]], part.num_rows), reasons)
         out.write("".join(format_rows(columns[0], found)))
