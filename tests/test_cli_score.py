@@ -530,3 +530,27 @@ def test_duckdb_engine_reports_a_bad_memory_limit_in_one_line():
     result = score(*fixture_args("--engine", "duckdb", "--memory-limit", "lots"))
     assert result.exit_code == 1 and result.stderr.count("\n") <= 5 and "error: duckdb:" in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("engine, given, expected", [("duckdb", None, len(os.sched_getaffinity(0))),
+                                                     ("duckdb", "1", 1), ("python", None, 1), ("python", "2", 2)])
+def test_jobs_default_to_one_thread_per_cpu_with_duckdb_and_one_process_with_python(monkeypatch, engine, given,
+                                                                                    expected):
+    from leadscore import batch
+    from leadscore.engines import duckdb_tables
+
+    seen = {}
+
+    def duckdb_run(*args, threads, **kwargs):
+        seen["jobs"] = threads
+        return pipeline.Summary(0, 0, 0)
+
+    def python_run(*args, jobs, **kwargs):
+        seen["jobs"] = jobs
+        return pipeline.Summary(0, 0, 0)
+
+    monkeypatch.setattr(duckdb_tables, "score_tables_duckdb", duckdb_run)
+    monkeypatch.setattr(batch, "score_tables", python_run)
+    result = score(*fixture_args("--engine", engine, *(["--jobs", given] if given else [])))
+    assert result.exit_code == 0, result.stderr
+    assert seen == {"jobs": expected}
