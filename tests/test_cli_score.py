@@ -338,21 +338,17 @@ def test_a_failure_while_writing_leaves_no_partial_file(tmp_path, monkeypatch):
 def test_a_failure_while_writing_leaves_no_partial_file_with_duckdb(tmp_path, monkeypatch):
     from leadscore.engines import duckdb_tables
 
-    formatter = output.rows_formatter
+    writer = duckdb_tables.write_rows
     calls = []
 
-    def fail_on_the_second_part(fmt, names, explain):
-        rows = formatter(fmt, names, explain)
-
-        def written(ids, results):
-            calls.append(len(ids))
-            if len(calls) == 2:
-                raise OSError(28, "No space left on device")
-            return rows(ids, results)
-        return written
+    def fail_on_the_second_part(table, *args):
+        calls.append(table.num_rows)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return writer(table, *args)
 
     monkeypatch.setattr(duckdb_tables, "_OUTPUT_ROWS", 1)
-    monkeypatch.setattr(output, "rows_formatter", fail_on_the_second_part)
+    monkeypatch.setattr(duckdb_tables, "write_rows", fail_on_the_second_part)
     out = tmp_path / "scores.csv"
     result = score(*fixture_args("-o", str(out), "--engine", "duckdb"))
     assert result.exit_code == 1 and "No space left on device" in result.stderr
@@ -534,3 +530,27 @@ def test_duckdb_engine_reports_a_bad_memory_limit_in_one_line():
     result = score(*fixture_args("--engine", "duckdb", "--memory-limit", "lots"))
     assert result.exit_code == 1 and result.stderr.count("\n") <= 5 and "error: duckdb:" in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("engine, given, expected", [("duckdb", None, len(os.sched_getaffinity(0))),
+                                                     ("duckdb", "1", 1), ("python", None, 1), ("python", "2", 2)])
+def test_jobs_default_to_one_thread_per_cpu_with_duckdb_and_one_process_with_python(monkeypatch, engine, given,
+                                                                                    expected):
+    from leadscore import batch
+    from leadscore.engines import duckdb_tables
+
+    seen = {}
+
+    def duckdb_run(*args, threads, **kwargs):
+        seen["jobs"] = threads
+        return pipeline.Summary(0, 0, 0)
+
+    def python_run(*args, jobs, **kwargs):
+        seen["jobs"] = jobs
+        return pipeline.Summary(0, 0, 0)
+
+    monkeypatch.setattr(duckdb_tables, "score_tables_duckdb", duckdb_run)
+    monkeypatch.setattr(batch, "score_tables", python_run)
+    result = score(*fixture_args("--engine", engine, *(["--jobs", given] if given else [])))
+    assert result.exit_code == 0, result.stderr
+    assert seen == {"jobs": expected}

@@ -266,3 +266,24 @@ def test_a_long_statement_draws_no_progress_bar_on_the_terminal():
     from leadscore.engines.duckdb_engine import connect
 
     assert connect().execute("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_score_reads_in_bulk_only_past_the_size_the_exact_reader_does_faster(ruleset, monkeypatch, fmt):
+    rows = [line.split(",") for line in CLEAN[1:]]
+    events = _csv(ruleset, CLEAN) if fmt == "csv" else _parquet(ruleset, rows)
+    exact = _run(ruleset, events, None, monkeypatch)
+    assert not exact[4]   # a few events: the project's reader
+    monkeypatch.setattr(duckdb_tables, "EXACT_READER_MAX_EVENTS", len(rows) - 1)
+    bulk = _run(ruleset, events, None, monkeypatch)
+    assert bulk[4] and bulk[:4] == exact[:4]   # one event more than the limit: in bulk, alike
+
+
+def test_a_file_whose_size_cannot_be_told_is_left_to_the_bulk_path_checks(ruleset):
+    (ruleset / "events.parquet").write_bytes(b"not a parquet file")
+    assert not duckdb_tables._few_events(str(ruleset / "events.parquet"))
+    assert not duckdb_tables._few_events(str(ruleset / "events.jsonl"))
+    assert not duckdb_tables._few_events(str(ruleset / "events.txt"))
+    fifo = ruleset / "events.csv"
+    os.mkfifo(fifo)
+    assert not duckdb_tables._few_events(str(fifo))   # never opened: reading a FIFO would block

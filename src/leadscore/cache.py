@@ -1,5 +1,5 @@
 """Where leadscore keeps what it may reuse between runs (Lark's parse tables,
-which YAML texts were found valid). The readers at the edges (loader, test
+which YAML texts were found valid, the DuckDB statements of rule files). The readers at the edges (loader, test
 files, history files) hand a `ValidYaml` to the YAML reader, which stays a
 pure function of its arguments.
 
@@ -19,15 +19,23 @@ import sys
 
 
 _grammar_tables: str | None = None
+_statements: str | None = None
 
 
 def keep_grammar_tables() -> None:
     """Let the parser keep Lark's LALR tables (~0.2 s to build; Lark keys them by the grammar's
-    hash) in the private cache folder. The command line calls this; without it the parser
-    builds them afresh and touches no file."""
-    global _grammar_tables
+    hash), and the duckdb engine its statements (engines/statement_cache.py), in the private
+    cache folder. The command line calls this; without it both are built afresh and no file
+    is touched."""
+    global _grammar_tables, _statements
     folder = cache_dir()
     _grammar_tables = os.path.join(folder, "grammar.lark-cache") if folder else None
+    _statements = os.path.join(folder, "duckdb-statements") if folder else None
+
+
+def statement_folder() -> str | None:
+    """Where the duckdb engine may keep its statements, when the command line allowed it."""
+    return _statements
 
 
 def grammar_tables() -> str | None:

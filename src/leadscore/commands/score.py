@@ -35,8 +35,9 @@ def report_problems(log) -> None:
               help="Output format (default: from the -o extension, else csv).")
 @click.option("--explain", is_flag=True, help="Add a `reasons` column: the contributing rules, as JSON.")
 @click.option("--strict", is_flag=True, help="Any row that cannot be used is an error (exit 1, nothing written).")
-@click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Worker processes for large tables (0: one per CPU).")
+@click.option("--jobs", type=click.IntRange(min=0), default=None,
+              help="python engine: worker processes for large tables (default 1); duckdb and spark: "
+                   "threads / local cores (default one per CPU). 0: one per CPU.")
 @click.option("--engine", type=click.Choice(["python", "duckdb", "spark"]), default="duckdb", show_default=True,
               help="python: the generated Python scorer; duckdb: one SQL statement in DuckDB, in process; "
                    "spark: the same statement on Spark (pip install 'leadscore[spark]', Java 17+). "
@@ -49,7 +50,7 @@ def report_problems(log) -> None:
 @stopped_in_order()
 def command(ruleset: str, history: str | None, allow_history_outside: bool, leads_file: str | None,
             events_file: str | None, instant: float, output: str | None, output_format: str | None,
-            explain: bool, strict: bool, jobs: int, engine: str, memory_limit: str, spark_master: str | None,
+            explain: bool, strict: bool, jobs: int | None, engine: str, memory_limit: str, spark_master: str | None,
             spark_remote: str | None, allow_schema_outside: bool) -> None:
     """Score every lead of LEADS at --as-of: one row per lead, in input order.
 
@@ -67,6 +68,8 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
     from ..tables import ProblemLog, TableError
 
     _check_engine_options(engine, spark_master, spark_remote)
+    # the SQL engines' threads cost no start-up, unlike the python engine's worker processes
+    jobs = (1 if engine == "python" else 0) if jobs is None else jobs
     remove_stale_spill_folders()
     tables = tables_or_exit(history, allow_history_outside, {"leads": leads_file, "events": events_file})
     leads_file, events_file = tables["leads"], tables["events"]

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
+from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from .. import lower as lo
@@ -44,28 +45,34 @@ def run_select(connection, program: lo.ScoringProgram, id_column: str, instant: 
                leads: Any, events: Any, reasons: bool = False) -> pa.Table:
     """Score `leads` with `events` (Arrow tables or record batch readers, as sql/select.py
     describes them) at `instant`: one row per lead, in no particular order; with `reasons`,
-    the reason columns follow (read them by position)."""
-    return run_sql(connection, duckdb_sql(program, id_column, instant, reasons), leads, events)
+    the reason columns follow (read them by position). The statement is the cached one
+    (statement_cache.py), the instant bound to it."""
+    from .statement_cache import cached_statement
+
+    sql = cached_statement(program, id_column, reasons,
+                           lambda: duckdb_sql(program, id_column, exp.Placeholder(this="instant"), reasons))
+    return run_sql(connection, sql, leads, events, {"instant": float(instant)})
 
 
-def duckdb_sql(program: lo.ScoringProgram, id_column: str, instant: float, reasons: bool = False) -> str:
+def duckdb_sql(program: lo.ScoringProgram, id_column: str, instant: float | exp.Placeholder | None,
+               reasons: bool = False) -> str:
     # RAISE: a construct DuckDB cannot express is an error, never SQL that means something else
     return build_select(program, id_column, instant, reasons).sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
 
 
-def run_sql(connection, sql: str, leads: Any, events: Any) -> pa.Table:
+def run_sql(connection, sql: str, leads: Any, events: Any, params: dict | None = None) -> pa.Table:
     """None for `leads` or `events`: the connection already holds that relation."""
     return run_over(connection, sql, {name: relation for name, relation in (("leads", leads), ("events", events))
-                                      if relation is not None})
+                                      if relation is not None}, params)
 
 
-def run_over(connection, sql: str, relations: dict[str, Any]) -> pa.Table:
-    """`sql` with each of `relations` (Arrow tables or readers) registered under its name for the
-    statement only."""
+def run_over(connection, sql: str, relations: dict[str, Any], params: dict | None = None) -> pa.Table:
+    """`sql` (with `params` bound) with each of `relations` (Arrow tables or readers) registered
+    under its name for the statement only."""
     for name, relation in relations.items():
         connection.register(name, relation)
     try:
-        return connection.sql(sql).to_arrow_table()
+        return connection.sql(sql, params=params).to_arrow_table()
     finally:
         for name in relations:
             connection.unregister(name)

@@ -104,10 +104,11 @@ class Steps:
         return self.ctes[-1][0]
 
 
-def build_select(program: lo.ScoringProgram, id_column: str, instant: float | None,
+def build_select(program: lo.ScoringProgram, id_column: str, instant: float | exp.Placeholder | None,
                  reasons: bool = False) -> exp.Select:
-    """The statement: `instant` in epoch seconds, or None for the engine's current time. With
-    `reasons`, the columns of reason_columns() follow the outputs (engines/reasons.py)."""
+    """The statement: `instant` in epoch seconds, None for the engine's current time, or a
+    placeholder (the parameter bound when it runs). With `reasons`, the columns of
+    reason_columns() follow the outputs (engines/reasons.py)."""
     return StatementBuilder(program, id_column).build(instant, reasons)
 
 
@@ -353,9 +354,12 @@ class StatementBuilder:
 
     # --- the statement ----------------------------------------------------------------
 
-    def build(self, instant: float | None, reasons: bool = False) -> exp.Select:
+    def build(self, instant: float | exp.Placeholder | None, reasons: bool = False) -> exp.Select:
         lead_steps, scores, decisions = self.lead_steps()
-        now = number(instant) if instant is not None else epoch_seconds(exp.CurrentTimestamp())
+        if isinstance(instant, exp.Placeholder):
+            now = exp.cast(instant.copy(), exp.DataType.Type.DOUBLE)
+        else:
+            now = number(instant) if instant is not None else epoch_seconds(exp.CurrentTimestamp())
         self.steps.add("params", exp.select(now.as_("instant", quoted=True)))
         self.steps.add("lead_input", self._lead_input())
         self.steps.add("event_input", self._event_input(self.where_needs_fields()))

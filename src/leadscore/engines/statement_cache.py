@@ -1,0 +1,87 @@
+"""The DuckDB statement of a program, kept between runs of the command line: building it with
+sqlglot costs a few tenths of a second, as much as DuckDB's whole statement on a small table.
+
+The text is kept in the private cache folder (cache.py), named by a hash of what it is a
+function of: the lowered program (every field, a set's members in sorted order), the id
+column, `reasons`, and the code that writes it (the statement's modules and sqlglot's version).
+The instant is not in it: the statement reads the bound parameter `$instant`. A program that
+holds a value of a type not foreseen here is not kept (it is built each time, only slower).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from ..cache import statement_folder
+
+# the modules the statement's text is a function of, besides the program
+_WRITERS = ("engines/sql/select.py", "engines/sql/expressions.py", "engines/sql/dialects.py",
+            "engines/duckdb_engine.py", "semantics.py", "lower.py")
+_fingerprint: str | None = None
+
+
+def cached_statement(program, id_column: str, reasons: bool, build: Callable[[], str]) -> str:
+    """`build()`, or the text it gave for the same program and code in an earlier run."""
+    folder = statement_folder()
+    if folder is None:
+        return build()
+    try:
+        key = statement_key(program, id_column, reasons)
+    except TypeError:
+        return build()
+    path = os.path.join(folder, key + ".sql")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError:
+        pass
+    text = build()
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)   # a reader sees the whole text or none
+    except OSError:
+        pass   # not keeping it only costs the time saved
+    return text
+
+
+def statement_key(program, id_column: str, reasons: bool) -> str:
+    digest = hashlib.sha256(_code_fingerprint().encode())
+    for part in (canonical(program), repr(id_column), repr(reasons)):
+        digest.update(b"\0" + part.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def canonical(value) -> str:
+    """A text equal for equal values in every process (a set's repr follows the hash seed)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return f"{type(value).__name__}:{value!r}"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        inner = ",".join(f"{f.name}={canonical(getattr(value, f.name))}" for f in dataclasses.fields(value))
+        return f"{type(value).__qualname__}({inner})"
+    if isinstance(value, (tuple, list)):
+        return f"{type(value).__name__}[{','.join(map(canonical, value))}]"
+    if isinstance(value, (set, frozenset)):
+        return "set{" + ",".join(sorted(map(canonical, value))) + "}"
+    if isinstance(value, Mapping):   # in order: a schema's order is part of the program
+        return "map{" + ",".join(f"{canonical(k)}:{canonical(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"no canonical text for {type(value).__name__}")
+
+
+def _code_fingerprint() -> str:
+    global _fingerprint
+    if _fingerprint is None:
+        import sqlglot
+
+        root = Path(__file__).resolve().parent.parent
+        digest = hashlib.sha256(sqlglot.__version__.encode())
+        for name in _WRITERS:
+            digest.update(b"\0" + (root / name).read_bytes())
+        _fingerprint = digest.hexdigest()
+    return _fingerprint
