@@ -189,7 +189,8 @@ class _Generator:
         out.emit(0, f"PROPERTY_VALUES = {self.values[1]!r}")
         read = {n: {p: t for p, t in types.items() if p in self.read[n]}
                 for n, types in program.property_types.items()}
-        out.emit(0, "# The properties the rules read: only these are normalised when scoring.")
+        out.emit(0, "# The fields and properties the rules read: only these are normalised when scoring.")
+        out.emit(0, f"FIELDS_READ = {tuple(n for n in program.field_types if n in self.fields)!r}")
         out.emit(0, f"PROPERTIES_READ = {read!r}")
         if self.named_lines.lines:
             out.emit(0, "")
@@ -223,7 +224,7 @@ class _Generator:
         out.lines.extend(entry.to_result_source(self.scores, self.thresholds, self.segments))
         out.emit(0, "")
         out.emit(0, "")
-        out.lines.extend(entry.prepare_lead_source(program.field_types, program.field_missing))
+        out.lines.extend(entry.prepare_lead_source(program.field_types, program.field_missing, set(self.fields)))
         out.emit(0, "")
         out.emit(0, "")
         out.lines.extend(entry.group_events_source(read, program.property_missing))
@@ -273,7 +274,8 @@ class _Generator:
         inactivity = block.inactivity
         if inactivity is not None:
             pen, after = self._tmp(), self._tmp()
-            emit(1, f"if {s} > 0 and L is not None:")
+            # idle_penalty is 0 before `after`: the test here spares most leads the call
+            emit(1, f"if {s} > 0 and L is not None and T - L >= {inactivity.after!r}:")
             emit(2, f"{pen} = _rt.idle_penalty(T - L, {inactivity.after!r}, {inactivity.points!r}, "
                     f"{inactivity.every!r})")
             emit(2, f"if {pen}:")
