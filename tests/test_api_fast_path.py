@@ -173,3 +173,15 @@ def test_the_standalone_score_many_gives_scores_results_and_refuses_a_bad_instan
     assert results["a"].scores["s"] == 30.0
     with pytest.raises(rt.InputError, match="'soon' is not an as-of instant"):
         namespace["score_many"](leads, events, "soon")
+
+
+def test_score_remembers_the_last_as_of_by_identity_only(compiled):
+    scorer, _ = compiled
+    events = [{"type": "demo_request", "at": "2026-05-30"}]
+    with pytest.raises(leadscore.InputError, match="None is not an as-of instant"):
+        scorer.score({}, events, None)
+    assert scorer.score({}, events, AS_OF).scores["s"] == 20.0
+    assert scorer.score({}, events, "2026-05-01T00:00:00Z").scores["s"] == 0.0   # before the demo
+    assert scorer.score({}, events, AS_OF).scores["s"] == 20.0
+    with pytest.raises(leadscore.InputError, match="None is not an as-of instant"):
+        scorer.score({}, events, None)
