@@ -58,7 +58,7 @@ _FAST_PATHS = {
 
 
 def prepare_lead_source(field_types: Mapping[str, str], field_missing: Mapping[str, tuple[str, ...]],
-                        read: frozenset[str] | set[str]) -> list[str]:
+                        read: set[str]) -> list[str]:
     """`prepare_lead(lead)`: runtime.prepare_fields specialised to one schema, for the fields in
     `read` only (those evaluate reads: normalising a value never raises, so a field no rule reads
     changes nothing). A value already of its field's type is taken as it is; any other goes
@@ -95,9 +95,8 @@ def prepare_lead_source(field_types: Mapping[str, str], field_missing: Mapping[s
     return lines + ["    return {"] + [f"        {item}," for item in values] + ["    }"]
 
 
-# Per property type: a test true of a value normalise_value returns unchanged (None excluded: an
-# absent property reads as None too, and the dict must hold every name read).
-# `first` reads the value into `v`.
+# Per property type: a test true of a value normalise_value returns unchanged, `first` reading it
+# into `v` (None excluded: the kept dict must hold every name read, and an absent one reads None).
 _ALREADY_NORMAL = {
     "string": "type({first}) is str and {v}",
     "number": "type({first}) is float and {v} - {v} == 0.0",   # inf and NaN fail it
@@ -161,13 +160,11 @@ def group_events_source(properties_read: Mapping[str, Mapping[str, str]],
                       "                        continue",
                       "                except KeyError:   # a name is absent: read below",
                       "                    pass"]
-        lines += [
-                  "                properties = raw.get('properties') or no_properties",
+        lines += ["                properties = raw.get('properties') or no_properties",
                   "                if type(properties) is not dict:",
                   "                    return _rt.prepare_events(events, PROPERTIES_READ, T, _SEEN, PROPERTY_MISSING)",
                   "                " + ", ".join(values) + " = "
-                  + ", ".join(f"properties.get({n!r})" for n in names)]
-        lines += [
+                  + ", ".join(f"properties.get({n!r})" for n in names),
                   "                # the key holds the types too: True, 1 and 1.0 are equal keys but read differently",
                   f"                key = {key}",
                   f"                prepared = m{i}.get(key)",

@@ -361,7 +361,7 @@ class _Generator:
         if rule.once:
             emit(2, "break")
         if rule.cap is not None:
-            # min(cap, acc) without the call (a tenth of a rule's time): acc unless not below cap
+            # min(cap, acc) without a call: acc unless it is not below the cap
             emit(1, f"{acc} = {acc} if {acc} < {rule.cap!r} else {rule.cap!r}")
         sign = "-" if rule.points < 0 else ""
         emit(1, f"{c} = {sign}{acc} if {acc} else 0.0")
