@@ -205,9 +205,16 @@ VALUES = st.one_of(
 )
 
 
+# Reads every field of the schema (prepare_lead prepares only the fields the rules read).
+READS_EVERY_FIELD = """score s {
+  a: +1 if industry == "Software" and employees > 3 and title == "x" and email == "y"
+  b: +1 if tech contains "crm" and has_budget == true and days_since(created_at) > 1
+}"""
+
+
 @pytest.fixture(scope="module")
-def scorer_namespace(ruleset):
-    scorer = ruleset.compile()
+def scorer_namespace(tmp_path_factory):
+    scorer = build(tmp_path_factory.mktemp("fields"), READS_EVERY_FIELD).compile()
     namespace: dict = {}
     exec(compile(scorer.source, "<scorer>", "exec"), namespace)
     return scorer, namespace
@@ -217,7 +224,9 @@ def scorer_namespace(ruleset):
                                              "has_budget", "unknown"]), VALUES))
 def test_the_generated_lead_preparation_agrees_with_the_runtime(scorer_namespace, lead):
     scorer, namespace = scorer_namespace
-    assert namespace["prepare_lead"](lead) == rt.prepare_fields(lead, scorer.field_types, scorer.field_missing)
+    expected = rt.prepare_fields(lead, scorer.field_types, scorer.field_missing)
+    assert namespace["FIELDS_READ"] == tuple(scorer.field_types)
+    assert namespace["prepare_lead"](lead) == expected
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

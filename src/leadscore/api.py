@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pyarrow as pa   # imported by the table methods only: `leadscore check` never loads it
 
 
+_NO_INSTANT = object()   # no as-of yet (None is an as-of too: a bad one)
 InputError = rt.InputError   # a lead, event or instant that cannot be used (strict=True: or is not as declared)
 
 
@@ -163,13 +164,18 @@ class Scorer:
         # Only the event properties the rules read are normalised (PROPERTIES_READ).
         self._group_events: Callable = module.group_events
         self._strict = (module.FIELD_VALUES, module.PROPERTY_VALUES)
+        # score's last as-of and its epoch seconds (kept alive here, so `is` cannot match a new object)
+        self._last_instant: tuple[Any, float] = (_NO_INSTANT, 0.0)
 
     def score(self, lead: Mapping[str, Any], events: Iterable[Any], as_of: Any, *,
               explain: bool = False, strict: bool = False) -> rt.Result:
         """Score one lead. strict=True: InputError for what the default reads as missing or skips
         (an unknown field, event type or property, a wrong type, an undeclared enum value)."""
-        instant = as_of.timestamp() if type(as_of) is datetime and as_of.tzinfo is not None \
-            else rt.to_epoch(as_of, "an as-of instant")
+        last_as_of, instant = self._last_instant   # callers scoring lead after lead pass one as-of
+        if as_of is not last_as_of:
+            instant = as_of.timestamp() if type(as_of) is datetime and as_of.tzinfo is not None \
+                else rt.to_epoch(as_of, "an as-of instant")
+            self._last_instant = (as_of, instant)   # one tuple: a thread reads both or neither
         if strict:
             events = self._check(lead, events)
         return self._to_result(*self.evaluate_prepared(

@@ -17,7 +17,7 @@ STANDALONE_API = ("score", "score_many", "Result", "Reason", "InputError",
 # Module-level names a named constant must not take (the header's and the embedded runtime's).
 _TAKEN = frozenset({"RULESET", "VERSION", "SCORES", "BLOCKS", "THRESHOLDS", "SEGMENTS", "FIELD_TYPES",
                     "PROPERTY_TYPES", "FIELD_MISSING", "PROPERTY_MISSING", "FIELD_VALUES",
-                    "PROPERTY_VALUES", "PROPERTIES_READ", "DAY", "MEMO_LIMIT", "CHAIN"})
+                    "PROPERTY_VALUES", "FIELDS_READ", "PROPERTIES_READ", "DAY", "MEMO_LIMIT", "CHAIN"})
 
 
 def constant_identifier(name: str, taken: set[str]) -> str:
@@ -57,17 +57,19 @@ _FAST_PATHS = {
 }
 
 
-def prepare_lead_source(field_types: Mapping[str, str],
-                        field_missing: Mapping[str, tuple[str, ...]]) -> list[str]:
-    """`prepare_lead(lead)`: runtime.prepare_fields specialised to one schema. A value already of
-    its field's type is taken as it is; any other goes through normalise_value."""
+def prepare_lead_source(field_types: Mapping[str, str], field_missing: Mapping[str, tuple[str, ...]],
+                        read: set[str]) -> list[str]:
+    """`prepare_lead(lead)`: runtime.prepare_fields specialised to one schema, for the fields in
+    `read` only (those evaluate reads: normalising a value never raises, so a field no rule reads
+    changes nothing). A value already of its field's type is taken as it is; any other goes
+    through normalise_value."""
     lines = ["def prepare_lead(lead):",
-             '    """The lead\'s fields in the runtime\'s representation (as runtime.prepare_fields)."""',
+             '    """The fields the rules read in the runtime\'s representation (as runtime.prepare_fields)."""',
              "    if type(lead) is not dict and not isinstance(lead, _rt.Mapping):",
              "        return _rt.prepare_fields(lead, FIELD_TYPES)  # raises InputError",
              "    get = lead.get"]
     values = []
-    for i, (name, kind) in enumerate(field_types.items()):
+    for i, (name, kind) in enumerate((n, k) for n, k in field_types.items() if n in read):
         v, placeholders = f"v{i}", field_missing.get(name)
         fast = _FAST_PATHS.get(kind)
         if placeholders:
@@ -93,6 +95,15 @@ def prepare_lead_source(field_types: Mapping[str, str],
     return lines + ["    return {"] + [f"        {item}," for item in values] + ["    }"]
 
 
+# Per property type: a test true of a value normalise_value returns unchanged, `first` reading it
+# into `v` (None excluded: the kept dict must hold every name read, and an absent one reads None).
+_ALREADY_NORMAL = {
+    "string": "type({first}) is str and {v}",
+    "number": "type({first}) is float and {v} - {v} == 0.0",   # inf and NaN fail it
+    "boolean": "type({first}) is bool",
+}
+
+
 def group_events_source(properties_read: Mapping[str, Mapping[str, str]],
                         property_missing: Mapping[str, Mapping[str, tuple[str, ...]]]) -> list[str]:
     """`group_events(events, T)`: runtime.prepare_events specialised to one schema, in one pass.
@@ -100,7 +111,9 @@ def group_events_source(properties_read: Mapping[str, Mapping[str, str]],
     rules read normalise them (memoised per distinct values, as the runtime does). Anything the
     fast path does not take as it is (events not a list, an event not a dict, without a type or
     a time, properties not a dict, an unhashable value) goes to runtime.prepare_events from the
-    start, so errors and skipped events are exactly the runtime's."""
+    start, so errors and skipped events are exactly the runtime's. Properties (a dict) that hold
+    exactly the names read, each value already as normalise_value returns it (_ALREADY_NORMAL),
+    equal the normalised dict: the event keeps them as they are, without a memo lookup."""
     reading = {kind: names for kind, names in properties_read.items() if names}
     lines = ["def group_events(events, T):",
              '    """The events by type in time order, none after T (as runtime.prepare_events)."""',
@@ -113,6 +126,7 @@ def group_events_source(properties_read: Mapping[str, Mapping[str, str]],
                      + " = " + ", ".join(f"G[{kind!r}]" for kind in reading))
         lines.append("    " + "".join(f"m{i}, " for i in range(len(reading))) + "= _MEMOS")
     lines += ["    datetime, to_epoch, normalise = _rt.datetime, _rt.to_epoch, _rt.normalise_value",
+              "    no_properties = _rt.NO_PROPERTIES",
               "    try:",
               "        for raw in events:",
               "            group = get(raw['type'])",
@@ -134,8 +148,19 @@ def group_events_source(properties_read: Mapping[str, Mapping[str, str]],
             if placeholders.get(name[0]):
                 value = f"_rt.placeholder_is_none({value}, {placeholders[name[0]]!r})"
             normalised.append(f"{name[0]!r}: normalise({value}, {name[1]!r})")
-        lines += [f"            {branch} group is g{i}:   # {kind!r}: the rules read its properties",
-                  "                properties = raw.get('properties') or _rt.NO_PROPERTIES",
+        lines += [f"            {branch} group is g{i}:   # {kind!r}: the rules read its properties"]
+        normal = [_ALREADY_NORMAL.get(t) for t in names.values()]
+        if None not in normal and not any(placeholders.get(n) for n in names):
+            test = " and ".join(check.format(first=f"{v} := properties[{n!r}]", v=v)
+                                for check, v, n in zip(normal, values, names))
+            lines += ["                try:   # exactly the names read, each value as normalised: kept as they are",
+                      "                    properties = raw['properties']",
+                      f"                    if type(properties) is dict and len(properties) == {len(names)} and {test}:",
+                      "                        group.append((at, properties))",
+                      "                        continue",
+                      "                except KeyError:   # a name is absent: read below",
+                      "                    pass"]
+        lines += ["                properties = raw.get('properties') or no_properties",
                   "                if type(properties) is not dict:",
                   "                    return _rt.prepare_events(events, PROPERTIES_READ, T, _SEEN, PROPERTY_MISSING)",
                   "                " + ", ".join(values) + " = "
@@ -150,15 +175,16 @@ def group_events_source(properties_read: Mapping[str, Mapping[str, str]],
                   "                group.append((at, prepared))"]
         branch = "elif"
     if reading:
-        lines += ["            else:", "                group.append((at, _rt.NO_PROPERTIES))"]
+        lines += ["            else:", "                group.append((at, no_properties))"]
     else:
-        lines.append("            group.append((at, _rt.NO_PROPERTIES))")
+        lines.append("            group.append((at, no_properties))")
     lines += ["    except (KeyError, TypeError, AttributeError):",
               "        # not an event the fast path takes as it is: the runtime decides (or raises InputError)",
               "        return _rt.prepare_events(events, PROPERTIES_READ, T, _SEEN, PROPERTY_MISSING)",
+              "    event_time = _rt.event_time",
               "    for group in G.values():",
               "        if len(group) > 1:",
-              "            group.sort(key=_rt.event_time)   # stable: equal times keep input order",
+              "            group.sort(key=event_time)   # stable: equal times keep input order",
               "    return G",
               "",
               "",
@@ -190,5 +216,11 @@ def score_many(leads, events_by_lead=None, as_of=None, *, explain=True, strict=F
         return (score(lead, events, events_by_lead, explain=explain, strict=strict) for lead, events in leads)
     if not isinstance(leads, _rt.Mapping) or not isinstance(events_by_lead, _rt.Mapping):
         raise _rt.InputError('score_many(leads, events_by_lead, as_of) takes two mappings keyed by lead id')
-    return {key: score(lead, events_by_lead.get(key, ()), as_of, explain=explain, strict=strict)
+    if strict:
+        return {key: score(lead, events_by_lead.get(key, ()), as_of, explain=explain, strict=True)
+                for key, lead in leads.items()}
+    # score's steps, the instant converted once: per lead, the call costs as much as a rule
+    T = _rt.to_epoch(as_of, 'an as-of instant')
+    events_of = events_by_lead.get
+    return {key: to_result(*evaluate(prepare_lead(lead), group_events(events_of(key, ()), T), T, explain))
             for key, lead in leads.items()}'''

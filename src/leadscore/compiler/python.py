@@ -189,7 +189,8 @@ class _Generator:
         out.emit(0, f"PROPERTY_VALUES = {self.values[1]!r}")
         read = {n: {p: t for p, t in types.items() if p in self.read[n]}
                 for n, types in program.property_types.items()}
-        out.emit(0, "# The properties the rules read: only these are normalised when scoring.")
+        out.emit(0, "# The fields and properties the rules read: only these are normalised when scoring.")
+        out.emit(0, f"FIELDS_READ = {tuple(n for n in program.field_types if n in self.fields)!r}")
         out.emit(0, f"PROPERTIES_READ = {read!r}")
         if self.named_lines.lines:
             out.emit(0, "")
@@ -223,7 +224,7 @@ class _Generator:
         out.lines.extend(entry.to_result_source(self.scores, self.thresholds, self.segments))
         out.emit(0, "")
         out.emit(0, "")
-        out.lines.extend(entry.prepare_lead_source(program.field_types, program.field_missing))
+        out.lines.extend(entry.prepare_lead_source(program.field_types, program.field_missing, set(self.fields)))
         out.emit(0, "")
         out.emit(0, "")
         out.lines.extend(entry.group_events_source(read, program.property_missing))
@@ -258,7 +259,7 @@ class _Generator:
                 emit(1, f"{s} += {limited}")
             else:
                 emit(1, f"{s} += {self._rule(item, name)}")
-        emit(1, f"if not _rt.isfinite({s}):  # too large to represent: missing")
+        emit(1, f"if {s} - {s} != 0.0:  # infinite or NaN (too large to represent): missing")
         emit(2, f"{s} = None")
         emit(2, "if explain:")
         emit(3, f"R[:] = [r for r in R if r[0] != {name!r}]")
@@ -273,7 +274,8 @@ class _Generator:
         inactivity = block.inactivity
         if inactivity is not None:
             pen, after = self._tmp(), self._tmp()
-            emit(1, f"if {s} > 0 and L is not None:")
+            # idle_penalty is 0 before `after`: the test here spares most leads the call
+            emit(1, f"if {s} > 0 and L is not None and T - L >= {inactivity.after!r}:")
             emit(2, f"{pen} = _rt.idle_penalty(T - L, {inactivity.after!r}, {inactivity.points!r}, "
                     f"{inactivity.every!r})")
             emit(2, f"if {pen}:")
@@ -289,7 +291,10 @@ class _Generator:
                 expr = f"max({expr}, {clamp.low!r})"
             if clamp.high is not None:
                 expr = f"min({expr}, {clamp.high!r})"
-            emit(1, f"{clamped} = {expr}")
+            # the usual score, already within the bounds, is kept without min/max calls
+            inside = " <= ".join(([repr(clamp.low)] if clamp.low is not None else []) + [s]
+                                 + ([repr(clamp.high)] if clamp.high is not None else []))
+            emit(1, f"{clamped} = {s} if {inside} else {expr}")
             emit(1, f"if {clamped} != {s}:")
             emit(2, "if explain:")
             emit(3, f"R.append(({name!r}, 'clamp', {clamped} - {s}, 'clamp', None))")
@@ -317,7 +322,8 @@ class _Generator:
     def _event_rule(self, rule: lo.EventRule, c: str) -> str:
         emit = self.body.emit
         n, acc, e, at = self._tmp(), self._tmp(), self._tmp(), self._tmp()
-        # Every event counts unless some are skipped or the loop stops early: then len() says it.
+        # Every event counts unless some are skipped or the loop stops early: then len() says it
+        # (when the reasons are asked for).
         every = rule.where is None and rule.at_most is None and rule.within is None and not rule.once
         if not every:
             emit(1, f"{n} = 0")
@@ -354,13 +360,12 @@ class _Generator:
             emit(2, f"{n} += 1")
         if rule.once:
             emit(2, "break")
-        if every:
-            emit(1, f"{n} = len({events})")
         if rule.cap is not None:
-            emit(1, f"{acc} = min({rule.cap!r}, {acc})")
+            # min(cap, acc) without a call: acc unless it is not below the cap
+            emit(1, f"{acc} = {acc} if {acc} < {rule.cap!r} else {rule.cap!r}")
         sign = "-" if rule.points < 0 else ""
         emit(1, f"{c} = {sign}{acc} if {acc} else 0.0")
-        return n
+        return f"len({events})" if every else n   # the count, only for the reasons
 
     def _decay_factor(self, decay: sem.Decay, at: str) -> str:
         return sem.decay_source(decay, f"((T - {at}) / 86400.0)",
