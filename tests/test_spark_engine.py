@@ -252,7 +252,7 @@ def test_spark_connect_without_its_packages_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "grpc", None)
     result = score_spark(*fixture_args("--spark-remote", "sc://localhost:15002"))
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "pip install 'pyspark[connect]'" in result.stderr and result.stderr.count("error:") == 1
+    assert "pip install 'leadscore[spark]'" in result.stderr and result.stderr.count("error:") == 1
 
 
 def test_spark_dialect_writes_each_pattern_for_java(tmp_path):
