@@ -348,3 +348,19 @@ def test_java_options_keep_each_special_character_one_word():
     assert java_option_text("-Dx=/a b/c") == "-Dx=/a\\ b/c"
     assert java_option_text("-Dx=it's \"q\"\\z\t") == "-Dx=it\\'s\\ \\\"q\\\"\\\\z\\\t"
     assert java_option_text("-Dx=/plain/path.properties") == "-Dx=/plain/path.properties"
+
+
+def test_a_connect_failure_outside_spark_sql_is_its_grpc_details_in_one_line():
+    pytest.importorskip("grpc")
+    from pyspark.errors.exceptions.connect import SparkConnectGrpcException
+
+    from leadscore.engines.spark_engine import spark_errors
+
+    said = ('<_MultiThreadedRendezvous of RPC that terminated with:\n\tstatus = StatusCode.UNKNOWN\n'
+            '\tdetails = "Java heap space"\n\tdebug_error_string = "UNKNOWN:Java heap space"\n>')
+    with pytest.raises(EngineError) as failed, spark_errors():
+        raise SparkConnectGrpcException(message=said)
+    assert str(failed.value) == "spark: Java heap space"
+    with pytest.raises(EngineError) as failed, spark_errors():   # Spark SQL's own: its first line
+        raise SparkConnectGrpcException(message="[TABLE_OR_VIEW_NOT_FOUND] The table `x` cannot be found.\nmore")
+    assert str(failed.value) == "spark: [TABLE_OR_VIEW_NOT_FOUND] The table `x` cannot be found."

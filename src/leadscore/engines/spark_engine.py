@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -201,8 +202,15 @@ def _quiet_query_context_loggers() -> None:
         PySparkLogger.getLogger(name).disabled = True
 
 
+# a Spark Connect failure that never reached Spark SQL (the server out of memory, a message
+# too large) says only gRPC's details, inside the call's repr
+_GRPC_DETAILS = re.compile(r'^<_\w+ of RPC that terminated with:.*?\bdetails = "([^"\n]*)"', re.DOTALL)
+
+
 def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+    text = str(error).strip()
+    grpc = _GRPC_DETAILS.match(text)
+    return grpc.group(1) if grpc else (text.splitlines() or [type(error).__name__])[0]
 
 
 class SparkBackend(SqlBackend):
