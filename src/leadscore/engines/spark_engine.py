@@ -64,7 +64,8 @@ def spark_session(master: str | None = None, remote: str | None = None, threads:
     return session
 
 
-# this process's session of each Connect server, as getOrCreate keeps the local one
+# this process's session of each Connect server, by URL (Connect's getOrCreate would hand
+# back the first session whatever the URL)
 _connect_sessions: dict[str, Any] = {}
 
 
