@@ -9,14 +9,14 @@ Connect server on a free local port); these tests are marked `slow` and run by d
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
-from sqlglot import exp
 
 from leadscore.cli import main
-from leadscore.engines import EngineError
 from test_calibrate_engines import project  # noqa: F401  (a fixture)
 from test_cli_score import ACME, fixture_args
 from test_conformance import CASES, run_case
@@ -95,18 +95,32 @@ def test_calibrate_over_connect_writes_python_s_report(spark_remote, project, ar
     assert _calibrate(project, "spark", "--spark-remote", spark_remote, *args) == python
 
 
-def test_a_failing_statement_on_connect_is_one_line_and_leaves_no_view(connect, capfd):
-    from leadscore.engines.spark_engine import run_select_spark
+FAILING_STATEMENT = """
+import sys
+import pyarrow as pa
+from sqlglot import exp
+from leadscore.engines import EngineError
+from leadscore.engines.spark_engine import run_select_spark, spark_session
 
-    capfd.readouterr()
-    visits = pa.table({"lead": ["a"]})
-    with pytest.raises(EngineError, match=r"^spark: \[TABLE_OR_VIEW_NOT_FOUND\].*nowhere") as failed:
-        run_select_spark(connect, exp.select("*").from_("visits").join("nowhere", using=["lead"]),
-                         {"visits": visits})
-    assert "\n" not in str(failed.value)
-    # pyspark logs the failure (with the server's Java stack trace) before raising it: kept quiet
-    assert capfd.readouterr().err == ""
-    assert connect.catalog.listTables() == []
+session = spark_session(remote=sys.argv[1])
+try:
+    run_select_spark(session, exp.select("*").from_("visits").join("nowhere", using=["lead"]),
+                     {"visits": pa.table({"lead": ["a"]})})
+except EngineError as error:
+    print(error)
+print(session.catalog.listTables())
+"""
+
+
+def test_a_failing_statement_on_connect_is_one_line_and_leaves_no_view(spark_remote):
+    """In a process of its own (a client, no JVM): pyspark logs a failure with the server's Java
+    stack trace, as JSON on stderr, before raising it; that stays quiet, the error is one line."""
+    ran = subprocess.run([sys.executable, "-c", FAILING_STATEMENT, spark_remote], capture_output=True, text=True,
+                         timeout=300)
+    lines = ran.stdout.splitlines()
+    assert ran.returncode == 0 and ran.stderr == "", ran.stderr[-2000:]
+    assert len(lines) == 2 and lines[0].startswith("spark: [TABLE_OR_VIEW_NOT_FOUND]") and "nowhere" in lines[0]
+    assert lines[1] == "[]"   # the views are gone
 
 
 def test_an_unreachable_server_is_one_line_after_a_few_tries():
