@@ -252,7 +252,7 @@ def test_spark_connect_without_its_packages_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "grpc", None)
     result = score_spark(*fixture_args("--spark-remote", "sc://localhost:15002"))
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "pip install 'pyspark[connect]'" in result.stderr and result.stderr.count("error:") == 1
+    assert "pip install 'leadscore[spark]'" in result.stderr and result.stderr.count("error:") == 1
 
 
 def test_spark_dialect_writes_each_pattern_for_java(tmp_path):
@@ -309,3 +309,58 @@ def test_run_select_spark_runs_any_statement_of_the_sql_package_over_named_table
         run_select_spark(spark, exp.select("*").from_("nowhere"), {})
     assert "\n" not in str(failed.value)
     assert spark.catalog.listTables() == []   # the views are gone after each run
+
+
+# --- Spark's log settings from a folder whose name has a space, a quote, a backslash ----------
+
+LOG_CONFIG_RUN = """
+import shutil, sys
+from pathlib import Path
+from leadscore.engines import spark_engine
+
+copy = Path(sys.argv[1]) / "spark-log4j2.properties"
+shutil.copy(spark_engine._log_config(), copy)
+spark_engine._log_config = lambda: str(copy)
+jvm = spark_engine.spark_session()._jvm
+print(jvm.System.getProperty("log4j2.configurationFile"))
+print(jvm.org.apache.logging.log4j.LogManager.getRootLogger().getLevel().toString())
+"""
+
+
+@pytest.mark.slow
+def test_spark_reads_its_log_settings_from_a_path_with_spaces_and_quotes(spark, tmp_path):
+    """The path is one word of spark.driver.extraJavaOptions, which Spark's launcher splits at
+    spaces: unescaped, the JVM took the path's second half for its main class and Spark did not
+    start. A process of its own: this one's JVM has started already."""
+    import subprocess
+
+    folder = tmp_path / "log settings 'of\\ leadscore\""
+    folder.mkdir()
+    ran = subprocess.run([sys.executable, "-c", LOG_CONFIG_RUN, str(folder)], capture_output=True, text=True,
+                         timeout=600)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert ran.stdout.splitlines() == [str(folder / "spark-log4j2.properties"), "ERROR"]   # our file's level
+
+
+def test_java_options_keep_each_special_character_one_word():
+    from leadscore.engines.spark_engine import java_option_text
+
+    assert java_option_text("-Dx=/a b/c") == "-Dx=/a\\ b/c"
+    assert java_option_text("-Dx=it's \"q\"\\z\t") == "-Dx=it\\'s\\ \\\"q\\\"\\\\z\\\t"
+    assert java_option_text("-Dx=/plain/path.properties") == "-Dx=/plain/path.properties"
+
+
+def test_a_connect_failure_outside_spark_sql_is_its_grpc_details_in_one_line():
+    pytest.importorskip("grpc")
+    from pyspark.errors.exceptions.connect import SparkConnectGrpcException
+
+    from leadscore.engines.spark_engine import spark_errors
+
+    said = ('<_MultiThreadedRendezvous of RPC that terminated with:\n\tstatus = StatusCode.UNKNOWN\n'
+            '\tdetails = "Java heap space"\n\tdebug_error_string = "UNKNOWN:Java heap space"\n>')
+    with pytest.raises(EngineError) as failed, spark_errors():
+        raise SparkConnectGrpcException(message=said)
+    assert str(failed.value) == "spark: Java heap space"
+    with pytest.raises(EngineError) as failed, spark_errors():   # Spark SQL's own: its first line
+        raise SparkConnectGrpcException(message="[TABLE_OR_VIEW_NOT_FOUND] The table `x` cannot be found.\nmore")
+    assert str(failed.value) == "spark: [TABLE_OR_VIEW_NOT_FOUND] The table `x` cannot be found."

@@ -112,7 +112,7 @@ def test_spark_connect_without_its_packages_is_one_line(simulated, monkeypatch):
     result = CliRunner().invoke(main, ["simulate", str(rules), "--history", str(folder), "--engine", "spark",
                                        "--spark-remote", "sc://localhost:15002"])
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "pip install 'pyspark[connect]'" in result.stderr and result.stderr.count("error:") == 1
+    assert "pip install 'leadscore[spark]'" in result.stderr and result.stderr.count("error:") == 1
 
 
 # --- calibrate --engine spark ---------------------------------------------------------------------

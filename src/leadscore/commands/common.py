@@ -71,7 +71,7 @@ def spark_options(local_cores: str = "--jobs cores"):
     local mode with `local_cores`."""
     def options(func):
         func = click.option("--spark-remote", metavar="sc://HOST:PORT",
-                            help="spark engine: a Spark Connect server (needs pip install 'pyspark[connect]').")(func)
+                            help="spark engine: a Spark Connect server (pip install 'leadscore[spark]' includes its client).")(func)
         return click.option("--spark-master", metavar="URL",
                             help="spark engine: the cluster's master (spark://host:7077, yarn, k8s://...); "
                                  f"default: local mode with {local_cores}.")(func)

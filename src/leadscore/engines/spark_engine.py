@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -46,22 +47,13 @@ def spark_session(master: str | None = None, remote: str | None = None, threads:
     except ImportError:
         raise EngineError(f"the spark engine needs pyspark: {INSTALL}") from None
     if remote is not None:
-        try:
-            from pyspark.sql.connect.utils import check_dependencies
-
-            # pyspark 4.0 names the module it checks for; from 4.1 it takes no argument
-            check_dependencies(*(("pyspark.sql.connect",) if inspect.signature(check_dependencies).parameters else ()))
-        except ImportError as missing:
-            raise EngineError(f"--spark-remote needs Spark Connect's packages ({missing}): "
-                              "pip install 'pyspark[connect]'") from None
-        builder = SparkSession.builder.remote(remote)
-    else:
-        if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
-            raise EngineError(f"the spark engine needs {JAVA_INSTALL}")
-        builder = _jvm_builder(SparkSession.builder, master, threads)
+        return _connect_session(remote)
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise EngineError(f"the spark engine needs {JAVA_INSTALL}")
+    builder = _jvm_builder(SparkSession.builder, master, threads)
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as jvm_output:
         try:
-            with _stderr_to(jvm_output if remote is None else None):
+            with _stderr_to(jvm_output):
                 session = builder.getOrCreate()
             for key, value in _SQL_SETTINGS.items():
                 session.conf.set(key, value)
@@ -72,14 +64,48 @@ def spark_session(master: str | None = None, remote: str | None = None, threads:
     return session
 
 
+# this process's session of each Connect server, by URL (Connect's getOrCreate would hand
+# back the first session whatever the URL)
+_connect_sessions: dict[str, Any] = {}
+
+
+def _connect_session(remote: str):
+    """A session of the Spark Connect server at `remote`. Connect's own builder, not
+    SparkSession.builder.remote: that one refuses when this process already has a local session
+    and turns the whole process into a Connect client (SPARK_CONNECT_MODE_ENABLED)."""
+    try:
+        from pyspark.sql.connect.utils import check_dependencies
+
+        # pyspark 4.0 names the module it checks for; from 4.1 it takes no argument
+        check_dependencies(*(("pyspark.sql.connect",) if inspect.signature(check_dependencies).parameters else ()))
+        from pyspark.sql.connect.client.retries import DefaultPolicy
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+    except ImportError as missing:
+        raise EngineError(f"--spark-remote needs Spark Connect's packages ({missing}): {INSTALL}") from None
+    session = _connect_sessions.get(remote)
+    if session is not None and not session.is_stopped:
+        return session
+    with spark_errors("spark could not reach the Spark Connect server at " + remote):
+        # create, not getOrCreate: that one returns the process's first session whatever the URL
+        session = ConnectSession.builder.remote(remote).create()
+        # Connect retries an unreachable server for ten minutes: the first call (the settings)
+        # gives up after a few seconds; the run's later calls keep Connect's patience
+        patient = session.client.get_retry_policies()
+        session.client.set_retry_policies([DefaultPolicy(max_retries=4)])
+        try:
+            for key, value in _SQL_SETTINGS.items():
+                session.conf.set(key, value)
+        finally:
+            session.client.set_retry_policies(patient)
+    _connect_sessions[remote] = session
+    return session
+
+
 @contextmanager
 def _stderr_to(file):
     """Standard error (file descriptor 2) goes to `file` meanwhile, and stays there for the
     processes started meanwhile: the JVM's start-up notes (its banner, log4j's, the JDK's)
     never reach the user's terminal; they are read back only when the start fails."""
-    if file is None:
-        yield
-        return
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -91,11 +117,11 @@ def _stderr_to(file):
 
 
 def _jvm_builder(builder, master: str | None, threads: int):
-    log_config = resources.files("leadscore.engines").joinpath("spark-log4j2.properties")
     # Spark's own logging goes to this file's settings: errors reach the user as one line
     # of ours, not as log4j output on the terminal
+    option = f"-Dlog4j2.configurationFile={_log_config()}"
     builder = (builder.appName("leadscore")
-               .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log_config}")
+               .config("spark.driver.extraJavaOptions", java_option_text(option))
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false"))
     if master is None:
@@ -107,6 +133,17 @@ def _jvm_builder(builder, master: str | None, threads: int):
     else:
         builder = builder.master(master)
     return builder
+
+
+def _log_config() -> str:
+    return str(resources.files("leadscore.engines").joinpath("spark-log4j2.properties"))
+
+
+def java_option_text(option: str) -> str:
+    """`option` as one word of spark.*.extraJavaOptions, which Spark's launcher splits at
+    white space and reads quotes and backslashes in: each of those escaped (a path with a
+    space, a quote or a backslash stays one option)."""
+    return "".join("\\" + c if c.isspace() or c in "\\\"'" else c for c in option)
 
 
 def spark_sql(select: exp.Expression) -> str:
@@ -125,7 +162,7 @@ def run_sql_spark(session, sql: str, tables: dict[str, pa.Table]) -> pa.Table:
     """As run_select_spark, for a statement already in Spark's dialect."""
     with spark_errors():
         for name, table in tables.items():
-            session.createDataFrame(table).createOrReplaceTempView(name)
+            dataframe(session, table).createOrReplaceTempView(name)
         try:
             return session.sql(sql).toArrow()
         finally:
@@ -133,20 +170,48 @@ def run_sql_spark(session, sql: str, tables: dict[str, pa.Table]) -> pa.Table:
                 session.catalog.dropTempView(name)
 
 
+def dataframe(session, table: pa.Table):
+    """`table` as a DataFrame of `session`. An empty table with its schema in Spark's types:
+    Spark Connect infers a schema from the rows, and refuses a table without any."""
+    if table.num_rows:
+        return session.createDataFrame(table)
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return session.createDataFrame(table, schema=from_arrow_schema(table.schema))
+
+
 @contextmanager
-def spark_errors() -> Iterator[None]:
-    """Spark's and the JVM bridge's failures within, as one-line EngineErrors."""
+def spark_errors(said: str = "spark") -> Iterator[None]:
+    """Spark's, the JVM bridge's and Spark Connect's failures within, as one-line EngineErrors
+    (`said`: the first line of Spark's message)."""
     from py4j.protocol import Py4JError
     from pyspark.errors import PySparkException
 
+    _quiet_query_context_loggers()
     try:
         yield
     except (PySparkException, Py4JError) as error:
-        raise EngineError(f"spark: {_first_line(error)}") from None
+        raise EngineError(f"{said}: {_first_line(error)}") from None
+
+
+def _quiet_query_context_loggers() -> None:
+    """pyspark logs a failed query's error and Java stack trace on stderr before raising it
+    (on Spark Connect, as JSON): the error reaches the user once, as spark_errors' line."""
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).disabled = True
+
+
+# a Spark Connect failure that never reached Spark SQL (the server out of memory, a message
+# too large) says only gRPC's details, inside the call's repr
+_GRPC_DETAILS = re.compile(r'^<_\w+ of RPC that terminated with:.*?\bdetails = "([^"\n]*)"', re.DOTALL)
 
 
 def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+    text = str(error).strip()
+    grpc = _GRPC_DETAILS.match(text)
+    return grpc.group(1) if grpc else (text.splitlines() or [type(error).__name__])[0]
 
 
 class SparkBackend(SqlBackend):

@@ -16,7 +16,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from . import spark_engine
-from .spark_engine import run_select_spark, spark_errors
+from .spark_engine import dataframe, run_select_spark, spark_errors
 
 
 class SparkRunner:
@@ -37,7 +37,7 @@ class SparkRunner:
         table = pa.concat_tables([schema.empty_table(), *parts])
         session = self.session      # EngineError, in one line, when pyspark or Java is missing
         with spark_errors():
-            session.createDataFrame(table).createOrReplaceTempView(name)
+            dataframe(session, table).createOrReplaceTempView(name)
         self.views.append(name)
 
     def select(self, statement: exp.Select) -> pa.Table:
