@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .output import _csv_number, _csv_text, _json_number
+from .output import csv_number, csv_text, json_number
 
 _CSV_SPECIAL = r'[,"\r\n]'
 _JSON_SPECIAL = r'["\\\x00-\x1f]'   # what json.dumps(ensure_ascii=False) escapes
@@ -57,7 +57,7 @@ def number_text(column: pa.Array, csv: bool) -> pa.Array:
     """Each float as `repr` writes it (CSV: empty when missing; JSON: null when missing or not
     finite)."""
     if column.type != pa.float64():   # another type (an engine's integer): every cell by Python
-        python = _csv_number if csv else _json_number
+        python = csv_number if csv else json_number
         return pa.array(list(map(python, column.to_pylist())), pa.string())
     text = pc.cast(column, pa.string())
     size = pc.abs(column)
@@ -86,7 +86,7 @@ def _replaced(text: pa.Array, where: pa.Array, values: pa.Array, formatter) -> p
 
 def _csv_ids(ids: pa.Array) -> pa.Array:
     special = pc.match_substring_regex(ids, _CSV_SPECIAL)
-    return _replaced(ids, special, ids, _csv_text)
+    return _replaced(ids, special, ids, csv_text)
 
 
 def _json_ids(ids: pa.Array) -> pa.Array:
@@ -98,7 +98,7 @@ def _json_ids(ids: pa.Array) -> pa.Array:
 def _labels(column: pa.Array, csv: bool) -> pa.Array:
     """Segment labels: few distinct ones, each formatted once in Python."""
     encoded = column.cast(pa.string()).dictionary_encode()
-    texts = [_csv_text(label) if csv else json.dumps(label, ensure_ascii=False)
+    texts = [csv_text(label) if csv else json.dumps(label, ensure_ascii=False)
              for label in encoded.dictionary.to_pylist()]
     text = pa.array(texts, pa.string()).take(encoded.indices)
     return pc.fill_null(text, "" if csv else "null")

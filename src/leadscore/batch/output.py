@@ -22,7 +22,7 @@ def columns(scores: tuple, thresholds: tuple, segments: tuple, explain: bool) ->
 
 
 def header(fmt: str, names: list[str]) -> str | None:
-    return ",".join(map(_csv_text, names)) + "\n" if fmt == "csv" else None
+    return ",".join(map(csv_text, names)) + "\n" if fmt == "csv" else None
 
 
 def row_formatter(fmt: str, names: list[str], explain: bool) -> Callable:
@@ -39,15 +39,15 @@ def rows_formatter(fmt: str, names: list[str], explain: bool) -> Callable:
                                         scored.reasons if scored.reasons is not None else repeat(None)))
 
 
-def _csv_text(text: str) -> str:
+def csv_text(text: str) -> str:
     return '"' + text.replace('"', '""') + '"' if _QUOTED.search(text) else text
 
 
-def _csv_number(value: float | None) -> str:
+def csv_number(value: float | None) -> str:
     return "" if value is None else repr(value)
 
 
-def _json_number(value: float | None) -> str:
+def json_number(value: float | None) -> str:
     # repr is valid JSON for every finite float; JSON has no infinity
     return repr(value) if value is not None and math.isfinite(value) else "null"
 
@@ -67,13 +67,13 @@ class _Labels(dict):
 # The row functions run once per lead: C-level maps, and `repr` straight on the scores unless
 # one is missing (a derived score can be).
 def _csv_row(explain: bool) -> Callable:
-    labels = _Labels("", _csv_text)
+    labels = _Labels("", csv_text)
 
     def row(lead, scores, thresholds, segments, reasons) -> str:
-        cells = [_csv_text(lead), *map(repr if None not in scores else _csv_number, scores),
+        cells = [csv_text(lead), *map(repr if None not in scores else csv_number, scores),
                  *map(_CSV_BOOL.__getitem__, thresholds), *map(labels.__getitem__, segments)]
         if explain:
-            cells.append(_csv_text(reasons_json(reasons)))
+            cells.append(csv_text(reasons_json(reasons)))
         return ",".join(cells) + "\n"
     return row
 
@@ -81,13 +81,13 @@ def _csv_row(explain: bool) -> Callable:
 def _csv_rows() -> Callable:
     """The rows of many leads at once, as _csv_row writes them, a column at a time: one C-level
     map per column rather than a Python call per row."""
-    labels = _Labels("", _csv_text)
+    labels = _Labels("", csv_text)
 
     def rows(ids, scored) -> list[str]:
         if not len(scored):
             return []
-        cells = [list(map(_csv_text, ids))]
-        cells += [list(map(repr if None not in column else _csv_number, column)) for column in zip(*scored.scores)]
+        cells = [list(map(csv_text, ids))]
+        cells += [list(map(repr if None not in column else csv_number, column)) for column in zip(*scored.scores)]
         cells += [list(map(_CSV_BOOL.__getitem__, column)) for column in zip(*scored.thresholds)]
         cells += [list(map(labels.__getitem__, column)) for column in zip(*scored.segments)]
         return list(map(str.__add__, map(",".join, zip(*cells)), repeat("\n")))
@@ -100,7 +100,7 @@ def _jsonl_row(names: list[str], explain: bool) -> Callable:
     labels = _Labels("null", lambda label: json.dumps(label, ensure_ascii=False))
 
     def row(lead, scores, thresholds, segments, reasons) -> str:
-        values = [json.dumps(lead, ensure_ascii=False), *map(_json_number, scores),
+        values = [json.dumps(lead, ensure_ascii=False), *map(json_number, scores),
                   *map(_JSON_BOOL.__getitem__, thresholds), *map(labels.__getitem__, segments)]
         if explain:
             values.append(reasons_json(reasons))
