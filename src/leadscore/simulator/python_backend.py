@@ -50,7 +50,23 @@ class PythonEngine:
 
     def evaluate_many(self, bucket: Bucket, plan: Plan, rows: np.ndarray, instants: np.ndarray,
                       reasons: bool = False) -> Evaluated:
-        results = [self.evaluate_at(bucket, int(k), plan, float(t)) for k, t in zip(rows, instants)]
+        """The pairs lead by lead in time order, each lead's events added as its instants pass
+        them: one walk over a lead's events for all its instants, where a walk per pair made a
+        lead with many events and instants cost their product (evaluate_at's results)."""
+        rows, instants = np.asarray(rows, np.int64).reshape(-1), np.asarray(instants, float).reshape(-1)
+        evaluate, names = plan.scorer.evaluate_prepared, plan.checked.schema.events
+        at, kinds, pairs, starts = bucket.at, bucket.kinds, bucket.pairs, bucket.starts
+        order = np.lexsort((instants, rows))
+        results: list = [None] * len(rows)
+        lead, e, hi, grouped = -1, 0, 0, {}
+        for i, k, instant in zip(order.tolist(), rows[order].tolist(), instants[order].tolist()):
+            if k != lead:
+                lead, e, hi = k, starts[k], starts[k + 1]
+                grouped = {name: [] for name in names}
+            while e < hi and at[e] <= instant:
+                grouped[kinds[e]].append(pairs[e])
+                e += 1
+            results[i] = evaluate(fields_at(bucket, k, instant), grouped, instant, reasons)
         return evaluated(plan, results, reasons)
 
 
