@@ -4,6 +4,7 @@ standalone module's API (named constants, __all__, the RE2 install hint)."""
 from __future__ import annotations
 
 import keyword
+import re
 import subprocess
 import sys
 
@@ -191,7 +192,18 @@ def test_a_constant_name_becomes_a_safe_unused_identifier(name, taken):
     identifier = constant_identifier(name, taken)
     assert identifier.isidentifier() and identifier.isascii() and not keyword.iskeyword(identifier)
     assert identifier not in before and not identifier.startswith("_") and identifier in taken
-    assert identifier not in {"DAY", "SCORES", "RULESET", "FIELD_TYPES", "MEMO_LIMIT"}
+    assert identifier not in {"DAY", "SCORES", "RULESET", "FIELD_TYPES", "MEMO_LIMIT", "NO_PROPERTIES"}
+    assert not re.fullmatch(r"[A-Z]{1,2}[0-9]*", identifier)   # the generated functions' locals
+
+
+@pytest.mark.parametrize("name", ["R", "S", "TH", "SG", "L", "G", "E0", "T", "F", "no properties"])
+def test_a_constant_named_like_a_generated_local_is_not_shadowed(tmp_path, name):
+    # found by the fuzz test: `const R = 10` compiled to `s0 >= R`, R being evaluate's reasons
+    scorer = build(tmp_path, f"const `{name}` = 10\nscore interest {{\n  view: +10 per page_view, decay none\n}}\n"
+                             f"threshold mql: interest >= `{name}`").compile()
+    for explain in (False, True):
+        result = scorer.score({"lead_id": "a"}, [event("page_view", ago(days=1), url="/")], AS_OF, explain=explain)
+        assert result.thresholds == {"mql": True}
 
 
 # --- the fast paths give what the general normaliser gives --------------------------------

@@ -17,14 +17,18 @@ STANDALONE_API = ("score", "score_many", "Result", "Reason", "InputError",
 # Module-level names a named constant must not take (the header's and the embedded runtime's).
 _TAKEN = frozenset({"RULESET", "VERSION", "SCORES", "BLOCKS", "THRESHOLDS", "SEGMENTS", "FIELD_TYPES",
                     "PROPERTY_TYPES", "FIELD_MISSING", "PROPERTY_MISSING", "FIELD_VALUES",
-                    "PROPERTY_VALUES", "FIELDS_READ", "PROPERTIES_READ", "DAY", "MEMO_LIMIT", "CHAIN"})
+                    "PROPERTY_VALUES", "FIELDS_READ", "PROPERTIES_READ", "DAY", "MEMO_LIMIT", "CHAIN",
+                    "NO_PROPERTIES"})
+# The generated functions' own short names (R for the reasons, S, TH, SG, L, G, E0, ...): a
+# constant spelled like one would be shadowed inside them.
+_LOCAL_FORM = re.compile(r"[A-Z]{1,2}[0-9]*")
 
 
 def constant_identifier(name: str, taken: set[str]) -> str:
     """A module-level name for the constant `name` (`mql fit` -> MQL_FIT): ASCII letters, digits
     and underscores only, never a name already taken; the rule file's spelling is in a comment."""
     base = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper() or "CONSTANT"
-    if base[0].isdigit():
+    if base[0].isdigit() or _LOCAL_FORM.fullmatch(base):
         base = "C_" + base
     candidate, number = base, 1
     while candidate in taken or candidate in _TAKEN or candidate.startswith("_"):
