@@ -68,6 +68,10 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
     from ..tables import ProblemLog, TableError
 
     _check_engine_options(engine, spark_master, spark_remote)
+    if engine != "spark":   # Spark's client converts pandas objects with pyarrow: it keeps pyarrow's own answer
+        from ..arrow_without_pandas import answer_without_pandas
+
+        answer_without_pandas()
     # the SQL engines' threads cost no start-up, unlike the python engine's worker processes
     jobs = (1 if engine == "python" else 0) if jobs is None else jobs
     remove_stale_spill_folders()
