@@ -11,14 +11,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from leadscore.tables.convert import convert_column
 
 REPO = Path(__file__).resolve().parents[1]
 ACME = str(REPO / "rulesets" / "acme" / "scoring.score")
 DATA = REPO / "tests" / "data" / "score"
-NEVER = ["pandas", "matplotlib", "rich", "jsonschema"]
+NEVER = ["pandas", "numpy.ma", "matplotlib", "rich", "jsonschema"]
 
 # runs the command line as `leadscore` does, then prints which of the watched modules were loaded
 RUN_AND_REPORT = """
@@ -94,3 +99,16 @@ def test_answer_without_pandas_leaves_an_imported_pandas_alone():
     finders = list(sys.meta_path)
     answer_without_pandas()
     assert sys.meta_path == finders and sys.modules["pandas"] is pandas
+
+
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="ab ;", max_size=8)), max_size=30))
+def test_text_lists_split_as_described(cells):
+    """The list column built from numpy buffers (not pa.array, which imports numpy.ma): items
+    split on `;` and trimmed, empty items dropped, a cell with no item missing."""
+    def split(cell):
+        items = [item.strip() for item in cell.split(";")] if cell is not None else []
+        return [item for item in items if item] or None
+
+    converted, problems = convert_column(pa.array(cells, pa.string()), "list")
+    assert converted.to_pylist() == [split(cell) for cell in cells]
+    assert problems == {}

@@ -62,7 +62,6 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
     """
     from ..atomic import atomic_file
     from ..batch import output as formats
-    from ..batch import score_tables
     from ..engines import EngineError
     from ..explain import instant_text
     from ..tables import ProblemLog, TableError
@@ -110,6 +109,8 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
             return score_tables_duckdb(program, schema, leads_file, events_file, instant, out, fmt=output_format,
                                        explain=explain, log=log, threads=jobs or _cpus(), memory_limit=memory_limit)
     else:
+        from ..batch import score_tables
+
         scorer = loaded.compile()
 
         def score(out):
