@@ -218,7 +218,8 @@ def _from_numpy(values: np.ndarray) -> pa.Array:
     """pa.array(values) for a numeric or boolean array, built from its buffer: pa.array would
     first look for numpy's masked arrays, importing numpy.ma (10-20 ms of every start-up)."""
     if values.dtype == np.bool_:
-        return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(np.packbits(values, bitorder="little"))])
+        bits = np.packbits(values, bitorder="little")
+        return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
     return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values),
                                  [None, pa.py_buffer(np.ascontiguousarray(values))])
 
