@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadscore.tables.convert import convert_column
@@ -101,6 +101,7 @@ def test_answer_without_pandas_leaves_an_imported_pandas_alone():
     assert sys.meta_path == finders and sys.modules["pandas"] is pandas
 
 
+@settings(deadline=None)   # a shared machine: no timing in unit tests
 @given(st.lists(st.one_of(st.none(), st.text(alphabet="ab ;", max_size=8)), max_size=30))
 def test_text_lists_split_as_described(cells):
     """The list column built from numpy buffers (not pa.array, which imports numpy.ma): items
