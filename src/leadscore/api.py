@@ -18,8 +18,6 @@ from itertools import repeat
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Mapping, Protocol
 
 from .compiler import runtime as rt
-from .compiler.interpreter import Interpreter
-from .compiler.python import GeneratedModule, generate
 from .dsl.checker import CheckedRuleset
 from .dsl.diagnostics import Diagnostic, render_each
 from .loader import load_ruleset
@@ -28,6 +26,9 @@ from .scored import ScoredLeads
 
 if TYPE_CHECKING:
     import pyarrow as pa   # imported by the table methods only: `leadscore check` never loads it
+
+    from .compiler.interpreter import Interpreter
+    from .compiler.python import GeneratedModule
 
 
 _NO_INSTANT = object()   # no as-of yet (None is an as-of too: a bad one)
@@ -102,6 +103,8 @@ class Ruleset:
         this process's local Spark session, started on first use; needs `leadscore[spark]`)."""
         match backend:
             case "python":
+                from .compiler.python import generate   # not loaded by the SQL engines' start-up
+
                 return Scorer(generate(self.checked))
             case "interpreter":
                 return self.interpret()
@@ -117,6 +120,8 @@ class Ruleset:
 
     def interpret(self) -> Interpreter:
         """The reference interpreter (slow; for testing the compiled scorer)."""
+        from .compiler.interpreter import Interpreter
+
         return Interpreter(self.checked)
 
 

@@ -27,6 +27,7 @@ from ..tables import ProblemLog, RowProblem, table_format
 from . import output
 from .bucket import Scored, Setup, score_bucket
 from .spill import Buckets, Layout, Spilled, spill
+from .summary import Summary
 
 # A bucket's size, as rows of the input: well under 100 MB of Python objects while scored.
 EVENTS_PER_BUCKET = 300_000
@@ -39,13 +40,6 @@ PARALLEL_FROM = 100_000      # events: below this, worker processes cost more th
 _ROW_BYTES = {"csv": (60, 40), "jsonl": (120, 70)}   # (lead, event): short rows, so estimates err high
 _OUTPUT = pa.schema([("pos", pa.int64()), ("row", pa.string())])
 _WRITE_ROWS = 8192
-
-
-@dataclass(frozen=True)
-class Summary:
-    leads: int      # leads scored (one output row each)
-    events: int     # events scored
-    later: int      # events after the as-of instant, left out
 
 
 def score_tables(backend, schema, leads: str, events: str, instant: float, out: TextIO, *, fmt: str,

@@ -62,12 +62,15 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
     """
     from ..atomic import atomic_file
     from ..batch import output as formats
-    from ..batch import score_tables
     from ..engines import EngineError
     from ..explain import instant_text
     from ..tables import ProblemLog, TableError
 
     _check_engine_options(engine, spark_master, spark_remote)
+    if engine != "spark":   # Spark's client converts pandas objects with pyarrow: it keeps pyarrow's own answer
+        from ..arrow_without_pandas import answer_without_pandas
+
+        answer_without_pandas()
     # the SQL engines' threads cost no start-up, unlike the python engine's worker processes
     jobs = (1 if engine == "python" else 0) if jobs is None else jobs
     remove_stale_spill_folders()
@@ -106,6 +109,8 @@ def command(ruleset: str, history: str | None, allow_history_outside: bool, lead
             return score_tables_duckdb(program, schema, leads_file, events_file, instant, out, fmt=output_format,
                                        explain=explain, log=log, threads=jobs or _cpus(), memory_limit=memory_limit)
     else:
+        from ..batch import score_tables
+
         scorer = loaded.compile()
 
         def score(out):

@@ -10,17 +10,17 @@ the reasons are read off them (reasons.py).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import pyarrow as pa
-from sqlglot import exp
-from sqlglot.errors import ErrorLevel
 
 from .. import lower as lo
 from ..compiler import runtime as rt
 from ..dsl import types as t
 from .reasons import ReasonReader
-from .sql import build_select
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 ARROW_TYPES = {t.STRING: pa.string(), t.NUMBER: pa.float64(), t.BOOLEAN: pa.bool_(),
                t.DATETIME: pa.timestamp("us", tz="UTC"), t.LIST: pa.list_(pa.string())}
@@ -49,13 +49,21 @@ def run_select(connection, program: lo.ScoringProgram, id_column: str, instant: 
     (statement_cache.py), the instant bound to it."""
     from .statement_cache import cached_statement
 
-    sql = cached_statement(program, id_column, reasons,
-                           lambda: duckdb_sql(program, id_column, exp.Placeholder(this="instant"), reasons))
+    def build() -> str:
+        from sqlglot import exp   # only when the statement is not kept from an earlier run: 0.1 s of start-up
+
+        return duckdb_sql(program, id_column, exp.Placeholder(this="instant"), reasons)
+
+    sql = cached_statement(program, id_column, reasons, build)
     return run_sql(connection, sql, leads, events, {"instant": float(instant)})
 
 
 def duckdb_sql(program: lo.ScoringProgram, id_column: str, instant: float | exp.Placeholder | None,
                reasons: bool = False) -> str:
+    from sqlglot.errors import ErrorLevel
+
+    from .sql import build_select
+
     # RAISE: a construct DuckDB cannot express is an error, never SQL that means something else
     return build_select(program, id_column, instant, reasons).sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
 

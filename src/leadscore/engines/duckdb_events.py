@@ -37,7 +37,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
-from sqlglot import exp
 
 from ..tables import ProblemLog, RowProblem, TableError, explain_event_rows, table_format, unknown_lead
 from ..tables.convert import END_SECOND, FIRST_SECOND
@@ -97,6 +96,8 @@ def read_events(connection, path, schema, log: ProblemLog, leads: str, key: str,
 
 
 def _quoted(name: str) -> str:
+    from sqlglot import exp   # imported by the bulk path only, not at every start-up
+
     return exp.to_identifier(name, quoted=True).sql("duckdb")
 
 

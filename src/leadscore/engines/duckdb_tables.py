@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from .. import lower as lo
 from ..batch import output
 from ..batch.arrow_output import write_rows
-from ..batch.pipeline import Summary
+from ..batch.summary import Summary
 from ..scored import ScoredLeads
 from ..scratch import spill_folder
 from ..tables import (ProblemLog, RowProblem, TableError, event_batches, lead_batches, overflowed_lead,

@@ -9,7 +9,7 @@ from typing import TextIO
 import pyarrow as pa
 
 from .. import lower as lo
-from ..batch.pipeline import Summary
+from ..batch.summary import Summary
 from ..tables import ProblemLog
 from .duckdb_tables import LEAD_KEY, read_event_table, score_tables_sql
 from .spark_engine import run_select_spark, spark_session
