@@ -212,7 +212,9 @@ class _BulkReplay:
         for code, name in enumerate(names):
             counts = np.r_[0, np.cumsum(kinds == code)]
             out |= np.where(counts[self.upto] > counts[starts[lead]], bits[name], 0)
-        return out
+        # reduced to the bits the analysis reads, gaps alike in them share one decision (the
+        # extra "any event" bit must fit in int64)
+        return self.plan.analysis.relevant_live(out) if len(bits) < 62 else out
 
     def atom_ids(self, lead: np.ndarray, at: np.ndarray, start: Evaluated, leading: np.ndarray) -> np.ndarray:
         """Per jump: a number for the values of the fixed atoms, found at the lead's first jump and
