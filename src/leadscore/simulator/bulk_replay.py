@@ -175,7 +175,10 @@ class _BulkReplay:
         keys = np.column_stack([self.live(lead), self.atom_ids(lead, at, start, leading),
                                 _pending(start.thresholds, leading),
                                 *(_pending(start.segments[:, s:s + 1] == np.arange(len(labels)), leading)
-                                  for s, labels in enumerate(plan.labels))])
+                                  for s, labels in enumerate(plan.labels)),
+                                # each segment's label at the gap's start (its number of labels: none)
+                                np.where(start.segments < 0, np.array([len(labels) for labels in plan.labels], np.int64),
+                                         start.segments)])
         with_midnights = np.flatnonzero(count > 0)
         if not len(with_midnights):
             return
@@ -265,13 +268,14 @@ class _BulkReplay:
         for labels in plan.labels:
             labels_pending.append(rest[offset:offset + len(labels)])
             offset += len(labels)
+        current = rest[offset:]
         gap = plan.analysis.gap(live, self.atom_values[atom_id])
         none = ((False,) * n_thresholds, (False,) * len(plan.labels))
         if any(gap.thresholds[i] in _RISING for i in plan.record):
             return (_SCAN, *none)
         rising = tuple(bool(pending[i]) and gap.thresholds[i] in _RISING for i in range(n_thresholds))
-        segments = tuple(_moving(dirs) and _reachable(dirs, waiting)
-                         for dirs, waiting in zip(gap.segments, labels_pending))
+        segments = tuple(_moving(dirs) and _reachable(dirs, waiting, now)
+                         for dirs, waiting, now in zip(gap.segments, labels_pending, current))
         if not any(rising) and not any(segments):
             return (_SKIP, *none)
         if any(r and gap.thresholds[i] == ANY for i, r in enumerate(rising)) or \
@@ -334,12 +338,22 @@ def _moving(dirs: tuple) -> bool:
     return any(d in (UP, DOWN, ANY) for d in dirs)
 
 
-def _reachable(dirs: tuple, waiting: list[int]) -> bool:
-    """Can a label not reached yet be reached? One whose condition is false over the gap cannot
-    (when labels repeat, positions and labels differ: any label still waiting may be)."""
+def _reachable(dirs: tuple, waiting: list[int], current: int) -> bool:
+    """Can a label not reached yet be reached, from label number `current` (len(dirs): none)?
+    An earlier one only if its condition can come to hold; a later one only if the current
+    label's condition can stop holding and its own is not false over the gap (as the Python
+    engine decides). When labels repeat, positions and labels differ: any label still waiting
+    may be."""
     if len(dirs) != len(waiting):
         return any(waiting)
-    return any(w and d != FALSE for w, d in zip(waiting, dirs))
+    for position, (wait, direction) in enumerate(zip(waiting, dirs)):
+        if not wait:
+            continue
+        if position < current and direction in _RISING:
+            return True
+        if position > current and dirs[current] in (DOWN, ANY) and direction != FALSE:
+            return True
+    return False
 
 
 def _pending(holds: np.ndarray, leading: np.ndarray) -> np.ndarray:
