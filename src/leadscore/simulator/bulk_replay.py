@@ -172,13 +172,13 @@ class _BulkReplay:
         last = np.ceil(following / DAY) * DAY - DAY
         count = np.maximum(0, np.round((last - first) / DAY).astype(np.int64) + 1)
         leading = np.r_[True, lead[1:] != lead[:-1]]
+        # each segment's label at the gap's start (its number of labels: none)
+        current = np.where(start.segments < 0, np.array([len(labels) for labels in plan.labels], np.int64),
+                           start.segments)
         keys = np.column_stack([self.live(lead), self.atom_ids(lead, at, start, leading),
                                 _pending(start.thresholds, leading),
                                 *(_pending(start.segments[:, s:s + 1] == np.arange(len(labels)), leading)
-                                  for s, labels in enumerate(plan.labels)),
-                                # each segment's label at the gap's start (its number of labels: none)
-                                np.where(start.segments < 0, np.array([len(labels) for labels in plan.labels], np.int64),
-                                         start.segments)])
+                                  for s, labels in enumerate(plan.labels)), current])
         with_midnights = np.flatnonzero(count > 0)
         if not len(with_midnights):
             return
