@@ -129,6 +129,24 @@ def test_a_fading_negative_crosses_at_a_midnight_found_by_bisection(engine, tmp_
         assert found.evaluations <= 1 + 92
 
 
+def test_a_segment_below_a_label_its_points_only_fade_from_skips_the_gap(engine, tmp_path):
+    # the lead sits at `cold` (otherwise): `hot` could only come back if its score rose, and
+    # fading points only fall, so no midnight of the 90-day gap is evaluated (the Python
+    # engine decides so too), whereas a lead at `hot` may fall to `cold` and is bisected
+    body = ("score s {\n  view: +10 per page_view, decay half_life 5d\n}\n"
+            "segment temperature {\n  hot if s >= 15\n  cold otherwise\n}")
+    found, plan = both(engine, tmp_path, body, [{"lead_id": "L1"}],
+                       [("L1", "page_view", "2026-03-01T12:00:00Z", None)])
+    assert first_label(found, plan, 0, "temperature", "cold") == ts("2026-03-01T12:00:00Z")
+    assert np.isnan(found.first_labels[0][0, plan.labels[0].index("hot")])
+    assert found.evaluations == 2      # the event's instant and the last instant
+    found, plan = both(engine, tmp_path / "hot", body, [{"lead_id": "L1"}],
+                       [("L1", "page_view", "2026-03-01T12:00:00Z", None)] * 2)
+    # 20 fades under 15 after 5d * log2(4/3) = 2.08d (03-03 13:48): the midnight after
+    assert first_label(found, plan, 0, "temperature", "cold") == ts("2026-03-04T00:00:00Z")
+    assert found.evaluations > 2
+
+
 def test_a_negative_event_leaving_its_window_lifts_the_score_at_the_midnight_after(engine, tmp_path):
     body = ("score s {\n  base: +10 if true\n  unsub: -20 per unsubscribe within 5d\n}\n"
             "threshold clean: s >= 10")

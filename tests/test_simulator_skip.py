@@ -173,3 +173,17 @@ def test_generated_replay_entry_points_agree_with_the_interpreter(tmp_path, body
         bits = scorer.atoms(fields, first[0], first[1], first[2])
         for i, atom in enumerate(analysis.atoms):
             assert bool(bits >> i & 1) == (interpreter.value_of(atom, fields, grouped, instant, expected) is True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=bodies(), data=st.data())
+def test_a_gap_analysed_on_its_relevant_event_types_agrees_with_one_on_all_of_them(tmp_path, body, data):
+    # gap() shares one analysis among gaps alike in the moving event types (relevant_live):
+    # the directions must be those of an analysis on the lead's full set of event types
+    from leadscore.compiler.analysis import _GapPass
+
+    analysis = ReplayAnalysis(leadscore.load(str(ruleset(tmp_path, body))).checked)
+    types = len(analysis.event_bits)
+    live = data.draw(st.integers(-1, (1 << types) - 1))
+    atoms = data.draw(st.integers(0, (1 << len(analysis.atoms)) - 1))
+    assert analysis.gap(live, atoms) == _GapPass(analysis, live, atoms).run()

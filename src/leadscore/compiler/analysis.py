@@ -91,6 +91,7 @@ class ReplayAnalysis:
             self._collect_atoms(condition, atoms)
         self.atoms: tuple[lo.Expr, ...] = tuple(atoms)
         self._atom_index = {atom: i for i, atom in enumerate(self.atoms)}
+        self._live_mask, self._any_live = self._moving_events(), 1 << len(self.event_bits)
         self._gaps: dict[tuple[int, int], Gap] = {}
         self._futures: dict[int, Future] = {}
 
@@ -154,11 +155,38 @@ class ReplayAnalysis:
         elif isinstance(expr, lo.Not):
             self._collect_atoms(expr.operand, out)
 
+    def _moving_events(self) -> int:
+        """The bits of the event types whose presence can make a gap move: those of a rule that
+        fades or has a window, or of an aggregate that is not constant over a gap."""
+        mask = 0
+        expressions = [*self._conditions(), *(d.expr for d in self.program.derived)]
+        for block in self.program.blocks:
+            for rule in block.rules():
+                if isinstance(rule, lo.ConditionRule):
+                    expressions.append(rule.condition)
+                elif isinstance(rule, lo.CaseRule):
+                    expressions.extend(b.condition for b in rule.branches if b.condition is not None)
+                elif sem.decay_motion(rule.decay) is not sem.Motion.CONSTANT or rule.within is not None:
+                    mask |= self.event_bits.get(rule.event, 0)
+        for expr in expressions:
+            for node in lo.walk(expr):
+                if isinstance(node, lo.Aggregate) and \
+                        sem.function_motion(node.function, node.within is not None) is not sem.Motion.CONSTANT:
+                    mask |= self.event_bits.get(node.event, 0)
+        return mask
+
     # --- over one gap ------------------------------------------------------------------------
+
+    def relevant_live(self, live):
+        """`live` (an int, or a numpy array of them) reduced to what a gap's directions depend
+        on: the bits of the moving event types, and one bit for "any event at all" (inactivity).
+        Gaps alike in it have equal directions, so they share one analysis."""
+        return (live & self._live_mask) | (self._any_live * (live != 0))
 
     def gap(self, live: int, atoms: int) -> Gap:
         """Directions over a gap of a lead with events of the `live` types and these values of
         the fixed atoms (bit i: atom i holds)."""
+        live = self.relevant_live(live)
         key = (live, atoms)
         found = self._gaps.get(key)
         if found is None:

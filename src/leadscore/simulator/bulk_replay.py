@@ -172,10 +172,13 @@ class _BulkReplay:
         last = np.ceil(following / DAY) * DAY - DAY
         count = np.maximum(0, np.round((last - first) / DAY).astype(np.int64) + 1)
         leading = np.r_[True, lead[1:] != lead[:-1]]
+        # each segment's label at the gap's start (its number of labels: none)
+        current = np.where(start.segments < 0, np.array([len(labels) for labels in plan.labels], np.int64),
+                           start.segments)
         keys = np.column_stack([self.live(lead), self.atom_ids(lead, at, start, leading),
                                 _pending(start.thresholds, leading),
                                 *(_pending(start.segments[:, s:s + 1] == np.arange(len(labels)), leading)
-                                  for s, labels in enumerate(plan.labels))])
+                                  for s, labels in enumerate(plan.labels)), current])
         with_midnights = np.flatnonzero(count > 0)
         if not len(with_midnights):
             return
@@ -212,7 +215,9 @@ class _BulkReplay:
         for code, name in enumerate(names):
             counts = np.r_[0, np.cumsum(kinds == code)]
             out |= np.where(counts[self.upto] > counts[starts[lead]], bits[name], 0)
-        return out
+        # reduced to the bits the analysis reads, gaps alike in them share one decision (the
+        # extra "any event" bit must fit in int64)
+        return self.plan.analysis.relevant_live(out) if len(bits) < 62 else out
 
     def atom_ids(self, lead: np.ndarray, at: np.ndarray, start: Evaluated, leading: np.ndarray) -> np.ndarray:
         """Per jump: a number for the values of the fixed atoms, found at the lead's first jump and
@@ -263,13 +268,14 @@ class _BulkReplay:
         for labels in plan.labels:
             labels_pending.append(rest[offset:offset + len(labels)])
             offset += len(labels)
+        current = rest[offset:]
         gap = plan.analysis.gap(live, self.atom_values[atom_id])
         none = ((False,) * n_thresholds, (False,) * len(plan.labels))
         if any(gap.thresholds[i] in _RISING for i in plan.record):
             return (_SCAN, *none)
         rising = tuple(bool(pending[i]) and gap.thresholds[i] in _RISING for i in range(n_thresholds))
-        segments = tuple(_moving(dirs) and _reachable(dirs, waiting)
-                         for dirs, waiting in zip(gap.segments, labels_pending))
+        segments = tuple(_moving(dirs) and _reachable(dirs, waiting, now)
+                         for dirs, waiting, now in zip(gap.segments, labels_pending, current))
         if not any(rising) and not any(segments):
             return (_SKIP, *none)
         if any(r and gap.thresholds[i] == ANY for i, r in enumerate(rising)) or \
@@ -332,12 +338,22 @@ def _moving(dirs: tuple) -> bool:
     return any(d in (UP, DOWN, ANY) for d in dirs)
 
 
-def _reachable(dirs: tuple, waiting: list[int]) -> bool:
-    """Can a label not reached yet be reached? One whose condition is false over the gap cannot
-    (when labels repeat, positions and labels differ: any label still waiting may be)."""
+def _reachable(dirs: tuple, waiting: list[int], current: int) -> bool:
+    """Can a label not reached yet be reached, from label number `current` (len(dirs): none)?
+    An earlier one only if its condition can come to hold; a later one only if the current
+    label's condition can stop holding and its own is not false over the gap (as the Python
+    engine decides). When labels repeat, positions and labels differ: any label still waiting
+    may be."""
     if len(dirs) != len(waiting):
         return any(waiting)
-    return any(w and d != FALSE for w, d in zip(waiting, dirs))
+    for position, (wait, direction) in enumerate(zip(waiting, dirs)):
+        if not wait:
+            continue
+        if position < current and direction in _RISING:
+            return True
+        if position > current and dirs[current] in (DOWN, ANY) and direction != FALSE:
+            return True
+    return False
 
 
 def _pending(holds: np.ndarray, leading: np.ndarray) -> np.ndarray:

@@ -29,24 +29,22 @@ def _array(values: list, kind: str) -> pa.Array:
     return pa.array(values, type=_ARROW_TYPES[kind])
 
 
-def _property_values(pairs: list, columns: dict) -> dict[str, list]:
-    """Per declared property name, its value in each event (None where it has none): one pass
-    over the events, most of which carry one property or none."""
-    found: dict[str, list] = {name: [None] * len(pairs) for name in columns}
-    for i, (_, properties) in enumerate(pairs):
-        for name, value in properties.items():
-            mine = found.get(name)
-            if mine is not None:
-                mine[i] = value
-    return found
+def _columns_of(dicts: list[dict], columns: dict[str, tuple[str, str]]) -> dict[str, pa.Array]:
+    """Per (name -> (column, type)) of `columns`, the column of each dict's value under that
+    name (null where it has none): one struct conversion in Arrow rather than a Python pass
+    over the dicts (keys not declared are ignored, lists may be tuples)."""
+    if not columns:
+        return {}
+    struct = pa.array(dicts, type=pa.struct([(name, _ARROW_TYPES[kind]) for name, (_, kind) in columns.items()]))
+    return {column: struct.field(i) for i, (column, _) in enumerate(columns.values())}
 
 
 def bucket_tables(bucket: Bucket, schema) -> dict[str, pa.Table]:
     field_types, property_types = relation_types(schema)
     leads = len(bucket)
     lead_input = pa.table({"lead": pa.array(np.arange(leads, dtype=np.int64)),
-                           **{f"f{slot}": _array([f.get(name) for f in bucket.fields], kind)
-                              for slot, (name, kind) in enumerate(field_types.items())}})
+                           **_columns_of(bucket.fields, {name: (f"f{slot}", kind)
+                                                         for slot, (name, kind) in enumerate(field_types.items())})})
     counts = np.diff(np.asarray(bucket.starts, dtype=np.int64))
     owners = np.repeat(np.arange(leads, dtype=np.int64), counts)
     seq = np.arange(len(bucket.at), dtype=np.int64) - np.repeat(np.asarray(bucket.starts[:-1], np.int64), counts)
@@ -56,8 +54,7 @@ def bucket_tables(bucket: Bucket, schema) -> dict[str, pa.Table]:
     columns = property_columns(property_types)
     event_input = pa.table({"lead": pa.array(owners), "type": pa.array(bucket.kinds, pa.string()),
                             "at": pa.array(at), "seq": pa.array(seq), "pos": pa.array(pos),
-                            **{columns[name][0]: _array(values, columns[name][1])
-                               for name, values in _property_values(bucket.pairs, columns).items()}})
+                            **_columns_of([properties for _, properties in bucket.pairs], columns)})
     change_counts = np.diff(np.asarray(bucket.change_starts, dtype=np.int64))
     change_owners = np.repeat(np.arange(leads, dtype=np.int64), change_counts)
     change_input = pa.table({

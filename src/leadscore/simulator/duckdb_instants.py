@@ -37,8 +37,10 @@ class InstantsSql:
 
 
 def duckdb_text(select: exp.Select) -> str:
-    # RAISE: a construct DuckDB cannot express is an error, never SQL that means something else
-    return select.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+    # RAISE: a construct DuckDB cannot express is an error, never SQL that means something else;
+    # copy=False: the statement is built for this writing only, and copying it took longer
+    # than writing it
+    return select.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE, copy=False)
 
 
 def written(program: lo.ScoringProgram, changed_fields, reasons: bool,
