@@ -220,7 +220,7 @@ def end_to_end(data, leads: int, jobs: int) -> tuple[float, float]:
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
         peak = 0
         while child.poll() is None:
-            peak = max(peak, _tree_pss_kb(child.pid))
+            peak = max(peak, tree_pss_kb(child.pid))
             time.sleep(0.02)
         seconds = time.perf_counter() - start
         if child.returncode != 0:
@@ -228,7 +228,7 @@ def end_to_end(data, leads: int, jobs: int) -> tuple[float, float]:
     return seconds, peak / 1024
 
 
-def _tree_pss_kb(pid: int) -> int:
+def tree_pss_kb(pid: int) -> int:
     """The memory of a process and its descendants now, in kB (0 for those already gone)."""
     total, stack = 0, [pid]
     while stack:

@@ -39,7 +39,7 @@ PROPERTIES = sorted({p for p, _ in KINDS.values() if p})
 CHUNK = 1_000_000   # events generated and written at a time
 
 
-def _ids(numbers: np.ndarray) -> pa.Array:
+def lead_ids(numbers: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise("lead-", pc.utf8_lpad(pa.array(numbers).cast(pa.string()), 8, "0"), "")
 
 
@@ -47,7 +47,7 @@ def write_history(folder: Path, scale: float, fmt: str, seed: int = 7) -> tuple[
     """leads and events files of `scale` x (100k leads, ~3M events); the number of events."""
     rng = np.random.default_rng(seed)
     n_leads = int(LEADS_PER_X * scale)
-    leads = pa.table({"lead_id": _ids(np.arange(n_leads)),
+    leads = pa.table({"lead_id": lead_ids(np.arange(n_leads)),
                       "industry": pa.array(rng.choice(["Software", "Retail", "Financial Services", "Other"], n_leads)),
                       "employees": pa.array(rng.choice([5.0, 80.0, 300.0, 8000.0], n_leads)).cast(pa.string()),
                       "country": pa.array(rng.choice(["US", "DE", "FR"], n_leads))})
@@ -62,7 +62,7 @@ def write_history(folder: Path, scale: float, fmt: str, seed: int = 7) -> tuple[
             n = min(CHUNK, n_events - start)
             kind = rng.choice(len(kinds), n, p=weights / weights.sum())
             at = pa.array(T - rng.integers(0, 180 * DAY, n), pa.timestamp("s"))
-            columns = {"lead_id": _ids(rng.integers(0, n_leads, n)), "type": pa.array(np.array(kinds)[kind]),
+            columns = {"lead_id": lead_ids(rng.integers(0, n_leads, n)), "type": pa.array(np.array(kinds)[kind]),
                        "at": pc.strftime(at, format="%Y-%m-%dT%H:%M:%SZ")}
             pool = pa.array([f"/{'pricing' if i % 4 == 0 else 'blog'}/{i}" for i in range(8)]).take(
                 pa.array(rng.integers(0, 8, n)))

@@ -45,17 +45,12 @@ ROOT = Path(__file__).resolve().parent.parent
 RULESET = ROOT / "rulesets" / "acme" / "scoring.score"
 T = 1_780_000_000   # the history's last instant, epoch seconds
 DAY = 86_400
-LEADS_PER_X, EVENTS_PER_LEAD = 100_000, 30
-KINDS = {"page_view": ("url", 12), "email_open": ("campaign", 6), "email_click": ("campaign", 3),
-         "social_click": ("network", 2), "content_download": ("asset", 2), "webinar_attended": ("webinar", 1),
-         "contact_form": (None, 1), "demo_request": (None, 0.3), "unsubscribe": (None, 0.2),
-         "email_bounce": (None, 0.3), "newsletter_signup": (None, 0.5), "webinar_registered": ("webinar", 0.7)}
-PROPERTIES = sorted({p for p, _ in KINDS.values() if p})
-CHUNK = 1_000_000   # events generated and written at a time
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-
-def _ids(numbers: np.ndarray) -> pa.Array:
-    return pc.binary_join_element_wise("lead-", pc.utf8_lpad(pa.array(numbers).cast(pa.string()), 8, "0"), "")
+# the generated history's shape is bench_scale's (same event mix); memory is read as bench_replay does
+from bench_replay import tree_pss_kb  # noqa: E402
+from bench_scale import CHUNK, EVENTS_PER_LEAD, KINDS, LEADS_PER_X, PROPERTIES, lead_ids  # noqa: E402
 
 
 def _times(seconds: np.ndarray) -> pa.Array:
@@ -67,7 +62,7 @@ def write_history(folder: Path, n_leads: int, n_events: int, fmt: str, heavy: in
     the first lead and the rest to the others at random."""
     rng = np.random.default_rng(seed)
     created = T - 180 * DAY - rng.integers(0, 30 * DAY, n_leads)
-    leads = pa.table({"lead_id": _ids(np.arange(n_leads)),
+    leads = pa.table({"lead_id": lead_ids(np.arange(n_leads)),
                       "industry": pa.array(rng.choice(["Software", "Retail", "Financial Services", "Manufacturing",
                                                        "Other"], n_leads)),
                       "employees": pa.array(rng.choice([5.0, 80.0, 300.0, 8000.0], n_leads)),
@@ -76,7 +71,7 @@ def write_history(folder: Path, n_leads: int, n_events: int, fmt: str, heavy: in
                       "created_at": _times(created)})
     _write(folder / f"leads.{fmt}", [leads], fmt)
     won = np.flatnonzero(rng.random(n_leads) < 0.1)
-    outcomes = pa.table({"lead_id": _ids(won), "stage": pa.array(["won"] * len(won)),
+    outcomes = pa.table({"lead_id": lead_ids(won), "stage": pa.array(["won"] * len(won)),
                          "at": _times(T - rng.integers(0, 90 * DAY, len(won)))})
     _write(folder / f"outcomes.{fmt}", [outcomes], fmt)
     kinds = list(KINDS)
@@ -89,7 +84,7 @@ def write_history(folder: Path, n_leads: int, n_events: int, fmt: str, heavy: in
             kind = rng.choice(len(kinds), n, p=weights / weights.sum())
             owner = rng.integers(1 if heavy else 0, n_leads, n)
             owner[np.arange(start, start + n) < heavy] = 0     # the first `heavy` events: lead 0's
-            columns = {"lead_id": _ids(owner), "type": pa.array(np.array(kinds)[kind]),
+            columns = {"lead_id": lead_ids(owner), "type": pa.array(np.array(kinds)[kind]),
                        "at": _times(T - rng.integers(0, 180 * DAY, n))}
             values = pool.take(pa.array(rng.integers(0, len(pool), n)))
             for prop in PROPERTIES:
@@ -141,7 +136,7 @@ def simulate(history: Path, engine: str, jobs: int, memory_limit: str,
                 child.terminate()     # the run removes its spill folder on SIGTERM
                 _, status, usage = os.wait4(child.pid, 0)
                 break
-            tree = max(tree, _tree_pss_kb(child.pid))
+            tree = max(tree, tree_pss_kb(child.pid))
             time.sleep(0.2)
         seconds = time.perf_counter() - start
         if finished and os.waitstatus_to_exitcode(status) != 0:
@@ -152,20 +147,6 @@ def simulate(history: Path, engine: str, jobs: int, memory_limit: str,
     cpu = usage.ru_utime + usage.ru_stime
     return seconds, cpu, usage.ru_maxrss * 1024, tree * 1024, finished    # kilobytes on Linux
 
-
-def _tree_pss_kb(pid: int) -> int:
-    """The memory of a process and its descendants now, in kB (0 for those already gone)."""
-    total, stack = 0, [pid]
-    while stack:
-        found = stack.pop()
-        try:
-            rollup = Path(f"/proc/{found}/smaps_rollup").read_text()
-            total += sum(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
-            for task in Path(f"/proc/{found}/task").iterdir():
-                stack.extend(int(c) for c in (task / "children").read_text().split())
-        except (OSError, ValueError):
-            continue
-    return total
 
 
 def run(n_leads: int, n_events: int, engine: str, args, heavy: int = 0,
