@@ -15,6 +15,7 @@ import re
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -93,8 +94,11 @@ def _connect_session(remote: str):
         patient = session.client.get_retry_policies()
         session.client.set_retry_policies([DefaultPolicy(max_retries=4)])
         try:
-            for key, value in _SQL_SETTINGS.items():
-                session.conf.set(key, value)
+            # pyspark 4.3 also warns of the spent retries: the one-line error below says it all
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r"\[RETRIES_EXCEEDED\]")
+                for key, value in _SQL_SETTINGS.items():
+                    session.conf.set(key, value)
         finally:
             session.client.set_retry_policies(patient)
     _connect_sessions[remote] = session
