@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from ..atomic import write_atomically
 from ..cache import statement_folder
 
 # the modules the statement's text is a function of, besides the program
@@ -43,10 +44,7 @@ def cached_statement(program, id_column: str, reasons: bool, build: Callable[[],
     text = build()
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        temporary = f"{path}.{os.getpid()}.tmp"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)   # a reader sees the whole text or none
+        write_atomically(path, text)   # a reader sees the whole text or none
     except OSError:
         pass   # not keeping it only costs the time saved
     return text
