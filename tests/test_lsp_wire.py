@@ -42,7 +42,8 @@ def serve(*bodies: bytes, after_initialize: bool = False) -> tuple[list[dict], l
     """Sends `bodies`, then initialize (or initialize, then `bodies`), shutdown and exit: the
     server's messages, its standard error lines and its exit code."""
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    sent = [json.dumps(INITIALIZE).encode(), *bodies] if after_initialize else [*bodies, json.dumps(INITIALIZE).encode()]
+    initialize = json.dumps(INITIALIZE).encode()
+    sent = [initialize, *bodies] if after_initialize else [*bodies, initialize]
     stream = b"".join(frame(body) for body in sent)
     stream += b"".join(frame(json.dumps(m).encode()) for m in (SHUTDOWN, EXIT))
     done = subprocess.run([sys.executable, "-m", "leadscore.cli", "lsp"], input=stream, capture_output=True,
