@@ -2,14 +2,16 @@
 group_events, which prepare only the fields and properties the rules read and keep property
 dicts that are already normalised as they are) scores exactly as the exact normaliser
 (runtime.prepare_fields over every declared field, prepare_events) does, on
-valid and invalid input alike; and the standalone module's score_many gives score's results."""
+valid and invalid input alike; the reference interpreter (backend="interpreter") gives the
+same results or the same error, strict or not; and the standalone module's score_many gives
+score's results."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import leadscore
@@ -84,14 +86,24 @@ def an_event(draw):
 
 
 @pytest.fixture(scope="module")
-def compiled(tmp_path_factory):
+def ruleset(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fast")
     (folder / "schema.yaml").write_text(SCHEMA)
     (folder / "rules.score").write_text(RULES)
-    scorer = leadscore.load(str(folder / "rules.score")).compile()
+    return leadscore.load(str(folder / "rules.score"))
+
+
+@pytest.fixture(scope="module")
+def compiled(ruleset):
+    scorer = ruleset.compile()
     namespace: dict = {}
     exec(compile(scorer.source, "<fast>", "exec"), namespace)   # the module, as a standalone one runs
     return scorer, namespace
+
+
+@pytest.fixture(scope="module")
+def interpreter(ruleset):
+    return ruleset.compile(backend="interpreter")
 
 
 def _outcome(call):
@@ -127,6 +139,59 @@ def test_the_fast_reader_scores_as_the_exact_normaliser(compiled, lead, events):
     assert _outcome(lambda: namespace["score"](lead, events, AS_OF)) == expected
     many = _outcome(lambda: namespace["score_many"]({"a": lead}, {"a": events}, AS_OF))
     assert many == (expected if isinstance(expected, tuple) else {"a": expected})
+
+
+def _result_or_error_type(call):
+    """The result, or the type of the error (the backends word their messages apiece)."""
+    try:
+        return call()
+    except Exception as error:   # any type: a backend raising another than InputError differs
+        return type(error)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lead=LEADS, events=st.lists(an_event(), max_size=8), strict=st.booleans())
+@example(lead={}, events=[{"type": "email_open", "at": AS_OF, "properties": ["url"]}], strict=False)
+@example(lead={}, events=[{"type": "trial", "at": AS_OF + timedelta(days=1), "properties": "x"}], strict=False)
+def test_the_interpreter_scores_as_the_compiled_scorer(compiled, interpreter, lead, events, strict):
+    scorer, _ = compiled
+    expected = _result_or_error_type(lambda: scorer.score(lead, events, AS_OF, explain=True, strict=strict))
+    assert expected is rt.InputError or isinstance(expected, rt.Result)   # bad input is an InputError
+    assert _result_or_error_type(lambda: interpreter.score(lead, events, AS_OF, explain=True,
+                                                           strict=strict)) == expected
+
+
+@pytest.mark.parametrize("properties", [None, ["url"], "url", {"campaign": ["not", "text"]}, {"other": 1}])
+def test_the_interpreter_never_looks_at_properties_no_rule_reads_unless_strict(compiled, interpreter,
+                                                                                properties):
+    scorer, _ = compiled
+    events = [{"type": "email_open", "at": AS_OF - timedelta(days=1), "properties": properties},
+              {"type": "demo_request", "at": AS_OF - timedelta(days=1)}]
+    result = interpreter.score({}, events, AS_OF, explain=True)
+    assert result == scorer.score({}, events, AS_OF, explain=True)
+    assert result.scores["s"] == pytest.approx(20 + 2 ** (-1 / 7))   # the demo, one decayed open
+    if properties is not None:
+        with pytest.raises(leadscore.InputError, match="'email_open'"):
+            interpreter.score({}, events, AS_OF, strict=True)
+
+
+NESTED_RULES = """ruleset "nested" version 1
+schema "schema.yaml"
+score s {
+  nested: +1 per page_view where count(trial where seats > 1) >= 1 and referrer == "ad"
+}
+"""
+
+
+@pytest.mark.parametrize("backend", ["python", "interpreter"])
+def test_a_property_after_a_nested_where_is_read(tmp_path, backend):
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
+    (tmp_path / "rules.score").write_text(NESTED_RULES)
+    scorer = leadscore.load(str(tmp_path / "rules.score")).compile(backend=backend)
+    events = [{"type": "trial", "at": "2026-05-01", "properties": {"seats": 3}},
+              {"type": "page_view", "at": "2026-05-02", "properties": {"referrer": "ad", "url": ["x"]}},
+              {"type": "page_view", "at": "2026-05-03", "properties": {"referrer": "mail"}}]
+    assert scorer.score({}, events, AS_OF).scores["s"] == 1.0
 
 
 @pytest.mark.parametrize("unread", [{"notes": ["not", "a", "string"]}, {"budget": "lots"}, {"unknown": 1}])

@@ -90,3 +90,66 @@ def test_the_kept_statement_scores_at_each_run_s_own_instant(tmp_path, monkeypat
         outputs.append(out.read_text())
     assert len(os.listdir(tmp_path / "cache" / "leadscore" / "duckdb-statements")) == 1
     assert outputs[0] == outputs[2] != outputs[1]
+
+
+def _fill(folder, count, start=1_000_000_000):
+    """`count` statements of other programs, touched one second apart from `start` on."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [f"{i:064x}.sql" for i in range(count)]
+    for offset, name in enumerate(names):
+        (folder / name).write_text("SELECT 0")
+        os.utime(folder / name, (start + offset, start + offset))
+    return names
+
+
+def test_writing_a_statement_removes_the_least_recently_used_beyond_the_bound(folder, tmp_path):
+    other = leadscore.load(str(write_ruleset(tmp_path, HEADER + "score s {\n  r: +1 if employees > 1\n}\n"))).lower()
+    own = folder / (statement_key(PROGRAM, "id", False) + ".sql")
+    names = _fill(folder, statement_cache.KEPT_STATEMENTS - 1)
+    own.write_text("SELECT 1")
+    os.utime(own, (999_999_999, 999_999_999))   # older than every other one
+    (folder / "notes.txt").write_text("not a statement")
+    os.utime(folder / "notes.txt", (1, 1))
+    assert cached_statement(PROGRAM, "id", False, lambda: pytest.fail("built again")) == "SELECT 1"
+    assert cached_statement(other, "id", False, lambda: "SELECT 2") == "SELECT 2"
+    kept = set(os.listdir(folder))
+    assert len(kept) == statement_cache.KEPT_STATEMENTS + 1   # the notes are not a statement
+    assert own.name in kept and "notes.txt" in kept   # the hit made it the newest but one
+    assert names[0] not in kept and names[1] in kept   # the oldest one left
+
+
+def test_pruning_keeps_the_newest_and_leaves_what_it_cannot_remove(folder):
+    names = _fill(folder, 6)
+    (folder / names[0]).unlink()
+    (folder / names[0]).mkdir()   # not a file: left, though among the oldest
+    os.utime(folder / names[0], (1, 1))
+    statement_cache.prune(str(folder), 3)
+    assert sorted(os.listdir(folder)) == sorted([names[0], *names[3:]])
+
+
+def test_a_statement_removed_by_another_run_meanwhile_is_no_error(folder, monkeypatch):
+    names = _fill(folder, 4)
+    unlink = os.unlink
+
+    def another_run_first(path):
+        unlink(path)   # another run's pruning got there first: FileNotFoundError below
+        unlink(path)
+
+    monkeypatch.setattr(statement_cache.os, "unlink", another_run_first)
+    statement_cache.prune(str(folder), 1)
+    assert os.listdir(folder) == [names[-1]]
+    monkeypatch.setattr(statement_cache.os, "utime", another_run_first)   # pruned between read and touch
+    own = folder / (statement_key(PROGRAM, "id", False) + ".sql")
+    own.write_text("SELECT 1")
+    assert cached_statement(PROGRAM, "id", False, lambda: "SELECT 2") == "SELECT 1"
+    assert not own.exists()
+    statement_cache.prune(str(folder / "gone"), 1)   # no folder at all
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfeSELECT", b""])
+def test_an_unreadable_statement_is_built_and_written_again(folder, content):
+    own = folder / (statement_key(PROGRAM, "id", False) + ".sql")
+    folder.mkdir()
+    own.write_bytes(content)
+    assert cached_statement(PROGRAM, "id", False, lambda: "SELECT 5") == "SELECT 5"
+    assert own.read_text() == "SELECT 5"

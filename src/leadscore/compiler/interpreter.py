@@ -8,7 +8,7 @@ backend disagree, this module is the one to read against the contract.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields as dataclass_fields, replace
 from typing import Any, Iterable, Mapping, assert_never
 
 from .. import lower as lo
@@ -29,6 +29,9 @@ class Interpreter:
         self.program = program if program is not None else lo.lower(checked)
         self.field_types = self.program.field_types
         self.property_types = self.program.property_types
+        # Without strict, only the properties some `where` reads are normalised, as the compiled
+        # scorer's PROPERTIES_READ: a property nothing reads is never looked at (docs/scoring.md).
+        self.properties_read = properties_read(self.program)
         self.field_missing = self.program.field_missing
         self.property_missing = self.program.property_missing
         self.scores = self.program.scores
@@ -48,9 +51,11 @@ class Interpreter:
                                      {n: {p: f.values for p, f in e.properties.items() if f.values is not None}
                                       for n, e in schema.events.items()},
                                      self.field_missing, self.property_missing)
+        instant = rt.to_epoch(as_of, "an as-of instant")
         fields = rt.prepare_fields(lead, self.field_types, self.field_missing)
-        grouped = rt.prepare_events(events, self.property_types, missing=self.property_missing)
-        return self.evaluate(fields, grouped, rt.to_epoch(as_of, "an as-of instant"), explain)
+        # Events after the instant are never looked at either (as the compiled scorer).
+        grouped = rt.prepare_events(events, self.properties_read, instant, missing=self.property_missing)
+        return self.evaluate(fields, grouped, instant, explain)
 
     def score_many(self, leads, events_by_lead=None, as_of: Any = None, *, explain: bool = False,
                    strict: bool = False):
@@ -290,6 +295,48 @@ class Interpreter:
         if key not in self._patterns:
             self._patterns[key] = rt.compile_pattern(*key)
         return self._patterns[key]
+
+
+def properties_read(program: lo.ScoringProgram) -> dict[str, dict[str, str]]:
+    """Event type -> the properties (and their types) some `where` over that type reads; a
+    property in a `where` belongs to the innermost `where` around it."""
+    read: dict[str, set[str]] = {kind: set() for kind in program.property_types}
+
+    def visit(expr: lo.Expr | None, event: str | None) -> None:
+        match expr:
+            case None:
+                return
+            case lo.Property() if event is not None:
+                read[event].add(expr.name)
+            case lo.Aggregate():
+                visit(expr.where, expr.event)
+                return
+        for part in dataclass_fields(expr):
+            value = getattr(expr, part.name)
+            for child in (value if isinstance(value, tuple) else (value,)):
+                if isinstance(child, lo.Expr):
+                    visit(child, event)
+
+    for block in program.blocks:
+        for rule in block.rules():
+            match rule:
+                case lo.ConditionRule():
+                    visit(rule.condition, None)
+                case lo.CaseRule():
+                    for branch in rule.branches:
+                        visit(branch.condition, None)
+                case lo.EventRule():
+                    visit(rule.where, rule.event)
+    for derived in program.derived:
+        visit(derived.expr, None)
+    for decision in program.decisions:
+        if isinstance(decision, lo.Threshold):
+            visit(decision.condition, None)
+        else:
+            for label in decision.labels:
+                visit(label.condition, None)
+    return {kind: {name: kind_type for name, kind_type in types.items() if name in read[kind]}
+            for kind, types in program.property_types.items()}
 
 
 @dataclass

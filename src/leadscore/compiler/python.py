@@ -482,12 +482,13 @@ class _Generator:
         return _number(value) if isinstance(value, float) else repr(value)
 
     def _where(self, event: str, condition: lo.Expr) -> str:
-        """A `where` condition, noting which properties of `event` it reads."""
-        self.event = event
+        """A `where` condition, noting which properties of `event` it reads (a `where` nested in
+        it, `count(x where ...)`, notes x's; the outer event's resume after it)."""
+        outer, self.event = self.event, event
         try:
             return self._condition(condition)
         finally:
-            self.event = None
+            self.event = outer
 
     def _bind(self, code: str, missing: bool) -> tuple[str, str]:
         """(expression that evaluates once and binds, name to reuse)."""

@@ -6,6 +6,10 @@ function of: the lowered program (every field, a set's members in sorted order),
 column, `reasons`, and the code that writes it (the statement's modules and sqlglot's version).
 The instant is not in it: the statement reads the bound parameter `$instant`. A program that
 holds a value of a type not foreseen here is not kept (it is built each time, only slower).
+
+The folder keeps the KEPT_STATEMENTS most recently used statements: a hit touches its file, and
+writing a new one removes the files least recently touched beyond that. Runs may do either at
+once: a file another run removed, or one that cannot be read, is only built again.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import dataclasses
 import hashlib
 import importlib.util
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -24,6 +29,10 @@ from ..cache import statement_folder
 _WRITERS = ("engines/sql/select.py", "engines/sql/expressions.py", "engines/sql/dialects.py",
             "engines/duckdb_engine.py", "semantics.py", "lower.py")
 _fingerprint: str | None = None
+# A few KB each (14 KB for the acme rule file): a bound on files, not bytes, keeps the folder
+# under a few MB for any one user's rule files, options and leadscore versions.
+KEPT_STATEMENTS = 64
+_ENTRY = re.compile(r"[0-9a-f]{64}\.sql\Z")   # statement_key's names; nothing else is removed
 
 
 def cached_statement(program, id_column: str, reasons: bool, build: Callable[[], str]) -> str:
@@ -38,16 +47,49 @@ def cached_statement(program, id_column: str, reasons: bool, build: Callable[[],
     path = os.path.join(folder, key + ".sql")
     try:
         with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError:
-        pass
+            kept = handle.read()
+    except (OSError, UnicodeDecodeError):   # none yet, or unreadable: built and written anew
+        kept = ""
+    if kept:
+        _touch(path)
+        return kept
     text = build()
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
         write_atomically(path, text)   # a reader sees the whole text or none
     except OSError:
-        pass   # not keeping it only costs the time saved
+        return text   # not keeping it only costs the time saved
+    prune(folder, KEPT_STATEMENTS)
     return text
+
+
+def _touch(path: str) -> None:
+    """Mark a statement as just used (its modification time orders the folder)."""
+    try:
+        os.utime(path)
+    except OSError:   # removed by another run's pruning meanwhile: it is built again when asked
+        pass
+
+
+def prune(folder: str, keep: int) -> None:
+    """Remove all but the `keep` statements touched last (ties: by name, for a fixed order)."""
+    used: list[tuple[int, str]] = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if _ENTRY.match(entry.name):
+                    try:
+                        used.append((entry.stat().st_mtime_ns, entry.name))
+                    except OSError:   # removed by another run since the listing
+                        pass
+    except OSError:
+        return
+    used.sort(reverse=True)
+    for _, name in used[keep:]:
+        try:
+            os.unlink(os.path.join(folder, name))
+        except OSError:   # already removed by another run, or not a file: left as it is
+            pass
 
 
 def statement_key(program, id_column: str, reasons: bool) -> str:

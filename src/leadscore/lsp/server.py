@@ -34,7 +34,7 @@ class RulesServer(LanguageServer):
             release = version("leadscore")
         except PackageNotFoundError:  # run from a source tree
             release = "0"
-        super().__init__("leadscore", release)
+        super().__init__("leadscore", release, protocol_cls=malformed.AnsweringProtocol)
         self.analyses: dict[str, Analysis] = {}
         self.history_setting: str | None = None
         # Replays run one at a time: the simulator keeps its job in a module global.

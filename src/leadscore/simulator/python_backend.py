@@ -292,7 +292,9 @@ class _Replay:
         return BISECT, rising, segments
 
     def _reachable(self, dirs: tuple, s: int) -> bool:
-        """Can the segment reach, over the gap, a label it has not reached yet?"""
+        """Can the segment reach, over the gap, a label it has not reached yet? `dirs` has one
+        direction per line and `pending` one bit per label: the same numbering, as a segment
+        cannot list a label twice (LS203) and `otherwise` is its last line."""
         pending, label = self.pending_labels[s], self.labels_now[s]
         current = len(dirs) if label is None else self.label_index[s][label]
         for a in range(len(dirs)):
