@@ -198,11 +198,30 @@ class StatementBuilder:
         return exp.Div(this=exp.Paren(this=exp.Sub(this=column("instant"), expression=column(name))),
                        expression=number(sem.DAY))
 
+    def decay_columns(self) -> dict[sem.Decay, str]:
+        """One column per distinct decay of the event rules (w<k>: the event's factor), so rules
+        of equal decay share one computation per event; `decay none` needs none."""
+        decays: dict[sem.Decay, str] = {}
+        for rule in self.event_rules:
+            if rule.decay.kind is not sem.DecayKind.NONE:
+                decays.setdefault(rule.decay, f"w{len(decays)}")
+        return decays
+
+    @staticmethod
+    def filtered(aggregate: exp.Expression, condition: exp.Expression) -> exp.Expression:
+        """`aggregate` over the rows where `condition` holds: FILTER (WHERE ...), which sqlglot
+        writes as the dialect's conditional aggregate where it has no FILTER (IFF, COUNTIF)."""
+        return exp.Filter(this=aggregate, expression=exp.Where(this=condition))
+
     def _event_steps(self) -> None:
+        decays = self.decay_columns()
+        age = exp.Div(this=exp.Paren(this=exp.Sub(this=column("instant"), expression=column("at_s"))),
+                      expression=number(sem.DAY))
         marks = [commented(self.event_match(r.event, r.where, None), r.line, r.name).as_(f"m{i}", quoted=True)
                  for i, r in enumerate(self.event_rules)]
         marks += [self.event_match(a.event, a.where, a.within).as_(f"c{name[1:]}", quoted=True)
                   for a, name in self.aggregates.items()]
+        marks += [sem.decay_sql(decay, age.copy()).as_(name, quoted=True) for decay, name in decays.items()]
         self.steps.extend("event_marks", marks)
         ranks = self.rank_columns("lead_id", [column("at_s")])
         if ranks:
@@ -212,18 +231,17 @@ class StatementBuilder:
             counted = self.counted(i, rule)
             if rule.within is not None:
                 counted = exp.and_(counted, self._inside(rule.within))
-            age = exp.Div(this=exp.Paren(this=exp.Sub(this=column("instant"), expression=column("at_s"))),
-                          expression=number(sem.DAY))
-            points = exp.Mul(this=number(abs(rule.points)), expression=sem.decay_sql(rule.decay, age))
-            totals.append(exp.Sum(this=case_when(counted, points, None)).as_(f"r{i}", quoted=True))
-            counts = exp.Sum(this=case_when(counted.copy(), exp.Literal.number(1), exp.Literal.number(0)))
-            totals.append(exp.cast(counts, exp.DataType.Type.BIGINT).as_(f"n{i}", quoted=True))
+            points: exp.Expression = number(abs(rule.points))
+            if rule.decay in decays:
+                points = exp.Mul(this=points, expression=column(decays[rule.decay]))
+            totals.append(self.filtered(exp.Sum(this=points), counted).as_(f"r{i}", quoted=True))
+            totals.append(self.filtered(exp.Count(this=exp.Star()), counted.copy()).as_(f"n{i}", quoted=True))
         for a, name in self.aggregates.items():
             test = column(f"c{name[1:]}")
             if a.function is sem.Function.COUNT:
-                totals.append(exp.Sum(this=case_when(test, number(1.0), number(0.0))).as_(name, quoted=True))
+                totals.append(self.filtered(exp.Sum(this=number(1.0)), test).as_(name, quoted=True))
             else:
-                totals.append(exp.Max(this=case_when(test, column("at_s"), None)).as_(name, quoted=True))
+                totals.append(self.filtered(exp.Max(this=column("at_s")), test).as_(name, quoted=True))
         totals.append(exp.Max(this=column("at_s")).as_("last_at", quoted=True))
         self.steps.add("event_totals", exp.select(*totals).from_(self.steps.last).group_by(column("lead_id")))
 
