@@ -213,6 +213,22 @@ class StatementBuilder:
         writes as the dialect's conditional aggregate where it has no FILTER (IFF, COUNTIF)."""
         return exp.Filter(this=aggregate, expression=exp.Where(this=condition))
 
+    @classmethod
+    def rule_total(cls, rule: lo.EventRule, counted: exp.Expression, decays: dict[sem.Decay, str]) -> exp.Expression:
+        """The rule's points after decay, summed over the counted events (NULL or 0 for none).
+        Undecayed and half-life rules multiply once per lead (points x the count, points x the
+        sum of the factors), so every rule of a decay aggregates the same column and no product
+        is computed per event; the sums agree with Python's to rounding. Linear and stepped
+        factors are often round numbers (80%, an age in whole hours), where a total can equal a
+        threshold exactly: their products are summed per event, as Python adds them."""
+        points = number(abs(rule.points))
+        match rule.decay.kind:
+            case sem.DecayKind.NONE:
+                return exp.Mul(this=points, expression=cls.filtered(exp.Count(this=exp.Star()), counted))
+            case sem.DecayKind.HALF_LIFE:
+                return exp.Mul(this=points, expression=cls.filtered(exp.Sum(this=column(decays[rule.decay])), counted))
+        return cls.filtered(exp.Sum(this=exp.Mul(this=points, expression=column(decays[rule.decay]))), counted)
+
     def _event_steps(self) -> None:
         decays = self.decay_columns()
         age = exp.Div(this=exp.Paren(this=exp.Sub(this=column("instant"), expression=column("at_s"))),
@@ -231,15 +247,13 @@ class StatementBuilder:
             counted = self.counted(i, rule)
             if rule.within is not None:
                 counted = exp.and_(counted, self._inside(rule.within))
-            points: exp.Expression = number(abs(rule.points))
-            if rule.decay in decays:
-                points = exp.Mul(this=points, expression=column(decays[rule.decay]))
-            totals.append(self.filtered(exp.Sum(this=points), counted).as_(f"r{i}", quoted=True))
+            totals.append(self.rule_total(rule, counted.copy(), decays).as_(f"r{i}", quoted=True))
             totals.append(self.filtered(exp.Count(this=exp.Star()), counted.copy()).as_(f"n{i}", quoted=True))
         for a, name in self.aggregates.items():
             test = column(f"c{name[1:]}")
             if a.function is sem.Function.COUNT:
-                totals.append(self.filtered(exp.Sum(this=number(1.0)), test).as_(name, quoted=True))
+                count = exp.cast(self.filtered(exp.Count(this=exp.Star()), test), exp.DataType.Type.DOUBLE)
+                totals.append(count.as_(name, quoted=True))
             else:
                 totals.append(self.filtered(exp.Max(this=column("at_s")), test).as_(name, quoted=True))
         totals.append(exp.Max(this=column("at_s")).as_("last_at", quoted=True))
