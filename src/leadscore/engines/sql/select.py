@@ -26,6 +26,7 @@ making; user text enters as quoted identifiers (column names) and literals.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -216,18 +217,21 @@ class StatementBuilder:
     @classmethod
     def rule_total(cls, rule: lo.EventRule, counted: exp.Expression, decays: dict[sem.Decay, str]) -> exp.Expression:
         """The rule's points after decay, summed over the counted events (NULL or 0 for none).
-        Undecayed and half-life rules multiply once per lead (points x the count, points x the
-        sum of the factors), so every rule of a decay aggregates the same column and no product
-        is computed per event; the sums agree with Python's to rounding. Linear and stepped
-        factors are often round numbers (80%, an age in whole hours), where a total can equal a
-        threshold exactly: their products are summed per event, as Python adds them."""
-        points = number(abs(rule.points))
-        match rule.decay.kind:
-            case sem.DecayKind.NONE:
-                return exp.Mul(this=points, expression=cls.filtered(exp.Count(this=exp.Star()), counted))
-            case sem.DecayKind.HALF_LIFE:
-                return exp.Mul(this=points, expression=cls.filtered(exp.Sum(this=column(decays[rule.decay])), counted))
-        return cls.filtered(exp.Sum(this=exp.Mul(this=points, expression=column(decays[rule.decay]))), counted)
+        Where it rounds exactly as Python's event-by-event sum, the points multiply once per
+        lead, so no product is computed per event and rules of one decay aggregate one column:
+        undecayed points that are whole multiples of 2^-10 (the count times the points, every
+        partial sum exact), and points 1, 2, 4, ... on a decay (scaling by a power of two is
+        exact). Any other points (+5 x 80% ten times is 40 in Python, 5 x the sum of ten 0.8s
+        is not) are multiplied per event, as Python adds them."""
+        points = abs(rule.points)
+        if rule.decay.kind is sem.DecayKind.NONE:
+            if (points * 1024).is_integer():
+                return exp.Mul(this=number(points), expression=cls.filtered(exp.Count(this=exp.Star()), counted))
+            return cls.filtered(exp.Sum(this=number(points)), counted)
+        factor = column(decays[rule.decay])
+        if points >= 1.0 and math.frexp(points)[0] == 0.5:   # a power of two
+            return exp.Mul(this=number(points), expression=cls.filtered(exp.Sum(this=factor), counted))
+        return cls.filtered(exp.Sum(this=exp.Mul(this=number(points), expression=factor)), counted)
 
     def _event_steps(self) -> None:
         decays = self.decay_columns()
