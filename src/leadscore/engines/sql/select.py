@@ -7,9 +7,11 @@ say, in a chain of CTEs:
     params          the instant, in epoch seconds
     lead_input      each lead's fields normalised (empty string/list, non-finite: NULL)
     event_input     the events of declared types at or before the instant, `at` in epoch seconds
-    event_marks     per event: does it match each per-event rule / aggregate (`where`)?
+    event_marks     per event: does it match each per-event rule / aggregate (`where`)? its
+                    decay factor, one column per distinct decay (rules share it)
     event_ranks     per event: its place among the rule's matches (`once`), in its day/week (`at most`)
     event_totals    per lead: each rule's points after decay and its event count, each aggregate
+                    (conditional aggregates: FILTER (WHERE ...), or the dialect's COUNT_IF/IFF)
     scored          leads joined with their totals
     block_N_rules   each rule's points, one column per rule (the reasons are read off them)
     block_N_groups  each group's sum, before its limit
