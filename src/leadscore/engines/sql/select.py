@@ -7,9 +7,11 @@ say, in a chain of CTEs:
     params          the instant, in epoch seconds
     lead_input      each lead's fields normalised (empty string/list, non-finite: NULL)
     event_input     the events of declared types at or before the instant, `at` in epoch seconds
-    event_marks     per event: does it match each per-event rule / aggregate (`where`)?
+    event_marks     per event: does it match each per-event rule / aggregate (`where`)? its
+                    decay factor, one column per distinct decay (rules share it)
     event_ranks     per event: its place among the rule's matches (`once`), in its day/week (`at most`)
     event_totals    per lead: each rule's points after decay and its event count, each aggregate
+                    (conditional aggregates: FILTER (WHERE ...), or the dialect's COUNT_IF/IFF)
     scored          leads joined with their totals
     block_N_rules   each rule's points, one column per rule (the reasons are read off them)
     block_N_groups  each group's sum, before its limit
@@ -26,6 +28,7 @@ making; user text enters as quoted identifiers (column names) and literals.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -198,11 +201,49 @@ class StatementBuilder:
         return exp.Div(this=exp.Paren(this=exp.Sub(this=column("instant"), expression=column(name))),
                        expression=number(sem.DAY))
 
+    def decay_columns(self) -> dict[sem.Decay, str]:
+        """One column per distinct decay of the event rules (w<k>: the event's factor), so rules
+        of equal decay share one computation per event; `decay none` needs none."""
+        decays: dict[sem.Decay, str] = {}
+        for rule in self.event_rules:
+            if rule.decay.kind is not sem.DecayKind.NONE:
+                decays.setdefault(rule.decay, f"w{len(decays)}")
+        return decays
+
+    @staticmethod
+    def filtered(aggregate: exp.Expression, condition: exp.Expression) -> exp.Expression:
+        """`aggregate` over the rows where `condition` holds: FILTER (WHERE ...), which sqlglot
+        writes as the dialect's conditional aggregate where it has no FILTER (IFF, COUNTIF)."""
+        return exp.Filter(this=aggregate, expression=exp.Where(this=condition))
+
+    @classmethod
+    def rule_total(cls, rule: lo.EventRule, counted: exp.Expression, decays: dict[sem.Decay, str]) -> exp.Expression:
+        """The rule's points after decay, summed over the counted events (NULL or 0 for none).
+        Where it rounds exactly as Python's event-by-event sum, the points multiply once per
+        lead, so no product is computed per event and rules of one decay aggregate one column:
+        undecayed points that are whole multiples of 2^-10 (the count times the points, every
+        partial sum exact), and points 1, 2, 4, ... on a decay (scaling by a power of two is
+        exact). Any other points (+5 x 80% ten times is 40 in Python, 5 x the sum of ten 0.8s
+        is not) are multiplied per event, as Python adds them."""
+        points = abs(rule.points)
+        if rule.decay.kind is sem.DecayKind.NONE:
+            if (points * 1024).is_integer():
+                return exp.Mul(this=number(points), expression=cls.filtered(exp.Count(this=exp.Star()), counted))
+            return cls.filtered(exp.Sum(this=number(points)), counted)
+        factor = column(decays[rule.decay])
+        if points >= 1.0 and math.frexp(points)[0] == 0.5:   # a power of two
+            return exp.Mul(this=number(points), expression=cls.filtered(exp.Sum(this=factor), counted))
+        return cls.filtered(exp.Sum(this=exp.Mul(this=number(points), expression=factor)), counted)
+
     def _event_steps(self) -> None:
+        decays = self.decay_columns()
+        age = exp.Div(this=exp.Paren(this=exp.Sub(this=column("instant"), expression=column("at_s"))),
+                      expression=number(sem.DAY))
         marks = [commented(self.event_match(r.event, r.where, None), r.line, r.name).as_(f"m{i}", quoted=True)
                  for i, r in enumerate(self.event_rules)]
         marks += [self.event_match(a.event, a.where, a.within).as_(f"c{name[1:]}", quoted=True)
                   for a, name in self.aggregates.items()]
+        marks += [sem.decay_sql(decay, age.copy()).as_(name, quoted=True) for decay, name in decays.items()]
         self.steps.extend("event_marks", marks)
         ranks = self.rank_columns("lead_id", [column("at_s")])
         if ranks:
@@ -212,18 +253,15 @@ class StatementBuilder:
             counted = self.counted(i, rule)
             if rule.within is not None:
                 counted = exp.and_(counted, self._inside(rule.within))
-            age = exp.Div(this=exp.Paren(this=exp.Sub(this=column("instant"), expression=column("at_s"))),
-                          expression=number(sem.DAY))
-            points = exp.Mul(this=number(abs(rule.points)), expression=sem.decay_sql(rule.decay, age))
-            totals.append(exp.Sum(this=case_when(counted, points, None)).as_(f"r{i}", quoted=True))
-            counts = exp.Sum(this=case_when(counted.copy(), exp.Literal.number(1), exp.Literal.number(0)))
-            totals.append(exp.cast(counts, exp.DataType.Type.BIGINT).as_(f"n{i}", quoted=True))
+            totals.append(self.rule_total(rule, counted.copy(), decays).as_(f"r{i}", quoted=True))
+            totals.append(self.filtered(exp.Count(this=exp.Star()), counted.copy()).as_(f"n{i}", quoted=True))
         for a, name in self.aggregates.items():
             test = column(f"c{name[1:]}")
             if a.function is sem.Function.COUNT:
-                totals.append(exp.Sum(this=case_when(test, number(1.0), number(0.0))).as_(name, quoted=True))
+                count = exp.cast(self.filtered(exp.Count(this=exp.Star()), test), exp.DataType.Type.DOUBLE)
+                totals.append(count.as_(name, quoted=True))
             else:
-                totals.append(exp.Max(this=case_when(test, column("at_s"), None)).as_(name, quoted=True))
+                totals.append(self.filtered(exp.Max(this=column("at_s")), test).as_(name, quoted=True))
         totals.append(exp.Max(this=column("at_s")).as_("last_at", quoted=True))
         self.steps.add("event_totals", exp.select(*totals).from_(self.steps.last).group_by(column("lead_id")))
 
