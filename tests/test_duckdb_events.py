@@ -287,3 +287,23 @@ def test_a_file_whose_size_cannot_be_told_is_left_to_the_bulk_path_checks(rulese
     fifo = ruleset / "events.csv"
     os.mkfifo(fifo)
     assert not duckdb_tables._exact_reader_pays(str(fifo))   # never opened: reading a FIFO would block
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.one_of(st.text(), st.lists(st.text(), max_size=3)))
+def test_a_schema_value_or_file_name_is_an_escaped_literal_that_reads_back_the_same(text):
+    from leadscore.engines.duckdb_engine import connect
+    from leadscore.engines.duckdb_events import _literal
+
+    assert connect().execute(f"SELECT {_literal(text)}").fetchall() == [(text,)]
+
+
+def test_placeholders_with_quotes_and_backslashes_are_read_as_placeholders(tmp_path, monkeypatch):
+    (tmp_path / "schema.yaml").write_text(SCHEMA.replace("missing: [n/a]", "missing: [\"it's\", 'a\\b', \"$1\"]"))
+    (tmp_path / "r.score").write_text(RULES)
+    (tmp_path / "leads.csv").write_text("lead_id,plan\na,x\nb,y\nc,\n")
+    lines = CLEAN[:2] + ["a,purchase,2026-04-20,5,X,,,it's,", "b,purchase,2026-04-20,5,X,,,a\\b,",
+                         "c,purchase,2026-04-20,5,X,,,$1,", "c,purchase,2026-04-21,5,X,,,it,"]
+    assert _same(tmp_path, _csv(tmp_path, lines), monkeypatch)
+    out = _run(tmp_path, _csv(tmp_path, lines), True, monkeypatch)[0].splitlines()
+    assert out[3].startswith("c,2.0,")   # `noted` once: `$1` a placeholder, `it` a note

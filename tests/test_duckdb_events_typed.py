@@ -166,3 +166,11 @@ def test_score_reads_parquet_with_timestamps_in_bulk_at_every_size(ruleset, monk
     assert not duckdb_tables._exact_reader_pays(typed)
     text = _typed(ruleset, {"at": pa.array(["2026-04-20T10:00:00Z"] * 4)}, name="text.parquet")
     assert duckdb_tables._exact_reader_pays(text) and not _run(ruleset, text, None, monkeypatch)[4]
+
+
+@pytest.mark.parametrize("column", ["page", "sku", "lead_id"])
+def test_invalid_utf8_in_a_text_column_beside_typed_times_gives_the_exact_readers_problems(ruleset, monkeypatch, column):
+    """DuckDB refuses such a cell while reading: the file goes to the project's reader, which
+    explains the cell, before anything is logged (the scoring statement reads the file again)."""
+    bad = pa.array([b"/p", b"\xff/p", b"/q", None], pa.binary()).view(pa.string())
+    assert not _same(ruleset, _typed(ruleset, {"at": _at(TIMES), column: bad}), monkeypatch)

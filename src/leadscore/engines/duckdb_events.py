@@ -1,35 +1,42 @@
 """`score --engine duckdb`: the events table read and typed in bulk, without Python per row.
 
 A Parquet file is read by DuckDB itself (`read_parquet`), a CSV file by pyarrow's CSV parser (the
-one the project's reader uses, multithreaded and streamed into DuckDB), every cell as text. One
-SQL statement then types every cell and marks each row clean or not: a row is clean when each of
-its cells has a shape on which DuckDB's reading and the project's (tables/convert.py) are known
-to agree — an id of a known lead or one with no space at either end, a declared type, a time
-`YYYY-MM-DD[( |T)hh:mm[:ss[.f]]][Z|±hh:mm]` inside the supported range, a number `[+-]digits[.digits][e±digits]` that is finite, a boolean
-`true/false/yes/no/1/0` in any ASCII case, a property's placeholder text exactly. Clean rows never
-give a problem. The other rows — a few, or none — are handed to the project's reader
-(tables.explain_event_rows) with their row numbers: it explains them in the same words, and
-keeps those it can use (an id to trim, a time written another way).
+one the project's reader uses, multithreaded and streamed into DuckDB), every cell as text but a
+Parquet column already typed. One SQL pass types every cell and marks each row clean or not: a
+row is clean when each of its cells has a shape on which DuckDB's reading and the project's
+(tables/convert.py) are known to agree — an id of a known lead or one with no space at either
+end, a declared type, a time `YYYY-MM-DD[( |T)hh:mm[:ss[.f]]][Z|±hh:mm]` inside the supported
+range, a number `[+-]digits[.digits][e±digits]` that is finite, a boolean `true/false/yes/no/1/0`
+in any ASCII case, a property's placeholder text exactly; in Parquet, a timestamp (s, ms, us, ns;
+naive is UTC; nanoseconds truncated towards zero, as pyarrow casts them) inside the range, an
+integer or float that is finite, a boolean. Clean rows never give a problem. The other rows — a
+few, or none — are handed to the project's reader (tables.explain_event_rows) with their row
+numbers and their cells as the file holds them: it explains them in the same words, and keeps
+those it can use (an id to trim, a time written another way).
+
+Where the times are text, the pass stores the typed rows in a DuckDB table (typing a time costs
+more than storing it; a CSV's stream can be read once). A Parquet file of typed times is only
+scanned: the scoring statement reads it again through the view `events`, without the few rows
+set apart.
 
 A file this path could read differently from the project's reader is left to that reader, the
-whole file, and nothing is logged before that is decided (`read_events` returns False): JSONL;
+whole file, and nothing is logged before that is decided (`read_events` returns None): JSONL;
 a table in memory; what is not a regular file (a FIFO); a CSV with a byte-order mark, a carriage
 return, a NUL byte, a malformed row, a row longer than the parse block, or a record spanning
-lines (row numbers are then lines: data row k is line k + 1); a Parquet file with a column that
-is not text (a `datetime` may be a timestamp of s, ms or us), a `properties` column, or names
-equal but for case (DuckDB's names are case-insensitive); a file with invalid UTF-8 or two columns
-of one name; a `list` property; a property declared with two types; missing columns (the
-project's reader then says which).
+lines (row numbers are then lines: data row k is line k + 1); a Parquet file with a column of
+another type (a decimal, a date, a dictionary, a number for a string or a boolean), a
+`properties` column, or names equal but for case (DuckDB's names are case-insensitive); a file
+with invalid UTF-8 or two columns of one name; a `list` property; a property declared with two
+types; missing columns (the project's reader then says which).
 
-User text never enters the SQL text: the file's name and every schema value are bound
-parameters, Parquet column names are quoted identifiers (sqlglot), CSV columns are renamed
-`c0`, `c1`, ... before DuckDB sees them.
+User text never enters the SQL unescaped: the file's name and every schema value are escaped
+literals (sqlglot; the view `events` outlives any bound parameter), Parquet column names are
+quoted identifiers, CSV columns are renamed `c0`, `c1`, ... before DuckDB sees them.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import stat
 from datetime import datetime, timezone
 
