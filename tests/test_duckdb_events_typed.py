@@ -174,3 +174,13 @@ def test_invalid_utf8_in_a_text_column_beside_typed_times_gives_the_exact_reader
     explains the cell, before anything is logged (the scoring statement reads the file again)."""
     bad = pa.array([b"/p", b"\xff/p", b"/q", None], pa.binary()).view(pa.string())
     assert not _same(ruleset, _typed(ruleset, {"at": _at(TIMES), column: bad}), monkeypatch)
+
+
+def test_strict_stops_at_the_same_first_problem_in_typed_parquet(ruleset, monkeypatch):
+    seconds = [APRIL_20, int(datetime(1650, 1, 1, tzinfo=timezone.utc).timestamp()), APRIL_20, APRIL_20]
+    events = _typed(ruleset, {"at": _at(seconds, "ms"), "amount": pa.array([1.0, float("nan"), 2.0, 3.0])})
+    _same(ruleset, events, monkeypatch, strict=True)
+    said = _run(ruleset, events, True, monkeypatch, strict=True)[1]
+    # the second row, its time shown in the column's own unit (milliseconds), as the reader shows it
+    assert said.endswith("events.parquet:2 `1650-01-01 00:00:00.000Z` is outside the supported time range "
+                         "(1700-01-01 to 2199-12-31)")
