@@ -143,7 +143,8 @@ def test_typed_parquet_read_in_bulk_equals_the_exact_reader(ruleset, monkeypatch
     per = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
     fraction = per // 10**6 if per > 10**6 else 0   # sub-microsecond ticks: only nanoseconds have them
     if unit == "ns":   # the ns range: about 1677 to 2262
-        rows = [(a, s if s is None or abs(s) < 9_000_000_000 else s // 2, f, n, g) for a, s, f, n, g in rows]
+        rows = [(*(t if t is None or abs(t) < 9_000_000_000 else t // 2 for t in (a, s)), f, n, g)
+                for a, s, f, n, g in rows]
     at = pa.array([None if a is None else a * per for a, *_ in rows], pa.timestamp(unit, zone))
     shipped = pa.array([None if s is None else s * per + (f * fraction if s else 0) for _, s, f, *_ in rows],
                        pa.timestamp(unit, zone))
