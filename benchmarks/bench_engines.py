@@ -3,13 +3,17 @@
     python benchmarks/bench_engines.py [--leads N] [--jobs N] [--repeat N]
 
 The data of bench_score.py (100k leads, ~3M events with the acme ruleset), written as CSV and
-Parquet with the events in random order; each engine scores both files through the click
-command, as the shell would call it, and the best of `--repeat` rounds is shown with events/s
+Parquet with the events in random order (`at` as ISO text), and as Parquet with `at` a
+timestamp[us, UTC] ("parquet-ts"); each engine scores every file through the click command, as
+the shell would call it, and the best of `--repeat` rounds is shown with events/s
 and the duckdb/python ratio, then the processor seconds (user + system, worker processes and
 DuckDB's threads included: on a shared machine, steadier than wall time). The duckdb rows are
-checked against the python rows (scores to 1e-9, thresholds and segments equal). A third run, `duckdb, bulk reader`, scores with the
-duckdb engine but the events read in bulk into DuckDB (score_tables_duckdb(columnar=True)), which
-`score` does only past EXACT_READER_MAX_EVENTS events: the two readers compared (docs/engines.md).
+checked against the python rows (scores to 1e-9, thresholds and segments equal). A third run
+scores with the duckdb engine but the events read the other way than `score` reads them at this
+size: in bulk into DuckDB (score_tables_duckdb(columnar=True)) for the text files, which `score`
+reads with the project's reader up to EXACT_READER_MAX_EVENTS events; with the project's reader
+(columnar=False) for parquet-ts, which `score` reads in bulk: the two readers compared
+(docs/engines.md).
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -57,15 +63,28 @@ def run(ruleset: str, leads: str, events: str, out: str, engine: str, jobs: int)
     return seconds, processor_seconds() - cpu
 
 
-def run_bulk_reader(ruleset: str, leads: str, events: str, out: str, jobs: int) -> tuple[float, float]:
-    """The duckdb engine with the events read in bulk; timed as `run` (the rule file loaded and
-    checked inside the time)."""
+def run_other_reader(ruleset: str, leads: str, events: str, out: str, jobs: int, columnar: bool
+                     ) -> tuple[float, float]:
+    """The duckdb engine with the events read in bulk (`columnar`) or by the project's reader;
+    timed as `run` (the rule file loaded and checked inside the time)."""
     start, cpu = time.perf_counter(), processor_seconds()
     loaded = leadscore.load(ruleset)
     with open(out, "w", encoding="utf-8", newline="") as handle:
         score_tables_duckdb(loaded.lower(), loaded.checked.schema, leads, events, T, handle, fmt="csv",
-                            explain=False, log=ProblemLog(), threads=jobs, columnar=True)
+                            explain=False, log=ProblemLog(), threads=jobs, columnar=columnar)
     return time.perf_counter() - start, processor_seconds() - cpu
+
+
+FORMATS = ("csv", "parquet", "parquet-ts")
+
+
+def with_timestamps(events: str, folder: Path) -> str:
+    """The Parquet events file again with `at` a timestamp[us, UTC] (bench_score writes it as text)."""
+    table = pq.read_table(events)
+    at = pc.strptime(table["at"], format="%Y-%m-%dT%H:%M:%SZ", unit="us").cast(pa.timestamp("us", "UTC"))
+    path = str(folder / "events-ts.parquet")
+    pq.write_table(table.set_column(table.schema.get_field_index("at"), "at", at), path)
+    return path
 
 
 def rows(path: str) -> list[tuple]:
@@ -95,26 +114,28 @@ def main() -> None:
     best_cpu: dict = {}
     with tempfile.TemporaryDirectory(prefix="bench-engines-") as folder:
         paths = write_tables(Path(folder), data, scorer.field_types)
+        paths["parquet-ts"] = (paths["parquet"][0], with_timestamps(paths["parquet"][1], Path(folder)))
         print(f"{args.leads:,} leads, {events:,} events, acme ruleset, --jobs {args.jobs}; events in random order")
         for _ in range(args.repeat):   # interleaved: a slow spell of a shared machine hits every run
-            for fmt in ("csv", "parquet"):
+            for fmt in FORMATS:
                 outputs = {}
-                for engine in ("python", "duckdb", "bulk"):
+                for engine in ("python", "duckdb", "other"):
                     out = str(Path(folder) / f"scores-{engine}.csv")
-                    seconds, cpu = (run_bulk_reader(path, *paths[fmt], out, args.jobs) if engine == "bulk"
-                                    else run(path, *paths[fmt], out, engine, args.jobs))
+                    seconds, cpu = (run_other_reader(path, *paths[fmt], out, args.jobs, fmt != "parquet-ts")
+                                    if engine == "other" else run(path, *paths[fmt], out, engine, args.jobs))
                     best[fmt, engine] = min(best.get((fmt, engine), math.inf), seconds)
                     best_cpu[fmt, engine] = min(best_cpu.get((fmt, engine), math.inf), cpu)
                     outputs[engine] = rows(out)
                 same(outputs["python"], outputs["duckdb"], len(scorer.scores))
-                same(outputs["python"], outputs["bulk"], len(scorer.scores))
-    for fmt in ("csv", "parquet"):
-        python, duckdb, bulk = best[fmt, "python"], best[fmt, "duckdb"], best[fmt, "bulk"]
-        print(f"  {fmt:<7} python {python:6.2f} s {events / python:>11,.0f} events/s   "
+                same(outputs["python"], outputs["other"], len(scorer.scores))
+    for fmt in FORMATS:
+        python, duckdb, other = best[fmt, "python"], best[fmt, "duckdb"], best[fmt, "other"]
+        reader = "project's reader" if fmt == "parquet-ts" else "bulk reader"
+        print(f"  {fmt:<10} python {python:6.2f} s {events / python:>11,.0f} events/s   "
               f"duckdb {duckdb:6.2f} s {events / duckdb:>11,.0f} events/s   duckdb is {python / duckdb:4.2f}x   "
-              f"duckdb, bulk reader {bulk:6.2f} s {events / bulk:>11,.0f} events/s")
-        print(f"  {'':<7} processor seconds (user + system): python {best_cpu[fmt, 'python']:6.2f}   "
-              f"duckdb {best_cpu[fmt, 'duckdb']:6.2f}   duckdb, bulk reader {best_cpu[fmt, 'bulk']:6.2f}")
+              f"duckdb, {reader} {other:6.2f} s {events / other:>11,.0f} events/s")
+        print(f"  {'':<10} processor seconds (user + system): python {best_cpu[fmt, 'python']:6.2f}   "
+              f"duckdb {best_cpu[fmt, 'duckdb']:6.2f}   duckdb, {reader} {best_cpu[fmt, 'other']:6.2f}")
 
 
 if __name__ == "__main__":

@@ -198,11 +198,11 @@ def test_parquet_is_read_in_bulk_with_its_row_numbers(ruleset, monkeypatch):
     assert _same(ruleset, _parquet(ruleset, rows), monkeypatch)
 
 
-def test_parquet_with_a_column_not_text_is_left_to_the_exact_reader(ruleset, monkeypatch):
+def test_parquet_with_a_float_column_is_read_in_bulk_alike(ruleset, monkeypatch):
     rows = [line.split(",") for line in CLEAN[1:]]
     for row in rows:
         row[3] = float(row[3]) if row[3] and row[3] != "-" else None
-    assert not _same(ruleset, _parquet(ruleset, rows, {"amount": pa.float64()}), monkeypatch)
+    assert _same(ruleset, _parquet(ruleset, rows, {"amount": pa.float64()}), monkeypatch)
 
 
 def test_parquet_names_equal_but_for_case_are_left_to_the_exact_reader(ruleset, monkeypatch):
@@ -257,7 +257,7 @@ def test_the_events_relation_carries_each_rows_line_as_seq(ruleset):
     connection.register("leads", pa.table({"key": ids}))
     lines = CLEAN[:3] + [" a ,visit,2026-04-20,,,,,,/p", "z,visit,2026-04-20,,,,,,/p"] + CLEAN[3:]
     schema = leadscore.load(str(ruleset / "r.score")).checked.schema
-    assert read_events(connection, _csv(ruleset, lines), schema, ProblemLog(), "leads", "key", ids)
+    assert read_events(connection, _csv(ruleset, lines), schema, ProblemLog(), "leads", "key", ids, INSTANT)
     found = connection.sql('SELECT seq, lead_id FROM events ORDER BY seq').fetchall()
     assert found == [(2, "a"), (3, "a"), (4, "a"), (6, "b"), (7, "b"), (8, "c"), (9, "a")]
 
@@ -281,9 +281,29 @@ def test_score_reads_in_bulk_only_past_the_size_the_exact_reader_does_faster(rul
 
 def test_a_file_whose_size_cannot_be_told_is_left_to_the_bulk_path_checks(ruleset):
     (ruleset / "events.parquet").write_bytes(b"not a parquet file")
-    assert not duckdb_tables._few_events(str(ruleset / "events.parquet"))
-    assert not duckdb_tables._few_events(str(ruleset / "events.jsonl"))
-    assert not duckdb_tables._few_events(str(ruleset / "events.txt"))
+    assert not duckdb_tables._exact_reader_pays(str(ruleset / "events.parquet"))
+    assert not duckdb_tables._exact_reader_pays(str(ruleset / "events.jsonl"))
+    assert not duckdb_tables._exact_reader_pays(str(ruleset / "events.txt"))
     fifo = ruleset / "events.csv"
     os.mkfifo(fifo)
-    assert not duckdb_tables._few_events(str(fifo))   # never opened: reading a FIFO would block
+    assert not duckdb_tables._exact_reader_pays(str(fifo))   # never opened: reading a FIFO would block
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.one_of(st.text(), st.lists(st.text(), max_size=3)))
+def test_a_schema_value_or_file_name_is_an_escaped_literal_that_reads_back_the_same(text):
+    from leadscore.engines.duckdb_engine import connect
+    from leadscore.engines.duckdb_events import _literal
+
+    assert connect().execute(f"SELECT {_literal(text)}").fetchall() == [(text,)]
+
+
+def test_placeholders_with_quotes_and_backslashes_are_read_as_placeholders(tmp_path, monkeypatch):
+    (tmp_path / "schema.yaml").write_text(SCHEMA.replace("missing: [n/a]", "missing: [\"it's\", 'a\\b', \"$1\"]"))
+    (tmp_path / "r.score").write_text(RULES)
+    (tmp_path / "leads.csv").write_text("lead_id,plan\na,x\nb,y\nc,\n")
+    lines = CLEAN[:2] + ["a,purchase,2026-04-20,5,X,,,it's,", "b,purchase,2026-04-20,5,X,,,a\\b,",
+                         "c,purchase,2026-04-20,5,X,,,$1,", "c,purchase,2026-04-21,5,X,,,it,"]
+    assert _same(tmp_path, _csv(tmp_path, lines), monkeypatch)
+    out = _run(tmp_path, _csv(tmp_path, lines), True, monkeypatch)[0].splitlines()
+    assert out[3].startswith("c,2.0,")   # `noted` once: `$1` a placeholder, `it` a note

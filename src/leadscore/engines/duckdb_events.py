@@ -1,35 +1,42 @@
 """`score --engine duckdb`: the events table read and typed in bulk, without Python per row.
 
 A Parquet file is read by DuckDB itself (`read_parquet`), a CSV file by pyarrow's CSV parser (the
-one the project's reader uses, multithreaded and streamed into DuckDB), every cell as text. One
-SQL statement then types every cell and marks each row clean or not: a row is clean when each of
-its cells has a shape on which DuckDB's reading and the project's (tables/convert.py) are known
-to agree — an id of a known lead or one with no space at either end, a declared type, a time
-`YYYY-MM-DD[( |T)hh:mm[:ss[.f]]][Z|±hh:mm]` inside the supported range, a number `[+-]digits[.digits][e±digits]` that is finite, a boolean
-`true/false/yes/no/1/0` in any ASCII case, a property's placeholder text exactly. Clean rows never
-give a problem. The other rows — a few, or none — are handed to the project's reader
-(tables.explain_event_rows) with their row numbers: it explains them in the same words, and
-keeps those it can use (an id to trim, a time written another way).
+one the project's reader uses, multithreaded and streamed into DuckDB), every cell as text but a
+Parquet column already typed. One SQL pass types every cell and marks each row clean or not: a
+row is clean when each of its cells has a shape on which DuckDB's reading and the project's
+(tables/convert.py) are known to agree — an id of a known lead or one with no space at either
+end, a declared type, a time `YYYY-MM-DD[( |T)hh:mm[:ss[.f]]][Z|±hh:mm]` inside the supported
+range, a number `[+-]digits[.digits][e±digits]` that is finite, a boolean `true/false/yes/no/1/0`
+in any ASCII case, a property's placeholder text exactly; in Parquet, a timestamp (s, ms, us, ns;
+naive is UTC; nanoseconds truncated towards zero, as pyarrow casts them) inside the range, an
+integer or float that is finite, a boolean. Clean rows never give a problem. The other rows — a
+few, or none — are handed to the project's reader (tables.explain_event_rows) with their row
+numbers and their cells as the file holds them: it explains them in the same words, and keeps
+those it can use (an id to trim, a time written another way).
+
+Where the times are text, the pass stores the typed rows in a DuckDB table (typing a time costs
+more than storing it; a CSV's stream can be read once). A Parquet file of typed times is only
+scanned: the scoring statement reads it again through the view `events`, without the few rows
+set apart.
 
 A file this path could read differently from the project's reader is left to that reader, the
-whole file, and nothing is logged before that is decided (`read_events` returns False): JSONL;
+whole file, and nothing is logged before that is decided (`read_events` returns None): JSONL;
 a table in memory; what is not a regular file (a FIFO); a CSV with a byte-order mark, a carriage
 return, a NUL byte, a malformed row, a row longer than the parse block, or a record spanning
-lines (row numbers are then lines: data row k is line k + 1); a Parquet file with a column that
-is not text (a `datetime` may be a timestamp of s, ms or us), a `properties` column, or names
-equal but for case (DuckDB's names are case-insensitive); a file with invalid UTF-8 or two columns
-of one name; a `list` property; a property declared with two types; missing columns (the
-project's reader then says which).
+lines (row numbers are then lines: data row k is line k + 1); a Parquet file with a column of
+another type (a decimal, a date, a dictionary, a number for a string or a boolean), a
+`properties` column, or names equal but for case (DuckDB's names are case-insensitive); a file
+with invalid UTF-8 or two columns of one name; a `list` property; a property declared with two
+types; missing columns (the project's reader then says which).
 
-User text never enters the SQL text: the file's name and every schema value are bound
-parameters, Parquet column names are quoted identifiers (sqlglot), CSV columns are renamed
-`c0`, `c1`, ... before DuckDB sees them.
+User text never enters the SQL unescaped: the file's name and every schema value are escaped
+literals (sqlglot; the view `events` outlives any bound parameter), Parquet column names are
+quoted identifiers, CSV columns are renamed `c0`, `c1`, ... before DuckDB sees them.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import stat
 from datetime import datetime, timezone
 
@@ -60,39 +67,42 @@ _ARROW = {"string": pa.string(), "number": pa.float64(), "boolean": pa.bool_(), 
 _RESERVED = {"lead_id", "type", "at", "seq"}   # the events relation's own columns
 
 
-def read_events(connection, path, schema, log: ProblemLog, leads: str, key: str, ids: pa.Array) -> bool:
+def read_events(connection, path, schema, log: ProblemLog, leads: str, key: str, ids: pa.Array,
+                instant: float) -> tuple[int, int] | None:
     """Create the view `events` (lead_id, type, at, seq: the row in the file, then one column per
     property) of the usable events of the leads in relation `leads` (`ids`, in its column `key`),
-    and log the table's problems as the project's reader would, in the same order. False: the file
-    is left to the project's reader, and nothing was logged."""
+    log the table's problems as the project's reader would, in the same order, and give how many
+    usable events are at or before `instant` and after it. None: the file is left to the
+    project's reader, and nothing was logged."""
     plan = _plan(path, schema)
     if plan is None:
-        return False
+        return None
     import duckdb
 
     try:
-        loaded = plan.load(connection, leads, key)
+        odd, scored, later = plan.load(connection, leads, key, round(instant * 1e6))
     except (duckdb.Error, pa.ArrowException, OSError):
-        loaded = False   # a cell DuckDB or pyarrow refuses (invalid UTF-8, a row past the parse block)
-    if not loaded:
+        odd = None   # a cell DuckDB or pyarrow refuses (invalid UTF-8, a row past the parse block)
+    if odd is None:
         connection.execute("DROP TABLE IF EXISTS __leadscore_event_rows").fetchall()
-        return False
-    rescued = _explain(connection, plan, path, schema, log)
+        return None
+    rescued = _explain(connection, plan, odd, path, schema, log)
     # unknown leads in file order, after every other problem, as the project's reader logs them
     found = pc.is_in(rescued["lead_id"], value_set=ids)
     lost = rescued.filter(pc.invert(found))
-    unknown = connection.sql("SELECT row, lead_id FROM __leadscore_event_rows WHERE clean AND NOT known"
-                             ).to_arrow_table().cast(pa.schema([("row", pa.int64()), ("lead_id", pa.string())]))
+    unknown = (connection.sql(f"SELECT row, lead_id FROM {odd} WHERE clean AND NOT known").to_arrow_table()
+               .cast(pa.schema([("row", pa.int64()), ("lead_id", pa.string())])) if odd else
+               pa.schema([("row", pa.int64()), ("lead_id", pa.string())]).empty_table())
     unknown = pa.concat_tables([unknown, pa.table({"row": lost["seq"], "lead_id": lost["lead_id"]})]).sort_by("row")
     for row, lead in zip(unknown["row"].to_pylist(), unknown["lead_id"].to_pylist()):
         log.add(RowProblem("events", str(path), row, schema.id_column, unknown_lead(lead), "unknown_lead"))
-    connection.register("__leadscore_rescued_events", rescued.filter(found))
-    typed = "".join(f", p{k} AS {_quoted(name)}" for k, name in enumerate(plan.properties))
+    rescued = rescued.filter(found)
+    connection.register("__leadscore_rescued_events", rescued)
     named = "".join(f", {_quoted(name)}" for name in plan.properties)
-    connection.execute(f"CREATE TEMP VIEW events AS SELECT lead_id, type, \"at\", row AS seq{typed} "
-                       f"FROM __leadscore_event_rows WHERE known "
+    connection.execute(f"CREATE TEMP VIEW events AS {plan.usable(odd)} "
                        f"UNION ALL SELECT lead_id, type, \"at\", seq{named} FROM __leadscore_rescued_events").fetchall()
-    return True
+    early = pc.sum(pc.less_equal(rescued["at"], pa.scalar(round(instant * 1e6), pa.int64()).cast(_TIMESTAMP))).as_py()
+    return scored + (early or 0), later + rescued.num_rows - (early or 0)
 
 
 def _quoted(name: str) -> str:
@@ -102,92 +112,132 @@ def _quoted(name: str) -> str:
 
 
 class _Plan:
-    """Which column of the file holds what, and how to read the file into `__leadscore_raw`."""
+    """Which column of the file holds what, and how to read the file into DuckDB."""
 
     def __init__(self, path: str, fmt: str, names: list[str], kept: list[int], roles: dict, properties: dict,
-                 missing: dict, types: tuple, lines: int | None):
+                 missing: dict, types: tuple, kinds: dict):
         self.path, self.fmt, self.names, self.kept, self.roles = path, fmt, names, kept, roles
-        # property -> field type, property -> placeholder texts, the event types, a CSV's line count
-        self.properties, self.missing, self.types, self.lines = properties, missing, types, lines
+        # property -> field type, property -> placeholder texts, the event types, column -> its
+        # Parquet type where that is not text
+        self.properties, self.missing, self.types, self.kinds = properties, missing, types, kinds
         self.malformed: list = []   # a CSV's malformed rows, as pyarrow meets them
+        self.values = ""            # the SQL of the typed columns, set by load
 
-    def load(self, connection, leads: str, key: str) -> bool:
-        """Create `__leadscore_event_rows`: per row its number, clean (typed in bulk), known
-        (clean, of a known lead), the typed columns, and the raw cells of the rows that are not clean."""
-        params = {"edge": _EDGE, "time": _TIME, "number": _NUMBER, "true": _TRUE, "false": _FALSE,
-                  "first": _FIRST, "end": _END, "types": list(self.types)}
+    def load(self, connection, leads: str, key: str, instant_us: int) -> tuple[str | None, int, int]:
+        """Read the file: (the relation of the rows not usable as typed in bulk — "" for none, None
+        when the file must be left to the project's reader —, the usable events at or before the
+        instant, after it). A file whose times are text is typed once into a table (typing a
+        time costs more than storing it; a CSV's stream can be read once); a Parquet file of
+        typed times is only scanned, and read again by the scoring statement through `events`."""
         lead, kind, at = (f"c{self.roles[role]}" for role in ("lead", "type", "at"))
-        # typed once (inner), then tested (middle): an expression is not evaluated twice
-        values = [f"{lead} IN (SELECT {_quoted(key)} FROM {leads}) AS known_id", f"{lead} AS lead_id",
-                  f"{kind} AS type", f'{_time(at)} AS "at"']
-        # an id of a known lead is trimmed already (the leads' ids are): the edge test only for the others
-        checks = [f"known_id OR {lead} <> '' AND NOT regexp_matches({lead}, $edge)", f"list_contains($types, {kind})",
-                  '"at" >= $first AND "at" < $end']
+        values = [f"{lead} AS lead_id", f"{kind} AS type", f'{self._typed(self.roles["at"], "datetime", None)} AS "at"']
+        checks = [f"{kind} IN (SELECT unnest({_literal(list(self.types))}))", _in_range('"at"')]
         for k, (name, ftype) in enumerate(self.properties.items()):
             if name not in self.roles:
                 values.append(f"CAST(NULL AS {_SQL_TYPES[ftype]}) AS p{k}")
                 continue
-            x, missing = f"c{self.roles[name]}", None
-            if self.missing.get(name):
-                params[f"m{k}"] = list(self.missing[name])
-                missing = f"list_contains($m{k}, {x})"
-            values.append(f"{_typed(x, ftype, missing)} AS p{k}")
-            checks.append(_clean(x, f"p{k}", ftype, missing))
-        source = self._source(connection, params)
-        clean = " AND ".join(f"COALESCE({check}, FALSE)" for check in checks)
+            column = self.roles[name]
+            missing = None if column in self.kinds or not self.missing.get(name) else \
+                f"list_contains({_literal(list(self.missing[name]))}, c{column})"
+            values.append(f"{self._typed(column, ftype, missing)} AS p{k}")
+            checks.append(self._clean(column, f"p{k}", ftype, missing))
+        source = self._source(connection)
         raw = [f"c{k}" for k in self.kept]   # every column the roles name among them
         typed = ["lead_id", "type", '"at"', *(f"p{k}" for k in range(len(self.properties)))]
-        inner = f"SELECT row, {', '.join(values + raw)} FROM {source}"
-        middle = f"SELECT row, known_id, {clean} AS clean, {', '.join(typed + raw)} FROM ({inner})"
-        outer = ", ".join(["row", "clean", "clean AND known_id AS known", *typed,
-                           *(f"CASE WHEN clean THEN NULL ELSE c{k} END AS c{k}" for k in self.kept)])
-        try:
-            sql = f"CREATE TEMP TABLE __leadscore_event_rows AS SELECT {outer} FROM ({middle})"
-            # DuckDB refuses a value the statement does not use
-            connection.execute(sql, {name: value for name, value in params.items()
-                                     if re.search(rf"\${name}\b", sql)}).fetchall()
-        finally:
-            if self.fmt == "csv":
-                connection.unregister("__leadscore_raw")
+        self.values = f"SELECT row, {', '.join(values)} FROM {source}"
+        # an id of a known lead is trimmed already (the leads' ids are): the edge test only for the others
+        known = f"{lead} IN (SELECT {_quoted(key)} FROM {leads})"
+        edge = f"CASE WHEN known_id THEN TRUE ELSE {lead} <> '' AND NOT regexp_matches({lead}, {_literal(_EDGE)}) END"
+        clean = " AND ".join(f"COALESCE({check}, FALSE)" for check in [edge, *checks])
+        # typed once (inner), then tested (outer): an expression is not evaluated twice
+        inner = f"SELECT row, {known} AS known_id, {', '.join(values + raw)} FROM {source}"
+        checked = (f"SELECT row, clean, clean AND known_id AS known, {', '.join(typed + raw)} FROM "
+                   f"(SELECT *, {clean} AS clean FROM ({inner}))")
+        stored = self.fmt == "csv" or self.roles["at"] not in self.kinds
+        if stored:
+            outer = ", ".join(["row", "clean", "known", *typed,
+                               *(f"CASE WHEN clean THEN NULL ELSE c{k} END AS c{k}" for k in self.kept)])
+            try:
+                connection.execute(f"CREATE TEMP TABLE __leadscore_event_rows AS SELECT {outer} FROM ({checked})"
+                                   ).fetchall()
+            finally:
+                if self.fmt == "csv":
+                    connection.unregister("__leadscore_raw")
+            checked = "SELECT * FROM __leadscore_event_rows"
+            self.values = f"SELECT {', '.join(['row', *typed])} FROM __leadscore_event_rows WHERE known"
+        odd, scored, later = connection.execute(
+            f'SELECT count(*) FILTER (WHERE NOT known), count(*) FILTER (WHERE known AND epoch_us("at") <= $us), '
+            f'count(*) FILTER (WHERE known AND epoch_us("at") > $us) FROM ({checked})', {"us": instant_us}
+        ).fetchall()[0]
         if self.fmt == "csv":   # every record one line: data row k is line k + 1
-            rows = connection.execute("SELECT count(*) FROM __leadscore_event_rows").fetchall()[0][0]
-            return not self.malformed and rows + 1 == self.lines
-        return True
+            if self.malformed or odd + scored + later + 1 != _csv_lines(self.path):
+                return None, 0, 0
+        if stored:
+            return ("__leadscore_event_rows" if odd else ""), scored, later
+        if not odd:
+            return "", scored, later
+        connection.execute(f"CREATE TEMP TABLE __leadscore_odd_rows AS SELECT row, clean, known, lead_id, "
+                           f"{', '.join(raw)} FROM ({checked}) WHERE NOT known").fetchall()
+        return "__leadscore_odd_rows", scored, later
 
-    def _source(self, connection, params: dict) -> str:
+    def usable(self, odd: str) -> str:
+        """The SQL of the events read in bulk that are usable (without the `odd` rows)."""
+        typed = "".join(f", p{k} AS {_quoted(name)}" for k, name in enumerate(self.properties))
+        left_out = f" WHERE row NOT IN (SELECT row FROM {odd})" if odd == "__leadscore_odd_rows" else ""
+        return f'SELECT lead_id, type, "at", row AS seq{typed} FROM ({self.values}){left_out}'
+
+    def _source(self, connection) -> str:
         if self.fmt == "parquet":
-            params["path"] = self.path
             picked = ", ".join(f"{_quoted(self.names[k])} AS c{k}" for k in self.kept)
-            return f"(SELECT file_row_number + 1 AS row, {picked} FROM read_parquet($path, file_row_number = true))"
+            return (f"(SELECT file_row_number + 1 AS row, {picked} "
+                    f"FROM read_parquet({_literal(self.path)}, file_row_number = true))")
         connection.register("__leadscore_raw", _csv_stream(self.path, self.names, self.malformed))
         return "__leadscore_raw"
 
+    def _typed(self, column: int, ftype: str, missing: str | None) -> str:
+        """The SQL of column `column` typed; `missing`: the SQL of 'the cell is a placeholder'."""
+        x, kind = f"c{column}", self.kinds.get(column)
+        if kind is not None:   # a typed Parquet column: read as the project's reader casts it
+            if ftype == "number":
+                return f"CAST({x} AS DOUBLE)"
+            if ftype == "datetime" and kind.unit == "ns":   # pyarrow truncates towards zero, DuckDB's cast floors
+                return f"CAST(make_timestamp(epoch_ns({x}) // 1000) AS TIMESTAMPTZ)"
+            return f"TRY_CAST({x} AS TIMESTAMPTZ)" if ftype == "datetime" else x
+        guard = f"WHEN {missing} THEN NULL " if missing else ""
+        if ftype == "string":
+            return f"CASE WHEN {x} = '' {'OR ' + missing + ' ' if missing else ''}THEN NULL ELSE {x} END"
+        if ftype == "datetime":
+            return f"CASE {guard}WHEN regexp_full_match({x}, {_literal(_TIME)}) THEN TRY_CAST({x} AS TIMESTAMPTZ) END"
+        if ftype == "number":
+            return f"CASE {guard}WHEN regexp_full_match({x}, {_literal(_NUMBER)}) THEN TRY_CAST({x} AS DOUBLE) END"
+        return (f"CASE {guard}WHEN regexp_full_match({x}, {_literal(_TRUE)}) THEN TRUE "
+                f"WHEN regexp_full_match({x}, {_literal(_FALSE)}) THEN FALSE END")
 
-def _typed(x: str, ftype: str, missing: str | None) -> str:
-    """The SQL of raw cell x typed; `missing`: the SQL of 'x is a placeholder'."""
-    guard = f"WHEN {missing} THEN NULL " if missing else ""
-    if ftype == "string":
-        return f"CASE WHEN {x} = '' {'OR ' + missing + ' ' if missing else ''}THEN NULL ELSE {x} END"
-    if ftype == "datetime":
-        return _time(x, guard)
-    if ftype == "number":
-        return f"CASE {guard}WHEN regexp_full_match({x}, $number) THEN TRY_CAST({x} AS DOUBLE) END"
-    return (f"CASE {guard}WHEN regexp_full_match({x}, $true) THEN TRUE "
-            f"WHEN regexp_full_match({x}, $false) THEN FALSE END")
+    def _clean(self, column: int, value: str, ftype: str, missing: str | None) -> str:
+        """The SQL of 'column `column`, typed as `value`, is clean'."""
+        x, kind = f"c{column}", self.kinds.get(column)
+        if ftype == "string":   # placeholders are compared trimmed: only a cell with no space at its ends
+            return f"{x} IS NULL OR NOT regexp_matches({x}, {_literal(_EDGE)})" if missing else "TRUE"
+        placeholder = f"{missing} OR " if missing else ""
+        if ftype == "datetime" and kind is not None and kind.unit == "ns":   # the range in the column's unit
+            test = f"epoch_ns({x}) >= {FIRST_SECOND * 10**9} AND epoch_ns({x}) < {END_SECOND * 10**9}"
+        else:
+            test = {"datetime": _in_range(value), "number": f"isfinite({value})",
+                    "boolean": f"{value} IS NOT NULL"}[ftype]
+        return f"{x} IS NULL OR {placeholder}({test})"
 
 
-def _clean(x: str, value: str, ftype: str, missing: str | None) -> str:
-    """The SQL of 'raw cell x, typed as `value`, is clean'."""
-    if ftype == "string":   # placeholders are compared trimmed: only a cell with no space at its ends
-        return f"{x} IS NULL OR NOT regexp_matches({x}, $edge)" if missing else "TRUE"
-    placeholder = f"{missing} OR " if missing else ""
-    test = {"datetime": f"{value} >= $first AND {value} < $end", "number": f"isfinite({value})",
-            "boolean": f"{value} IS NOT NULL"}[ftype]
-    return f"{x} IS NULL OR {placeholder}({test})"
+def _in_range(value: str) -> str:
+    return f'{value} >= {_literal(_FIRST)} AND {value} < {_literal(_END)}'
 
 
-def _time(x: str, guard: str = "") -> str:
-    return f"CASE {guard}WHEN regexp_full_match({x}, $time) THEN TRY_CAST({x} AS TIMESTAMPTZ) END"
+def _literal(value) -> str:
+    """A value as an escaped DuckDB literal (sqlglot): text, a list of texts, or a UTC time."""
+    from sqlglot import exp
+
+    if isinstance(value, datetime):
+        return f"TIMESTAMPTZ {_literal(value.isoformat())}"
+    return exp.convert(value).sql("duckdb")
 
 
 def _csv_stream(path: str, names: list[str], malformed: list) -> pa.RecordBatchReader:
@@ -269,28 +319,45 @@ def _plan(path, schema) -> _Plan | None:
              **{name: position[name] for name in properties if name in position}}
     known = {schema.id_column, "lead_id", "type", "at", *properties}
     kept = list(range(len(names))) if fmt == "csv" else [k for k, name in enumerate(names) if name in known]
-    if kinds is not None and not all(pa.types.is_string(kinds[k]) or pa.types.is_large_string(kinds[k]) for k in kept):
+    typed = {} if kinds is None else {k: kinds[k] for k in kept if not _is_text(kinds[k])}
+    ftypes = {roles["lead"]: "string", roles["type"]: "string", roles["at"]: "datetime",
+              **{roles[name]: ftype for name, ftype in properties.items() if name in roles}}
+    if not all(_TYPED_AS[ftypes.get(k, "string")](kind) for k, kind in typed.items()):
         return None
-    lines = _csv_lines(str(path)) if fmt == "csv" else None
-    if fmt == "csv" and lines is None:
-        return None
-    return _Plan(str(path), fmt, names, kept, roles, properties, missing, tuple(schema.events), lines)
+    return _Plan(str(path), fmt, names, kept, roles, properties, missing, tuple(schema.events), typed)
 
 
-def _explain(connection, plan: _Plan, path, schema, log: ProblemLog) -> pa.Table:
-    """The rows not typed in bulk, explained by the project's reader (which also logs the
-    table's unknown columns), a batch at a time; the usable ones among them, as an events table."""
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _numeric(kind: pa.DataType) -> bool:
+    return pa.types.is_integer(kind) or pa.types.is_float32(kind) or pa.types.is_float64(kind)
+
+
+# The Parquet column types read without text, per field type: those DuckDB and the project's
+# reader (tables/convert.py) type alike; any other column leaves the file to that reader
+_TYPED_AS = {"string": lambda kind: False, "datetime": pa.types.is_timestamp, "number": _numeric,
+             "boolean": pa.types.is_boolean}
+
+
+def _explain(connection, plan: _Plan, odd: str, path, schema, log: ProblemLog) -> pa.Table:
+    """The rows not typed in bulk (in relation `odd`; "" for none), explained by the project's
+    reader (which also logs the table's unknown columns), a batch at a time; the usable ones among
+    them, as an events table."""
     picked = ", ".join(f"c{k}" for k in plan.kept)
-    reader = connection.sql(f"SELECT row, {picked} FROM __leadscore_event_rows WHERE NOT clean "
-                            "ORDER BY row").to_arrow_reader(_EXPLAINED_ROWS)
+    reader = connection.sql(f"SELECT row, {picked} FROM {odd} WHERE NOT clean ORDER BY row"
+                            ).to_arrow_reader(_EXPLAINED_ROWS) if odd else ()
     numbers: list[pa.Array] = []
 
     def batches():
         for part in reader:
             rows = part.column(0).cast(pa.int64())
             numbers.append(rows)
-            yield Batch({plan.names[k]: part.column(1 + j) for j, k in enumerate(plan.kept)}, part.num_rows,
-                        rows.to_pylist().__getitem__, [])
+            # a typed column as the file holds it (DuckDB gives its times in microseconds, in UTC)
+            cells = {plan.names[k]: part.column(1 + j) if k not in plan.kinds else part.column(1 + j).cast(plan.kinds[k])
+                     for j, k in enumerate(plan.kept)}
+            yield Batch(cells, part.num_rows, rows.to_pylist().__getitem__, [])
 
     tables = [event_table(None, schema, plan.properties).append_column("seq", pa.array([], pa.int64()))]
     for columns in explain_event_rows(path, schema, log, plan.names, batches()):
