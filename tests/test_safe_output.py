@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
@@ -86,6 +86,8 @@ def test_markdown_code_is_one_code_span(text):
 
 @given(value=st.recursive(ANY_TEXT, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ANY_TEXT, inner,
                                                                                                  max_size=3)))
+@example(value="##[")
+@example(value={"###[": ["a ##[error] b"]})
 def test_json_text_is_the_same_value_with_nothing_raw(value):
     safe = json_text(json.dumps(value, indent=2, ensure_ascii=False))
     safe.encode("utf-8")

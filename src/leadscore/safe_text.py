@@ -86,5 +86,6 @@ _JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e
 def json_text(document: str) -> str:
     """A JSON document dumped with ensure_ascii=False, with C1 controls, separators, bidi controls
     and lone surrogates (which no encoding can write) as `\\uXXXX` escapes: the same JSON value,
-    since these only occur inside strings."""
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", document)
+    since these only occur inside strings. The runner's command form `##[` is broken as `#\\u0023[`
+    (`#` too occurs only inside strings)."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", document).replace(_OLD_COMMAND, "#\\u0023[")
