@@ -147,6 +147,26 @@ def test_a_segment_below_a_label_its_points_only_fade_from_skips_the_gap(engine,
     assert found.evaluations > 2
 
 
+def test_a_lead_whose_labels_left_cannot_come_is_not_bisected(engine, tmp_path):
+    # fit is fixed at 60: once at `call`, the fading views bring the lead back to `nurture`
+    # (reached already), and `follow_up` or `remove` can never come (`nurture` holds whatever
+    # happens): the analysis' future says so, and the gap after the last event is skipped
+    # rather than bisected for the change from `call` to `nurture` (the Python engine stops
+    # the lead there)
+    body = ("score fit {\n  big: +60 if employees >= 100\n}\n"
+            "score interest {\n  view: +30 per page_view, decay half_life 5d\n}\n"
+            "segment priority {\n  call if fit >= 50 and interest >= 50\n  nurture if fit >= 50\n"
+            "  follow_up if interest >= 50\n  remove otherwise\n}")
+    found, plan = both(engine, tmp_path, body, [{"lead_id": "L1", "employees": "200"}],
+                       [("L1", "page_view", "2026-03-01T12:00:00Z", None),
+                        ("L1", "page_view", "2026-03-03T12:00:00Z", None),
+                        ("L1", "page_view", "2026-03-03T12:00:00Z", None)])
+    assert first_label(found, plan, 0, "priority", "nurture") == ts("2026-03-01T12:00:00Z")
+    assert first_label(found, plan, 0, "priority", "call") == ts("2026-03-03T12:00:00Z")
+    assert np.isnan(found.first_labels[0][0, plan.labels[0].index("follow_up")])
+    assert found.evaluations == 3      # the two event instants and the last instant
+
+
 def test_a_negative_event_leaving_its_window_lifts_the_score_at_the_midnight_after(engine, tmp_path):
     body = ("score s {\n  base: +10 if true\n  unsub: -20 per unsubscribe within 5d\n}\n"
             "threshold clean: s >= 10")
