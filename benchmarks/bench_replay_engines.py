@@ -11,7 +11,9 @@
 3. A 20-value sweep of `mql_interest` on acme against one replay, both on DuckDB (goal <= 1.2x).
 
 Both engines run in this one process: Python on one core, DuckDB with one thread per core of
-the machine (its default, as in `simulate --jobs 1`); `--threads N` says otherwise.
+the machine (its default, as in `simulate --jobs 1`); `--threads N` says otherwise. As on the
+command line, DuckDB's statements are kept between runs (a first run writes them, about half a
+second, later runs read them); `--no-kept-statements` writes them in this run, as a first run.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import leadscore  # noqa: E402
 from bench_replay import ACME, END, buckets_of  # noqa: E402
 from bench_score import T, make_data  # noqa: E402
+from leadscore.cache import keep_grammar_tables  # noqa: E402
 from leadscore.compiler import runtime as rt  # noqa: E402
 from leadscore.simulator.duckdb_backend import DuckDBEngine  # noqa: E402
 from leadscore.simulator.engine import Plan, Window  # noqa: E402
@@ -157,7 +160,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="a tenth of the leads (a fifth for the midnights)")
     parser.add_argument("--threads", type=int, default=None, help="DuckDB's threads (default: the cores)")
+    parser.add_argument("--no-kept-statements", action="store_true",
+                        help="write DuckDB's statements in this run rather than read those an earlier run kept")
     args = parser.parse_args()
+    if not args.no_kept_statements:
+        keep_grammar_tables()   # as the command line does
     duckdb = DuckDBEngine(threads=args.threads)
     print(f"duckdb threads: {duckdb.threads}")
     acme = leadscore.load(str(ACME))
