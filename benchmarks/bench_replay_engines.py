@@ -174,10 +174,13 @@ def main() -> None:
     compare("acme", buckets, Plan.of("acme", acme.checked), window, duckdb)
     sweep(buckets, acme.checked, window, duckdb)
     del buckets
-    with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "schema.yaml").write_text(MIDNIGHT_SCHEMA)
-        (Path(folder) / "rules.score").write_text(MIDNIGHT_RULES)
-        checked = leadscore.load(str(Path(folder) / "rules.score")).checked
+    # one folder for every run: the ruleset's path is part of its program, and so of the key
+    # its kept statements are found by
+    folder = Path(tempfile.gettempdir()) / "leadscore-bench-replay-midnights"
+    folder.mkdir(exist_ok=True)
+    (folder / "schema.yaml").write_text(MIDNIGHT_SCHEMA)
+    (folder / "rules.score").write_text(MIDNIGHT_RULES)
+    checked = leadscore.load(str(folder / "rules.score")).checked
     buckets = midnight_buckets(4_000 if args.quick else 20_000, checked)
     compare("midnight crossings", buckets, Plan.of("midnights", checked), Window(T - 130 * DAY, END), duckdb)
 

@@ -96,7 +96,8 @@ class _BulkReplay:
         final_segments = np.full((n, len(plan.labels)), -1, np.int64)
         lead, at = self.jumps()
         if len(lead):
-            start = self.evaluate(lead, at)
+            kept, start = self.evaluate_jumps(lead, at)
+            lead, at, self.changed, self.upto = lead[kept], at[kept], self.changed[kept], self.upto[kept]
             self.gaps(lead, at, start)
             ends = np.flatnonzero(np.r_[lead[1:] != lead[:-1], True])    # each lead's last instant
             final_scores[lead[ends]] = start.scores[ends]
@@ -109,6 +110,38 @@ class _BulkReplay:
                         self.evaluations, recording)
 
     # --- the jumps ------------------------------------------------------------------------
+
+    def evaluate_jumps(self, lead: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, Evaluated]:
+        """The jumps that can matter and their results: first every lead's earlier half of them
+        and its last one, then the rest of those of the leads not *done* at one of those, where
+        nothing the lead has not reached can hold again (the analysis' future, given its fixed
+        atoms: as the Python engine stops a lead). Every jump when a sweep records scores."""
+        leading = np.r_[True, lead[1:] != lead[:-1]]
+        if self.plan.record:
+            return np.ones(len(lead), bool), self.evaluate(lead, at)
+        head = np.flatnonzero(leading)
+        sizes = np.diff(np.r_[head, len(lead)])
+        place = np.arange(len(lead)) - np.repeat(head, sizes)
+        last = np.r_[leading[1:], True]
+        early = (place < np.repeat((sizes + 1) // 2, sizes)) | last | self.changing[lead]
+        found = self.evaluate(lead[early], at[early])
+        changed, self.changed = self.changed, self.changed[early]
+        atoms = self.atom_ids(lead[early], at[early], found, leading[early])
+        self.changed = changed
+        before = at[early][:, None]
+        possible = self.possible(lead[early], atoms)
+        pending = [~(reached[lead[early]] <= before) & can
+                   for reached, can in zip([self.crossings, *self.first_labels], possible)]
+        done = ~np.column_stack(pending).any(axis=1)
+        # a lead done at one of its earlier jumps needs none of the later ones but its last
+        done_from = np.full(len(self.bucket), np.inf)
+        np.fmin.at(done_from, lead[early][done], at[early][done])
+        kept = early | (at <= done_from[lead])
+        rest = ~early & kept
+        if not rest.any():
+            return early, found
+        more = self.evaluate(lead[rest], at[rest])
+        return kept, _merged(found, early[kept], more)
 
     def jumps(self) -> tuple[np.ndarray, np.ndarray]:
         """Every lead's jumps, sorted by (lead, instant)."""
@@ -251,6 +284,7 @@ class _BulkReplay:
         """Per jump: a number for the values of the fixed atoms, found at the lead's first jump and
         at each jump after a field change (fields change nowhere else)."""
         plan = self.plan
+        self.futures = None     # for the atom values found here
         if not plan.analysis.atoms:
             self.atom_values = [0]
             return np.zeros(len(lead), np.int64)
@@ -382,6 +416,21 @@ def _reachable(dirs: tuple, waiting: list[int], current: int) -> bool:
         if position > current and dirs[current] in (DOWN, ANY) and direction != FALSE:
             return True
     return False
+
+
+def _subset(found: Evaluated, rows: np.ndarray) -> Evaluated:
+    return Evaluated(found.scores[rows], found.thresholds[rows], found.segments[rows])
+
+
+def _merged(first: Evaluated, is_first: np.ndarray, second: Evaluated) -> Evaluated:
+    """The rows in order: `first`'s where `is_first`, `second`'s elsewhere."""
+    parts = []
+    for a, b in ((first.scores, second.scores), (first.thresholds, second.thresholds),
+                 (first.segments, second.segments)):
+        joined = np.empty((len(is_first), a.shape[1]), a.dtype)
+        joined[is_first], joined[~is_first] = a, b
+        parts.append(joined)
+    return Evaluated(*parts)
 
 
 def _midnights(first: np.ndarray, counts: np.ndarray) -> np.ndarray:
