@@ -71,7 +71,7 @@ class _BulkReplay:
         self.scan_budget = getattr(engine, "scan_budget", 0)
         self.rows = _Rows()
         self.evaluations = 0
-        self.decided: dict[tuple, tuple] = {}     # a gap's key -> its decision
+        self.decided = _decisions_of(plan)     # a gap's key (its atoms' value, not id) -> its decision
         self.futures: list[np.ndarray] | None = None     # per atom id: what can hold later (`possible`)
         self.changing = np.diff(np.asarray(bucket.change_starts, np.int64)) > 0   # leads with field changes
 
@@ -262,8 +262,15 @@ class _BulkReplay:
     def decisions(self, keys: np.ndarray) -> tuple[list[tuple], np.ndarray]:
         """The decision of each distinct row of `keys`, and each row's number among them."""
         distinct, inverse = _distinct_rows(keys)
-        return [self.decided.get(key) or self.decided.setdefault(key, self.decide(list(key)))
-                for key in map(tuple, distinct.tolist())], inverse
+        found = []
+        for key in distinct.tolist():
+            key[1] = self.atom_values[key[1]]    # atom ids are the bucket's own; values are the plan's
+            key = tuple(key)
+            decision = self.decided.get(key)
+            if decision is None:
+                decision = self.decided[key] = self.decide(key)
+            found.append(decision)
+        return found, inverse
 
     def live(self, lead: np.ndarray) -> np.ndarray:
         """Per jump: bit i set when the lead has an event of type i at or before it."""
@@ -320,10 +327,10 @@ class _BulkReplay:
         index = np.searchsorted(where, latest)
         return found[index]
 
-    def decide(self, key: list[int]) -> tuple[int, tuple[bool, ...], tuple[bool, ...]]:
+    def decide(self, key: tuple[int, ...]) -> tuple[int, tuple[bool, ...], tuple[bool, ...]]:
         """The action over a gap, and which thresholds and segments its bisection compares."""
         plan = self.plan
-        live, atom_id, rest = key[0], key[1], key[2:]
+        live, atoms, rest = key[0], key[1], key[2:]
         n_thresholds = len(plan.thresholds)
         pending, labels_pending = rest[:n_thresholds], []
         offset = n_thresholds
@@ -331,7 +338,7 @@ class _BulkReplay:
             labels_pending.append(rest[offset:offset + len(labels)])
             offset += len(labels)
         current = rest[offset:]
-        gap = plan.analysis.gap(live, self.atom_values[atom_id])
+        gap = plan.analysis.gap(live, atoms)
         none = ((False,) * n_thresholds, (False,) * len(plan.labels))
         if any(gap.thresholds[i] in _RISING for i in plan.record):
             return (_SCAN, *none)
@@ -374,6 +381,21 @@ class _BulkReplay:
             low, high = np.r_[low, middle], np.r_[middle, high]
             low_th, high_th = np.r_[low_th, found.thresholds], np.r_[found.thresholds, high_th]
             low_sg, high_sg = np.r_[low_sg, found.segments], np.r_[found.segments, high_sg]
+
+
+# each plan's gap decisions, kept across its buckets: a bucket meets mostly the kinds of gap the
+# one before it met
+_DECISIONS: dict[int, tuple[Plan, dict[tuple, tuple]]] = {}
+_PLANS_KEPT = 16
+
+
+def _decisions_of(plan: Plan) -> dict[tuple, tuple]:
+    found = _DECISIONS.get(id(plan))
+    if found is None or found[0] is not plan:
+        if len(_DECISIONS) >= _PLANS_KEPT:
+            _DECISIONS.clear()
+        found = _DECISIONS[id(plan)] = (plan, {})
+    return found[1]
 
 
 def _codes(values: list[str], names: list[str]) -> np.ndarray:
