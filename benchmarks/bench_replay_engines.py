@@ -109,9 +109,10 @@ def midnight_buckets(n: int, checked, seed: int = 11) -> list[Bucket]:
 
 
 def timed(engine, buckets: list[Bucket], plan: Plan, window: Window):
-    began = time.perf_counter()
+    """(wall seconds, processor seconds of this process and its threads), the replays."""
+    began, cpu = time.perf_counter(), time.process_time()
     found = [engine.replay(b, plan, window) for b in buckets]
-    return time.perf_counter() - began, found
+    return (time.perf_counter() - began, time.process_time() - cpu), found
 
 
 def differences(first, second) -> int:
@@ -131,12 +132,14 @@ def differences(first, second) -> int:
 def compare(title: str, buckets: list[Bucket], plan: Plan, window: Window, duckdb: DuckDBEngine) -> None:
     events = sum(len(b.at) for b in buckets)
     leads = sum(len(b) for b in buckets)
-    python_seconds, expected = timed(PythonEngine(), buckets, plan, window)
-    duckdb_seconds, found = timed(duckdb, buckets, plan, window)
+    (python_seconds, python_cpu), expected = timed(PythonEngine(), buckets, plan, window)
+    (duckdb_seconds, duckdb_cpu), found = timed(duckdb, buckets, plan, window)
     differ = differences(found, expected)
     print(f"{title}: {leads:,} leads, {events:,} events")
-    print(f"  python engine: {python_seconds:7.2f} s  {sum(r.evaluations for r in expected):,} evaluations")
-    print(f"  duckdb engine: {duckdb_seconds:7.2f} s  {sum(r.evaluations for r in found):,} evaluations  "
+    print(f"  python engine: {python_seconds:7.2f} s ({python_cpu:.2f} processor s)  "
+          f"{sum(r.evaluations for r in expected):,} evaluations")
+    print(f"  duckdb engine: {duckdb_seconds:7.2f} s ({duckdb_cpu:.2f} processor s)  "
+          f"{sum(r.evaluations for r in found):,} evaluations  "
           f"= {python_seconds / duckdb_seconds:.1f}x faster (goal >= 10x); "
           f"{'equal results' if not differ else f'{differ} buckets DIFFER'}")
 
@@ -145,7 +148,7 @@ def sweep(buckets: list[Bucket], checked, window: Window, duckdb: DuckDBEngine) 
     constant = "mql_interest"
     values = [float(v) for v in range(20, 120, 5)]
     plain = Plan.of("acme", checked)
-    one, _ = timed(duckdb, buckets, plain, window)
+    (one, _), _ = timed(duckdb, buckets, plain, window)
     plan = Plan.of("sweep", checked, swept_thresholds(checked, constant), frozenset({constant}))
     began = time.perf_counter()
     for bucket in buckets:
