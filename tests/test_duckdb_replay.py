@@ -334,7 +334,8 @@ def test_one_duckdb_engine_replays_bucket_after_bucket_with_its_prepared_stateme
     # the statements are prepared once per connection and run over each round's tables,
     # registered under the same names: a later bucket (other leads, other events, fewer rows)
     # and another ruleset on the same engine give the Python engine's results
-    bodies_ = ["score s {\n  view: +10 per page_view, decay half_life 5d\n  unsub: -30 per unsubscribe, decay linear 20d\n}\n"
+    bodies_ = ["score s {\n  view: +10 per page_view, decay half_life 5d\n"
+               "  unsub: -30 per unsubscribe, decay linear 20d\n}\n"
                "threshold t: s >= 15\nsegment temperature {\n  hot if s >= 15\n  cold otherwise\n}",
                "score s {\n  demo: +40 per demo_request\n  open: +5 per email_open within 7d\n}\nthreshold t: s >= 45"]
     engine = REPLAY_ENGINES["duckdb"]()
@@ -343,9 +344,10 @@ def test_one_duckdb_engine_replays_bucket_after_bucket_with_its_prepared_stateme
         plan = Plan.of("t", checked)
         for size in (5, 2):
             leads = [(f"L{k}", {"employees": 10 * k}) for k in range(size)]
-            events = [(f"L{k}", kind, START + (k + 1) * day * 86400.0 + 3600.0, {"url": "/a"} if kind == "page_view" else {})
-                      for k in range(size) for day, kind in enumerate(["page_view", "demo_request", "email_open",
-                                                                       "page_view", "unsubscribe"][:size + 1])]
+            kinds = ["page_view", "demo_request", "email_open", "page_view", "unsubscribe"][:size + 1]
+            events = [(f"L{k}", kind, START + (k + 1) * day * 86400.0 + 3600.0,
+                       {"url": "/a"} if kind == "page_view" else {})
+                      for k in range(size) for day, kind in enumerate(kinds)]
             bucket = bucket_of(checked, leads, events)
             window = Window(START - 86400.0, END)
             assert_same_replay(engine.replay(bucket, plan, window), PythonEngine().replay(bucket, plan, window), plan)

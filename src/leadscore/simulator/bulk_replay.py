@@ -72,6 +72,10 @@ class _BulkReplay:
         self.rows = _Rows()
         self.evaluations = 0
         self.decided = _decisions_of(plan)     # a gap's key (its atoms' value, not id) -> its decision
+        n = len(bucket)
+        # the first instant each threshold held and each label was reached, over the rows so far
+        self.crossings = np.full((n, len(plan.thresholds)), np.nan)
+        self.first_labels = [np.full((n, len(labels)), np.nan) for labels in plan.labels]
         self.futures: list[np.ndarray] | None = None     # per atom id: what can hold later (`possible`)
         self.changing = np.diff(np.asarray(bucket.change_starts, np.int64)) > 0   # leads with field changes
 
@@ -88,9 +92,6 @@ class _BulkReplay:
 
     def run(self) -> Replayed:
         plan, n = self.plan, len(self.bucket)
-        # the first instant each threshold held and each label was reached, over the rows so far
-        crossings = self.crossings = np.full((n, len(plan.thresholds)), np.nan)
-        first_labels = self.first_labels = [np.full((n, len(labels)), np.nan) for labels in plan.labels]
         final_scores = np.full((n, len(plan.scores)), np.nan)
         final_thresholds = np.zeros((n, len(plan.thresholds)), bool)
         final_segments = np.full((n, len(plan.labels)), -1, np.int64)
@@ -106,7 +107,7 @@ class _BulkReplay:
         recording = None
         if plan.record:
             recording = Recording(*self.rows.joined(len(plan.scores), len(plan.thresholds)))
-        return Replayed(crossings, first_labels, final_scores, final_thresholds, final_segments,
+        return Replayed(self.crossings, self.first_labels, final_scores, final_thresholds, final_segments,
                         self.evaluations, recording)
 
     # --- the jumps ------------------------------------------------------------------------
@@ -125,9 +126,7 @@ class _BulkReplay:
         last = np.r_[leading[1:], True]
         early = (place < np.repeat((sizes + 1) // 2, sizes)) | last | self.changing[lead]
         found = self.evaluate(lead[early], at[early])
-        changed, self.changed = self.changed, self.changed[early]
-        atoms = self.atom_ids(lead[early], at[early], found, leading[early])
-        self.changed = changed
+        atoms = self.atom_ids(lead[early], at[early], found, leading[early], self.changed[early])
         before = at[early][:, None]
         possible = self.possible(lead[early], atoms)
         pending = [~(reached[lead[early]] <= before) & can
@@ -209,7 +208,7 @@ class _BulkReplay:
         last = np.ceil(following / DAY) * DAY - DAY
         count = np.maximum(0, np.round((last - first) / DAY).astype(np.int64) + 1)
         leading = np.r_[True, lead[1:] != lead[:-1]]
-        live, atoms = self.live(lead), self.atom_ids(lead, at, start, leading)
+        live, atoms = self.live(lead), self.atom_ids(lead, at, start, leading, self.changed)
         current = self.label_numbers(start.segments)
         gaps = np.flatnonzero(count > 0)
         if not len(gaps):
@@ -222,7 +221,8 @@ class _BulkReplay:
         leads = np.r_[np.repeat(lead[scan], count[scan]), lead[chosen]]
         if not len(leads):
             return
-        found = self.evaluate(leads, np.r_[_midnights(first[scan], count[scan]), first[chosen] + (count[chosen] - 1) * DAY])
+        found = self.evaluate(leads, np.r_[_midnights(first[scan], count[scan]),
+                                           first[chosen] + (count[chosen] - 1) * DAY])
         if len(chosen):
             masks = [np.array([d[1] for d in decided], bool).reshape(len(decided), len(self.plan.thresholds)),
                      np.array([d[2] for d in decided], bool).reshape(len(decided), len(self.plan.labels))]
@@ -287,15 +287,16 @@ class _BulkReplay:
         # extra "any event" bit must fit in int64)
         return self.plan.analysis.relevant_live(out) if len(bits) < 62 else out
 
-    def atom_ids(self, lead: np.ndarray, at: np.ndarray, start: Evaluated, leading: np.ndarray) -> np.ndarray:
+    def atom_ids(self, lead: np.ndarray, at: np.ndarray, start: Evaluated, leading: np.ndarray,
+                 changed: np.ndarray) -> np.ndarray:
         """Per jump: a number for the values of the fixed atoms, found at the lead's first jump and
-        at each jump after a field change (fields change nowhere else)."""
+        at each jump after a field change (`changed`; fields change nowhere else)."""
         plan = self.plan
         self.futures = None     # for the atom values found here
         if not plan.analysis.atoms:
             self.atom_values = [0]
             return np.zeros(len(lead), np.int64)
-        where = np.flatnonzero(leading | self.changed)
+        where = np.flatnonzero(leading | changed)
         # the atoms read fields and fixed results only: rows alike in those have equal atoms
         read = [node for atom in plan.analysis.atoms for node in lo.walk(atom)]
         columns = [start.scores[where, plan.scores.index(n.name)] for n in read if isinstance(n, lo.ScoreRef)]
@@ -323,7 +324,7 @@ class _BulkReplay:
             values[i] = ids.setdefault(value, len(ids))
         found = values[inverse.reshape(-1)]
         self.atom_values = list(ids)
-        latest = np.maximum.accumulate(np.where(leading | self.changed, np.arange(len(lead)), -1))
+        latest = np.maximum.accumulate(np.where(leading | changed, np.arange(len(lead)), -1))
         index = np.searchsorted(where, latest)
         return found[index]
 
