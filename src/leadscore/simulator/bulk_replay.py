@@ -76,6 +76,7 @@ class _BulkReplay:
         # the first instant each threshold held and each label was reached, over the rows so far
         self.crossings = np.full((n, len(plan.thresholds)), np.nan)
         self.first_labels = [np.full((n, len(labels)), np.nan) for labels in plan.labels]
+        self.done_from = np.full(n, np.inf)     # per lead: the jump from which it is done (evaluate_jumps)
         self.futures: list[np.ndarray] | None = None     # per atom id: what can hold later (`possible`)
         self.changing = np.diff(np.asarray(bucket.change_starts, np.int64)) > 0   # leads with field changes
 
@@ -116,10 +117,9 @@ class _BulkReplay:
         """The jumps that can matter and their results: first every lead's earlier half of them
         and its last one, then the rest of those of the leads not *done* at one of those, where
         nothing the lead has not reached can hold again (the analysis' future, given its fixed
-        atoms: as the Python engine stops a lead). Every jump when a sweep records scores."""
+        atoms: as the Python engine stops a lead). A threshold a sweep records counts as not
+        reached: its score path matters while it can hold again, whatever the swept value."""
         leading = np.r_[True, lead[1:] != lead[:-1]]
-        if self.plan.record:
-            return np.ones(len(lead), bool), self.evaluate(lead, at)
         head = np.flatnonzero(leading)
         sizes = np.diff(np.r_[head, len(lead)])
         place = np.arange(len(lead)) - np.repeat(head, sizes)
@@ -129,11 +129,13 @@ class _BulkReplay:
         atoms = self.atom_ids(lead[early], at[early], found, leading[early], self.changed[early])
         before = at[early][:, None]
         possible = self.possible(lead[early], atoms)
-        pending = [~(reached[lead[early]] <= before) & can
-                   for reached, can in zip([self.crossings, *self.first_labels], possible)]
+        reached = [first[lead[early]] <= before for first in (self.crossings, *self.first_labels)]
+        reached[0][:, list(self.plan.record)] = False
+        pending = [~held & can for held, can in zip(reached, possible)]
         done = ~np.column_stack(pending).any(axis=1)
-        # a lead done at one of its earlier jumps needs none of the later ones but its last
-        done_from = np.full(len(self.bucket), np.inf)
+        # a lead done at one of its earlier jumps needs none of the later ones but its last,
+        # nor any midnight from there on
+        done_from = self.done_from
         np.fmin.at(done_from, lead[early][done], at[early][done])
         kept = early | (at <= done_from[lead])
         rest = ~early & kept
@@ -207,6 +209,7 @@ class _BulkReplay:
         first = (np.floor(at / DAY) + 1) * DAY
         last = np.ceil(following / DAY) * DAY - DAY
         count = np.maximum(0, np.round((last - first) / DAY).astype(np.int64) + 1)
+        count[at >= self.done_from[lead]] = 0
         leading = np.r_[True, lead[1:] != lead[:-1]]
         live, atoms = self.live(lead), self.atom_ids(lead, at, start, leading, self.changed)
         current = self.label_numbers(start.segments)
