@@ -42,8 +42,8 @@ ENGINES: dict[str, Callable[[EngineSettings], Engine]] = {"python": _python, "du
 # never crosses a fork, and Spark spreads each statement over its own cores
 IN_DRIVER = frozenset({"spark"})
 # python stays the default until the DuckDB replay is clearly the faster one at every size: today
-# it is 1.9x the Python engine's speed on 100,000 leads but 1.0x to 1.6x on 10,000 (docs/engines.md,
-# "How the DuckDB replay chooses its instants")
+# it is 1.4x to 1.9x the Python engine's speed on 100,000 leads but 1.1x to 1.5x on 10,000
+# (docs/engines.md, "How the DuckDB replay chooses its instants")
 DEFAULT_ENGINE = "python"
 
 
