@@ -147,6 +147,40 @@ def test_a_segment_below_a_label_its_points_only_fade_from_skips_the_gap(engine,
     assert found.evaluations > 2
 
 
+def test_a_lead_whose_labels_left_cannot_come_is_not_bisected(engine, tmp_path):
+    # fit is fixed at 60: once at `call`, the fading views bring the lead back to `nurture`
+    # (reached already), and `follow_up` or `remove` can never come (`nurture` holds whatever
+    # happens): the analysis' future says so, and the gap after the last event is skipped
+    # rather than bisected for the change from `call` to `nurture` (the Python engine stops
+    # the lead there)
+    body = ("score fit {\n  big: +60 if employees >= 100\n}\n"
+            "score interest {\n  view: +30 per page_view, decay half_life 5d\n}\n"
+            "segment priority {\n  call if fit >= 50 and interest >= 50\n  nurture if fit >= 50\n"
+            "  follow_up if interest >= 50\n  remove otherwise\n}")
+    found, plan = both(engine, tmp_path, body, [{"lead_id": "L1", "employees": "200"}],
+                       [("L1", "page_view", "2026-03-01T12:00:00Z", None),
+                        ("L1", "page_view", "2026-03-03T12:00:00Z", None),
+                        ("L1", "page_view", "2026-03-03T12:00:00Z", None)])
+    assert first_label(found, plan, 0, "priority", "nurture") == ts("2026-03-01T12:00:00Z")
+    assert first_label(found, plan, 0, "priority", "call") == ts("2026-03-03T12:00:00Z")
+    assert np.isnan(found.first_labels[0][0, plan.labels[0].index("follow_up")])
+    assert found.evaluations == 3      # the two event instants and the last instant
+
+
+def test_a_lead_that_has_reached_all_it_can_skips_its_later_event_instants(engine, tmp_path):
+    # crossed at its first event, with nothing else to reach: the bulk replay evaluates the
+    # earlier half of the lead's seven jumps (events 1-4) and its last instant, then leaves the
+    # later events out, as the Python engine stops the lead after its first event; the final
+    # state is the last instant's
+    body = "score s {\n  view: +10 per page_view\n}\nthreshold t: s >= 10"
+    days = ["01", "05", "09", "13", "17", "21"]
+    found, plan = both(engine, tmp_path, body, [{"lead_id": "L1"}],
+                       [("L1", "page_view", f"2026-03-{day}T12:00:00Z", None) for day in days])
+    assert crossing(found, plan, 0, "t") == ts("2026-03-01T12:00:00Z")
+    assert found.final_scores[0, plan.scores.index("s")] == 60
+    assert found.evaluations == 4 + 1
+
+
 def test_a_negative_event_leaving_its_window_lifts_the_score_at_the_midnight_after(engine, tmp_path):
     body = ("score s {\n  base: +10 if true\n  unsub: -20 per unsubscribe within 5d\n}\n"
             "threshold clean: s >= 10")
@@ -294,3 +328,26 @@ def test_only_scores_a_few_units_off_a_round_value_go_back_to_python(micros, uni
     decayed = value + side * 1e-9 * max(1.0, abs(value))
     found = near_round(np.array([[value], [missed], [decayed]]))
     assert found.tolist() == [False, True, False]
+
+
+def test_one_duckdb_engine_replays_bucket_after_bucket_with_its_prepared_statements(tmp_path):
+    # the statements are prepared once per connection and run over each round's tables,
+    # registered under the same names: a later bucket (other leads, other events, fewer rows)
+    # and another ruleset on the same engine give the Python engine's results
+    bodies_ = ["score s {\n  view: +10 per page_view, decay half_life 5d\n"
+               "  unsub: -30 per unsubscribe, decay linear 20d\n}\n"
+               "threshold t: s >= 15\nsegment temperature {\n  hot if s >= 15\n  cold otherwise\n}",
+               "score s {\n  demo: +40 per demo_request\n  open: +5 per email_open within 7d\n}\nthreshold t: s >= 45"]
+    engine = REPLAY_ENGINES["duckdb"]()
+    for number, body in enumerate(bodies_):
+        checked = leadscore.load(str(ruleset(tmp_path / str(number), body))).checked
+        plan = Plan.of("t", checked)
+        for size in (5, 2):
+            leads = [(f"L{k}", {"employees": 10 * k}) for k in range(size)]
+            kinds = ["page_view", "demo_request", "email_open", "page_view", "unsubscribe"][:size + 1]
+            events = [(f"L{k}", kind, START + (k + 1) * day * 86400.0 + 3600.0,
+                       {"url": "/a"} if kind == "page_view" else {})
+                      for k in range(size) for day, kind in enumerate(kinds)]
+            bucket = bucket_of(checked, leads, events)
+            window = Window(START - 86400.0, END)
+            assert_same_replay(engine.replay(bucket, plan, window), PythonEngine().replay(bucket, plan, window), plan)

@@ -12,7 +12,9 @@ together rather than lead by lead:
    every midnight when a part can move both ways (or a threshold a sweep records can rise);
    else only the last midnight, and where the result there differs from the gap's start,
    rounds of bisection over all such gaps at once (a monotone part equal at both ends of a
-   range is constant inside it).
+   range is constant inside it). A threshold or label the analysis says can never hold again,
+   given the lead's fixed atoms (its `future`), counts as reached: the Python engine stops a
+   lead there.
 
 Crossings and first labels are then the first evaluated instant at which they hold, the
 finals the lead's last instant: each is what an evaluation at every instant would give,
@@ -69,41 +71,78 @@ class _BulkReplay:
         self.scan_budget = getattr(engine, "scan_budget", 0)
         self.rows = _Rows()
         self.evaluations = 0
+        self.decided = _decisions_of(plan)     # a gap's key (its atoms' value, not id) -> its decision
+        n = len(bucket)
+        # the first instant each threshold held and each label was reached, over the rows so far
+        self.crossings = np.full((n, len(plan.thresholds)), np.nan)
+        self.first_labels = [np.full((n, len(labels)), np.nan) for labels in plan.labels]
+        self.done_from = np.full(n, np.inf)     # per lead: the jump from which it is done (evaluate_jumps)
+        self.futures: list[np.ndarray] | None = None     # per atom id: what can hold later (`possible`)
+        self.changing = np.diff(np.asarray(bucket.change_starts, np.int64)) > 0   # leads with field changes
 
     def evaluate(self, leads: np.ndarray, instants: np.ndarray) -> Evaluated:
         found = self.engine.evaluate_many(self.bucket, self.plan, leads, instants)
         self.rows.add(leads, instants, found)
         self.evaluations += len(leads)
+        for i in range(len(self.plan.thresholds)):
+            _first(self.crossings[:, i], leads, instants, found.thresholds[:, i])
+        for s, labels in enumerate(self.plan.labels):
+            for j in range(len(labels)):
+                _first(self.first_labels[s][:, j], leads, instants, found.segments[:, s] == j)
         return found
 
     def run(self) -> Replayed:
         plan, n = self.plan, len(self.bucket)
-        crossings = np.full((n, len(plan.thresholds)), np.nan)
-        first_labels = [np.full((n, len(labels)), np.nan) for labels in plan.labels]
         final_scores = np.full((n, len(plan.scores)), np.nan)
         final_thresholds = np.zeros((n, len(plan.thresholds)), bool)
         final_segments = np.full((n, len(plan.labels)), -1, np.int64)
         lead, at = self.jumps()
         if len(lead):
-            start = self.evaluate(lead, at)
+            kept, start = self.evaluate_jumps(lead, at)
+            lead, at, self.changed, self.upto = lead[kept], at[kept], self.changed[kept], self.upto[kept]
             self.gaps(lead, at, start)
             ends = np.flatnonzero(np.r_[lead[1:] != lead[:-1], True])    # each lead's last instant
             final_scores[lead[ends]] = start.scores[ends]
             final_thresholds[lead[ends]] = start.thresholds[ends]
             final_segments[lead[ends]] = start.segments[ends]
-        for rows, instants, found in self.rows.parts:
-            for i in range(len(plan.thresholds)):
-                _first(crossings[:, i], rows, instants, found.thresholds[:, i])
-            for s, labels in enumerate(plan.labels):
-                for j in range(len(labels)):
-                    _first(first_labels[s][:, j], rows, instants, found.segments[:, s] == j)
         recording = None
         if plan.record:
             recording = Recording(*self.rows.joined(len(plan.scores), len(plan.thresholds)))
-        return Replayed(crossings, first_labels, final_scores, final_thresholds, final_segments,
+        return Replayed(self.crossings, self.first_labels, final_scores, final_thresholds, final_segments,
                         self.evaluations, recording)
 
     # --- the jumps ------------------------------------------------------------------------
+
+    def evaluate_jumps(self, lead: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, Evaluated]:
+        """The jumps that can matter and their results: first every lead's earlier half of them
+        and its last one, then the rest of those of the leads not *done* at one of those, where
+        nothing the lead has not reached can hold again (the analysis' future, given its fixed
+        atoms: as the Python engine stops a lead). A threshold a sweep records counts as not
+        reached: its score path matters while it can hold again, whatever the swept value."""
+        leading = np.r_[True, lead[1:] != lead[:-1]]
+        head = np.flatnonzero(leading)
+        sizes = np.diff(np.r_[head, len(lead)])
+        place = np.arange(len(lead)) - np.repeat(head, sizes)
+        last = np.r_[leading[1:], True]
+        early = (place < np.repeat((sizes + 1) // 2, sizes)) | last | self.changing[lead]
+        found = self.evaluate(lead[early], at[early])
+        atoms = self.atom_ids(lead[early], at[early], found, leading[early], self.changed[early])
+        before = at[early][:, None]
+        possible = self.possible(lead[early], atoms)
+        reached = [first[lead[early]] <= before for first in (self.crossings, *self.first_labels)]
+        reached[0][:, list(self.plan.record)] = False
+        pending = [~held & can for held, can in zip(reached, possible)]
+        done = ~np.column_stack(pending).any(axis=1)
+        # a lead done at one of its earlier jumps needs none of the later ones but its last,
+        # nor any midnight from there on
+        done_from = self.done_from
+        np.fmin.at(done_from, lead[early][done], at[early][done])
+        kept = early | (at <= done_from[lead])
+        rest = ~early & kept
+        if not rest.any():
+            return early, found
+        more = self.evaluate(lead[rest], at[rest])
+        return kept, _merged(found, early[kept], more)
 
     def jumps(self) -> tuple[np.ndarray, np.ndarray]:
         """Every lead's jumps, sorted by (lead, instant)."""
@@ -165,44 +204,76 @@ class _BulkReplay:
     # --- the gaps between jumps -----------------------------------------------------------
 
     def gaps(self, lead: np.ndarray, at: np.ndarray, start: Evaluated) -> None:
-        plan = self.plan
         following = np.r_[at[1:], self.window.end]
         following[np.r_[lead[1:] != lead[:-1], True]] = self.window.end
         first = (np.floor(at / DAY) + 1) * DAY
         last = np.ceil(following / DAY) * DAY - DAY
         count = np.maximum(0, np.round((last - first) / DAY).astype(np.int64) + 1)
+        count[at >= self.done_from[lead]] = 0
         leading = np.r_[True, lead[1:] != lead[:-1]]
-        # each segment's label at the gap's start (its number of labels: none)
-        current = np.where(start.segments < 0, np.array([len(labels) for labels in plan.labels], np.int64),
-                           start.segments)
-        keys = np.column_stack([self.live(lead), self.atom_ids(lead, at, start, leading),
-                                _pending(start.thresholds, leading),
-                                *(_pending(start.segments[:, s:s + 1] == np.arange(len(labels)), leading)
-                                  for s, labels in enumerate(plan.labels)), current])
-        with_midnights = np.flatnonzero(count > 0)
-        if not len(with_midnights):
+        live, atoms = self.live(lead), self.atom_ids(lead, at, start, leading, self.changed)
+        current = self.label_numbers(start.segments)
+        gaps = np.flatnonzero(count > 0)
+        if not len(gaps):
             return
-        distinct, inverse = _distinct_rows(keys[with_midnights])
-        decided = [self.decide(key) for key in distinct.tolist()]
-        action = np.array([d[0] for d in decided], np.int64)[inverse.reshape(-1)]
-        scan = with_midnights[action == _SCAN]
-        repeats = count[scan]
-        offsets = np.arange(repeats.sum()) - np.repeat(np.cumsum(repeats) - repeats, repeats)
-        chosen = with_midnights[action == _BISECT]
+        decided, inverse = self.decisions(self.keys(lead[gaps], first[gaps], live[gaps], atoms[gaps], current[gaps]))
+        action = np.array([d[0] for d in decided], np.int64)[inverse]
+        scan, chosen = gaps[action == _SCAN], gaps[action == _BISECT]
         # every midnight of the scanned gaps and the last one of each bisected gap in one
         # evaluation: each statement reads all the bucket's events, whatever its instants
-        leads = np.r_[np.repeat(lead[scan], repeats), lead[chosen]]
+        leads = np.r_[np.repeat(lead[scan], count[scan]), lead[chosen]]
         if not len(leads):
             return
-        found = self.evaluate(leads, np.r_[np.repeat(first[scan], repeats) + offsets * DAY,
+        found = self.evaluate(leads, np.r_[_midnights(first[scan], count[scan]),
                                            first[chosen] + (count[chosen] - 1) * DAY])
         if len(chosen):
-            masks = [np.array([d[1] for d in decided], bool).reshape(len(decided), len(plan.thresholds)),
-                     np.array([d[2] for d in decided], bool).reshape(len(decided), len(plan.labels))]
-            which = inverse.reshape(-1)[action == _BISECT]
-            last = slice(len(offsets), None)
+            masks = [np.array([d[1] for d in decided], bool).reshape(len(decided), len(self.plan.thresholds)),
+                     np.array([d[2] for d in decided], bool).reshape(len(decided), len(self.plan.labels))]
+            which = inverse[action == _BISECT]
+            last_rows = slice(len(leads) - len(chosen), None)
             self.bisect(lead[chosen], first[chosen], count[chosen], start, chosen, masks[0][which], masks[1][which],
-                        found.thresholds[last], found.segments[last])
+                        found.thresholds[last_rows], found.segments[last_rows])
+
+    def keys(self, lead, instant, live, atoms, current) -> np.ndarray:
+        """Per gap, what its decision depends on: its event types and fixed atoms, whether each
+        threshold and each label is still to reach before `instant` (over the rows evaluated
+        so far: a row not evaluated yet can only make fewer pending, and fewer scanned), and
+        each segment's label number."""
+        before = instant[:, None]
+        possible = self.possible(lead, atoms)
+        pending = [~(self.crossings[lead] < before) & possible[0]] + \
+            [~(found[lead] < before) & can for found, can in zip(self.first_labels, possible[1:])]
+        return np.column_stack([live, atoms, *(p.astype(np.int64) for p in pending), current])
+
+    def possible(self, lead: np.ndarray, atoms: np.ndarray) -> list[np.ndarray]:
+        """Per gap, which thresholds (then which labels of each segment) can hold at some later
+        instant, given the lead's fixed atoms (the analysis' `future`: the Python engine stops a
+        lead once none of those it has not reached can): all of them for a lead whose fields
+        change, as its atoms may change with them."""
+        if self.futures is None:
+            found = [self.plan.analysis.future(value) for value in self.atom_values]
+            self.futures = [np.array([f.thresholds for f in found], bool).reshape(len(found), -1)] + \
+                [np.array([f.labels[s] for f in found], bool).reshape(len(found), -1)
+                 for s in range(len(self.plan.labels))]
+        changing = self.changing[lead][:, None]
+        return [table[atoms] | changing for table in self.futures]
+
+    def label_numbers(self, segments: np.ndarray) -> np.ndarray:
+        """Each segment's label number, its number of labels for none."""
+        return np.where(segments < 0, np.array([len(labels) for labels in self.plan.labels], np.int64), segments)
+
+    def decisions(self, keys: np.ndarray) -> tuple[list[tuple], np.ndarray]:
+        """The decision of each distinct row of `keys`, and each row's number among them."""
+        distinct, inverse = _distinct_rows(keys)
+        found = []
+        for key in distinct.tolist():
+            key[1] = self.atom_values[key[1]]    # atom ids are the bucket's own; values are the plan's
+            key = tuple(key)
+            decision = self.decided.get(key)
+            if decision is None:
+                decision = self.decided[key] = self.decide(key)
+            found.append(decision)
+        return found, inverse
 
     def live(self, lead: np.ndarray) -> np.ndarray:
         """Per jump: bit i set when the lead has an event of type i at or before it."""
@@ -219,14 +290,16 @@ class _BulkReplay:
         # extra "any event" bit must fit in int64)
         return self.plan.analysis.relevant_live(out) if len(bits) < 62 else out
 
-    def atom_ids(self, lead: np.ndarray, at: np.ndarray, start: Evaluated, leading: np.ndarray) -> np.ndarray:
+    def atom_ids(self, lead: np.ndarray, at: np.ndarray, start: Evaluated, leading: np.ndarray,
+                 changed: np.ndarray) -> np.ndarray:
         """Per jump: a number for the values of the fixed atoms, found at the lead's first jump and
-        at each jump after a field change (fields change nowhere else)."""
+        at each jump after a field change (`changed`; fields change nowhere else)."""
         plan = self.plan
+        self.futures = None     # for the atom values found here
         if not plan.analysis.atoms:
             self.atom_values = [0]
             return np.zeros(len(lead), np.int64)
-        where = np.flatnonzero(leading | self.changed)
+        where = np.flatnonzero(leading | changed)
         # the atoms read fields and fixed results only: rows alike in those have equal atoms
         read = [node for atom in plan.analysis.atoms for node in lo.walk(atom)]
         columns = [start.scores[where, plan.scores.index(n.name)] for n in read if isinstance(n, lo.ScoreRef)]
@@ -254,14 +327,14 @@ class _BulkReplay:
             values[i] = ids.setdefault(value, len(ids))
         found = values[inverse.reshape(-1)]
         self.atom_values = list(ids)
-        latest = np.maximum.accumulate(np.where(leading | self.changed, np.arange(len(lead)), -1))
+        latest = np.maximum.accumulate(np.where(leading | changed, np.arange(len(lead)), -1))
         index = np.searchsorted(where, latest)
         return found[index]
 
-    def decide(self, key: list[int]) -> tuple[int, tuple[bool, ...], tuple[bool, ...]]:
+    def decide(self, key: tuple[int, ...]) -> tuple[int, tuple[bool, ...], tuple[bool, ...]]:
         """The action over a gap, and which thresholds and segments its bisection compares."""
         plan = self.plan
-        live, atom_id, rest = key[0], key[1], key[2:]
+        live, atoms, rest = key[0], key[1], key[2:]
         n_thresholds = len(plan.thresholds)
         pending, labels_pending = rest[:n_thresholds], []
         offset = n_thresholds
@@ -269,7 +342,7 @@ class _BulkReplay:
             labels_pending.append(rest[offset:offset + len(labels)])
             offset += len(labels)
         current = rest[offset:]
-        gap = plan.analysis.gap(live, self.atom_values[atom_id])
+        gap = plan.analysis.gap(live, atoms)
         none = ((False,) * n_thresholds, (False,) * len(plan.labels))
         if any(gap.thresholds[i] in _RISING for i in plan.record):
             return (_SCAN, *none)
@@ -314,6 +387,21 @@ class _BulkReplay:
             low_sg, high_sg = np.r_[low_sg, found.segments], np.r_[found.segments, high_sg]
 
 
+# each plan's gap decisions, kept across its buckets: a bucket meets mostly the kinds of gap the
+# one before it met
+_DECISIONS: dict[int, tuple[Plan, dict[tuple, tuple]]] = {}
+_PLANS_KEPT = 16
+
+
+def _decisions_of(plan: Plan) -> dict[tuple, tuple]:
+    found = _DECISIONS.get(id(plan))
+    if found is None or found[0] is not plan:
+        if len(_DECISIONS) >= _PLANS_KEPT:
+            _DECISIONS.clear()
+        found = _DECISIONS[id(plan)] = (plan, {})
+    return found[1]
+
+
 def _codes(values: list[str], names: list[str]) -> np.ndarray:
     """Each value's index in `names` (-1: none)."""
     return pc.index_in(pa.array(values, pa.string()), value_set=pa.array(names, pa.string())).fill_null(
@@ -356,15 +444,25 @@ def _reachable(dirs: tuple, waiting: list[int], current: int) -> bool:
     return False
 
 
-def _pending(holds: np.ndarray, leading: np.ndarray) -> np.ndarray:
-    """Per row and column: 1 while the column has held at no row of the lead so far (this one
-    included). Rows are sorted by lead; `leading` marks each lead's first row."""
-    if holds.shape[1] == 0:
-        return np.zeros((len(holds), 0), np.int64)
-    total = np.cumsum(holds, axis=0)
-    before = np.vstack([np.zeros((1, holds.shape[1]), np.int64), total[:-1]])
-    base = before[np.maximum.accumulate(np.where(leading, np.arange(len(holds)), 0))]
-    return (total - base == 0).astype(np.int64)
+def _subset(found: Evaluated, rows: np.ndarray) -> Evaluated:
+    return Evaluated(found.scores[rows], found.thresholds[rows], found.segments[rows])
+
+
+def _merged(first: Evaluated, is_first: np.ndarray, second: Evaluated) -> Evaluated:
+    """The rows in order: `first`'s where `is_first`, `second`'s elsewhere."""
+    parts = []
+    for a, b in ((first.scores, second.scores), (first.thresholds, second.thresholds),
+                 (first.segments, second.segments)):
+        joined = np.empty((len(is_first), a.shape[1]), a.dtype)
+        joined[is_first], joined[~is_first] = a, b
+        parts.append(joined)
+    return Evaluated(*parts)
+
+
+def _midnights(first: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The first counts[i] midnights from first[i], for each i in turn."""
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(first, counts) + offsets * DAY
 
 
 def _first(out: np.ndarray, lead: np.ndarray, at: np.ndarray, holds: np.ndarray) -> None:

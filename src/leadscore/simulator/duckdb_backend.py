@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import lower as lo
-from ..engines.duckdb_engine import connect, run_over
+from ..engines.duckdb_engine import connect
 from ..engines.duckdb_tables import EngineError
 from ..engines.sql.select import SqlUnsupported
 from ..lower import lower
@@ -50,6 +50,7 @@ class DuckDBEngine:
         self.threads = threads if threads is not None else len(os.sched_getaffinity(0))
         self._pid: int | None = None
         self._connection = None
+        self._prepared: dict[str, str] = {}        # statement -> its prepared name on the connection
         self._tables: tuple | None = None          # (bucket, schema, tables): the latest bucket's
         self._programs: dict[int, tuple] = {}      # id(plan) -> (plan, its ScoringProgram)
         self._running: tuple | None = None         # ((bucket, program, statements), the bucket's running table)
@@ -99,13 +100,26 @@ class DuckDBEngine:
 
     def run(self, sql: str, relations: dict[str, pa.Table]) -> pa.Table:
         """`sql` over `relations`, run here by DuckDB: the step another SQL engine replaces
-        (spark_backend.py)."""
+        (spark_backend.py). Each statement is prepared once per connection and executed over
+        each round's relations, registered under the same names: binding and planning a
+        replay statement costs more than running it over a round of tens of thousands of rows."""
         import duckdb
 
+        connection = self.connection()
+        for name, relation in relations.items():
+            connection.register(name, relation)
         try:
-            return run_over(self.connection(), sql, relations)
+            name = self._prepared.get(sql)
+            if name is None:
+                name = f"leadscore_replay_{len(self._prepared)}"
+                connection.execute(f"PREPARE {name} AS {sql}")
+                self._prepared[sql] = name
+            return connection.sql(f"EXECUTE {name}").to_arrow_table()
         except duckdb.Error as error:
             raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
+        finally:
+            for name in relations:
+                connection.unregister(name)
 
     def connection(self):
         if self._pid != os.getpid():
@@ -115,6 +129,7 @@ class DuckDBEngine:
                 os.makedirs(folder, exist_ok=True)
             self._connection = connect(self.memory_limit, folder)
             self._connection.execute(f"SET threads = {max(1, int(self.threads))}")
+            self._prepared = {}
             self._pid = os.getpid()
         return self._connection
 

@@ -5,7 +5,11 @@ events they read (`instant_inputs`), found here with numpy."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -15,7 +19,10 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from .. import lower as lo
+from ..atomic import write_atomically
+from ..cache import statement_folder
 from ..engines.duckdb_engine import run_over
+from ..engines.statement_cache import statement_key
 from ..engines.sql.instants import RunningColumn, instants_select
 from .running_sums import running_table
 
@@ -54,6 +61,8 @@ def written(program: lo.ScoringProgram, changed_fields, reasons: bool,
 # takes longer than running it on a small bucket
 _STATEMENTS: dict[tuple, tuple[lo.ScoringProgram, InstantsSql]] = {}
 _KEPT = 64
+# the modules the statements are a function of besides statement_cache's (select.py, lower.py...)
+_WRITERS = ("engines/sql/instants.py", "simulator/duckdb_instants.py")
 
 
 def instants_sql(program: lo.ScoringProgram, changed_fields, reasons: bool = False) -> InstantsSql:
@@ -62,8 +71,55 @@ def instants_sql(program: lo.ScoringProgram, changed_fields, reasons: bool = Fal
     if found is None or found[0] is not program:
         if len(_STATEMENTS) >= _KEPT:
             _STATEMENTS.clear()
-        found = _STATEMENTS[key] = (program, written(program, changed_fields, reasons))
+        found = _STATEMENTS[key] = (program, kept_statements(program, frozenset(changed_fields), reasons))
     return found[1]
+
+
+def kept_statements(program: lo.ScoringProgram, changed_fields: frozenset[str], reasons: bool) -> InstantsSql:
+    """written(...) for DuckDB, or what it gave for the same program, changed fields and code in
+    an earlier run of the command line, kept beside score's statements (statement_cache.py):
+    writing them costs about half a second, as much as a small run's replay."""
+    folder = statement_folder()
+    if folder is None:
+        return written(program, changed_fields, reasons)
+    try:
+        path = os.path.join(folder, _kept_key(program, changed_fields, reasons) + ".instants.json")
+    except TypeError:   # a program statement_cache cannot name: built each time
+        return written(program, changed_fields, reasons)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return _from_json(json.load(handle))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass   # not kept yet (or unreadable): written again below
+    found = written(program, changed_fields, reasons)
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        write_atomically(path, json.dumps(_to_json(found)))   # a reader sees the whole file or none
+    except OSError:
+        pass   # not keeping them only costs the time saved
+    return found
+
+
+def _kept_key(program: lo.ScoringProgram, changed_fields: frozenset[str], reasons: bool) -> str:
+    digest = hashlib.sha256(statement_key(program, "instants", reasons).encode())
+    root = Path(__file__).resolve().parent.parent
+    for name in _WRITERS:
+        digest.update(b"\0" + (root / name).read_bytes())
+    for name in sorted(changed_fields):
+        digest.update(b"\0" + name.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _to_json(sql: InstantsSql) -> dict:
+    return {"terms": sql.terms, "instants": sql.instants, "ages": list(sql.ages), "changed": list(sql.changed),
+            "running": [[c.name, c.group, c.latest] for c in sql.running], "groups": sql.groups}
+
+
+def _from_json(kept: dict) -> InstantsSql:
+    running = tuple(RunningColumn(str(name), None if group is None else int(group), bool(latest))
+                    for name, group, latest in kept["running"])
+    return InstantsSql(str(kept["terms"]), str(kept["instants"]), tuple(float(a) for a in kept["ages"]),
+                       tuple(int(c) for c in kept["changed"]), running, int(kept["groups"]))
 
 
 def changed_fields(tables: dict[str, pa.Table]) -> frozenset[str]:

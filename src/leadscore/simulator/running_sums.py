@@ -38,12 +38,22 @@ def running_table(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: i
             starts = _starts(lead, None if group is None else blocks[group])
             with np.errstate(over="ignore"):   # past the largest double: inf, and the score is missing
                 found = _scan(values, starts, np.fmax if latest else np.add)
+            found = np.ascontiguousarray(found.T)    # each column's values together, for Arrow
             for k, name in enumerate(mine):
-                out[name] = pa.array(found[:, k], from_pandas=True)   # NaN (no match yet): NULL
-            if group is not None:
-                for d, totals in enumerate(_previous_totals(lead, blocks[group], starts, found), start=1):
-                    for k, name in enumerate(mine):
-                        out[f"{name}_q{d}"] = pa.array(totals[:, k])
+                out[name] = pa.array(found[k], from_pandas=True)   # NaN (no match yet): NULL
+            if group is None:
+                continue
+            if len(starts) - 1 == len(_starts(lead, None)) - 1:
+                # each lead's events lie in one block (a block is 540 half-lives: years), so
+                # every earlier block's total is 0
+                zeros = pa.array(np.zeros(len(lead)))
+                for d in range(1, CARRIED_BLOCKS + 1):
+                    for name in mine:
+                        out[f"{name}_q{d}"] = zeros
+                continue
+            for d, totals in enumerate(_previous_totals(lead, blocks[group], starts, found.T), start=1):
+                for k, name in enumerate(mine):
+                    out[f"{name}_q{d}"] = pa.array(totals[:, k])
     return pa.table(out)
 
 
