@@ -62,3 +62,19 @@ def test_nothing_is_kept_unless_the_command_line_allowed_it(tmp_path, monkeypatc
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert kept_statements(PROGRAM, frozenset(), False) == written(PROGRAM, frozenset(), False)
     assert not any(tmp_path.iterdir())
+
+
+def test_replay_statements_count_and_are_pruned_with_score_s(folder):
+    from leadscore.engines import statement_cache
+
+    folder.mkdir(parents=True)
+    bound = statement_cache.KEPT_STATEMENTS
+    for i in range(bound):   # the folder full of older statements, replay's and score's alike
+        name = f"{i:064x}" + (".instants.json" if i % 2 else ".sql")
+        (folder / name).write_text("{}")
+        os.utime(folder / name, (1_000_000_000 + i, 1_000_000_000 + i))
+    kept_statements(PROGRAM, frozenset(), False)
+    names = set(os.listdir(folder))
+    assert len(names) == bound
+    assert f"{0:064x}.sql" not in names and f"{1:064x}.instants.json" in names   # the oldest one left
+    assert sum(name.endswith(".instants.json") for name in names) == bound // 2 + 1   # the new one kept too

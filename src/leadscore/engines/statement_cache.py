@@ -7,7 +7,8 @@ column, `reasons`, and the code that writes it (the statement's modules and sqlg
 The instant is not in it: the statement reads the bound parameter `$instant`. A program that
 holds a value of a type not foreseen here is not kept (it is built each time, only slower).
 
-The folder keeps the KEPT_STATEMENTS most recently used statements: a hit touches its file, and
+The replay's statements are kept in the same folder (`kept`, simulator/duckdb_instants.py).
+The folder keeps the KEPT_STATEMENTS most recently used of them all: a hit touches its file, and
 writing a new one removes the files least recently touched beyond that. Runs may do either at
 once: a file another run removed, or one that cannot be read, is only built again.
 """
@@ -21,6 +22,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from ..atomic import write_atomically
 from ..cache import statement_folder
@@ -29,38 +31,53 @@ from ..cache import statement_folder
 _WRITERS = ("engines/sql/select.py", "engines/sql/expressions.py", "engines/sql/dialects.py",
             "engines/duckdb_engine.py", "semantics.py", "lower.py")
 _fingerprint: str | None = None
+T = TypeVar("T")
 # A few KB each (14 KB for the acme rule file): a bound on files, not bytes, keeps the folder
 # under a few MB for any one user's rule files, options and leadscore versions.
 KEPT_STATEMENTS = 64
-_ENTRY = re.compile(r"[0-9a-f]{64}\.sql\Z")   # statement_key's names; nothing else is removed
+# score's statement and the replay's two (simulator/duckdb_instants.py); nothing else is removed
+ENTRY_SUFFIXES = (".sql", ".instants.json")
+_ENTRY = re.compile(r"[0-9a-f]{64}(?:\.sql|\.instants\.json)\Z")
 
 
 def cached_statement(program, id_column: str, reasons: bool, build: Callable[[], str]) -> str:
     """`build()`, or the text it gave for the same program and code in an earlier run."""
-    folder = statement_folder()
-    if folder is None:
-        return build()
     try:
         key = statement_key(program, id_column, reasons)
     except TypeError:
         return build()
-    path = os.path.join(folder, key + ".sql")
+    return kept(key + ".sql", build, _text)
+
+
+def _text(kept_text: str) -> str:
+    if not kept_text:   # an empty file (a full disk): built and written anew
+        raise ValueError("empty")
+    return kept_text
+
+
+def kept(name: str, build: Callable[[], str], read: Callable[[str], T]) -> T:
+    """read(the text kept in the folder under `name`), or, when there is none or `read` refuses
+    it (ValueError, KeyError, TypeError), read(build()) with the built text kept for later runs.
+    `name` is a key and one of ENTRY_SUFFIXES: only such files are ever pruned."""
+    folder = statement_folder()
+    if folder is None:
+        return read(build())
+    path = os.path.join(folder, name)
     try:
         with open(path, encoding="utf-8") as handle:
-            kept = handle.read()
-    except (OSError, UnicodeDecodeError):   # none yet, or unreadable: built and written anew
-        kept = ""
-    if kept:
+            found = read(handle.read())
         _touch(path)
-        return kept
+        return found
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        pass   # none yet, or unreadable: built and written anew
     text = build()
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
         write_atomically(path, text)   # a reader sees the whole text or none
     except OSError:
-        return text   # not keeping it only costs the time saved
+        return read(text)   # not keeping it only costs the time saved
     prune(folder, KEPT_STATEMENTS)
-    return text
+    return read(text)
 
 
 def _touch(path: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -19,10 +18,8 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from .. import lower as lo
-from ..atomic import write_atomically
-from ..cache import statement_folder
 from ..engines.duckdb_engine import run_over
-from ..engines.statement_cache import statement_key
+from ..engines.statement_cache import kept, statement_key
 from ..engines.sql.instants import RunningColumn, instants_select
 from .running_sums import running_table
 
@@ -79,25 +76,12 @@ def kept_statements(program: lo.ScoringProgram, changed_fields: frozenset[str], 
     """written(...) for DuckDB, or what it gave for the same program, changed fields and code in
     an earlier run of the command line, kept beside score's statements (statement_cache.py):
     writing them costs about half a second, as much as a small run's replay."""
-    folder = statement_folder()
-    if folder is None:
-        return written(program, changed_fields, reasons)
     try:
-        path = os.path.join(folder, _kept_key(program, changed_fields, reasons) + ".instants.json")
+        key = _kept_key(program, changed_fields, reasons)
     except TypeError:   # a program statement_cache cannot name: built each time
         return written(program, changed_fields, reasons)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return _from_json(json.load(handle))
-    except (OSError, ValueError, KeyError, TypeError):
-        pass   # not kept yet (or unreadable): written again below
-    found = written(program, changed_fields, reasons)
-    try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        write_atomically(path, json.dumps(_to_json(found)))   # a reader sees the whole file or none
-    except OSError:
-        pass   # not keeping them only costs the time saved
-    return found
+    return kept(key + ".instants.json", lambda: json.dumps(_to_json(written(program, changed_fields, reasons))),
+                lambda text: _from_json(json.loads(text)))
 
 
 def _kept_key(program: lo.ScoringProgram, changed_fields: frozenset[str], reasons: bool) -> str:
