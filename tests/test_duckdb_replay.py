@@ -351,3 +351,18 @@ def test_one_duckdb_engine_replays_bucket_after_bucket_with_its_prepared_stateme
             bucket = bucket_of(checked, leads, events)
             window = Window(START - 86400.0, END)
             assert_same_replay(engine.replay(bucket, plan, window), PythonEngine().replay(bucket, plan, window), plan)
+
+
+def test_simulate_replays_on_duckdb_unless_told_otherwise(simulated, monkeypatch):
+    from leadscore.simulator import engine_choice
+
+    rules, folder = simulated
+    used = []
+    for name, make in list(engine_choice.ENGINES.items()):
+        monkeypatch.setitem(engine_choice.ENGINES, name,
+                            lambda settings, name=name, make=make: used.append(name) or make(settings))
+    for args, expected in (((), "duckdb"), (("--engine", "python"), "python")):
+        used.clear()
+        result = CliRunner().invoke(main, ["simulate", str(rules), "--history", str(folder), *args])
+        assert result.exit_code == 0, result.output
+        assert set(used) == {expected}
