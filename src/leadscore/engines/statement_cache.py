@@ -35,8 +35,8 @@ T = TypeVar("T")
 # A few KB each (14 KB for the acme rule file): a bound on files, not bytes, keeps the folder
 # under a few MB for any one user's rule files, options and leadscore versions.
 KEPT_STATEMENTS = 64
-# score's statement and the replay's two (simulator/duckdb_instants.py); nothing else is removed
-ENTRY_SUFFIXES = (".sql", ".instants.json")
+# score's statement (.sql) and the replay's two (.instants.json, simulator/duckdb_instants.py);
+# nothing else is removed
 _ENTRY = re.compile(r"[0-9a-f]{64}(?:\.sql|\.instants\.json)\Z")
 
 
@@ -58,7 +58,7 @@ def _text(kept_text: str) -> str:
 def kept(name: str, build: Callable[[], str], read: Callable[[str], T]) -> T:
     """read(the text kept in the folder under `name`), or, when there is none or `read` refuses
     it (ValueError, KeyError, TypeError), read(build()) with the built text kept for later runs.
-    `name` is a key and one of ENTRY_SUFFIXES: only such files are ever pruned."""
+    `name` is a key and a suffix `_ENTRY` matches: only such files are ever pruned."""
     folder = statement_folder()
     if folder is None:
         return read(build())

@@ -444,10 +444,6 @@ def _reachable(dirs: tuple, waiting: list[int], current: int) -> bool:
     return False
 
 
-def _subset(found: Evaluated, rows: np.ndarray) -> Evaluated:
-    return Evaluated(found.scores[rows], found.thresholds[rows], found.segments[rows])
-
-
 def _merged(first: Evaluated, is_first: np.ndarray, second: Evaluated) -> Evaluated:
     """The rows in order: `first`'s where `is_first`, `second`'s elsewhere."""
     parts = []
