@@ -448,29 +448,77 @@ class _Lowering:
                          None if arg.within is None else self.seconds(arg.within), e.span.line)
 
 
+def children(expr: Expr) -> tuple[Expr, ...]:
+    """The expressions directly below `expr` (an aggregate's `where` included)."""
+    match expr:
+        case Const() | Field() | Property() | ScoreRef() | ThresholdRef() | SegmentRef():
+            found: tuple[Expr | None, ...] = ()
+        case Negate() | Not() | IsMissing() | Matches():
+            found = (expr.operand,)
+        case Arithmetic() | Compare():
+            found = (expr.left, expr.right)
+        case Logic():
+            found = expr.operands
+        case ListOf():
+            found = expr.items
+        case Apply():
+            found = expr.args
+        case Aggregate():
+            found = (expr.where,)
+        case DaysSinceField():
+            found = (expr.field,)
+        case _:
+            assert_never(expr)
+    return tuple(c for c in found if c is not None)
+
+
 def walk(expr: Expr) -> Iterator[Expr]:
     """Every expression below and including `expr`, parents first (a `where` included)."""
     stack = [expr]
     while stack:
         current = stack.pop()
         yield current
-        match current:
-            case Const() | Field() | Property() | ScoreRef() | ThresholdRef() | SegmentRef():
-                children: tuple[Expr | None, ...] = ()
-            case Negate() | Not() | IsMissing() | Matches():
-                children = (current.operand,)
-            case Arithmetic() | Compare():
-                children = (current.left, current.right)
-            case Logic():
-                children = current.operands
-            case ListOf():
-                children = current.items
-            case Apply():
-                children = current.args
-            case Aggregate():
-                children = (current.where,)
-            case DaysSinceField():
-                children = (current.field,)
-            case _:
-                assert_never(current)
-        stack.extend(reversed([c for c in children if c is not None]))
+        stack.extend(reversed(children(current)))
+
+
+def roots(program: ScoringProgram) -> Iterator[tuple[int, str | None, Expr]]:
+    """(rule-file line, the event type it is a `where` of or None, expression) of every
+    condition, `where` and derived score of the program (`otherwise` has none)."""
+    found: list[tuple[int, str | None, Expr | None]] = []
+    for block in program.blocks:
+        for rule in block.rules():
+            if isinstance(rule, ConditionRule):
+                found.append((rule.line, None, rule.condition))
+            elif isinstance(rule, CaseRule):
+                found += [(rule.line, None, branch.condition) for branch in rule.branches]
+            else:
+                found.append((rule.line, rule.event, rule.where))
+    found += [(derived.line, None, derived.expr) for derived in program.derived]
+    for decision in program.decisions:
+        if isinstance(decision, Threshold):
+            found.append((decision.line, None, decision.condition))
+        else:
+            found += [(decision.line, None, label.condition) for label in decision.labels]
+    return ((line, event, root) for line, event, root in found if root is not None)
+
+
+def properties_read(program: ScoringProgram) -> dict[str, dict[str, str]]:
+    """Event type -> the properties (and their types) some `where` over that type reads: the
+    only ones a scorer looks at without strict. A property belongs to the innermost `where`
+    around it."""
+    read: dict[str, set[str]] = {kind: set() for kind in program.property_types}
+
+    def visit(expr: Expr, event: str | None) -> None:
+        if isinstance(expr, Aggregate):
+            if expr.where is not None:
+                visit(expr.where, expr.event)
+            return
+        if isinstance(expr, Property) and event is not None:
+            read[event].add(expr.name)
+        for child in children(expr):
+            visit(child, event)
+
+    for _, event, root in roots(program):
+        visit(root, event)
+    return {kind: {name: kind_type for name, kind_type in types.items() if name in read[kind]}
+            for kind, types in program.property_types.items()}

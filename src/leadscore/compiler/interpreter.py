@@ -8,7 +8,7 @@ backend disagree, this module is the one to read against the contract.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields as dataclass_fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, assert_never
 
 from .. import lower as lo
@@ -31,7 +31,7 @@ class Interpreter:
         self.property_types = self.program.property_types
         # Without strict, only the properties some `where` reads are normalised, as the compiled
         # scorer's PROPERTIES_READ: a property nothing reads is never looked at (docs/scoring.md).
-        self.properties_read = properties_read(self.program)
+        self.properties_read = lo.properties_read(self.program)
         self.field_missing = self.program.field_missing
         self.property_missing = self.program.property_missing
         self.scores = self.program.scores
@@ -295,48 +295,6 @@ class Interpreter:
         if key not in self._patterns:
             self._patterns[key] = rt.compile_pattern(*key)
         return self._patterns[key]
-
-
-def properties_read(program: lo.ScoringProgram) -> dict[str, dict[str, str]]:
-    """Event type -> the properties (and their types) some `where` over that type reads; a
-    property in a `where` belongs to the innermost `where` around it."""
-    read: dict[str, set[str]] = {kind: set() for kind in program.property_types}
-
-    def visit(expr: lo.Expr | None, event: str | None) -> None:
-        match expr:
-            case None:
-                return
-            case lo.Property() if event is not None:
-                read[event].add(expr.name)
-            case lo.Aggregate():
-                visit(expr.where, expr.event)
-                return
-        for part in dataclass_fields(expr):
-            value = getattr(expr, part.name)
-            for child in (value if isinstance(value, tuple) else (value,)):
-                if isinstance(child, lo.Expr):
-                    visit(child, event)
-
-    for block in program.blocks:
-        for rule in block.rules():
-            match rule:
-                case lo.ConditionRule():
-                    visit(rule.condition, None)
-                case lo.CaseRule():
-                    for branch in rule.branches:
-                        visit(branch.condition, None)
-                case lo.EventRule():
-                    visit(rule.where, rule.event)
-    for derived in program.derived:
-        visit(derived.expr, None)
-    for decision in program.decisions:
-        if isinstance(decision, lo.Threshold):
-            visit(decision.condition, None)
-        else:
-            for label in decision.labels:
-                visit(label.condition, None)
-    return {kind: {name: kind_type for name, kind_type in types.items() if name in read[kind]}
-            for kind, types in program.property_types.items()}
 
 
 @dataclass

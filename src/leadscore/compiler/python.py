@@ -77,8 +77,6 @@ class _Generator:
         self.values = values
         self.named: dict[str, str] = {}            # constant name -> module-level identifier
         self.named_lines = _Lines()
-        self.read: dict[str, set[str]] = {n: set() for n in program.property_types}
-        self.event: str | None = None              # the event type whose `where` is emitted
         self.atoms = atoms
         self.fixed = fixed
         self.module_level = _Lines()
@@ -187,8 +185,7 @@ class _Generator:
         out.emit(0, f"PROPERTY_MISSING = { {n: dict(p) for n, p in program.property_missing.items()}!r}")
         out.emit(0, f"FIELD_VALUES = {self.values[0]!r}")
         out.emit(0, f"PROPERTY_VALUES = {self.values[1]!r}")
-        read = {n: {p: t for p, t in types.items() if p in self.read[n]}
-                for n, types in program.property_types.items()}
+        read = lo.properties_read(program)
         out.emit(0, "# The fields and properties the rules read: only these are normalised when scoring.")
         out.emit(0, f"FIELDS_READ = {tuple(n for n in program.field_types if n in self.fields)!r}")
         out.emit(0, f"PROPERTIES_READ = {read!r}")
@@ -335,7 +332,7 @@ class _Generator:
         # Unpacked in the for statement: faster than indexing each event in the loop's body.
         emit(1, f"for {at}, {'p' if rule.where is not None else e} in {events}:")
         if rule.where is not None:
-            emit(2, f"if not {self._where(rule.event, rule.where)}:")
+            emit(2, f"if not {self._condition(rule.where)}:")
             emit(3, "continue")
         if rule.at_most is not None:
             b, k = self._tmp(), self._tmp()
@@ -419,8 +416,6 @@ class _Generator:
             case lo.Field():
                 return self._field(e.name), True
             case lo.Property():
-                if self.event is not None:
-                    self.read[self.event].add(e.name)
                 return f"p[{e.name!r}]", True
             case lo.ScoreRef():
                 return self.scores[e.name], True
@@ -481,15 +476,6 @@ class _Generator:
             return self._module_constant(("list", value), code)
         return _number(value) if isinstance(value, float) else repr(value)
 
-    def _where(self, event: str, condition: lo.Expr) -> str:
-        """A `where` condition, noting which properties of `event` it reads (a `where` nested in
-        it, `count(x where ...)`, notes x's; the outer event's resume after it)."""
-        outer, self.event = self.event, event
-        try:
-            return self._condition(condition)
-        finally:
-            self.event = outer
-
     def _bind(self, code: str, missing: bool) -> tuple[str, str]:
         """(expression that evaluates once and binds, name to reuse)."""
         if not missing or code.isidentifier():
@@ -544,7 +530,7 @@ class _Generator:
         if e in self.aggregates:
             return self.aggregates[e], missing
         events = self._events(e.event)
-        where = self._where(e.event, e.where) if e.where is not None else None
+        where = self._condition(e.where) if e.where is not None else None
         result, ev = f"a{len(self.aggregates)}", self._tmp()
         emit = self.prelude.emit
         emit(1, f"# {e.function.value}({e.event!r} ...) (line {e.line})")

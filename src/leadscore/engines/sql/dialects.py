@@ -96,23 +96,7 @@ def _local_form(dialect: str):
 
 def _patterns(program: lo.ScoringProgram):
     """(rule-file line, Matches) of every `matches` in the program."""
-    roots: list[tuple[int, lo.Expr | None]] = []
-    for block in program.blocks:
-        for rule in block.rules():
-            if isinstance(rule, lo.ConditionRule):
-                roots.append((rule.line, rule.condition))
-            elif isinstance(rule, lo.CaseRule):
-                roots += [(rule.line, b.condition) for b in rule.branches]
-            else:
-                roots.append((rule.line, rule.where))
-    roots += [(d.line, d.expr) for d in program.derived]
-    for decision in program.decisions:
-        if isinstance(decision, lo.Threshold):
-            roots.append((decision.line, decision.condition))
-        else:
-            roots += [(decision.line, label.condition) for label in decision.labels]
-    for line, root in roots:
-        if root is not None:
-            for node in lo.walk(root):
-                if isinstance(node, lo.Matches):
-                    yield line, node
+    for line, _, root in lo.roots(program):
+        for node in lo.walk(root):
+            if isinstance(node, lo.Matches):
+                yield line, node
