@@ -89,7 +89,9 @@ def _start_connect_server(port: int, log: Path) -> subprocess.Popen:
     submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
     settings = {"spark.connect.grpc.binding.port": port, "spark.connect.grpc.binding.address": "127.0.0.1",
                 "spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
-                "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": 2}
+                "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": 2,
+                # the server's catalog folder beside its log, not in the working directory
+                "spark.sql.warehouse.dir": (log.parent / "warehouse").as_uri()}
     command = [str(submit), "--class", CONNECT_SERVER, "--master", "local[2]", "--name", "leadscore-tests"]
     for key, value in settings.items():
         command += ["--conf", f"{key}={value}"]

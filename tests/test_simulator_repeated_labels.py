@@ -47,3 +47,11 @@ def test_a_label_left_in_a_gap_for_a_later_one_replays_as_every_instant(tmp_path
     plan = Plan.of("t", loaded.checked)
     for engine in REPLAY_ENGINES.values():
         assert_agrees(engine().replay(bucket, plan, Window(START, END)), plan, bucket, reference)
+
+
+def test_a_plans_labels_are_its_segments_lines_in_order(tmp_path):
+    # one label per line, so a label's number is its line's position (bulk_replay._reachable)
+    loaded = leadscore.load(str(ruleset(tmp_path, LATER_LINE % "A2")))
+    plan = Plan.of("t", loaded.checked)
+    assert plan.labels == (("A", "B", "A2", "C"),)
+    assert plan.labels == tuple(tuple(label.label for label in s.labels) for s in loaded.lower().segments)

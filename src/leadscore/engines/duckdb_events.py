@@ -14,10 +14,12 @@ few, or none — are handed to the project's reader (tables.explain_event_rows) 
 numbers and their cells as the file holds them: it explains them in the same words, and keeps
 those it can use (an id to trim, a time written another way).
 
-Where the times are text, the pass stores the typed rows in a DuckDB table (typing a time costs
-more than storing it; a CSV's stream can be read once). A Parquet file of typed times is only
-scanned: the scoring statement reads it again through the view `events`, without the few rows
-set apart.
+The file is read once: the pass stores the typed rows in a DuckDB table, and every later step
+(the counts, the rows set apart, the view `events` the scoring statement reads) reads that table,
+never the file again, so what is scored is what was checked. A CSV's line breaks are counted in
+the bytes pyarrow parses, as it reads them, not by a second reading. The file's identity (device,
+inode, size, modification time) is taken before its header is read and again after its rows are:
+a file that changed in between is an error (TableError), never a result mixing two versions.
 
 A file this path could read differently from the project's reader is left to that reader, the
 whole file, and nothing is logged before that is decided (`read_events` returns None): JSONL;
@@ -36,6 +38,7 @@ quoted identifiers, CSV columns are renamed `c0`, `c1`, ... before DuckDB sees t
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from datetime import datetime, timezone
@@ -51,7 +54,7 @@ from ..tables.csvfile import read_csv
 from ..tables.rawbatch import Batch
 
 _BLOCK = 1 << 22            # bytes of CSV per parse block: a longer row goes to the project's reader
-_SCAN = 1 << 24             # bytes per read while checking a CSV's bytes
+_ROWS = "__leadscore_event_rows"   # the table of the file's rows, typed: the one reading of the file
 _EDGE = r"^[\s\pZ\pC]|[\s\pZ\pC]$"   # a space or control character at either end (any Unicode one)
 _TIME = (r"\d{4}-\d\d-\d\d|\d{4}-\d\d-\d\d[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
          r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?")
@@ -84,7 +87,7 @@ def read_events(connection, path, schema, log: ProblemLog, leads: str, key: str,
     except (duckdb.Error, pa.ArrowException, OSError):
         odd = None   # a cell DuckDB or pyarrow refuses (invalid UTF-8, a row past the parse block)
     if odd is None:
-        connection.execute("DROP TABLE IF EXISTS __leadscore_event_rows").fetchall()
+        connection.execute(f"DROP TABLE IF EXISTS {_ROWS}").fetchall()
         return None
     rescued = _explain(connection, plan, odd, path, schema, log)
     # unknown leads in file order, after every other problem, as the project's reader logs them
@@ -99,7 +102,7 @@ def read_events(connection, path, schema, log: ProblemLog, leads: str, key: str,
     rescued = rescued.filter(found)
     connection.register("__leadscore_rescued_events", rescued)
     named = "".join(f", {_quoted(name)}" for name in plan.properties)
-    connection.execute(f"CREATE TEMP VIEW events AS {plan.usable(odd)} "
+    connection.execute(f"CREATE TEMP VIEW events AS {plan.usable()} "
                        f"UNION ALL SELECT lead_id, type, \"at\", seq{named} FROM __leadscore_rescued_events").fetchall()
     early = pc.sum(pc.less_equal(rescued["at"], pa.scalar(round(instant * 1e6), pa.int64()).cast(_TIMESTAMP))).as_py()
     return scored + (early or 0), later + rescued.num_rows - (early or 0)
@@ -115,20 +118,19 @@ class _Plan:
     """Which column of the file holds what, and how to read the file into DuckDB."""
 
     def __init__(self, path: str, fmt: str, names: list[str], kept: list[int], roles: dict, properties: dict,
-                 missing: dict, types: tuple, kinds: dict):
+                 missing: dict, types: tuple, kinds: dict, identity: tuple):
         self.path, self.fmt, self.names, self.kept, self.roles = path, fmt, names, kept, roles
         # property -> field type, property -> placeholder texts, the event types, column -> its
         # Parquet type where that is not text
         self.properties, self.missing, self.types, self.kinds = properties, missing, types, kinds
+        self.identity = identity    # the file's, before its header was read (_identity)
         self.malformed: list = []   # a CSV's malformed rows, as pyarrow meets them
-        self.values = ""            # the SQL of the typed columns, set by load
 
     def load(self, connection, leads: str, key: str, instant_us: int) -> tuple[str | None, int, int]:
-        """Read the file: (the relation of the rows not usable as typed in bulk — "" for none, None
-        when the file must be left to the project's reader —, the usable events at or before the
-        instant, after it). A file whose times are text is typed once into a table (typing a
-        time costs more than storing it; a CSV's stream can be read once); a Parquet file of
-        typed times is only scanned, and read again by the scoring statement through `events`."""
+        """Read the file once into the table _ROWS, typed: (the relation of the rows not usable
+        as typed in bulk — "" for none, None when the file must be left to the project's
+        reader —, the usable events at or before the instant, after it). Raises TableError when
+        the file changed since the plan read its header."""
         lead, kind, at = (f"c{self.roles[role]}" for role in ("lead", "type", "at"))
         values = [f"{lead} AS lead_id", f"{kind} AS type", f'{self._typed(self.roles["at"], "datetime", None)} AS "at"']
         checks = [f"{kind} IN (SELECT unnest({_literal(list(self.types))}))", _in_range('"at"')]
@@ -141,10 +143,9 @@ class _Plan:
                 f"list_contains({_literal(list(self.missing[name]))}, c{column})"
             values.append(f"{self._typed(column, ftype, missing)} AS p{k}")
             checks.append(self._clean(column, f"p{k}", ftype, missing))
-        source = self._source(connection)
+        source, lines = self._source(connection)
         raw = [f"c{k}" for k in self.kept]   # every column the roles name among them
         typed = ["lead_id", "type", '"at"', *(f"p{k}" for k in range(len(self.properties)))]
-        self.values = f"SELECT row, {', '.join(values)} FROM {source}"
         # an id of a known lead is trimmed already (the leads' ids are): the edge test only for the others
         known = f"{lead} IN (SELECT {_quoted(key)} FROM {leads})"
         edge = f"CASE WHEN known_id THEN TRUE ELSE {lead} <> '' AND NOT regexp_matches({lead}, {_literal(_EDGE)}) END"
@@ -153,46 +154,45 @@ class _Plan:
         inner = f"SELECT row, {known} AS known_id, {', '.join(values + raw)} FROM {source}"
         checked = (f"SELECT row, clean, clean AND known_id AS known, {', '.join(typed + raw)} FROM "
                    f"(SELECT *, {clean} AS clean FROM ({inner}))")
-        stored = self.fmt == "csv" or self.roles["at"] not in self.kinds
-        if stored:
-            outer = ", ".join(["row", "clean", "known", *typed,
-                               *(f"CASE WHEN clean THEN NULL ELSE c{k} END AS c{k}" for k in self.kept)])
-            try:
-                connection.execute(f"CREATE TEMP TABLE __leadscore_event_rows AS SELECT {outer} FROM ({checked})"
-                                   ).fetchall()
-            finally:
-                if self.fmt == "csv":
-                    connection.unregister("__leadscore_raw")
-            checked = "SELECT * FROM __leadscore_event_rows"
-            self.values = f"SELECT {', '.join(['row', *typed])} FROM __leadscore_event_rows WHERE known"
+        # the cells of a clean row are not kept: only a row set apart is explained from them
+        outer = ", ".join(["row", "clean", "known", *typed,
+                           *(f"CASE WHEN clean THEN NULL ELSE c{k} END AS c{k}" for k in self.kept)])
+        try:
+            connection.execute(f"CREATE TEMP TABLE {_ROWS} AS SELECT {outer} FROM ({checked})").fetchall()
+        finally:
+            if self.fmt == "csv":
+                connection.unregister("__leadscore_raw")
+                lines.close()
+        if _identity(os.stat(self.path)) != self.identity:
+            raise TableError(f"{self.path}: the file changed while it was read; score again once it is written")
         odd, scored, later = connection.execute(
             f'SELECT count(*) FILTER (WHERE NOT known), count(*) FILTER (WHERE known AND epoch_us("at") <= $us), '
-            f'count(*) FILTER (WHERE known AND epoch_us("at") > $us) FROM ({checked})', {"us": instant_us}
+            f'count(*) FILTER (WHERE known AND epoch_us("at") > $us) FROM {_ROWS}', {"us": instant_us}
         ).fetchall()[0]
-        if self.fmt == "csv":   # every record one line: data row k is line k + 1
-            if self.malformed or odd + scored + later + 1 != _csv_lines(self.path):
-                return None, 0, 0
-        if stored:
-            return ("__leadscore_event_rows" if odd else ""), scored, later
-        if not odd:
-            return "", scored, later
-        connection.execute(f"CREATE TEMP TABLE __leadscore_odd_rows AS SELECT row, clean, known, lead_id, "
-                           f"{', '.join(raw)} FROM ({checked}) WHERE NOT known").fetchall()
-        return "__leadscore_odd_rows", scored, later
+        # every record one line (data row k is line k + 1), in the very bytes parsed
+        if self.fmt == "csv" and (self.malformed or odd + scored + later + 1 != lines.count()):
+            return None, 0, 0
+        return (_ROWS if odd else ""), scored, later
 
-    def usable(self, odd: str) -> str:
-        """The SQL of the events read in bulk that are usable (without the `odd` rows)."""
+    def usable(self) -> str:
+        """The SQL of the events read in bulk that are usable: those of known leads, typed."""
         typed = "".join(f", p{k} AS {_quoted(name)}" for k, name in enumerate(self.properties))
-        left_out = f" WHERE row NOT IN (SELECT row FROM {odd})" if odd == "__leadscore_odd_rows" else ""
-        return f'SELECT lead_id, type, "at", row AS seq{typed} FROM ({self.values}){left_out}'
+        return f'SELECT lead_id, type, "at", row AS seq{typed} FROM {_ROWS} WHERE known'
 
-    def _source(self, connection) -> str:
+    def _source(self, connection) -> tuple[str, _LineBreaks | None]:
+        """The relation of the file's rows (`row`, then c0, c1, ...), and for a CSV its line breaks
+        as they are read."""
         if self.fmt == "parquet":
             picked = ", ".join(f"{_quoted(self.names[k])} AS c{k}" for k in self.kept)
             return (f"(SELECT file_row_number + 1 AS row, {picked} "
-                    f"FROM read_parquet({_literal(self.path)}, file_row_number = true))")
-        connection.register("__leadscore_raw", _csv_stream(self.path, self.names, self.malformed))
-        return "__leadscore_raw"
+                    f"FROM read_parquet({_literal(self.path)}, file_row_number = true))"), None
+        lines = _LineBreaks(self.path)
+        try:
+            connection.register("__leadscore_raw", _csv_stream(lines, self.names, self.malformed))
+        except BaseException:
+            lines.close()
+            raise
+        return "__leadscore_raw", lines
 
     def _typed(self, column: int, ftype: str, missing: str | None) -> str:
         """The SQL of column `column` typed; `missing`: the SQL of 'the cell is a placeholder'."""
@@ -240,16 +240,17 @@ def _literal(value) -> str:
     return exp.convert(value).sql("duckdb")
 
 
-def _csv_stream(path: str, names: list[str], malformed: list) -> pa.RecordBatchReader:
-    """The CSV's rows as text (pyarrow's parser, as the project's reader), columns renamed c0, c1, ...,
-    with `row`, the line of each (valid while every record is one line); a malformed row is noted."""
+def _csv_stream(lines: _LineBreaks, names: list[str], malformed: list) -> pa.RecordBatchReader:
+    """The CSV's rows as text (pyarrow's parser, as the project's reader, reading `lines`), columns
+    renamed c0, c1, ..., with `row`, the line of each (valid while every record is one line); a
+    malformed row is noted."""
 
     def on_invalid(row) -> str:
         malformed.append(row)
         return "skip"
 
     reader = pcsv.open_csv(
-        path, read_options=pcsv.ReadOptions(use_threads=True, block_size=_BLOCK),
+        lines, read_options=pcsv.ReadOptions(use_threads=True, block_size=_BLOCK),
         parse_options=pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
                                         invalid_row_handler=on_invalid),
         convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), null_values=[""],
@@ -266,20 +267,43 @@ def _csv_stream(path: str, names: list[str], malformed: list) -> pa.RecordBatchR
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def _csv_lines(path: str) -> int | None:
-    """The CSV's number of lines, or None when it holds a byte on which pyarrow's line and the
-    project's line numbers could part (a carriage return), a NUL byte or a byte-order mark."""
-    lines, last = 0, b"\n"
-    with open(path, "rb") as file:
-        chunk = file.read(_SCAN)
-        if chunk.startswith(b"\xef\xbb\xbf"):
+class _LineBreaks(io.RawIOBase):
+    """A CSV file's bytes as pyarrow's parser reads them, its lines counted on the way: the count
+    is of the very bytes parsed, in the same pass (a second reading could meet another file)."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.file = open(path, "rb")
+        self.lines, self.last, self.head = 0, b"\n", b""
+        self.parted = False   # a byte went by on which pyarrow's lines and the project's could part
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.file.read(size)
+        if chunk:
+            self.head += chunk[:3 - len(self.head)]
+            self.parted = self.parted or b"\r" in chunk or b"\0" in chunk
+            self.lines, self.last = self.lines + chunk.count(b"\n"), chunk[-1:]
+        return chunk
+
+    def count(self) -> int | None:
+        """The lines read, or None when a carriage return, a NUL byte or a byte-order mark was
+        among them."""
+        if self.parted or self.head == b"\xef\xbb\xbf":
             return None
-        while chunk:
-            if b"\r" in chunk or b"\0" in chunk:
-                return None
-            lines, last = lines + chunk.count(b"\n"), chunk[-1:]
-            chunk = file.read(_SCAN)
-    return lines + (last != b"\n")
+        return self.lines + (self.last != b"\n")
+
+    def close(self) -> None:
+        self.file.close()
+        super().close()
+
+
+def _identity(found: os.stat_result) -> tuple:
+    """What tells a file from another or from its own earlier state: device, inode, size and
+    modification time (nanoseconds)."""
+    return found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns
 
 
 def _plan(path, schema) -> _Plan | None:
@@ -288,7 +312,8 @@ def _plan(path, schema) -> _Plan | None:
     if fmt not in ("csv", "parquet"):
         return None
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
+        found = os.stat(path)   # before the header is read: a change after it is seen (load)
+        if not stat.S_ISREG(found.st_mode):
             return None
         if fmt == "csv":
             names, _ = read_csv(str(path))   # the header only: the rows are read here
@@ -324,7 +349,8 @@ def _plan(path, schema) -> _Plan | None:
               **{roles[name]: ftype for name, ftype in properties.items() if name in roles}}
     if not all(_TYPED_AS[ftypes.get(k, "string")](kind) for k, kind in typed.items()):
         return None
-    return _Plan(str(path), fmt, names, kept, roles, properties, missing, tuple(schema.events), typed)
+    return _Plan(str(path), fmt, names, kept, roles, properties, missing, tuple(schema.events), typed,
+                 _identity(found))
 
 
 def _is_text(kind: pa.DataType) -> bool:

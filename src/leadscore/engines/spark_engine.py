@@ -9,6 +9,8 @@ tables; `SparkBackend` offers the api.Backend interface.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import inspect
 import os
 import re
@@ -19,6 +21,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -127,7 +130,8 @@ def _jvm_builder(builder, master: str | None, threads: int):
     builder = (builder.appName("leadscore")
                .config("spark.driver.extraJavaOptions", java_option_text(option))
                .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false"))
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.warehouse.dir", _warehouse()))
     if master is None:
         # one machine: no network beyond loopback, and as many shuffle partitions as cores
         # (Spark's default of 200 is for clusters and costs seconds on a small table)
@@ -137,6 +141,16 @@ def _jvm_builder(builder, master: str | None, threads: int):
     else:
         builder = builder.master(master)
     return builder
+
+
+@functools.cache
+def _warehouse() -> str:
+    """The session's warehouse folder (a file: URL): an empty scratch folder of this process's,
+    removed at exit. Spark's default is `spark-warehouse` in the working directory, which Spark
+    creates when its catalog starts; leadscore keeps only temporary views, so nothing is stored."""
+    folder = tempfile.mkdtemp(prefix="leadscore-spark-warehouse-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return Path(folder).as_uri()
 
 
 def _log_config() -> str:

@@ -430,10 +430,7 @@ def _reachable(dirs: tuple, waiting: list[int], current: int) -> bool:
     """Can a label not reached yet be reached, from label number `current` (len(dirs): none)?
     An earlier one only if its condition can come to hold; a later one only if the current
     label's condition can stop holding and its own is not false over the gap (as the Python
-    engine decides). When labels repeat, positions and labels differ: any label still waiting
-    may be."""
-    if len(dirs) != len(waiting):
-        return any(waiting)
+    engine decides). A label's position is its line's: the checker refuses a repeated label (LS203)."""
     for position, (wait, direction) in enumerate(zip(waiting, dirs)):
         if not wait:
             continue

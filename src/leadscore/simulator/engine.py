@@ -37,7 +37,7 @@ class Plan:
     checked: CheckedRuleset
     scorer: Scorer
     analysis: ReplayAnalysis
-    labels: tuple[tuple[str, ...], ...]      # per segment, its labels in order
+    labels: tuple[tuple[str, ...], ...]      # per segment, its labels in line order (distinct: LS203)
     record: tuple[int, ...] = ()             # thresholds whose paths a sweep reads
 
     @staticmethod
@@ -47,7 +47,7 @@ class Plan:
         analysis = ReplayAnalysis(checked, unknown, program)
         fixed = frozenset(name for kind, name in analysis.fixed_names if kind == "score")
         scorer = Scorer(generate(checked, analysis.atoms, fixed, program))
-        labels = tuple(tuple(dict.fromkeys(label.label for label in s.labels)) for s in program.segments)
+        labels = tuple(tuple(label.label for label in s.labels) for s in program.segments)
         return Plan(name, checked, scorer, analysis, labels, record)
 
     @property
