@@ -1,14 +1,15 @@
 """Benchmark: the replay on the Python and the DuckDB engine, same process, same buckets
 (docs/engines.md, "How the DuckDB replay chooses its instants").
 
-    python benchmarks/bench_replay_engines.py [--quick]
+    python benchmarks/bench_replay_engines.py [--quick] [--sweep-only]
 
 1. acme, 100k leads / ~3M events over 180 days (--quick: 10k / ~300k): every threshold's
    crossing, every label's first instant, the final state; DuckDB vs Python (goal >= 10x),
    results checked equal.
 2. A ruleset whose thresholds cross at midnight (fading negative points, `days_since`,
    inactivity), 20k leads / ~300k events over 120 days (--quick: 4k / ~60k): the same.
-3. A 20-value sweep of `mql_interest` on acme against one replay, both on DuckDB (goal <= 1.2x).
+3. A 20-value sweep of `mql_interest` on acme against one replay, both on DuckDB (goal <= 1.2x);
+   `--sweep-only` runs this part alone.
 
 Both engines run in this one process: Python on one core, DuckDB with one thread per core of
 the machine (its default, as in `simulate --jobs 1`); `--threads N` says otherwise. As on the
@@ -165,6 +166,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="DuckDB's threads (default: the cores)")
     parser.add_argument("--no-kept-statements", action="store_true",
                         help="write DuckDB's statements in this run rather than read those an earlier run kept")
+    parser.add_argument("--sweep-only", action="store_true", help="only the sweep against one replay (part 3)")
     args = parser.parse_args()
     if not args.no_kept_statements:
         keep_grammar_tables()   # as the command line does
@@ -174,8 +176,13 @@ def main() -> None:
     scorer = acme.compile()
     buckets = buckets_of(make_data(10_000 if args.quick else 100_000, scorer.property_types, scorer.field_types))
     window = Window(T - 200 * DAY, END)
-    compare("acme", buckets, Plan.of("acme", acme.checked), window, duckdb)
+    if args.sweep_only:
+        timed(duckdb, buckets, Plan.of("acme", acme.checked), window)   # warm, as part 1 leaves DuckDB and memory
+    else:
+        compare("acme", buckets, Plan.of("acme", acme.checked), window, duckdb)
     sweep(buckets, acme.checked, window, duckdb)
+    if args.sweep_only:
+        return
     del buckets
     # one folder for every run: the ruleset's path is part of its program, and so of the key
     # its kept statements are found by

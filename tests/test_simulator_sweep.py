@@ -6,16 +6,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import leadscore
-from leadscore.simulator.engine import Plan, Window
+from leadscore.simulator.engine import Plan, Replayed, Window
 from leadscore.simulator.python_backend import PythonEngine
 from leadscore.simulator.sweep import first_crossings, sweep_crossings, swept_thresholds
 from leadscore.simulator.variants import literal, override, sweep_values
 from test_simulator_skip import LEADS, histories
-from test_simulator_support import CHEAP_ENGINES, bucket_of, ruleset, ts
+from test_simulator_support import CHEAP_ENGINES, REPLAY_ENGINES, bucket_of, ruleset, ts
 
 START, END = ts("2026-03-01"), ts("2026-03-09")
 SCORES = ("score a {\n  decay half_life 2d\n  view: +10 per page_view\n  demo: +30 per demo_request, decay none\n"
@@ -107,3 +108,45 @@ def test_first_crossings_reads_each_leads_running_maximum():
     assert np.array_equal(found, [[10, nan, 5], [20, nan, 5], [20, nan, 5], [nan, nan, 5]], equal_nan=True)
     strict = first_crossings(recording, Margin(1, True, margin.h), [5.0], 3)
     assert np.array_equal(strict, [[nan, nan, 5]], equal_nan=True)
+
+
+def _sweep_by_value_equals_replays(checked, bucket, values, engine) -> Replayed:
+    """The engine's recording replay, after checking its sweep against a Python replay per value."""
+    plan = Plan.of("sweep", checked, swept_thresholds(checked, "k"), frozenset({"k"}))
+    replayed = engine().replay(bucket, plan, Window(START, END))
+    found = sweep_crossings(checked, "k", replayed.recording, values, len(bucket))
+    for v, value in enumerate(values):
+        expected = PythonEngine().replay(bucket, Plan.of("v", override(checked, [("k", literal(value))])),
+                                         Window(START, END)).crossings
+        for i, crossings in found.items():
+            assert np.array_equal(crossings[v], expected[:, i], equal_nan=True), (engine, value, i)
+    return replayed
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(condition=st.sampled_from(["b >= 10 and a >= k", "a >= k and b < 10", "(b >= 10 and a > k) or a >= k + 30",
+                                  "b >= 10 and not (a < k)", "b > 10 and a >= k"]), data=st.data())
+def test_a_sweep_leaving_out_leads_that_cross_at_no_value_equals_a_replay_per_value(tmp_path, condition, data):
+    # leads whose fixed part (b, from employees) is false are not recorded; a field change may
+    # make it true later, so those leads are
+    loaded = leadscore.load(str(ruleset(tmp_path, f"{SCORES}const k = 15\nthreshold t: {condition}")))
+    leads = [(f"L{k}", data.draw(LEADS)) for k in range(4)]
+    events, changes = data.draw(histories(4))
+    bucket = bucket_of(loaded.checked, leads, events, changes, end=END)
+    values = sorted(set(data.draw(st.lists(st.sampled_from([-5.0, 0.0, 10.0, 15.0, 30.0]), min_size=1, max_size=3))))
+    for engine in CHEAP_ENGINES.values():
+        _sweep_by_value_equals_replays(loaded.checked, bucket, values, engine)
+
+
+@pytest.mark.parametrize("engine", ["bulk", "duckdb"])
+def test_the_recording_leaves_out_a_lead_whose_swept_threshold_cannot_hold(tmp_path, engine):
+    loaded = leadscore.load(str(ruleset(tmp_path, f"{SCORES}const k = 15\nthreshold t: b >= 10 and a >= k")))
+    leads = [("small", {"employees": 10}), ("big", {"employees": 80}), ("grows", {"employees": 10})]
+    events = [(lead, "page_view", START + hour * 3600.0, {"url": "/blog"}) for lead in ("small", "big", "grows")
+              for hour in (2, 30, 31, 32)]
+    # `grows` becomes big on day 2: its fixed part may change, so it is recorded
+    bucket = bucket_of(loaded.checked, leads, events, [("grows", "employees", 80.0, START + 40 * 3600.0)], end=END)
+    replayed = _sweep_by_value_equals_replays(loaded.checked, bucket, [5.0, 15.0, 25.0], REPLAY_ENGINES[engine])
+    assert set(replayed.recording.lead.tolist()) == {1, 2}
+    assert not np.isnan(replayed.crossings[2, 0])

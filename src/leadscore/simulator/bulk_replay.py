@@ -45,23 +45,27 @@ def bulk_replay(engine, bucket: Bucket, plan: Plan, window: Window) -> Replayed:
 
 
 class _Rows:
-    """Evaluated (lead, instant) rows, gathered over the rounds."""
+    """Evaluated (lead, instant) rows, gathered over the rounds; those of the `wanted` leads are
+    recorded."""
 
-    def __init__(self) -> None:
+    def __init__(self, leads: int) -> None:
         self.parts: list[tuple[np.ndarray, np.ndarray, Evaluated]] = []
+        self.wanted = np.zeros(leads, bool)
 
     def add(self, leads: np.ndarray, instants: np.ndarray, found: Evaluated) -> None:
         self.parts.append((leads, instants, found))
 
     def joined(self, scores: int, thresholds: int) -> tuple[np.ndarray, ...]:
-        """(lead, at, scores, thresholds) of every row, each lead's rows together in time order."""
-        if not self.parts:
+        """(lead, at, scores, thresholds) of the wanted leads' rows, each lead's rows together in
+        time order."""
+        kept = [self.wanted[p[0]] for p in self.parts]
+        if not any(k.any() for k in kept):
             return np.zeros(0, np.int64), np.zeros(0), np.zeros((0, scores)), np.zeros((0, thresholds), bool)
-        lead = np.concatenate([p[0] for p in self.parts])
-        at = np.concatenate([p[1] for p in self.parts])
+        lead = np.concatenate([p[0][k] for p, k in zip(self.parts, kept)])
+        at = np.concatenate([p[1][k] for p, k in zip(self.parts, kept)])
         order = np.lexsort((at, lead))
-        return (lead[order], at[order], np.concatenate([p[2].scores for p in self.parts])[order],
-                np.concatenate([p[2].thresholds for p in self.parts])[order])
+        return (lead[order], at[order], np.concatenate([p[2].scores[k] for p, k in zip(self.parts, kept)])[order],
+                np.concatenate([p[2].thresholds[k] for p, k in zip(self.parts, kept)])[order])
 
 
 class _BulkReplay:
@@ -69,7 +73,7 @@ class _BulkReplay:
         self.engine, self.bucket, self.plan, self.window = engine, bucket, plan, window
         # bisection ends in one round over every midnight left once they are this few
         self.scan_budget = getattr(engine, "scan_budget", 0)
-        self.rows = _Rows()
+        self.rows = _Rows(len(bucket))
         self.evaluations = 0
         self.decided = _decisions_of(plan)     # a gap's key (its atoms' value, not id) -> its decision
         n = len(bucket)
@@ -129,6 +133,9 @@ class _BulkReplay:
         atoms = self.atom_ids(lead[early], at[early], found, leading[early], self.changed[early])
         before = at[early][:, None]
         possible = self.possible(lead[early], atoms)
+        # a lead none of whose recorded thresholds can hold, whatever the swept value (given its
+        # fixed atoms), crosses at no value: its rows are left out of the recording
+        self.rows.wanted[lead[early][possible[0][:, list(self.plan.record)].any(axis=1)]] = True
         reached = [first[lead[early]] <= before for first in (self.crossings, *self.first_labels)]
         reached[0][:, list(self.plan.record)] = False
         pending = [~held & can for held, can in zip(reached, possible)]
