@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--sort", default="tottime", choices=("tottime", "cumtime"))
+    parser.add_argument("--callers", nargs="*", default=[], help="also who calls the functions matching these")
     args = parser.parse_args()
     keep_grammar_tables()
     acme = leadscore.load(str(ACME))
@@ -52,7 +53,10 @@ def main() -> None:
     profile.disable()
     print(f"{len(buckets)} buckets, {sum(len(b.at) for b in buckets):,} events: "
           f"{time.perf_counter() - began:.2f} s under the profiler")
-    pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
+    stats = pstats.Stats(profile).sort_stats(args.sort)
+    stats.print_stats(args.top)
+    for name in args.callers:
+        stats.print_callers(name)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,14 @@ import leadscore
 from leadscore.simulator.bulk_replay import _BulkReplay, _distinct
 from leadscore.simulator.duckdb_bucket import bucket_tables
 from leadscore.simulator.engine import Plan, Window
-from leadscore.simulator.history import Bucket
+from leadscore.simulator import history
+from leadscore.simulator.history import Bucket, event_arrays
 from leadscore.simulator.instants import instant_after_change, lead_span
 from leadscore.simulator.python_backend import PythonEngine
-from test_simulator_skip import END, LEADS, START, histories
-from test_simulator_support import bucket_of, ruleset
+from test_simulator_skip import END, LEADS, START, bodies, histories
+from leadscore.tables import ProblemLog
+from test_simulator_support import bucket_of, ruleset, ts
+from test_simulator_support import history as write_history
 
 BODY = """score a {
   views: +10 per page_view, decay half_life 2d
@@ -70,6 +73,22 @@ def test_the_jumps_are_each_leads_instants_listed_one_by_one(loaded, data):
     lead, at = replay.jumps()
     found = list(zip(lead.tolist(), at.tolist(), replay.changed.tolist(), replay.upto.tolist()))
     assert found == listed_jumps(bucket, END)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_the_event_types_seen_by_each_jump_are_those_of_its_leads_events_up_to_it(tmp_path_factory, data):
+    # rulesets where some event types move a score with time and others do not
+    loaded = leadscore.load(str(ruleset(tmp_path_factory.mktemp("live"), data.draw(bodies()))))
+    leads = [(f"L{k}", data.draw(LEADS)) for k in range(4)]
+    events, changes = data.draw(histories(4))
+    bucket = bucket_of(loaded.checked, leads, events, changes, end=END)
+    replay = _BulkReplay(PythonEngine(), bucket, Plan.of("t", loaded.checked), Window(START, END))
+    lead, _ = replay.jumps()
+    analysis = replay.plan.analysis
+    expected = [analysis.relevant_live(sum({analysis.event_bits[kind] for kind in bucket.kinds[bucket.starts[k]:upto]}))
+                for k, upto in zip(lead.tolist(), replay.upto.tolist())]
+    assert replay.live(lead, replay.upto).tolist() == expected
 
 
 def test_a_bucket_without_leads_has_no_jumps(loaded):
@@ -136,3 +155,23 @@ def test_the_event_table_equals_a_value_by_value_conversion(loaded, data):
     assert table["pos"].to_pylist() == [order.index(e) for e in range(len(lead))]
     assert table["q0"].to_pylist() == [properties.get("url") for _, properties in pairs]
     assert table.schema.field("q0").type == pa.string()
+
+
+def test_a_prepared_buckets_event_arrays_are_those_its_lists_convert_to(loaded, tmp_path):
+    # events out of order, of an unknown lead, after the end: `prepare` keeps the arrays it
+    # made the lists from, and they must be what the lists convert to
+    folder = write_history(tmp_path, [{"lead_id": "A"}, {"lead_id": "B"}, {"lead_id": "C"}], [
+        ("B", "page_view", "2026-03-02T10:00:00Z", "/a"), ("A", "email_open", "2026-03-01T10:00:00Z", ""),
+        ("B", "demo_request", "2026-03-01T09:00:00Z", ""), ("Z", "page_view", "2026-03-01T09:00:00Z", ""),
+        ("A", "page_view", "2026-03-30T00:00:00Z", ""), ("B", "email_open", "2026-03-02T10:00:00Z", "")])
+    spill = history.spill_history(history.HistoryFiles.find(str(folder), {}), loaded.checked.schema, ProblemLog(),
+                                  1, None)
+    bucket = history.prepare(spill, 0, "created_at", ts("2026-03-20"), 10)
+    prepared = event_arrays(bucket)
+    bucket.derived.clear()
+    converted = event_arrays(bucket)
+    assert prepared is not converted and len(prepared.at) == 4
+    for name in ("at", "starts", "lead"):
+        assert getattr(prepared, name).dtype == getattr(converted, name).dtype
+        assert np.array_equal(getattr(prepared, name), getattr(converted, name))
+    assert prepared.kinds.equals(converted.kinds)

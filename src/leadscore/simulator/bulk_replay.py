@@ -219,13 +219,13 @@ class _BulkReplay:
         last = np.ceil(following / DAY) * DAY - DAY
         count = np.maximum(0, np.round((last - first) / DAY).astype(np.int64) + 1)
         count[at >= self.done_from[lead]] = 0
-        leading = np.r_[True, lead[1:] != lead[:-1]]
-        live, atoms = self.live(lead), self.atom_ids(lead, at, start, leading, self.changed)
-        current = self.label_numbers(start.segments)
         gaps = np.flatnonzero(count > 0)
         if not len(gaps):
             return
-        decided, inverse = self.decisions(self.keys(lead[gaps], first[gaps], live[gaps], atoms[gaps], current[gaps]))
+        atoms = self.atom_ids(lead, at, start, np.r_[True, lead[1:] != lead[:-1]], self.changed)[gaps]
+        live = self.live(lead[gaps], self.upto[gaps])
+        decided, inverse = self.decisions(self.keys(lead[gaps], first[gaps], live, atoms,
+                                                    self.label_numbers(start.segments[gaps])))
         action = np.array([d[0] for d in decided], np.int64)[inverse]
         scan, chosen = gaps[action == _SCAN], gaps[action == _BISECT]
         # every midnight of the scanned gaps and the last one of each bisected gap in one
@@ -285,20 +285,34 @@ class _BulkReplay:
             found.append(decision)
         return found, inverse
 
-    def live(self, lead: np.ndarray) -> np.ndarray:
-        """Per jump: bit i set when the lead has an event of type i at or before it."""
+    def live(self, lead: np.ndarray, upto: np.ndarray) -> np.ndarray:
+        """Per jump of `lead` whose events end at `upto` (in the bucket): bit i set when the lead
+        has an event of type i at or before it, reduced to the bits the analysis reads (gaps
+        alike in them share one decision)."""
         events = event_arrays(self.bucket)
-        starts = events.starts
-        bits = self.plan.analysis.event_bits
+        analysis, bits = self.plan.analysis, self.plan.analysis.event_bits
         names = tuple(bits)
         kinds = self.bucket.kept(("kind_codes", names), lambda: _codes(events.kinds, names))
+        since = events.starts[lead]
+
+        def seen(matching: np.ndarray) -> np.ndarray:
+            counts = np.r_[0, np.cumsum(matching)]
+            return counts[upto] > counts[since]
+
         out = np.zeros(len(lead), np.int64)
-        for code, name in enumerate(names):
-            counts = np.r_[0, np.cumsum(kinds == code)]
-            out |= np.where(counts[self.upto] > counts[starts[lead]], bits[name], 0)
-        # reduced to the bits the analysis reads, gaps alike in them share one decision (the
-        # extra "any event" bit must fit in int64)
-        return self.plan.analysis.relevant_live(out) if len(bits) < 62 else out
+        if len(bits) >= 62:     # no room for the analysis' extra "any event" bit: every bit kept
+            for code, name in enumerate(names):
+                out |= np.where(seen(kinds == code), bits[name], 0)
+            return out
+        # the reduction keeps the bits of the moving types and whether there is any event at
+        # all: only the moving types are looked for one by one, a still one stands for "any"
+        moving = [code for code, name in enumerate(names) if analysis.relevant_live(bits[name]) & bits[name]]
+        still = [bits[name] for code, name in enumerate(names) if code not in moving]
+        if still:
+            out |= np.where(seen(kinds >= 0), still[0], 0)
+        for code in moving:
+            out |= np.where(seen(kinds == code), bits[names[code]], 0)
+        return analysis.relevant_live(out)
 
     def atom_ids(self, lead: np.ndarray, at: np.ndarray, start: Evaluated, leading: np.ndarray,
                  changed: np.ndarray) -> np.ndarray:

@@ -299,8 +299,14 @@ def prepare(spill_: Spill, bucket: int, created: str | None, end: float, keep: i
     kinds = list(map(layout.events.__getitem__, kinds_code.tolist()))
 
     change_rows, change_starts = _changes(changes, ids, spill_.fields, layout, problems, keep)
-    return Bucket(ids.to_pylist(), leads["pos"].to_pylist(), fields, created_values, at_sorted, kinds, pairs,
-                  starts, change_rows, change_starts, problems)
+    prepared = Bucket(ids.to_pylist(), leads["pos"].to_pylist(), fields, created_values, at_sorted, kinds, pairs,
+                      starts, change_rows, change_starts, problems)
+    # the arrays the events were made from, rather than converted back from the lists
+    starts_array = np.asarray(starts, np.int64)
+    prepared.derived["event_arrays"] = EventArrays(
+        at[order], starts_array, np.repeat(np.arange(len(ids), dtype=np.int64), np.diff(starts_array)),
+        pa.array(layout.events, pa.string()).take(pa.array(kinds_code)))
+    return prepared
 
 
 def _note(problems: dict, kind: str, table: str, positions, ids, reason, keep: int) -> None:
