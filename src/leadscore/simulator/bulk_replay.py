@@ -59,7 +59,12 @@ class _Rows:
             return np.zeros(0, np.int64), np.zeros(0), np.zeros((0, scores)), np.zeros((0, thresholds), bool)
         lead = np.concatenate([p[0] for p in self.parts])
         at = np.concatenate([p[1] for p in self.parts])
-        order = np.lexsort((at, lead))
+        # by instant, then stably by lead: a lead's rows are distinct instants, so the first
+        # sort need not be stable, and the second sorts small integers (a radix sort when the
+        # bucket has under 65,536 leads), together about twice as fast as np.lexsort
+        order = np.argsort(at)
+        small = np.min_scalar_type(int(lead.max()) if len(lead) else 0)
+        order = order[np.argsort(lead[order].astype(small), kind="stable")]
         return (lead[order], at[order], np.concatenate([p[2].scores for p in self.parts])[order],
                 np.concatenate([p[2].thresholds for p in self.parts])[order])
 
@@ -514,10 +519,11 @@ def _insertion_places(lead: np.ndarray, at: np.ndarray, changing: np.ndarray, ch
 def _merged(first: Evaluated, is_first: np.ndarray, second: Evaluated) -> Evaluated:
     """The rows in order: `first`'s where `is_first`, `second`'s elsewhere."""
     parts = []
+    mine, theirs = np.flatnonzero(is_first), np.flatnonzero(~is_first)    # found once for the three
     for a, b in ((first.scores, second.scores), (first.thresholds, second.thresholds),
                  (first.segments, second.segments)):
         joined = np.empty((len(is_first), a.shape[1]), a.dtype)
-        joined[is_first], joined[~is_first] = a, b
+        joined[mine], joined[theirs] = a, b
         parts.append(joined)
     return Evaluated(*parts)
 
