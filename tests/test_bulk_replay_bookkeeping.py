@@ -20,7 +20,7 @@ from leadscore.simulator.duckdb_bucket import bucket_tables
 from leadscore.simulator.engine import Plan, Window
 from leadscore.simulator import history
 from leadscore.simulator.history import Bucket, event_arrays
-from leadscore.simulator.instants import instant_after_change, lead_span
+from leadscore.simulator.instants import first_at_or_after, instant_after_change, lead_span, lead_times
 from leadscore.simulator.python_backend import PythonEngine
 from test_simulator_skip import END, LEADS, START, bodies, histories
 from leadscore.tables import ProblemLog
@@ -89,6 +89,24 @@ def test_the_event_types_seen_by_each_jump_are_those_of_its_leads_events_up_to_i
     expected = [analysis.relevant_live(sum({analysis.event_bits[kind] for kind in bucket.kinds[bucket.starts[k]:upto]}))
                 for k, upto in zip(lead.tolist(), replay.upto.tolist())]
     assert replay.live(lead, replay.upto).tolist() == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_each_leads_times_are_those_of_its_span(loaded, data):
+    leads = [(f"L{k}", data.draw(LEADS)) for k in range(5)]
+    events, _ = data.draw(histories(5))
+    bucket = bucket_of(loaded.checked, leads, events, end=END)
+    start = START + data.draw(st.integers(-48, 24 * 10)) * 3600.0
+    found = lead_times(bucket, END, start)
+    for k in range(len(bucket)):
+        lo, hi = bucket.starts[k], bucket.starts[k + 1]
+        span = lead_span(bucket.at, lo, hi, bucket.created[k], END)
+        in_window = None if span is None else first_at_or_after(span, bucket.at, lo, hi, start)
+        expected = (math.nan, math.nan, math.nan) if span is None else \
+            (span.first, math.nan if in_window is None else in_window, span.last)
+        assert np.array_equal([found["first"][k], found["first_in_window"][k], found["last"][k]], expected,
+                              equal_nan=True)
 
 
 def test_a_bucket_without_leads_has_no_jumps(loaded):

@@ -33,7 +33,7 @@ from .. import lower as lo
 from ..compiler.analysis import ANY, DOWN, FALSE, UP
 from .engine import Evaluated, Plan, Recording, Replayed, Window
 from .history import Bucket, event_arrays
-from .instants import DAY, instant_after_change, lead_span
+from .instants import DAY, instant_after_change, lead_span, lead_spans
 from .python_backend import fields_at
 
 _SKIP, _BISECT, _SCAN = range(3)
@@ -153,30 +153,16 @@ class _BulkReplay:
         its last instant are in that order already (the first is at or before its first event,
         the last at or after its last): they are laid out in place, and the change jumps, each
         lead's in order, merged in."""
-        bucket, end = self.bucket, self.window.end
-        n = len(bucket)
-        events = event_arrays(bucket)
-        starts, at = events.starts, events.at
+        bucket = self.bucket
+        events, spans = event_arrays(bucket), lead_spans(bucket, self.window.end)
+        starts, at, alive = events.starts, events.at, spans.alive
         counts = np.diff(starts)
-        has_events = counts > 0
-        origin = np.full(n, np.inf)
-        origin[has_events] = at[starts[:-1][has_events]]
-        origin = np.fmin(origin, np.array(bucket.created, float))     # None: nan, which fmin passes over
-        m0 = (np.floor(origin / DAY) + 1) * DAY
-        m1 = math.ceil(end / DAY) * DAY - DAY
-        has_midnight = m0 <= m1
-        alive = (origin < end) & (has_events | has_midnight)
-        first = np.where(has_midnight, m0, np.inf)
-        first[has_events] = np.minimum(first[has_events], at[starts[:-1][has_events]])
-        last = np.full(n, -np.inf)
-        last[has_events] = at[starts[1:][has_events] - 1]
-        last = np.where(has_midnight, np.maximum(last, m1), last)
         shown = np.flatnonzero(alive)
         sizes = counts[shown] + 2
         offset = np.cumsum(sizes) - sizes
         lead = np.repeat(shown, sizes)
         instants = np.empty(len(lead))
-        instants[offset], instants[offset + sizes - 1] = first[shown], last[shown]
+        instants[offset], instants[offset + sizes - 1] = spans.first[shown], spans.last[shown]
         # a lead without instants has no events (they are all before the end): every event is
         # laid out, in the bucket's order
         rows = np.arange(len(at)) + np.repeat(offset + 1 - starts[shown], counts[shown])
