@@ -234,7 +234,7 @@ class Bucket:
     problems: dict = field(default_factory=dict)   # (table, kind) -> (count, [(position, reason)])
     # what engines derive from the rows (arrays, Arrow tables), by key: made once and shared by
     # every plan and round that replays the bucket (the rows never change once prepared)
-    derived: dict = field(default_factory=dict, repr=False, compare=False)
+    derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.ids)
