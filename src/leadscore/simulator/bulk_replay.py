@@ -32,8 +32,8 @@ import pyarrow.compute as pc
 from .. import lower as lo
 from ..compiler.analysis import ANY, DOWN, FALSE, UP
 from .engine import Evaluated, Plan, Recording, Replayed, Window
-from .history import Bucket
-from .instants import DAY, instant_after_change, lead_span
+from .history import Bucket, event_arrays
+from .instants import DAY, instant_after_change, lead_span, lead_spans
 from .python_backend import fields_at
 
 _SKIP, _BISECT, _SCAN = range(3)
@@ -45,15 +45,17 @@ def bulk_replay(engine, bucket: Bucket, plan: Plan, window: Window) -> Replayed:
 
 
 class _Rows:
-    """Evaluated (lead, instant) rows, gathered over the rounds; those of the `wanted` leads are
-    recorded."""
+    """Evaluated (lead, instant) rows, gathered over the rounds when the plan records; those of
+    the `wanted` leads are recorded."""
 
-    def __init__(self, leads: int) -> None:
+    def __init__(self, leads: int, recording: bool) -> None:
         self.parts: list[tuple[np.ndarray, np.ndarray, Evaluated]] = []
         self.wanted = np.zeros(leads, bool)
+        self.recording = recording
 
     def add(self, leads: np.ndarray, instants: np.ndarray, found: Evaluated) -> None:
-        self.parts.append((leads, instants, found))
+        if self.recording:   # a plain replay keeps no rows: they would only hold memory
+            self.parts.append((leads, instants, found))
 
     def joined(self, scores: int, thresholds: int) -> tuple[np.ndarray, ...]:
         """(lead, at, scores, thresholds) of the wanted leads' rows, each lead's rows together in
@@ -63,7 +65,12 @@ class _Rows:
             return np.zeros(0, np.int64), np.zeros(0), np.zeros((0, scores)), np.zeros((0, thresholds), bool)
         lead = np.concatenate([p[0][k] for p, k in zip(self.parts, kept)])
         at = np.concatenate([p[1][k] for p, k in zip(self.parts, kept)])
-        order = np.lexsort((at, lead))
+        # by instant, then stably by lead: a lead's rows are distinct instants, so the first
+        # sort need not be stable, and the second sorts small integers (a radix sort when the
+        # bucket has under 65,536 leads), together about twice as fast as np.lexsort
+        order = np.argsort(at)
+        small = np.min_scalar_type(int(lead.max()) if len(lead) else 0)
+        order = order[np.argsort(lead[order].astype(small), kind="stable")]
         return (lead[order], at[order], np.concatenate([p[2].scores[k] for p, k in zip(self.parts, kept)])[order],
                 np.concatenate([p[2].thresholds[k] for p, k in zip(self.parts, kept)])[order])
 
@@ -73,7 +80,7 @@ class _BulkReplay:
         self.engine, self.bucket, self.plan, self.window = engine, bucket, plan, window
         # bisection ends in one round over every midnight left once they are this few
         self.scan_budget = getattr(engine, "scan_budget", 0)
-        self.rows = _Rows(len(bucket))
+        self.rows = _Rows(len(bucket), bool(plan.record))
         self.evaluations = 0
         self.decided = _decisions_of(plan)     # a gap's key (its atoms' value, not id) -> its decision
         n = len(bucket)
@@ -138,8 +145,7 @@ class _BulkReplay:
         self.rows.wanted[lead[early][possible[0][:, list(self.plan.record)].any(axis=1)]] = True
         reached = [first[lead[early]] <= before for first in (self.crossings, *self.first_labels)]
         reached[0][:, list(self.plan.record)] = False
-        pending = [~held & can for held, can in zip(reached, possible)]
-        done = ~np.column_stack(pending).any(axis=1)
+        done = ~np.logical_or.reduce([(~held & can).any(axis=1) for held, can in zip(reached, possible)])
         # a lead done at one of its earlier jumps needs none of the later ones but its last,
         # nor any midnight from there on
         done_from = self.done_from
@@ -152,43 +158,39 @@ class _BulkReplay:
         return kept, _merged(found, early[kept], more)
 
     def jumps(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every lead's jumps, sorted by (lead, instant)."""
-        bucket, end = self.bucket, self.window.end
-        n = len(bucket)
-        starts = np.asarray(bucket.starts, np.int64)
-        at = np.asarray(bucket.at, float)
-        event_lead = np.repeat(np.arange(n), np.diff(starts))
-        has_events = starts[1:] > starts[:-1]
-        origin = np.full(n, np.inf)
-        origin[has_events] = at[starts[:-1][has_events]]
-        created = np.array([math.inf if c is None else c for c in bucket.created], float)
-        origin = np.minimum(origin, created)
-        m0 = (np.floor(origin / DAY) + 1) * DAY
-        m1 = math.ceil(end / DAY) * DAY - DAY
-        has_midnight = m0 <= m1
-        alive = (origin < end) & (has_events | has_midnight)
-        first = np.where(has_midnight, m0, np.inf)
-        first[has_events] = np.minimum(first[has_events], at[starts[:-1][has_events]])
-        last = np.full(n, -np.inf)
-        last[has_events] = at[starts[1:][has_events] - 1]
-        last = np.where(has_midnight, np.maximum(last, m1), last)
-        first, last = np.where(alive, first, np.nan), np.where(alive, last, np.nan)
-        keep = alive[event_lead]
+        """Every lead's jumps, sorted by (lead, instant). A lead's first instant, its events and
+        its last instant are in that order already (the first is at or before its first event,
+        the last at or after its last): they are laid out in place, and the change jumps, each
+        lead's in order, merged in."""
+        bucket = self.bucket
+        events, spans = event_arrays(bucket), lead_spans(bucket, self.window.end)
+        starts, at, alive = events.starts, events.at, spans.alive
+        counts = np.diff(starts)
+        shown = np.flatnonzero(alive)
+        sizes = counts[shown] + 2
+        offset = np.cumsum(sizes) - sizes
+        lead = np.repeat(shown, sizes)
+        instants = np.empty(len(lead))
+        instants[offset], instants[offset + sizes - 1] = spans.first[shown], spans.last[shown]
+        # a lead without instants has no events (they are all before the end): every event is
+        # laid out, in the bucket's order
+        rows = np.arange(len(at)) + np.repeat(offset + 1 - starts[shown], counts[shown])
+        instants[rows] = at
+        is_event = np.zeros(len(lead), bool)
+        is_event[rows] = True
+        is_change = np.zeros(len(lead), bool)
         changed_lead, changed_at = self.change_jumps(alive)
-        lead = np.concatenate([event_lead[keep], np.flatnonzero(alive), np.flatnonzero(alive), changed_lead])
-        instants = np.concatenate([at[keep], first[alive], last[alive], changed_at])
-        is_change = np.r_[np.zeros(len(lead) - len(changed_lead), bool), np.ones(len(changed_lead), bool)]
-        is_event = np.r_[np.ones(keep.sum(), bool), np.zeros(len(lead) - keep.sum(), bool)]
-        order = np.lexsort((instants, lead))
-        lead, instants, is_change = lead[order], instants[order], is_change[order]
+        if len(changed_lead):
+            places = _insertion_places(lead, instants, self.changing[lead], changed_lead, changed_at)
+            lead, instants = np.insert(lead, places, changed_lead), np.insert(instants, places, changed_at)
+            is_event, is_change = np.insert(is_event, places, False), np.insert(is_change, places, True)
         distinct = np.ones(len(lead), bool)
         distinct[1:] = (lead[1:] != lead[:-1]) | (instants[1:] != instants[:-1])
         groups = np.flatnonzero(distinct)
         self.changed = np.logical_or.reduceat(is_change, groups) if len(lead) else is_change
-        # a lead without instants has no events: the events sorted in are the bucket's, in
-        # order, and those up to a jump end at the count at its group's last row
+        # the events up to a jump end at the count at its group's last row
         ends = np.r_[groups[1:], len(lead)] - 1
-        self.upto = np.cumsum(is_event[order])[ends] if len(lead) else np.zeros(0, np.int64)
+        self.upto = np.cumsum(is_event)[ends] if len(lead) else np.zeros(0, np.int64)
         return lead[distinct], instants[distinct]
 
     def change_jumps(self, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -217,13 +219,13 @@ class _BulkReplay:
         last = np.ceil(following / DAY) * DAY - DAY
         count = np.maximum(0, np.round((last - first) / DAY).astype(np.int64) + 1)
         count[at >= self.done_from[lead]] = 0
-        leading = np.r_[True, lead[1:] != lead[:-1]]
-        live, atoms = self.live(lead), self.atom_ids(lead, at, start, leading, self.changed)
-        current = self.label_numbers(start.segments)
         gaps = np.flatnonzero(count > 0)
         if not len(gaps):
             return
-        decided, inverse = self.decisions(self.keys(lead[gaps], first[gaps], live[gaps], atoms[gaps], current[gaps]))
+        atoms = self.atom_ids(lead, at, start, np.r_[True, lead[1:] != lead[:-1]], self.changed)[gaps]
+        live = self.live(lead[gaps], self.upto[gaps])
+        decided, inverse = self.decisions(self.keys(lead[gaps], first[gaps], live, atoms,
+                                                    self.label_numbers(start.segments[gaps])))
         action = np.array([d[0] for d in decided], np.int64)[inverse]
         scan, chosen = gaps[action == _SCAN], gaps[action == _BISECT]
         # every midnight of the scanned gaps and the last one of each bisected gap in one
@@ -241,16 +243,16 @@ class _BulkReplay:
             self.bisect(lead[chosen], first[chosen], count[chosen], start, chosen, masks[0][which], masks[1][which],
                         found.thresholds[last_rows], found.segments[last_rows])
 
-    def keys(self, lead, instant, live, atoms, current) -> np.ndarray:
-        """Per gap, what its decision depends on: its event types and fixed atoms, whether each
-        threshold and each label is still to reach before `instant` (over the rows evaluated
-        so far: a row not evaluated yet can only make fewer pending, and fewer scanned), and
-        each segment's label number."""
+    def keys(self, lead, instant, live, atoms, current) -> list[np.ndarray]:
+        """Per gap, what its decision depends on, as columns: its event types and fixed atoms,
+        whether each threshold and each label is still to reach before `instant` (over the rows
+        evaluated so far: a row not evaluated yet can only make fewer pending, and fewer
+        scanned), and each segment's label number."""
         before = instant[:, None]
         possible = self.possible(lead, atoms)
         pending = [~(self.crossings[lead] < before) & possible[0]] + \
             [~(found[lead] < before) & can for found, can in zip(self.first_labels, possible[1:])]
-        return np.column_stack([live, atoms, *(p.astype(np.int64) for p in pending), current])
+        return [live, atoms, *(column for p in pending for column in p.T), *current.T]
 
     def possible(self, lead: np.ndarray, atoms: np.ndarray) -> list[np.ndarray]:
         """Per gap, which thresholds (then which labels of each segment) can hold at some later
@@ -269,11 +271,12 @@ class _BulkReplay:
         """Each segment's label number, its number of labels for none."""
         return np.where(segments < 0, np.array([len(labels) for labels in self.plan.labels], np.int64), segments)
 
-    def decisions(self, keys: np.ndarray) -> tuple[list[tuple], np.ndarray]:
-        """The decision of each distinct row of `keys`, and each row's number among them."""
-        distinct, inverse = _distinct_rows(keys)
+    def decisions(self, keys: list[np.ndarray]) -> tuple[list[tuple], np.ndarray]:
+        """The decision of each distinct row of the columns `keys`, and each row's number among
+        them."""
+        first, inverse = _distinct(keys, len(keys[0]))
         found = []
-        for key in distinct.tolist():
+        for key in np.column_stack([column[first].astype(np.int64) for column in keys]).tolist():
             key[1] = self.atom_values[key[1]]    # atom ids are the bucket's own; values are the plan's
             key = tuple(key)
             decision = self.decided.get(key)
@@ -282,20 +285,34 @@ class _BulkReplay:
             found.append(decision)
         return found, inverse
 
-    def live(self, lead: np.ndarray) -> np.ndarray:
-        """Per jump: bit i set when the lead has an event of type i at or before it."""
-        bucket = self.bucket
-        starts = np.asarray(bucket.starts, np.int64)
-        bits = self.plan.analysis.event_bits
-        names = list(bits)
-        kinds = _codes(bucket.kinds, names)
+    def live(self, lead: np.ndarray, upto: np.ndarray) -> np.ndarray:
+        """Per jump of `lead` whose events end at `upto` (in the bucket): bit i set when the lead
+        has an event of type i at or before it, reduced to the bits the analysis reads (gaps
+        alike in them share one decision)."""
+        events = event_arrays(self.bucket)
+        analysis, bits = self.plan.analysis, self.plan.analysis.event_bits
+        names = tuple(bits)
+        kinds = self.bucket.kept(("kind_codes", names), lambda: _codes(events.kinds, names))
+        since = events.starts[lead]
+
+        def seen(matching: np.ndarray) -> np.ndarray:
+            counts = np.r_[0, np.cumsum(matching)]
+            return counts[upto] > counts[since]
+
         out = np.zeros(len(lead), np.int64)
-        for code, name in enumerate(names):
-            counts = np.r_[0, np.cumsum(kinds == code)]
-            out |= np.where(counts[self.upto] > counts[starts[lead]], bits[name], 0)
-        # reduced to the bits the analysis reads, gaps alike in them share one decision (the
-        # extra "any event" bit must fit in int64)
-        return self.plan.analysis.relevant_live(out) if len(bits) < 62 else out
+        if len(bits) >= 62:     # no room for the analysis' extra "any event" bit: every bit kept
+            for code, name in enumerate(names):
+                out |= np.where(seen(kinds == code), bits[name], 0)
+            return out
+        # the reduction keeps the bits of the moving types and whether there is any event at
+        # all: only the moving types are looked for one by one, a still one stands for "any"
+        moving = [code for code, name in enumerate(names) if analysis.relevant_live(bits[name]) & bits[name]]
+        still = [bits[name] for code, name in enumerate(names) if code not in moving]
+        if still:
+            out |= np.where(seen(kinds >= 0), still[0], 0)
+        for code in moving:
+            out |= np.where(seen(kinds == code), bits[names[code]], 0)
+        return analysis.relevant_live(out)
 
     def atom_ids(self, lead: np.ndarray, at: np.ndarray, start: Evaluated, leading: np.ndarray,
                  changed: np.ndarray) -> np.ndarray:
@@ -313,16 +330,10 @@ class _BulkReplay:
         columns += [start.thresholds[where, plan.thresholds.index(n.name)] for n in read
                     if isinstance(n, lo.ThresholdRef)]
         columns += [start.segments[where, plan.segments.index(n.name)] for n in read if isinstance(n, lo.SegmentRef)]
-        fields = sorted({n.name for n in read if isinstance(n, lo.Field)})
+        fields = tuple(sorted({n.name for n in read if isinstance(n, lo.Field)}))
         if fields:
-            seen: dict = {}
-            columns.append(np.array([seen.setdefault(tuple(repr(found.get(name)) for name in fields), len(seen))
-                                     for found in (fields_at(self.bucket, int(lead[j]), float(at[j]))
-                                                   for j in where.tolist())], float))
-        matrix = np.column_stack([np.nan_to_num(np.asarray(c, float), nan=0.0) for c in columns] +
-                                 [np.isnan(np.asarray(c, float)) for c in columns]) if columns \
-            else np.zeros((len(where), 0))
-        _, representative, inverse = np.unique(matrix, axis=0, return_index=True, return_inverse=True)
+            columns.append(self.field_ids(lead[where], at[where], fields))
+        representative, inverse = _distinct(columns, len(where))
         ids: dict[int, int] = {}
         values = np.empty(len(representative), np.int64)
         for i, j in enumerate(where[representative].tolist()):
@@ -337,6 +348,19 @@ class _BulkReplay:
         latest = np.maximum.accumulate(np.where(leading | changed, np.arange(len(lead)), -1))
         index = np.searchsorted(where, latest)
         return found[index]
+
+    def field_ids(self, lead: np.ndarray, at: np.ndarray, fields: tuple[str, ...]) -> np.ndarray:
+        """Per (lead, instant): a number for the values of `fields` there, equal for equal values.
+        A lead without changes has its fields at every instant: those are numbered once per
+        bucket; a lead with changes, at each instant asked for."""
+        seen, numbers = self.bucket.kept(("field_ids", fields), lambda: _field_numbers(self.bucket.fields, fields))
+        found = numbers[lead]
+        changing = np.flatnonzero(self.changing[lead])
+        if len(changing):
+            seen = dict(seen)
+            found[changing] = [seen.setdefault(_values_key(fields_at(self.bucket, k, instant), fields), len(seen))
+                               for k, instant in zip(lead[changing].tolist(), at[changing].tolist())]
+        return found
 
     def decide(self, key: tuple[int, ...]) -> tuple[int, tuple[bool, ...], tuple[bool, ...]]:
         """The action over a gap, and which thresholds and segments its bisection compares."""
@@ -409,24 +433,46 @@ def _decisions_of(plan: Plan) -> dict[tuple, tuple]:
     return found[1]
 
 
-def _codes(values: list[str], names: list[str]) -> np.ndarray:
+def _codes(values: pa.Array, names: tuple[str, ...]) -> np.ndarray:
     """Each value's index in `names` (-1: none)."""
-    return pc.index_in(pa.array(values, pa.string()), value_set=pa.array(names, pa.string())).fill_null(
+    return pc.index_in(values, value_set=pa.array(names, pa.string())).fill_null(
         -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _distinct_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """np.unique(keys, axis=0, return_inverse=True), the columns packed into one integer when
-    they fit (a sort of one column is many times faster than a sort of rows)."""
-    widths = [max(1, int(column.max()).bit_length()) if len(column) else 1 for column in keys.T]
-    if sum(widths) > 62:
-        distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
-        return distinct, inverse.reshape(-1)
-    packed = np.zeros(len(keys), np.int64)
-    for column, width in zip(keys.T, widths):
-        packed = (packed << width) | column
+def _values_key(fields: dict, names: tuple[str, ...]) -> tuple:
+    # repr tells apart values Python finds equal but the rules may not (1, 1.0, True)
+    return tuple(repr(fields.get(name)) for name in names)
+
+
+def _field_numbers(fields: list[dict], names: tuple[str, ...]) -> tuple[dict, np.ndarray]:
+    """(values key -> number, each lead's number) of the leads' `names` fields."""
+    seen: dict = {}
+    return seen, np.array([seen.setdefault(_values_key(found, names), len(seen)) for found in fields], np.int64)
+
+
+def _distinct(columns: list[np.ndarray], rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """(a row of each distinct row, each row's number among them) of the rows of `columns`
+    (1-D, `rows` long; NaN equals NaN). The columns are packed into one integer, a few bits
+    each, and that sorted: a sort of one column is many times faster than a sort of rows. A
+    column of non-negative integers is packed as it is, another by its value's rank."""
+    packed, used = np.zeros(rows, np.int64), 0
+    for column in columns:
+        codes = column.astype(np.int64) if column.dtype.kind in "biu" and (not rows or column.min() >= 0) \
+            else np.unique(column, return_inverse=True)[1].reshape(-1)
+        width = _width(codes)
+        if used + width > 62:
+            # renumbered by rank, both fit: the ranks of under 2^31 rows take 31 bits at most
+            packed = np.unique(packed, return_inverse=True)[1].reshape(-1)
+            codes = np.unique(codes, return_inverse=True)[1].reshape(-1)
+            used, width = _width(packed), _width(codes)
+        packed = (packed << width) | codes
+        used += width
     _, first, inverse = np.unique(packed, return_index=True, return_inverse=True)
-    return keys[first], inverse.reshape(-1)
+    return first, inverse.reshape(-1)
+
+
+def _width(codes: np.ndarray) -> int:
+    return max(1, int(codes.max()).bit_length()) if len(codes) else 1
 
 
 def _moving(dirs: tuple) -> bool:
@@ -448,13 +494,28 @@ def _reachable(dirs: tuple, waiting: list[int], current: int) -> bool:
     return False
 
 
+def _insertion_places(lead: np.ndarray, at: np.ndarray, changing: np.ndarray, change_lead: np.ndarray,
+                      change_at: np.ndarray) -> np.ndarray:
+    """Where each change jump goes (np.insert's indices) among jumps sorted by (lead, instant):
+    after its lead's jumps at or before it. Both are sorted; only the rows of leads with changes
+    (`changing`) are searched, by (lead, the instant's rank among theirs), exact integers. A
+    change jump is never before its lead's first instant, so one of its lead's rows precedes it."""
+    mine = np.flatnonzero(changing)
+    values, rank = np.unique(np.r_[at[mine], change_at], return_inverse=True)
+    rank = rank.reshape(-1)
+    keys = lead[mine] * len(values) + rank[:len(mine)]
+    after = np.searchsorted(keys, change_lead * len(values) + rank[len(mine):], side="right")
+    return mine[after - 1] + 1
+
+
 def _merged(first: Evaluated, is_first: np.ndarray, second: Evaluated) -> Evaluated:
     """The rows in order: `first`'s where `is_first`, `second`'s elsewhere."""
     parts = []
+    mine, theirs = np.flatnonzero(is_first), np.flatnonzero(~is_first)    # found once for the three
     for a, b in ((first.scores, second.scores), (first.thresholds, second.thresholds),
                  (first.segments, second.segments)):
         joined = np.empty((len(is_first), a.shape[1]), a.dtype)
-        joined[is_first], joined[~is_first] = a, b
+        joined[mine], joined[theirs] = a, b
         parts.append(joined)
     return Evaluated(*parts)
 

@@ -1,15 +1,22 @@
 """A replay bucket -> the Arrow tables engines/sql/instants.py reads: `lead_input`,
 `event_input` and `change_input` (columns described there). The values are the bucket's,
-already in the runtime's representation: datetimes stay epoch seconds, lists become lists."""
+already in the runtime's representation: datetimes stay epoch seconds, lists become lists.
+
+The tables are made once per bucket and schema types and kept with the bucket: every round
+of a replay, and every plan of a comparison or a sweep replaying the bucket, reads the same.
+"""
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..dsl import types as t
 from ..engines.sql.select import property_columns
-from .history import Bucket
+from .history import Bucket, event_arrays
 
 _ARROW_TYPES = {t.STRING: pa.string(), t.NUMBER: pa.float64(), t.BOOLEAN: pa.bool_(),
                 t.DATETIME: pa.float64(), t.LIST: pa.list_(pa.string())}
@@ -39,22 +46,41 @@ def _columns_of(dicts: list[dict], columns: dict[str, tuple[str, str]]) -> dict[
     return {column: struct.field(i) for i, (column, _) in enumerate(columns.values())}
 
 
+def _property_columns(pairs: list[tuple], columns: dict[str, tuple[str, str]]) -> dict[str, pa.Array]:
+    """`_columns_of` the events' property dicts, each distinct dict converted once: the events
+    of one type with equal properties share a dict (`prepare` makes them so), and a few
+    thousand dicts usually serve millions of events. Dicts are told apart by identity (all
+    are alive here, so no two share one); equal dicts that are distinct objects are merely
+    converted twice."""
+    if not columns:
+        return {}
+    identity = pa.array(np.fromiter(map(id, map(itemgetter(1), pairs)), np.int64, len(pairs)))
+    encoded = identity.dictionary_encode()
+    first = pc.index_in(encoded.dictionary, value_set=identity).to_numpy()
+    distinct = _columns_of([pairs[i][1] for i in first.tolist()], columns)
+    return {name: column.take(encoded.indices) for name, column in distinct.items()}
+
+
 def bucket_tables(bucket: Bucket, schema) -> dict[str, pa.Table]:
     field_types, property_types = relation_types(schema)
+    key = ("duckdb_tables", tuple(field_types.items()),
+           tuple((event, tuple(properties.items())) for event, properties in property_types.items()))
+    return bucket.kept(key, lambda: _tables(bucket, field_types, property_types))
+
+
+def _tables(bucket: Bucket, field_types: dict[str, str], property_types: dict[str, dict[str, str]]) -> dict:
     leads = len(bucket)
     lead_input = pa.table({"lead": pa.array(np.arange(leads, dtype=np.int64)),
                            **_columns_of(bucket.fields, {name: (f"f{slot}", kind)
                                                          for slot, (name, kind) in enumerate(field_types.items())})})
-    counts = np.diff(np.asarray(bucket.starts, dtype=np.int64))
-    owners = np.repeat(np.arange(leads, dtype=np.int64), counts)
-    seq = np.arange(len(bucket.at), dtype=np.int64) - np.repeat(np.asarray(bucket.starts[:-1], np.int64), counts)
-    at = np.asarray(bucket.at, dtype=np.float64)
-    pos = np.empty(len(at), np.int64)
-    pos[np.lexsort((seq, at, owners))] = np.arange(len(at), dtype=np.int64)
-    columns = property_columns(property_types)
-    event_input = pa.table({"lead": pa.array(owners), "type": pa.array(bucket.kinds, pa.string()),
-                            "at": pa.array(at), "seq": pa.array(seq), "pos": pa.array(pos),
-                            **_columns_of([properties for _, properties in bucket.pairs], columns)})
+    events = event_arrays(bucket)
+    seq = np.arange(len(events.at), dtype=np.int64) - np.repeat(events.starts[:-1], np.diff(events.starts))
+    # a lead's events are in time order, equal times in file order (Bucket): the events are
+    # sorted by (lead, at, seq) already, so each one's place in that order is its index
+    pos = np.arange(len(events.at), dtype=np.int64)
+    event_input = pa.table({"lead": pa.array(events.lead), "type": events.kinds, "at": pa.array(events.at),
+                            "seq": pa.array(seq), "pos": pa.array(pos),
+                            **_property_columns(bucket.pairs, property_columns(property_types))})
     change_counts = np.diff(np.asarray(bucket.change_starts, dtype=np.int64))
     change_owners = np.repeat(np.arange(leads, dtype=np.int64), change_counts)
     change_input = pa.table({

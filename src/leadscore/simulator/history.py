@@ -232,12 +232,42 @@ class Bucket:
     changes: list[tuple]
     change_starts: list[int]
     problems: dict = field(default_factory=dict)   # (table, kind) -> (count, [(position, reason)])
+    # what engines derive from the rows (arrays, Arrow tables), by key: made once and shared by
+    # every plan and round that replays the bucket (the rows never change once prepared)
+    derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    def kept(self, key, make):
+        """The value derived under `key`, made by `make()` the first time it is asked for."""
+        found = self.derived.get(key)
+        if found is None:
+            found = self.derived[key] = make()
+        return found
+
     def index(self) -> dict[str, int]:
         return dict(zip(self.ids, range(len(self.ids))))
+
+
+@dataclass(frozen=True)
+class EventArrays:
+    """A bucket's events as arrays: `at` (float64), `starts` (int64, one more than the leads),
+    `lead` (each event's lead number), `kinds` (Arrow strings)."""
+
+    at: np.ndarray
+    starts: np.ndarray
+    lead: np.ndarray
+    kinds: pa.Array
+
+
+def event_arrays(bucket: Bucket) -> EventArrays:
+    """The bucket's events as arrays, converted once per bucket."""
+    def make() -> EventArrays:
+        starts = np.asarray(bucket.starts, np.int64)
+        lead = np.repeat(np.arange(len(bucket), dtype=np.int64), np.diff(starts))
+        return EventArrays(np.asarray(bucket.at, np.float64), starts, lead, pa.array(bucket.kinds, pa.string()))
+    return bucket.kept("event_arrays", make)
 
 
 def prepare(spill_: Spill, bucket: int, created: str | None, end: float, keep: int) -> Bucket:
@@ -269,8 +299,14 @@ def prepare(spill_: Spill, bucket: int, created: str | None, end: float, keep: i
     kinds = list(map(layout.events.__getitem__, kinds_code.tolist()))
 
     change_rows, change_starts = _changes(changes, ids, spill_.fields, layout, problems, keep)
-    return Bucket(ids.to_pylist(), leads["pos"].to_pylist(), fields, created_values, at_sorted, kinds, pairs,
-                  starts, change_rows, change_starts, problems)
+    prepared = Bucket(ids.to_pylist(), leads["pos"].to_pylist(), fields, created_values, at_sorted, kinds, pairs,
+                      starts, change_rows, change_starts, problems)
+    # the arrays the events were made from, rather than converted back from the lists
+    starts_array = np.asarray(starts, np.int64)
+    prepared.derived["event_arrays"] = EventArrays(
+        at[order], starts_array, np.repeat(np.arange(len(ids), dtype=np.int64), np.diff(starts_array)),
+        pa.array(layout.events, pa.string()).take(pa.array(kinds_code)))
+    return prepared
 
 
 def _note(problems: dict, kind: str, table: str, positions, ids, reason, keep: int) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..semantics import DAY
+from .history import Bucket, event_arrays
 
 
 def next_midnight(t: float) -> float:
@@ -82,18 +83,50 @@ def instant_after_change(span: Span, at: list[float], lo: int, hi: int, t: float
     return first_at_or_after(span, at, lo, hi, t)
 
 
-def lead_times(bucket, end: float, start: float) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class Spans:
+    """Every lead's instants in a bucket, as arrays (`lead_span` for all leads at once):
+    `alive` where the lead has an instant, and there its `first` and `last` instant (NaN
+    elsewhere); `m0` its first midnight and `m1` the last (the same for all): none when
+    m0 > m1."""
+
+    alive: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    m0: np.ndarray
+    m1: float
+
+
+def lead_spans(bucket: Bucket, end: float) -> Spans:
+    events = event_arrays(bucket)
+    starts, at = events.starts, events.at
+    has_events = starts[1:] > starts[:-1]
+    origin = np.full(len(bucket), np.inf)
+    origin[has_events] = at[starts[:-1][has_events]]
+    origin = np.fmin(origin, np.array(bucket.created, float))     # None: NaN, which fmin passes over
+    m0, m1 = (np.floor(origin / DAY) + 1) * DAY, last_midnight_before(end)
+    has_midnight = m0 <= m1
+    alive = (origin < end) & (has_events | has_midnight)
+    first = np.where(has_midnight, m0, np.inf)
+    first[has_events] = np.minimum(first[has_events], at[starts[:-1][has_events]])
+    last = np.full(len(bucket), -np.inf)
+    last[has_events] = at[starts[1:][has_events] - 1]
+    last = np.where(has_midnight, np.maximum(last, m1), last)
+    return Spans(alive, np.where(alive, first, np.nan), np.where(alive, last, np.nan), m0, m1)
+
+
+def lead_times(bucket: Bucket, end: float, start: float) -> dict[str, np.ndarray]:
     """Per lead of a bucket: its first instant, its first instant in [start, end), its last."""
-    n = len(bucket)
-    first, in_window, last = (np.full(n, np.nan) for _ in range(3))
-    at, starts = bucket.at, bucket.starts
-    for k in range(n):
-        lo, hi = starts[k], starts[k + 1]
-        span = lead_span(at, lo, hi, bucket.created[k], end)
-        if span is None:
-            continue
-        first[k], last[k] = span.first, span.last
-        found = first_at_or_after(span, at, lo, hi, start)
-        if found is not None:
-            in_window[k] = found
-    return {"first": first, "first_in_window": in_window, "last": last}
+    spans = lead_spans(bucket, end)
+    events = event_arrays(bucket)
+    lo, hi = events.starts[:-1], events.starts[1:]
+    # a lead's events are in time order: those before `start` come first
+    before = np.r_[0, np.cumsum(events.at < start)]
+    k = lo + before[hi] - before[lo]
+    event = np.full(len(bucket), np.inf)
+    has_event = k < hi
+    event[has_event] = events.at[k[has_event]]
+    midnight = np.maximum(spans.m0, midnight_at_or_after(start))
+    found = np.fmin(event, np.where(midnight <= spans.m1, midnight, np.inf))
+    in_window = np.where(spans.alive & np.isfinite(found), found, np.nan)
+    return {"first": spans.first, "first_in_window": in_window, "last": spans.last}
