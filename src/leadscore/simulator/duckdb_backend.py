@@ -53,7 +53,7 @@ class DuckDBEngine:
         self._prepared: dict[str, str] = {}        # statement -> its prepared name on the connection
         self._tables: tuple | None = None          # (bucket, schema, tables): the latest bucket's
         self._programs: dict[int, tuple] = {}      # id(plan) -> (plan, its ScoringProgram)
-        self._running: tuple | None = None         # ((bucket, program, statements), the bucket's running table)
+        self._running: tuple | None = None         # ((bucket, program, statements), the bucket's running sums)
 
     def replay(self, bucket: Bucket, plan: Plan, window: Window) -> Replayed:
         return bulk_replay(self, bucket, plan, window)
@@ -83,17 +83,17 @@ class DuckDBEngine:
     def instants_table(self, program, bucket: Bucket, plan: Plan, rows: np.ndarray, instants: np.ndarray,
                        reasons: bool) -> pa.Table:
         """The program at each (rows[i], instants[i]): the `instants` statement's columns,
-        ordered by row_id (= i). The bucket's `running` table is computed on its first round
-        and read by the next ones."""
+        ordered by row_id (= i). The bucket's running sums are computed on its first round and
+        read by the next ones."""
         whole = self.bucket_tables(bucket, plan)
         sql = self.statements(program, changed_fields(whole), reasons)
         key = (bucket, program, sql)
         if self._running is None or any(a is not b for a, b in zip(self._running[0], key)):
             self._running = None   # the previous bucket's is dropped before this one is made
-            self._running = (key, sql.running_table(self.run(sql.terms, terms_relations(whole))))
-        tables = self.tables(bucket, plan, rows, self._running[1])
-        inputs = instant_inputs(program, sql, tables, rows, instants)
-        return by_row_id(self.run(sql.instants, instants_relations(tables, tables["running"], inputs)))
+            self._running = (key, sql.running_sums(self.run(sql.terms, terms_relations(whole))))
+        tables = self.tables(bucket, plan, rows)
+        inputs = instant_inputs(program, sql, tables, self._running[1], rows, instants)
+        return by_row_id(self.run(sql.instants, instants_relations(tables, inputs)))
 
     def statements(self, program, changed: frozenset[str], reasons: bool) -> InstantsSql:
         return instants_sql(program, changed, reasons)
@@ -147,17 +147,16 @@ class DuckDBEngine:
             self._tables = (bucket, schema, bucket_tables(bucket, schema))
         return self._tables[2]
 
-    def tables(self, bucket: Bucket, plan: Plan, rows: np.ndarray, running: pa.Table) -> dict[str, pa.Table]:
-        """The bucket's tables and its `running`; only the rows' leads when they are few (a round
-        of bisection asks about a handful of leads)."""
-        tables = {**self.bucket_tables(bucket, plan), "running": running}
+    def tables(self, bucket: Bucket, plan: Plan, rows: np.ndarray) -> dict[str, pa.Table]:
+        """The bucket's tables; the leads only the rows' when they are few (a round of bisection
+        asks about a handful of leads). The changes stay whole: which fields have changes decides
+        the statement (and its cache); the events are read through the running sums."""
+        tables = self.bucket_tables(bucket, plan)
         leads = np.unique(rows)
         if len(leads) * _FEW_LEADS >= len(bucket):
             return tables
-        wanted = pa.array(leads)
-        # the changes stay whole: which fields have changes decides the statement (and its cache)
-        return {name: table if name == "change_input" else table.filter(pc.is_in(table["lead"], value_set=wanted))
-                for name, table in tables.items()}
+        lead_input = tables["lead_input"]
+        return {**tables, "lead_input": lead_input.filter(pc.is_in(lead_input["lead"], value_set=pa.array(leads)))}
 
 
 def _columns(plan: Plan, program, table: pa.Table, reasons: bool) -> Evaluated:

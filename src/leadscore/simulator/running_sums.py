@@ -1,5 +1,5 @@
-"""The `running` relation of engines/sql/instants.py from its `terms`: per event, the running
-sum (or maximum) of each term over its lead's events up to it, in numpy.
+"""The running sums of engines/sql/instants.py from its `terms`: per event, the running sum (or
+maximum) of each term over its lead's events up to it, in numpy, read by instant_values.py.
 
 An SQL window function does the same at a few million rows a second per column in DuckDB,
 which made it most of a replay's cost (docs/engines.md, "Speed"). Here each lead's sum is
@@ -9,6 +9,8 @@ leads a place at a time for all of them at once, a long lead with one accumulate
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 
@@ -17,44 +19,60 @@ from ..engines.sql.instants import CARRIED_BLOCKS, RunningColumn
 _SHORT = 64   # leads with more events than this are accumulated one lead at a time
 
 
-def running_table(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: int) -> pa.Table:
-    """`terms` (lead, pos, hb<group>..., one column per term) -> `running`: lead, pos, hb<group>...,
-    each column's running sum or maximum, and for a block-restarting sum <name>_q1 and
-    <name>_q2: the totals of the lead's two blocks before the event's."""
+@dataclass(frozen=True)
+class Running:
+    """Per event of the bucket's declared types, in (lead, at, seq) order: its lead and time,
+    and each running column up to it (`columns`: the sums and maxima, and <name>_q1, <name>_q2
+    for a block-restarting sum; `blocks`: hb<group>). Every array has one more item at the end,
+    what an instant before a lead's first event reads (index -1): 0 for a sum, NaN for a maximum
+    (no match yet) and a block."""
+
+    lead: np.ndarray
+    at: np.ndarray
+    pairs: np.ndarray             # lead_time_pairs(lead, at): what an instant's event is searched in
+    columns: dict[str, np.ndarray]
+    blocks: dict[int, np.ndarray]
+
+
+def running_arrays(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: int) -> Running:
+    """`terms` (lead, pos, at_s, hb<group>..., one column per term) -> `Running`."""
     order = np.argsort(terms["pos"].to_numpy(), kind="stable")
     lead = terms["lead"].to_numpy()[order]
-    out: dict[str, pa.Array] = {"lead": pa.array(lead), "pos": pa.array(terms["pos"].to_numpy()[order])}
+    at = terms["at_s"].to_numpy()[order]
+    out: dict[str, np.ndarray] = {}
     blocks = {g: terms[f"hb{g}"].to_numpy(zero_copy_only=False)[order] for g in range(groups)}
-    for g, block in blocks.items():
-        out[f"hb{g}"] = pa.array(block)
     for group in (None, *range(groups)):
         for latest in (False, True):
             mine = [c.name for c in columns if c.group == group and c.latest == latest]
             if not mine:
                 continue
-            values = np.column_stack([terms[n].to_numpy(zero_copy_only=False)[order].astype(np.float64) for n in mine])
+            # one row more, the value before any event: 0 for a sum, NaN for a maximum
+            values = np.empty((len(lead) + 1, len(mine)))
+            for k, name in enumerate(mine):
+                values[:-1, k] = terms[name].to_numpy(zero_copy_only=False)[order]
+            values[-1] = np.nan if latest else 0.0
             if not latest:   # a NULL term adds nothing, as in SQL's sum
-                values = np.where(np.isnan(values), 0.0, values)
+                np.nan_to_num(values, copy=False, nan=0.0, posinf=np.inf, neginf=-np.inf)
             starts = _starts(lead, None if group is None else blocks[group])
             with np.errstate(over="ignore"):   # past the largest double: inf, and the score is missing
                 found = _scan(values, starts, np.fmax if latest else np.add)
-            found = np.ascontiguousarray(found.T)    # each column's values together, for Arrow
+            found = np.ascontiguousarray(found.T)    # each column's values together
             for k, name in enumerate(mine):
-                out[name] = pa.array(found[k], from_pandas=True)   # NaN (no match yet): NULL
+                out[name] = found[k]
             if group is None:
                 continue
             if len(starts) - 1 == len(_starts(lead, None)) - 1:
                 # each lead's events lie in one block (a block is 540 half-lives: years), so
                 # every earlier block's total is 0
-                zeros = pa.array(np.zeros(len(lead)))
+                zeros = np.zeros(len(lead) + 1)
                 for d in range(1, CARRIED_BLOCKS + 1):
                     for name in mine:
                         out[f"{name}_q{d}"] = zeros
                 continue
-            for d, totals in enumerate(_previous_totals(lead, blocks[group], starts, found.T), start=1):
+            for d, totals in enumerate(_previous_totals(lead, blocks[group], starts, found.T[:-1]), start=1):
                 for k, name in enumerate(mine):
-                    out[f"{name}_q{d}"] = pa.array(totals[:, k])
-    return pa.table(out)
+                    out[f"{name}_q{d}"] = np.append(totals[:, k], 0.0)
+    return Running(lead, at, lead_time_pairs(lead, at), out, {g: np.append(block.astype(np.float64), np.nan) for g, block in blocks.items()})
 
 
 def _starts(lead: np.ndarray, block: np.ndarray | None) -> np.ndarray:
@@ -96,3 +114,11 @@ def _previous_totals(lead: np.ndarray, block: np.ndarray, starts: np.ndarray, fo
             ok[ok] = (run_lead[candidate[ok]] == lead[ok]) & (run_block[candidate[ok]] == block[ok] - d)
             found_d[ok] = totals[candidate[ok]]
         yield found_d
+
+
+def lead_time_pairs(lead: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """(lead, at) pairs as complex numbers, which numpy orders as pairs: one binary search finds
+    a lead's last row at or before a time; lead numbers are below 2^53, exact as doubles."""
+    pairs = np.empty(len(lead), np.complex128)   # set apart: 1j * inf would be nan + inf j
+    pairs.real, pairs.imag = lead, at
+    return pairs
