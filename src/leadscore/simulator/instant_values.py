@@ -56,6 +56,7 @@ class _Reader:
         self.running, self.leads, self.now = running, leads, instants
         self._rows: dict[float, np.ndarray] = {}
         self._factors: dict[tuple[float, float], np.ndarray] = {}
+        self._ahead: dict[tuple[int, float], np.ndarray] = {}
 
     def rows(self, age: float) -> np.ndarray:
         """Per instant, the running row of its lead's last event at or before t - age (-1, the
@@ -112,6 +113,8 @@ class _Reader:
             total = self.block_part(value, block, 0, 0.0)
             for d in range(1, CARRIED_BLOCKS + 1):
                 part = self.block_part(value, block, d, 0.0)
+                if not part.any():   # as usual: no events in the blocks before; adding 0 changes nothing
+                    continue
                 for _ in range(d):
                     part = part * _BLOCK_STEP
                 total = total + part
@@ -130,11 +133,19 @@ class _Reader:
         """The running sum of the block-restarting term over the instant's block less `back`, at
         the last event at or before t - age: 0 when that event is in another block."""
         rows = self.rows(age)
-        ahead = self.running.blocks[value.group][rows] - (block - back)   # NaN: no event
+        key = (value.group, age)
+        ahead = self._ahead.get(key)
+        if ahead is None:   # how many blocks the event is ahead of the instant's (NaN: no event)
+            ahead = self._ahead[key] = self.running.blocks[value.group][rows] - block
+        ahead = ahead + back
         found = np.zeros(len(rows))
         for d in range(CARRIED_BLOCKS + 1):
+            column = self.running.columns.get(value.term + (f"_q{d}" if d else ""))
+            if column is None:   # every lead's events lie in one block: 0
+                continue
             mine = ahead == d
-            column = self.running.columns[value.term + (f"_q{d}" if d else "")]
+            if mine.all():
+                return column[rows]
             found[mine] = column[rows[mine]]
         return found
 

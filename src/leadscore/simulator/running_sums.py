@@ -22,9 +22,10 @@ _SHORT = 64   # leads with more events than this are accumulated one lead at a t
 @dataclass(frozen=True)
 class Running:
     """Per event of the bucket's declared types, in (lead, at, seq) order: its lead and time,
-    and each running column up to it (`columns`: the sums and maxima, and <name>_q1, <name>_q2
-    for a block-restarting sum; `blocks`: hb<group>). Every array has one more item at the end,
-    what an instant before a lead's first event reads (index -1): 0 for a sum, NaN for a maximum
+    and each running column up to it (`columns`: the sums and latest values, and <name>_q1,
+    <name>_q2 for a block-restarting sum, absent when every lead's events lie in one block, so
+    that they are all 0; `blocks`: hb<group>). Every array has one more item at the end, what an
+    instant before a lead's first event reads (index -1): 0 for a sum, NaN for a latest value
     (no match yet) and a block."""
 
     lead: np.ndarray
@@ -39,40 +40,69 @@ def running_arrays(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: 
     order = np.argsort(terms["pos"].to_numpy(), kind="stable")
     lead = terms["lead"].to_numpy()[order]
     at = terms["at_s"].to_numpy()[order]
-    out: dict[str, np.ndarray] = {}
+    leads = _starts(lead, None)
     blocks = {g: terms[f"hb{g}"].to_numpy(zero_copy_only=False)[order] for g in range(groups)}
+    out: dict[str, np.ndarray] = {}
+    for column in columns:
+        if column.latest:
+            out[column.name] = _latest(terms[column.name].to_numpy(zero_copy_only=False)[order], leads)
     for group in (None, *range(groups)):
-        for latest in (False, True):
-            mine = [c.name for c in columns if c.group == group and c.latest == latest]
-            if not mine:
-                continue
-            # one row more, the value before any event: 0 for a sum, NaN for a maximum
-            values = np.empty((len(lead) + 1, len(mine)))
-            for k, name in enumerate(mine):
-                values[:-1, k] = terms[name].to_numpy(zero_copy_only=False)[order]
-            values[-1] = np.nan if latest else 0.0
-            if not latest:   # a NULL term adds nothing, as in SQL's sum
-                np.nan_to_num(values, copy=False, nan=0.0, posinf=np.inf, neginf=-np.inf)
-            starts = _starts(lead, None if group is None else blocks[group])
+        mine = [c.name for c in columns if c.group == group and not c.latest]
+        if not mine:
+            continue
+        # one row more, the value before any event: 0
+        values = np.zeros((len(lead) + 1, len(mine)))
+        for k, name in enumerate(mine):
+            values[:-1, k] = terms[name].to_numpy(zero_copy_only=False)[order]
+        np.nan_to_num(values, copy=False, nan=0.0, posinf=np.inf, neginf=-np.inf)   # NULL adds nothing, as in SQL
+        starts = leads if group is None else _starts(lead, blocks[group])
+        found = np.empty_like(values)
+        whole = _whole(values)
+        found[:, whole] = _counted(values[:, whole], starts)
+        if not whole.all():
             with np.errstate(over="ignore"):   # past the largest double: inf, and the score is missing
-                found = _scan(values, starts, np.fmax if latest else np.add)
-            found = np.ascontiguousarray(found.T)    # each column's values together
+                found[:, ~whole] = _scan(values[:, ~whole], starts)
+        for k, name in enumerate(mine):
+            out[name] = found[:, k]
+        if group is None or len(starts) == len(leads):
+            # no block-restarting sum, or each lead's events lie in one block (a block is 540
+            # half-lives: years): every earlier block's total is 0
+            continue
+        for d, totals in enumerate(_previous_totals(lead, blocks[group], starts, found[:-1]), start=1):
             for k, name in enumerate(mine):
-                out[name] = found[k]
-            if group is None:
-                continue
-            if len(starts) - 1 == len(_starts(lead, None)) - 1:
-                # each lead's events lie in one block (a block is 540 half-lives: years), so
-                # every earlier block's total is 0
-                zeros = np.zeros(len(lead) + 1)
-                for d in range(1, CARRIED_BLOCKS + 1):
-                    for name in mine:
-                        out[f"{name}_q{d}"] = zeros
-                continue
-            for d, totals in enumerate(_previous_totals(lead, blocks[group], starts, found.T[:-1]), start=1):
-                for k, name in enumerate(mine):
-                    out[f"{name}_q{d}"] = np.append(totals[:, k], 0.0)
-    return Running(lead, at, lead_time_pairs(lead, at), out, {g: np.append(block.astype(np.float64), np.nan) for g, block in blocks.items()})
+                out[f"{name}_q{d}"] = np.append(totals[:, k], 0.0)
+    return Running(lead, at, lead_time_pairs(lead, at), out,
+                   {g: np.append(block.astype(np.float64), np.nan) for g, block in blocks.items()})
+
+
+def _latest(values: np.ndarray, leads: np.ndarray) -> np.ndarray:
+    """Per row, the value of its lead's latest row up to it that has one (NaN: none yet), and
+    NaN at the end. The terms are event times, which do not decrease along a lead: this is also
+    their running maximum."""
+    rows = np.where(np.isnan(values), -1, np.arange(len(values)))
+    np.maximum.accumulate(rows, out=rows)
+    rows[rows < np.repeat(leads[:-1], np.diff(leads))] = -1   # the latest is another lead's
+    return np.append(values, np.nan)[np.append(rows, -1)]
+
+
+def _whole(values: np.ndarray) -> np.ndarray:
+    """The columns whose terms are whole numbers summing to under 2^53 in all (counts, whole
+    points): every partial sum is exact, in any order."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.all(values == np.floor(values), axis=0) & (np.abs(values).sum(axis=0) < 2.0 ** 53)
+
+
+def _counted(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The running sums of whole-number columns along each run, through one cumulative sum of
+    all rows less its value before each run: exact, so equal to adding one term after another."""
+    found = np.zeros_like(values)
+    if not values.shape[1] or len(starts) < 2:
+        return found
+    total = np.cumsum(values[:-1], axis=0)
+    before = np.zeros((len(starts) - 1, values.shape[1]))
+    before[1:] = total[starts[1:-1] - 1]
+    found[:-1] = total - np.repeat(before, np.diff(starts), axis=0)
+    return found
 
 
 def _starts(lead: np.ndarray, block: np.ndarray | None) -> np.ndarray:
@@ -86,17 +116,17 @@ def _starts(lead: np.ndarray, block: np.ndarray | None) -> np.ndarray:
     return np.append(np.flatnonzero(new), n)
 
 
-def _scan(values: np.ndarray, starts: np.ndarray, op: np.ufunc) -> np.ndarray:
-    """op accumulated along each run of rows starting at `starts`, in row order."""
+def _scan(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The running sums along each run of rows starting at `starts`, one addition after another."""
     found = values.copy()
     lengths = np.diff(starts)
     short = lengths <= _SHORT
     first = starts[:-1][short]
     for place in range(1, int(lengths[short].max(initial=1))):
         rows = first[lengths[short] > place] + place
-        found[rows] = op(found[rows - 1], values[rows])
+        found[rows] = found[rows - 1] + values[rows]
     for start, end in zip(starts[:-1][~short], starts[1:][~short]):
-        found[start:end] = op.accumulate(values[start:end], axis=0)
+        found[start:end] = np.add.accumulate(values[start:end], axis=0)
     return found
 
 

@@ -102,8 +102,9 @@ CARRIED_BLOCKS = 2   # the blocks before an instant's that a sum reads: older te
 
 @dataclass(frozen=True)
 class RunningColumn:
-    """A column of `running`: the running sum of the term of that name over the lead's events
-    (restarting with each block hb<group> when a group is given), or its running maximum."""
+    """A running column (simulator/running_sums.py): the running sum of the term of that name
+    over the lead's events (restarting with each block hb<group> when a group is given), or
+    (latest) its value at the lead's latest event that has one: the terms are event times."""
 
     name: str
     group: int | None
