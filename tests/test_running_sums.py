@@ -41,9 +41,14 @@ def terms_of(rows: list[tuple]) -> pa.Table:
 
 def expected(rows: list[tuple]) -> dict[str, list]:
     rows = sorted(rows, key=lambda r: (r[0], r[1]))
-    out: dict[str, list] = {n: [] for n in ("plain", "anchored", "latest", "anchored_q1", "anchored_q2", "counted")}
+    out: dict[str, list] = {n: [] for n in ("plain", "anchored", "latest", "anchored_q1", "anchored_q2", "counted",
+                                            "matched", "matched_at")}
     for k, (lead, block, value, _, _) in enumerate(rows):
         before = [r for r in rows[:k + 1] if r[0] == lead]
+        # the matches of `plain`: its events whose term is not 0, at 10 s per place
+        matched = [10.0 * p for p, r in enumerate(rows[:k + 1]) if r[0] == lead and r[2] != 0]
+        out["matched"].append(float(len(matched)))
+        out["matched_at"].append(matched[-1] if matched else None)
         total = 0.0
         for r in before:   # one addition after another, in event order
             total += r[2]
@@ -69,7 +74,8 @@ def expected(rows: list[tuple]) -> dict[str, list]:
 
 
 COLUMNS = (RunningColumn("plain", None, False), RunningColumn("anchored", 0, False), RunningColumn("latest", None, True),
-           RunningColumn("counted", None, False))
+           RunningColumn("counted", None, False), RunningColumn("matched", None, False, ("plain",)),
+           RunningColumn("matched_at", None, True, ("plain",)))
 
 
 def listed(found: running_sums.Running, name: str) -> list:
@@ -79,7 +85,7 @@ def listed(found: running_sums.Running, name: str) -> list:
         assert len(np.unique(np.c_[found.lead, found.blocks[0][:-1]], axis=0)) == len(np.unique(found.lead))
         return [0.0] * len(found.lead)
     values = found.columns[name]
-    assert values[-1] == 0.0 if name != "latest" else math.isnan(values[-1])
+    assert values[-1] == 0.0 if name not in ("latest", "matched_at") else math.isnan(values[-1])
     return [None if math.isnan(v) else float(v) for v in values[:-1]]
 
 

@@ -38,27 +38,39 @@ class Running:
 def running_arrays(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: int) -> Running:
     """`terms` (lead, pos, at_s, hb<group>..., one column per term) -> `Running`."""
     order = np.argsort(terms["pos"].to_numpy(), kind="stable")
+    if np.all(order[1:] > order[:-1]):   # already in `pos` order: no copies
+        order = slice(None)
     lead = terms["lead"].to_numpy()[order]
     at = terms["at_s"].to_numpy()[order]
     leads = _starts(lead, None)
     blocks = {g: terms[f"hb{g}"].to_numpy(zero_copy_only=False)[order] for g in range(groups)}
+    raw = {c.name: terms[c.name].to_numpy(zero_copy_only=False)[order] for c in columns if not c.matches}
     out: dict[str, np.ndarray] = {}
     for column in columns:
-        if column.latest:
-            out[column.name] = _latest(terms[column.name].to_numpy(zero_copy_only=False)[order], leads)
+        if column.matches:
+            matched = np.zeros(len(lead), bool)
+            for name in column.matches:
+                matched |= raw[name] != 0
+            if column.latest:
+                out[column.name] = _latest(np.where(matched, at, np.nan), leads)
+            else:
+                out[column.name] = _counted(np.append(matched, False).astype(np.float64)[:, None], leads)[:, 0]
+        elif column.latest:
+            out[column.name] = _latest(raw[column.name], leads)
     for group in (None, *range(groups)):
-        mine = [c.name for c in columns if c.group == group and not c.latest]
+        mine = [c.name for c in columns if c.group == group and not c.latest and not c.matches]
         if not mine:
             continue
         # one row more, the value before any event: 0
         values = np.zeros((len(lead) + 1, len(mine)))
         for k, name in enumerate(mine):
-            values[:-1, k] = terms[name].to_numpy(zero_copy_only=False)[order]
+            values[:-1, k] = raw[name]
         np.nan_to_num(values, copy=False, nan=0.0, posinf=np.inf, neginf=-np.inf)   # NULL adds nothing, as in SQL
         starts = leads if group is None else _starts(lead, blocks[group])
-        found = np.empty_like(values)
         whole = _whole(values)
-        found[:, whole] = _counted(values[:, whole], starts)
+        found = np.empty_like(values)
+        if whole.any():
+            found[:, whole] = _counted(values[:, whole], starts)
         if not whole.all():
             with np.errstate(over="ignore"):   # past the largest double: inf, and the score is missing
                 found[:, ~whole] = _scan(values[:, ~whole], starts)
@@ -93,15 +105,14 @@ def _whole(values: np.ndarray) -> np.ndarray:
 
 
 def _counted(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """The running sums of whole-number columns along each run, through one cumulative sum of
-    all rows less its value before each run: exact, so equal to adding one term after another."""
-    found = np.zeros_like(values)
-    if not values.shape[1] or len(starts) < 2:
-        return found
-    total = np.cumsum(values[:-1], axis=0)
-    before = np.zeros((len(starts) - 1, values.shape[1]))
-    before[1:] = total[starts[1:-1] - 1]
-    found[:-1] = total - np.repeat(before, np.diff(starts), axis=0)
+    """The running sums of whole-number columns (rows, then one row of 0) along each run: one
+    cumulative sum of all rows, each run's first row less the previous run's total. Every
+    partial sum is exact, so this equals adding one term after another."""
+    found = values.copy()
+    runs = starts[:-1]
+    if len(runs) > 1:
+        found[runs[1:]] -= np.add.reduceat(values[:-1], runs, axis=0)[:-1]
+    np.cumsum(found[:-1], axis=0, out=found[:-1])
     return found
 
 

@@ -109,6 +109,9 @@ class RunningColumn:
     name: str
     group: int | None
     latest: bool
+    # not a column of `terms` when given: the running count (latest: the time) of the events at
+    # which one of these terms is not 0 (a decayed rule's matches: its points are not 0)
+    matches: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,7 @@ class _InstantsBuilder(StatementBuilder):
                         if changed_fields is None or name in changed_fields]
         self.half_lives: dict[float, int] = {}   # half-life (s) -> its group: blocks hb<group>
         self.terms: dict[str, _Term] = {}
+        self.matches: dict[str, tuple[tuple[str, ...], bool]] = {}   # RunningColumn.matches, latest
         self.now = _qualified("at", "i")
 
     @staticmethod
@@ -251,7 +255,8 @@ class _InstantsBuilder(StatementBuilder):
         self.steps.add("instant_values", self._instant_values(values))
         self.steps.add("scored", self._scored_instants([value.name for value in values]))
         instants = self.statement("row_id", lead_steps, scores, decisions, reasons)
-        running = tuple(RunningColumn(name, term.group, term.latest) for name, term in self.terms.items())
+        running = tuple(RunningColumn(name, term.group, term.latest) for name, term in self.terms.items()) + \
+            tuple(RunningColumn(name, None, latest, matches) for name, (matches, latest) in self.matches.items())
         return InstantsStatements(terms, instants, tuple(values), tuple(self.changed), running,
                                   len(self.half_lives))
 
@@ -368,10 +373,12 @@ class _InstantsBuilder(StatementBuilder):
         values.append(LatestAt("last_at", self._term("x_at", exp.true(), column("at_s"), latest=True), None))
         return values
 
-    def _one_term(self, i: int, rule: lo.EventRule, counted: exp.Expression, high: float | None) -> OneTerm:
-        count = self._term(f"x{i}n", counted.copy(), number(1.0))
-        latest = self._term(f"x{i}t", counted.copy(), column("at_s"), latest=True)
-        return OneTerm(count, latest, high, abs(rule.points), rule.decay)
+    def _one_term(self, i: int, rule: lo.EventRule, terms: tuple[str, ...], high: float | None) -> OneTerm:
+        """The rule's matches are the events at which one of its `terms` is not 0: a rule of 0
+        points has none, and its sums are 0 anyway."""
+        self.matches[f"x{i}c"] = (terms, False)
+        self.matches[f"x{i}t"] = (terms, True)
+        return OneTerm(f"x{i}c", f"x{i}t", high, abs(rule.points), rule.decay)
 
     def _rule_value(self, i: int, rule: lo.EventRule, counted: exp.Expression) -> InstantValue:
         points, within, decay = number(abs(rule.points)), rule.within, rule.decay
@@ -406,7 +413,8 @@ class _InstantsBuilder(StatementBuilder):
                     sum_p = self._term(f"x{i}p{q}", mine, points.copy())
                     sum_pe = self._term(f"x{i}e{q}", mine.copy(), exp.Mul(this=points.copy(), expression=from_start.copy()))
                     parities.append((sum_p, sum_pe))
-                return LinearSum(name, tuple(parities), length, high, self._one_term(i, rule, counted, high))
+                return LinearSum(name, tuple(parities), length, high,
+                                 self._one_term(i, rule, tuple(p for p, _ in parities), high))
             case sem.DecayKind.HALF_LIFE:
                 half = decay.days * DAY
                 size = HALF_LIVES_PER_BLOCK * half
@@ -415,7 +423,7 @@ class _InstantsBuilder(StatementBuilder):
                     this=_sub(at.copy(), exp.Mul(this=block.copy(), expression=number(size))), expression=number(half))))
                 group = self.half_lives.setdefault(half, len(self.half_lives))
                 term = self._term(f"x{i}", counted, anchored, group)
-                return HalfLifeSum(name, term, group, half, within, self._one_term(i, rule, counted, within))
+                return HalfLifeSum(name, term, group, half, within, self._one_term(i, rule, (term,), within))
         raise TypeError(f"a decay of unknown kind: {decay.kind!r}")
 
     def _instant_values(self, values: list[InstantValue]) -> exp.Select:
