@@ -6,6 +6,7 @@ half-life blocks (a lead's events in two or three blocks of 540 half-lives)."""
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,7 @@ from leadscore.lower import lower
 from leadscore.simulator import duckdb_backend
 from leadscore.simulator.duckdb_backend import DuckDBEngine
 from leadscore.simulator.duckdb_bucket import bucket_tables
-from leadscore.simulator.duckdb_instants import evaluate_instants
+from leadscore.simulator.duckdb_instants import by_row_id, evaluate_instants
 from leadscore.simulator.engine import Plan
 from leadscore.simulator.python_backend import PythonEngine
 from test_simulator_support import bucket_of, ruleset, ts
@@ -116,3 +117,12 @@ def test_sums_across_half_life_blocks_agree_with_python(tmp_path, connection, hi
     expected = PythonEngine().evaluate_many(bucket, Plan.of("t", checked), rows, instants).scores[:, 0]
     assert found == pytest.approx(expected, rel=1e-9, abs=1e-12)
     assert found[own].tolist() == expected[own].tolist()
+
+
+@settings(max_examples=50, deadline=None)
+@given(order=st.permutations(list(range(9))), cut=st.integers(0, 9))
+def test_the_statement_s_rows_come_back_in_row_id_order(order, cut):
+    table = pa.table({"row_id": pa.chunked_array([order[:cut], order[cut:]], pa.int64()),
+                      "x": pa.chunked_array([[f"r{k}" for k in order[:cut]], [f"r{k}" for k in order[cut:]]],
+                                            pa.string())})
+    assert by_row_id(table).to_pydict() == {"row_id": list(range(9)), "x": [f"r{k}" for k in range(9)]}
