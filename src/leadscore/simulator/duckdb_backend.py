@@ -1,13 +1,13 @@
 """The DuckDB replay backend (docs/engines.md): the bulk replay's instants (bulk_replay.py),
 each round scored for every lead at once by one SQL statement over the bucket's Arrow tables
-and the bucket's running sums, computed on its first round and kept for the next ones
-(duckdb_instants.py).
+and each instant's values, read off the bucket's running sums (computed on its first round
+and kept for the next ones) with numpy (duckdb_instants.py, instant_values.py).
 
 One in-process DuckDB per process: a forked worker opens its own (a connection never crosses
 a fork), with its own subfolder of the run's spill folder for what exceeds `memory_limit`.
 Explaining a flipped lead (a handful per report) stays with the Python evaluation, which
 gives the reasons with their event counts; so does a program SQL cannot evaluate at many
-instants, and a result whose score SQL's running sums may have missed a round value by its
+instants, and a result whose score the running sums may have missed a round value by its
 last bits (`near_round`): the Python scorer is the reference.
 """
 
@@ -33,7 +33,7 @@ from .history import Bucket
 from .python_backend import PythonEngine
 
 _FEW_LEADS = 4        # a round for under a quarter of the bucket's leads reads only theirs
-# SQL's sums differ from Python's by a few units in the last place (~1e-15, relative): a
+# the running sums differ from Python's by a few units in the last place (~1e-15, relative): a
 # margin of about 10^4 such units catches every score Python may round onto a 6-decimal
 # value, where 1e-9 also caught one decayed score in ten by chance (each then re-evaluated
 # in Python)
@@ -230,7 +230,7 @@ def _reason_points(program, numbers, position: int, finals: dict[str, np.ndarray
 
 def near_round(scores: np.ndarray) -> np.ndarray:
     """Rows with a score within _NEAR (relative) of a 6-decimal value without being it
-    (9.999999999999998 for 10): SQL's running sums may miss such a value in the last bits
+    (9.999999999999998 for 10): the running sums may miss such a value in the last bits
     where Python's arithmetic lands on it, and a threshold at that value would then differ."""
     with np.errstate(invalid="ignore"):
         rounded = np.round(scores, 6)
