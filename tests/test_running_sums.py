@@ -74,7 +74,7 @@ def expected(rows: list[tuple]) -> dict[str, list]:
 
 
 COLUMNS = (RunningColumn("plain", None, False), RunningColumn("anchored", 0, False), RunningColumn("latest", None, True),
-           RunningColumn("counted", None, False), RunningColumn("matched", None, False, ("plain",)),
+           RunningColumn("counted", None, False, whole=1e6), RunningColumn("matched", None, False, ("plain",)),
            RunningColumn("matched_at", None, True, ("plain",)))
 
 
@@ -120,11 +120,13 @@ def test_a_running_sum_past_the_largest_double_is_infinite():
     assert listed(found, "plain") == [1e308, math.inf]
 
 
-def test_whole_numbers_past_2_to_the_53_are_added_one_after_another():
-    # their cumulative sum over the bucket would round: each lead's sum is then added in order
-    rows = [(0, 0, 0.0, None, 2.0 ** 53), (1, 0, 0.0, None, 1.0), (1, 0, 0.0, None, 1.0), (1, 0, 0.0, None, 2.0 ** 53)]
-    found = running_arrays(terms_of(rows), COLUMNS, 1)
-    assert listed(found, "counted") == expected(rows)["counted"] == [2.0 ** 53, 1.0, 2.0, 2.0 ** 53 + 2.0]
+def test_whole_numbers_that_may_sum_past_2_to_the_53_are_added_one_after_another():
+    # one cumulative sum over the bucket would round: 1 - (2^53 + 2) is not a double
+    rows = [(0, 0, 0.0, None, 2.0 ** 53 + 2.0), (1, 0, 0.0, None, 1.0), (1, 0, 0.0, None, 1.0)]
+    columns = tuple(RunningColumn("counted", None, False, whole=2.0 ** 53 + 2.0) if c.name == "counted" else c
+                    for c in COLUMNS)
+    found = running_arrays(terms_of(rows), columns, 1)
+    assert listed(found, "counted") == expected(rows)["counted"] == [2.0 ** 53 + 2.0, 1.0, 2.0]
 
 
 times = st.lists(st.tuples(st.integers(0, 3), st.sampled_from([0.0, 1.0, 1.5, 2.0, 86400.0, 1e9])), max_size=30)

@@ -100,14 +100,14 @@ def _kept_key(program: lo.ScoringProgram, changed_fields: frozenset[str], reason
 
 def _to_json(sql: InstantsSql) -> dict:
     return {"terms": sql.terms, "instants": sql.instants, "values": [_value_json(v) for v in sql.values],
-            "changed": list(sql.changed), "running": [[c.name, c.group, c.latest, list(c.matches)] for c in sql.running],
+            "changed": list(sql.changed), "running": [[c.name, c.group, c.latest, list(c.matches), c.whole] for c in sql.running],
             "groups": sql.groups}
 
 
 def _from_json(kept: dict) -> InstantsSql:
     running = tuple(RunningColumn(str(name), None if group is None else int(group), bool(latest),
-                                  tuple(str(m) for m in matches))
-                    for name, group, latest, matches in kept["running"])
+                                  tuple(str(m) for m in matches), _optional(whole))
+                    for name, group, latest, matches, whole in kept["running"])
     return InstantsSql(str(kept["terms"]), str(kept["instants"]), tuple(_value_of(v) for v in kept["values"]),
                        tuple(int(c) for c in kept["changed"]), running, int(kept["groups"]))
 

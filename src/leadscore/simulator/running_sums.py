@@ -58,16 +58,17 @@ def running_arrays(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: 
         elif column.latest:
             out[column.name] = _latest(raw[column.name], leads)
     for group in (None, *range(groups)):
-        mine = [c.name for c in columns if c.group == group and not c.latest and not c.matches]
-        if not mine:
+        summed = [c for c in columns if c.group == group and not c.latest and not c.matches]
+        if not summed:
             continue
+        mine = [c.name for c in summed]
         # one row more, the value before any event: 0
         values = np.zeros((len(lead) + 1, len(mine)))
         for k, name in enumerate(mine):
             values[:-1, k] = raw[name]
         np.nan_to_num(values, copy=False, nan=0.0, posinf=np.inf, neginf=-np.inf)   # NULL adds nothing, as in SQL
         starts = leads if group is None else _starts(lead, blocks[group])
-        whole = _whole(values)
+        whole = np.array([c.whole is not None and c.whole * len(lead) < 2.0 ** 53 for c in summed])
         found = np.empty_like(values)
         if whole.any():
             found[:, whole] = _counted(values[:, whole], starts)
@@ -97,21 +98,11 @@ def _latest(values: np.ndarray, leads: np.ndarray) -> np.ndarray:
     return np.append(values, np.nan)[np.append(rows, -1)]
 
 
-def _whole(values: np.ndarray) -> np.ndarray:
-    """The columns whose terms are whole numbers summing to under 2^53 in all (counts, whole
-    points): every partial sum is exact, in any order."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        head = values[:1024]   # most columns that are not whole (decayed terms) show it at once
-        found = np.all(head == np.floor(head), axis=0)
-        rest = values[:, found]
-        found[found] = np.all(rest == np.floor(rest), axis=0) & (np.abs(rest).sum(axis=0) < 2.0 ** 53)
-        return found
-
-
 def _counted(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """The running sums of whole-number columns (rows, then one row of 0) along each run: one
     cumulative sum of all rows, each run's first row less the previous run's total. Every
-    partial sum is exact, so this equals adding one term after another."""
+    partial sum is a whole number below 2^53, exact, so this equals adding one term after
+    another."""
     found = values.copy()
     runs = starts[:-1]
     if len(runs) > 1:

@@ -112,6 +112,9 @@ class RunningColumn:
     # not a column of `terms` when given: the running count (latest: the time) of the events at
     # which one of these terms is not 0 (a decayed rule's matches: its points are not 0)
     matches: tuple[str, ...] = ()
+    # every term a whole number of at most this size (a count, whole points): the running sums
+    # are then exact in any order of addition, while they stay below 2^53
+    whole: float | None = None
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,7 @@ class _Term:
     value: exp.Expression
     group: int | None = None
     latest: bool = False
+    whole: float | None = None   # RunningColumn.whole
 
 
 class _InstantsBuilder(StatementBuilder):
@@ -255,7 +259,8 @@ class _InstantsBuilder(StatementBuilder):
         self.steps.add("instant_values", self._instant_values(values))
         self.steps.add("scored", self._scored_instants([value.name for value in values]))
         instants = self.statement("row_id", lead_steps, scores, decisions, reasons)
-        running = tuple(RunningColumn(name, term.group, term.latest) for name, term in self.terms.items()) + \
+        running = tuple(RunningColumn(name, term.group, term.latest, whole=term.whole)
+                        for name, term in self.terms.items()) + \
             tuple(RunningColumn(name, None, latest, matches) for name, (matches, latest) in self.matches.items())
         return InstantsStatements(terms, instants, tuple(values), tuple(self.changed), running,
                                   len(self.half_lives))
@@ -348,8 +353,8 @@ class _InstantsBuilder(StatementBuilder):
         return statement
 
     def _term(self, name: str, condition: exp.Expression, value: exp.Expression, group: int | None = None,
-              latest: bool = False) -> str:
-        self.terms[name] = _Term(condition, value, group, latest)
+              latest: bool = False, whole: float | None = None) -> str:
+        self.terms[name] = _Term(condition, value, group, latest, whole)
         return name
 
     # --- per instant: the values read off the running sums ---------------------------------
@@ -362,12 +367,12 @@ class _InstantsBuilder(StatementBuilder):
             counted = self.counted(i, rule)
             values.append(self._rule_value(i, rule, counted))
             if reasons:
-                count = self._term(f"x{i}n", counted.copy(), number(1.0))
+                count = self._term(f"x{i}n", counted.copy(), number(1.0), whole=1.0)
                 values.append(WindowSum(f"n{i}", count, ((0.0, rule.within, 1.0),), whole=True))
         for a, name in self.aggregates.items():
             mark = column(f"c{name[1:]}")
             if a.function is sem.Function.COUNT:
-                values.append(WindowSum(name, self._term(f"x{name}", mark, number(1.0)), ((0.0, a.within, 1.0),)))
+                values.append(WindowSum(name, self._term(f"x{name}", mark, number(1.0), whole=1.0), ((0.0, a.within, 1.0),)))
             else:
                 values.append(LatestAt(name, self._term(f"x{name}", mark, column("at_s"), latest=True), a.within))
         values.append(LatestAt("last_at", self._term("x_at", exp.true(), column("at_s"), latest=True), None))
@@ -382,13 +387,14 @@ class _InstantsBuilder(StatementBuilder):
 
     def _rule_value(self, i: int, rule: lo.EventRule, counted: exp.Expression) -> InstantValue:
         points, within, decay = number(abs(rule.points)), rule.within, rule.decay
+        whole = abs(rule.points) if float(abs(rule.points)).is_integer() else None
         at = column("at_s")
         name = f"r{i}"
         match decay.kind:
             case sem.DecayKind.NONE:
-                return WindowSum(name, self._term(f"x{i}", counted, points), ((0.0, within, 1.0),))
+                return WindowSum(name, self._term(f"x{i}", counted, points, whole=whole), ((0.0, within, 1.0),))
             case sem.DecayKind.STEPS:
-                x = self._term(f"x{i}", counted, points)
+                x = self._term(f"x{i}", counted, points, whole=whole)
                 bounds = [0.0, *(age * DAY for age in decay.ages), None]
                 factors = [1.0, *decay.fractions]
                 parts = []
@@ -410,7 +416,7 @@ class _InstantsBuilder(StatementBuilder):
                 parities = []
                 for q in range(_PARITIES):
                     mine = exp.and_(counted.copy(), exp.EQ(this=parity.copy(), expression=number(float(q))))
-                    sum_p = self._term(f"x{i}p{q}", mine, points.copy())
+                    sum_p = self._term(f"x{i}p{q}", mine, points.copy(), whole=whole)
                     sum_pe = self._term(f"x{i}e{q}", mine.copy(), exp.Mul(this=points.copy(), expression=from_start.copy()))
                     parities.append((sum_p, sum_pe))
                 return LinearSum(name, tuple(parities), length, high,
