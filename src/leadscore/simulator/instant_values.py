@@ -111,9 +111,10 @@ class _Reader:
         start = block * size
         if value.within is None:   # the two blocks before the instant's, brought to its start exactly
             total = self.block_part(value, block, 0, 0.0)
+            total = np.zeros(len(self.now)) if total is None else total
             for d in range(1, CARRIED_BLOCKS + 1):
                 part = self.block_part(value, block, d, 0.0)
-                if not part.any():   # as usual: no events in the blocks before; adding 0 changes nothing
+                if part is None:   # as usual: no events in the blocks before; adding 0 changes nothing
                     continue
                 for _ in range(d):
                     part = part * _BLOCK_STEP
@@ -121,24 +122,27 @@ class _Reader:
             factor = self.factor(half, start, 0)
             return total * factor * factor
         high = min(HALF_LIFE_REACH * half, value.within)
-        total = None
+        total = np.zeros(len(self.now))
         for d in range(math.ceil(high / size) + 1):   # the blocks the window can touch
-            inside = self.block_part(value, block, d, 0.0) - self.block_part(value, block, d, high)
+            newest, oldest = self.block_part(value, block, d, 0.0), self.block_part(value, block, d, high)
+            if newest is None and oldest is None:
+                continue
+            inside = -oldest if newest is None else newest if oldest is None else newest - oldest
             factor = self.factor(half, start - d * size, d)
-            part = inside * factor * factor
-            total = part if total is None else total + part
+            total = total + inside * factor * factor
         return total
 
-    def block_part(self, value: HalfLifeSum, block: np.ndarray, back: int, age: float) -> np.ndarray:
+    def block_part(self, value: HalfLifeSum, block: np.ndarray, back: int, age: float) -> np.ndarray | None:
         """The running sum of the block-restarting term over the instant's block less `back`, at
-        the last event at or before t - age: 0 when that event is in another block."""
+        the last event at or before t - age: 0 when that event is in another block; None when
+        it is 0 at every instant."""
         rows = self.rows(age)
         key = (value.group, age)
         ahead = self._ahead.get(key)
         if ahead is None:   # how many blocks the event is ahead of the instant's (NaN: no event)
             ahead = self._ahead[key] = self.running.blocks[value.group][rows] - block
-        ahead = ahead + back
-        found = np.zeros(len(rows))
+        ahead = ahead + back if back else ahead
+        found = None
         for d in range(CARRIED_BLOCKS + 1):
             column = self.running.columns.get(value.term + (f"_q{d}" if d else ""))
             if column is None:   # every lead's events lie in one block: 0
@@ -146,7 +150,9 @@ class _Reader:
             mine = ahead == d
             if mine.all():
                 return column[rows]
-            found[mine] = column[rows[mine]]
+            if mine.any():
+                found = np.zeros(len(rows)) if found is None else found
+                found[mine] = column[rows[mine]]
         return found
 
     def factor(self, half: float, start: np.ndarray, back: int) -> np.ndarray:

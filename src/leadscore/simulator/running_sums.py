@@ -45,18 +45,22 @@ def running_arrays(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: 
     leads = _starts(lead, None)
     blocks = {g: terms[f"hb{g}"].to_numpy(zero_copy_only=False)[order] for g in range(groups)}
     raw = {c.name: terms[c.name].to_numpy(zero_copy_only=False)[order] for c in columns if not c.matches}
+    first = np.repeat(leads[:-1], np.diff(leads))   # each row's lead's first row
     out: dict[str, np.ndarray] = {}
     for column in columns:
         if column.matches:
-            matched = np.zeros(len(lead), bool)
-            for name in column.matches:
+            matched = raw[column.matches[0]] != 0
+            for name in column.matches[1:]:
                 matched |= raw[name] != 0
             if column.latest:
-                out[column.name] = _latest(np.where(matched, at, np.nan), leads)
+                out[column.name] = np.append(at, np.nan)[_latest_rows(matched, first)]
             else:
-                out[column.name] = _counted(np.append(matched, False).astype(np.float64)[:, None], leads)[:, 0]
+                counts = np.cumsum(matched, dtype=np.int64)
+                counts -= np.where(first > 0, counts[first - 1], 0)
+                out[column.name] = np.append(counts.astype(np.float64), 0.0)
         elif column.latest:
-            out[column.name] = _latest(raw[column.name], leads)
+            values = raw[column.name]
+            out[column.name] = np.append(values, np.nan)[_latest_rows(~np.isnan(values), first)]
     for group in (None, *range(groups)):
         summed = [c for c in columns if c.group == group and not c.latest and not c.matches]
         if not summed:
@@ -88,14 +92,14 @@ def running_arrays(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: 
                    {g: np.append(block.astype(np.float64), np.nan) for g, block in blocks.items()})
 
 
-def _latest(values: np.ndarray, leads: np.ndarray) -> np.ndarray:
-    """Per row, the value of its lead's latest row up to it that has one (NaN: none yet), and
-    NaN at the end. The terms are event times, which do not decrease along a lead: this is also
-    their running maximum."""
-    rows = np.where(np.isnan(values), -1, np.arange(len(values)))
+def _latest_rows(has: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Per row, its lead's latest row up to it that `has` a value (-1: none), then -1: what a
+    latest-value column reads. The terms are event times, which do not decrease along a lead:
+    the latest value is also their running maximum."""
+    rows = np.where(has, np.arange(len(has)), -1)
     np.maximum.accumulate(rows, out=rows)
-    rows[rows < np.repeat(leads[:-1], np.diff(leads))] = -1   # the latest is another lead's
-    return np.append(values, np.nan)[np.append(rows, -1)]
+    rows[rows < first] = -1   # the latest is another lead's
+    return np.append(rows, -1)
 
 
 def _counted(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
