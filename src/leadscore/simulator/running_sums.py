@@ -46,6 +46,7 @@ def running_arrays(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: 
     blocks = {g: terms[f"hb{g}"].to_numpy(zero_copy_only=False)[order] for g in range(groups)}
     raw = {c.name: terms[c.name].to_numpy(zero_copy_only=False)[order] for c in columns if not c.matches}
     first = np.repeat(leads[:-1], np.diff(leads))   # each row's lead's first row
+    places = np.arange(len(lead))
     out: dict[str, np.ndarray] = {}
     for column in columns:
         if column.matches:
@@ -53,14 +54,14 @@ def running_arrays(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: 
             for name in column.matches[1:]:
                 matched |= raw[name] != 0
             if column.latest:
-                out[column.name] = np.append(at, np.nan)[_latest_rows(matched, first)]
+                out[column.name] = np.append(at, np.nan)[_latest_rows(matched, first, places)]
             else:
                 counts = np.cumsum(matched, dtype=np.int64)
                 counts -= np.where(first > 0, counts[first - 1], 0)
                 out[column.name] = np.append(counts.astype(np.float64), 0.0)
         elif column.latest:
             values = raw[column.name]
-            out[column.name] = np.append(values, np.nan)[_latest_rows(~np.isnan(values), first)]
+            out[column.name] = np.append(values, np.nan)[_latest_rows(~np.isnan(values), first, places)]
     for group in (None, *range(groups)):
         summed = [c for c in columns if c.group == group and not c.latest and not c.matches]
         if not summed:
@@ -70,14 +71,17 @@ def running_arrays(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: 
         values = np.zeros((len(lead) + 1, len(mine)))
         for k, name in enumerate(mine):
             values[:-1, k] = raw[name]
-        np.nan_to_num(values, copy=False, nan=0.0, posinf=np.inf, neginf=-np.inf)   # NULL adds nothing, as in SQL
+        np.copyto(values, 0.0, where=np.isnan(values))   # NULL adds nothing, as in SQL
         starts = leads if group is None else _starts(lead, blocks[group])
         whole = np.array([c.whole is not None and c.whole * len(lead) < 2.0 ** 53 for c in summed])
-        found = np.empty_like(values)
-        if whole.any():
-            found[:, whole] = _counted(values[:, whole], starts)
-        if not whole.all():
-            with np.errstate(over="ignore"):   # past the largest double: inf, and the score is missing
+        with np.errstate(over="ignore"):   # past the largest double: inf, and the score is missing
+            if whole.all():
+                found = _counted(values, starts)
+            elif not whole.any():
+                found = _scan(values, starts)
+            else:
+                found = values
+                found[:, whole] = _counted(values[:, whole], starts)
                 found[:, ~whole] = _scan(values[:, ~whole], starts)
         for k, name in enumerate(mine):
             out[name] = found[:, k]
@@ -92,27 +96,26 @@ def running_arrays(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: 
                    {g: np.append(block.astype(np.float64), np.nan) for g, block in blocks.items()})
 
 
-def _latest_rows(has: np.ndarray, first: np.ndarray) -> np.ndarray:
+def _latest_rows(has: np.ndarray, first: np.ndarray, places: np.ndarray) -> np.ndarray:
     """Per row, its lead's latest row up to it that `has` a value (-1: none), then -1: what a
     latest-value column reads. The terms are event times, which do not decrease along a lead:
     the latest value is also their running maximum."""
-    rows = np.where(has, np.arange(len(has)), -1)
+    rows = np.where(has, places, -1)
     np.maximum.accumulate(rows, out=rows)
     rows[rows < first] = -1   # the latest is another lead's
     return np.append(rows, -1)
 
 
 def _counted(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """The running sums of whole-number columns (rows, then one row of 0) along each run: one
-    cumulative sum of all rows, each run's first row less the previous run's total. Every
-    partial sum is a whole number below 2^53, exact, so this equals adding one term after
+    """The running sums of whole-number columns (rows, then one row of 0) along each run, in
+    place: one cumulative sum of all rows, each run's first row less the previous run's total.
+    Every partial sum is a whole number below 2^53, exact, so this equals adding one term after
     another."""
-    found = values.copy()
     runs = starts[:-1]
     if len(runs) > 1:
-        found[runs[1:]] -= np.add.reduceat(values[:-1], runs, axis=0)[:-1]
-    np.cumsum(found[:-1], axis=0, out=found[:-1])
-    return found
+        values[runs[1:]] -= np.add.reduceat(values[:-1], runs, axis=0)[:-1]
+    np.cumsum(values[:-1], axis=0, out=values[:-1])
+    return values
 
 
 def _starts(lead: np.ndarray, block: np.ndarray | None) -> np.ndarray:
@@ -127,8 +130,9 @@ def _starts(lead: np.ndarray, block: np.ndarray | None) -> np.ndarray:
 
 
 def _scan(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """The running sums along each run of rows starting at `starts`, one addition after another."""
-    found = values.copy()
+    """The running sums along each run of rows starting at `starts`, one addition after another,
+    in place: place p of every run is summed before it is overwritten."""
+    found = values
     lengths = np.diff(starts)
     short = lengths <= _SHORT
     first = starts[:-1][short]
@@ -136,7 +140,7 @@ def _scan(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
         rows = first[lengths[short] > place] + place
         found[rows] = found[rows - 1] + values[rows]
     for start, end in zip(starts[:-1][~short], starts[1:][~short]):
-        found[start:end] = np.add.accumulate(values[start:end], axis=0)
+        np.add.accumulate(values[start:end], axis=0, out=found[start:end])
     return found
 
 
