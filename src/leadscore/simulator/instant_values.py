@@ -93,9 +93,10 @@ class _Reader:
         length, now = value.length, self.now
         block = np.floor(now / length)
         total = None
+        parities = float(len(value.parities))
         for q, (points, from_start) in enumerate(value.parities):
             shifted = block - q
-            back = shifted - 2.0 * np.floor(shifted / 2.0)
+            back = shifted - parities * np.floor(shifted / parities)
             start = (block - back) * length
             remaining = 1.0 - (now - start) / length
             part = self.span(points, 0.0, value.high) * remaining

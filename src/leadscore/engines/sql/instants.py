@@ -185,7 +185,7 @@ class InstantsStatements:
 
     terms: exp.Select
     instants: exp.Select
-    values: tuple[InstantValue, ...]  # the `instants` relation's value columns, computed from `running`
+    values: tuple[InstantValue, ...]  # the `instants` relation's value columns, read off the running sums
     changed: tuple[int, ...]        # the field slots with k<slot> and h<slot>
     running: tuple[RunningColumn, ...]
     groups: int                     # the half-life groups: terms' hb<group> columns
@@ -221,7 +221,7 @@ def _qualified(name: str, table: str) -> exp.Column:
 
 @dataclass(frozen=True)
 class _Term:
-    """A per-event column of `terms` (its running sum or maximum is `running`'s)."""
+    """A per-event column of `terms` (its running sum or latest value is a RunningColumn)."""
 
     condition: exp.Expression
     value: exp.Expression
