@@ -1,13 +1,13 @@
 """The DuckDB replay backend (docs/engines.md): the bulk replay's instants (bulk_replay.py),
 each round scored for every lead at once by one SQL statement over the bucket's Arrow tables
-and the bucket's running sums, computed on its first round and kept for the next ones
-(duckdb_instants.py).
+and each instant's values, read off the bucket's running sums (computed on its first round
+and kept for the next ones) with numpy (duckdb_instants.py, instant_values.py).
 
 One in-process DuckDB per process: a forked worker opens its own (a connection never crosses
 a fork), with its own subfolder of the run's spill folder for what exceeds `memory_limit`.
 Explaining a flipped lead (a handful per report) stays with the Python evaluation, which
 gives the reasons with their event counts; so does a program SQL cannot evaluate at many
-instants, and a result whose score SQL's running sums may have missed a round value by its
+instants, and a result whose score the running sums may have missed a round value by its
 last bits (`near_round`): the Python scorer is the reference.
 """
 
@@ -33,7 +33,7 @@ from .history import Bucket
 from .python_backend import PythonEngine
 
 _FEW_LEADS = 4        # a round for under a quarter of the bucket's leads reads only theirs
-# SQL's sums differ from Python's by a few units in the last place (~1e-15, relative): a
+# the running sums differ from Python's by a few units in the last place (~1e-15, relative): a
 # margin of about 10^4 such units catches every score Python may round onto a 6-decimal
 # value, where 1e-9 also caught one decayed score in ten by chance (each then re-evaluated
 # in Python)
@@ -53,7 +53,7 @@ class DuckDBEngine:
         self._prepared: dict[str, str] = {}        # statement -> its prepared name on the connection
         self._tables: tuple | None = None          # (bucket, schema, tables): the latest bucket's
         self._programs: dict[int, tuple] = {}      # id(plan) -> (plan, its ScoringProgram)
-        self._running: tuple | None = None         # ((bucket, program, statements), the bucket's running table)
+        self._running: tuple | None = None         # ((bucket, program, statements), the bucket's running sums)
 
     def replay(self, bucket: Bucket, plan: Plan, window: Window) -> Replayed:
         return bulk_replay(self, bucket, plan, window)
@@ -83,17 +83,17 @@ class DuckDBEngine:
     def instants_table(self, program, bucket: Bucket, plan: Plan, rows: np.ndarray, instants: np.ndarray,
                        reasons: bool) -> pa.Table:
         """The program at each (rows[i], instants[i]): the `instants` statement's columns,
-        ordered by row_id (= i). The bucket's `running` table is computed on its first round
-        and read by the next ones."""
+        ordered by row_id (= i). The bucket's running sums are computed on its first round and
+        read by the next ones."""
         whole = self.bucket_tables(bucket, plan)
         sql = self.statements(program, changed_fields(whole), reasons)
         key = (bucket, program, sql)
         if self._running is None or any(a is not b for a, b in zip(self._running[0], key)):
             self._running = None   # the previous bucket's is dropped before this one is made
-            self._running = (key, sql.running_table(self.run(sql.terms, terms_relations(whole))))
-        tables = self.tables(bucket, plan, rows, self._running[1])
-        inputs = instant_inputs(program, sql, tables, rows, instants)
-        return by_row_id(self.run(sql.instants, instants_relations(tables, tables["running"], inputs)))
+            self._running = (key, sql.running_sums(self.run(sql.terms, terms_relations(whole))))
+        tables = self.tables(bucket, plan, rows)
+        inputs = instant_inputs(program, sql, tables, self._running[1], rows, instants)
+        return by_row_id(self.run(sql.instants, instants_relations(tables, inputs)))
 
     def statements(self, program, changed: frozenset[str], reasons: bool) -> InstantsSql:
         return instants_sql(program, changed, reasons)
@@ -147,17 +147,16 @@ class DuckDBEngine:
             self._tables = (bucket, schema, bucket_tables(bucket, schema))
         return self._tables[2]
 
-    def tables(self, bucket: Bucket, plan: Plan, rows: np.ndarray, running: pa.Table) -> dict[str, pa.Table]:
-        """The bucket's tables and its `running`; only the rows' leads when they are few (a round
-        of bisection asks about a handful of leads)."""
-        tables = {**self.bucket_tables(bucket, plan), "running": running}
+    def tables(self, bucket: Bucket, plan: Plan, rows: np.ndarray) -> dict[str, pa.Table]:
+        """The bucket's tables; the leads only the rows' when they are few (a round of bisection
+        asks about a handful of leads). The changes stay whole: which fields have changes decides
+        the statement (and its cache); the events are read through the running sums."""
+        tables = self.bucket_tables(bucket, plan)
         leads = np.unique(rows)
         if len(leads) * _FEW_LEADS >= len(bucket):
             return tables
-        wanted = pa.array(leads)
-        # the changes stay whole: which fields have changes decides the statement (and its cache)
-        return {name: table if name == "change_input" else table.filter(pc.is_in(table["lead"], value_set=wanted))
-                for name, table in tables.items()}
+        lead_input = tables["lead_input"]
+        return {**tables, "lead_input": lead_input.filter(pc.is_in(lead_input["lead"], value_set=pa.array(leads)))}
 
 
 def _columns(plan: Plan, program, table: pa.Table, reasons: bool) -> Evaluated:
@@ -231,7 +230,7 @@ def _reason_points(program, numbers, position: int, finals: dict[str, np.ndarray
 
 def near_round(scores: np.ndarray) -> np.ndarray:
     """Rows with a score within _NEAR (relative) of a 6-decimal value without being it
-    (9.999999999999998 for 10): SQL's running sums may miss such a value in the last bits
+    (9.999999999999998 for 10): the running sums may miss such a value in the last bits
     where Python's arithmetic lands on it, and a threshold at that value would then differ."""
     with np.errstate(invalid="ignore"):
         rounded = np.round(scores, 6)

@@ -1,7 +1,8 @@
 """The Spark replay backend (docs/engines.md, `simulate --engine spark`): the DuckDB replay's
 instants (bulk_replay.py, through DuckDBEngine), scored by the same two statements
 (engines/sql/instants.py: the events' terms once per bucket, then each round's instants)
-written in Spark's dialect and run by Spark SQL over the bucket's Arrow tables.
+written in Spark's dialect and run by Spark SQL over the bucket's Arrow tables; each instant's
+values are read off the running sums with numpy in the driver, as for DuckDB.
 
 Everything else is the DuckDB backend's: which leads' tables a round reads, the Python scorer
 for a program SQL cannot evaluate at many instants, for a near-round score and for explaining

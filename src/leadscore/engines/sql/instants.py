@@ -4,15 +4,16 @@ The replay (docs/simulate.md) asks for results at many instants of each lead, ov
 rounds. Rather than re-reading a lead's events once per instant, or once per round, the work
 is cut in two:
 
-* `terms` (once per bucket): one row per event with its terms (below). The caller turns it
-  into `running`, the running sum (or maximum) of every term over the lead's events up to
-  each event, in (lead, pos) order (simulator/running_sums.py: SQL window functions were the
-  slow part of a replay);
-* `instants` (once per round): each instant reads the running sums at the lead's last event
-  at or before `t - age`, for the few ages the program's windows and steps need: a sum over
-  the events aged [low, high) is the running sum at `t - low` less the one at `t - high`.
-  The caller finds those events (`instant_inputs` in simulator/duckdb_instants.py) and
-  gives their positions with the instants; the statement only joins on them.
+* `terms` (once per bucket): one row per event with its terms (below). The caller turns them
+  into running sums (or maxima) of every term over the lead's events up to each event, in
+  (lead, pos) order (simulator/running_sums.py: SQL window functions were the slow part of a
+  replay);
+* `instants` (once per round): each instant's values (InstantsStatements.values: each rule's
+  sum over its window with its decay, the counts, the latest matches) are read off those
+  running sums by the caller (simulator/instant_values.py, with numpy): a sum over the events
+  aged [low, high) is the running sum at the lead's last event at or before `t - low` less the
+  one at `t - high`. The statement applies the rules to them (caps, groups, clamps,
+  inactivity, thresholds, segments), from the lowered program through the registry.
 
 The relations read (internal column names, so no user text names a column):
 
@@ -25,14 +26,14 @@ The relations read (internal column names, so no user text names a column):
                   declared property name (select.property_columns), typed as the fields
     change_input  `lead`, `at`, `seq` (file order, unique), `field` VARCHAR (the changed
                   field's name), then `f0`, `f1`... as lead_input: the new value in its column
-    running       `lead`, `pos`, `hb<group>`..., per term its running sum or maximum up to the
-                  event (InstantsStatements.running), and per half-life term `<term>_q1` and
-                  `<term>_q2`: the totals of the lead's two blocks before the event's
-    instants      `row_id` BIGINT, `lead`, `at` DOUBLE epoch seconds; `e<j>` BIGINT: the `pos`
-                  of the lead's last event of a declared type at or before `at - ages[j]`
-                  (NULL: none); per changed field slot `k<slot>`: the `seq` of the lead's latest
-                  change of it at or before `at` (equal times: the last in file order), and
-                  `h<slot>` 1 when the lead has any change of it (else NULL)
+    instants      `row_id` BIGINT, `lead`, `at` DOUBLE epoch seconds; one column per value of
+                  InstantsStatements.values, named as it (DOUBLE; `n<i>` BIGINT; a latest time
+                  NULL when none); per changed field slot `k<slot>`: the `seq` of the lead's
+                  latest change of it at or before `at` (equal times: the last in file order),
+                  and `h<slot>` 1 when the lead has any change of it (else NULL)
+
+`terms` returns `lead`, `pos`, `at_s` (the event's `at`), `hb<group>`... and one column per
+term (InstantsStatements.running: running sums, or maxima for `latest`).
 
 `instants` returns one row per row of `instants`: `row_id`, every score, threshold and segment
 in declaration order (and, with reasons, select.py's reason columns: the rule points first).
@@ -55,14 +56,18 @@ events exactly `high` old are out). Per decay kind:
 * half_life h: Σ p*2^(-(t - at)/h), which one running sum from a fixed origin cannot hold
   (2^x overflows past x = 1024). Time is cut into blocks of 540 half-lives; each event is
   anchored at the start o_b of its block, p*2^((at - o_b)/h) <= p*2^540, and its running sum
-  restarts with each block. Each event row also holds the totals of its lead's two blocks
-  before its own. A block's part of a sum, anchored at its start o, is rescaled by
+  restarts with each block. Each event's running sums also hold the totals of its lead's two
+  blocks before its own (`<term>_q1`, `<term>_q2`). A block's part of a sum, anchored at its start o, is rescaled by
   2^((o - t)/h), applied as two half factors so neither underflows before the product does;
   over the whole past, the two blocks before the instant's are brought to its block's start
   by 2^-540 and 2^-1080 (exact powers of two). Terms older than that are over 1080
   half-lives old, below the smallest double (2^-1074), as in Python. With `within`, the
   window touches at most three blocks, each taken from its own start. Nothing overflows,
   and each term keeps its relative precision.
+
+Linear and half-life sums are exact only to a few units in the last place; a window holding
+one match of such a rule is valued as Python values it instead (OneTerm: its points times the
+decay factor at its age), so a lone event at its own instant counts its points exactly.
 
 A score block whose rules read only fields that never change (no events, aggregates,
 days_since, inactivity, changed fields) is computed once per lead, before the instants.
@@ -77,7 +82,6 @@ field), would make an event's mark depend on the instant: such a program is refu
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Collection
 
@@ -98,12 +102,81 @@ CARRIED_BLOCKS = 2   # the blocks before an instant's that a sum reads: older te
 
 @dataclass(frozen=True)
 class RunningColumn:
-    """A column of `running`: the running sum of the term of that name over the lead's events
-    (restarting with each block hb<group> when a group is given), or its running maximum."""
+    """A running column (simulator/running_sums.py): the running sum of the term of that name
+    over the lead's events (restarting with each block hb<group> when a group is given), or
+    (latest) its value at the lead's latest event that has one: the terms are event times."""
 
     name: str
     group: int | None
     latest: bool
+    # not a column of `terms` when given: the running count (latest: the time) of the events at
+    # which one of these terms is not 0 (a decayed rule's matches: its points are not 0)
+    matches: tuple[str, ...] = ()
+    # every term a whole number of at most this size (a count, whole points): the running sums
+    # are then exact in any order of addition, while they stay below 2^53
+    whole: float | None = None
+
+
+@dataclass(frozen=True)
+class OneTerm:
+    """For a decayed rule: the running count and latest time of its matches, so that a window
+    holding one match is valued as Python values it, `points` times its decay factor (the
+    registry's), not from the block or window sums, which may miss that value by its last bits."""
+
+    count: str
+    latest: str
+    high: float | None            # the window's oldest age (excluded); None: the whole past
+    points: float
+    decay: sem.Decay
+
+
+@dataclass(frozen=True)
+class WindowSum:
+    """Σ factor × (the running sum of `term` at age `low` less at age `high`) over `parts`
+    (high None: nothing less): decay none and steps, counts."""
+
+    name: str
+    term: str
+    parts: tuple[tuple[float, float | None, float], ...]
+    whole: bool = False           # an integer count (BIGINT)
+
+
+@dataclass(frozen=True)
+class LinearSum:
+    """Linear decay over `length` seconds (module docstring): per block parity, the points term
+    and the from-start term, summed over the events younger than `high`."""
+
+    name: str
+    parities: tuple[tuple[str, str], ...]
+    length: float
+    high: float
+    one: OneTerm
+
+
+@dataclass(frozen=True)
+class HalfLifeSum:
+    """Half-life decay of `half` seconds over the block-restarting term `term` of blocks
+    hb<group> (module docstring); `within` None: the whole past."""
+
+    name: str
+    term: str
+    group: int
+    half: float
+    within: float | None
+    one: OneTerm
+
+
+@dataclass(frozen=True)
+class LatestAt:
+    """The running maximum of `term` (an event time) at the instant: NULL when none, or when it
+    is not inside `within` (None: no window)."""
+
+    name: str
+    term: str
+    within: float | None
+
+
+InstantValue = WindowSum | LinearSum | HalfLifeSum | LatestAt
 
 
 @dataclass(frozen=True)
@@ -112,7 +185,7 @@ class InstantsStatements:
 
     terms: exp.Select
     instants: exp.Select
-    ages: tuple[float, ...]         # instants' e<j> is the last event at or before `at - ages[j]`
+    values: tuple[InstantValue, ...]  # the `instants` relation's value columns, read off the running sums
     changed: tuple[int, ...]        # the field slots with k<slot> and h<slot>
     running: tuple[RunningColumn, ...]
     groups: int                     # the half-life groups: terms' hb<group> columns
@@ -142,22 +215,19 @@ def _modulo(value: exp.Expression, modulus: int) -> exp.Expression:
     return _sub(value, exp.Mul(this=number(float(modulus)), expression=_floor_div(value.copy(), float(modulus))))
 
 
-def _zero_if_null(value: exp.Expression) -> exp.Expression:
-    return exp.Coalesce(this=value, expressions=[number(0.0)])
-
-
 def _qualified(name: str, table: str) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
 
 
 @dataclass(frozen=True)
 class _Term:
-    """A per-event column of `terms` (its running sum or maximum is `running`'s)."""
+    """A per-event column of `terms` (its running sum or latest value is a RunningColumn)."""
 
     condition: exp.Expression
     value: exp.Expression
     group: int | None = None
     latest: bool = False
+    whole: float | None = None   # RunningColumn.whole
 
 
 class _InstantsBuilder(StatementBuilder):
@@ -167,7 +237,7 @@ class _InstantsBuilder(StatementBuilder):
                         if changed_fields is None or name in changed_fields]
         self.half_lives: dict[float, int] = {}   # half-life (s) -> its group: blocks hb<group>
         self.terms: dict[str, _Term] = {}
-        self.ages: dict[float, int] = {0.0: 0}    # age -> j: the instant's lookup e<j>, joined as r<j>
+        self.matches: dict[str, tuple[tuple[str, ...], bool]] = {}   # RunningColumn.matches, latest
         self.now = _qualified("at", "i")
 
     @staticmethod
@@ -187,10 +257,12 @@ class _InstantsBuilder(StatementBuilder):
         if self.changed:
             self.steps.add("change_rows", self._change_rows())
         self.steps.add("instant_values", self._instant_values(values))
-        self.steps.add("scored", self._scored_instants([value.alias for value in values]))
+        self.steps.add("scored", self._scored_instants([value.name for value in values]))
         instants = self.statement("row_id", lead_steps, scores, decisions, reasons)
-        running = tuple(RunningColumn(name, term.group, term.latest) for name, term in self.terms.items())
-        return InstantsStatements(terms, instants, tuple(self.ages), tuple(self.changed), running,
+        running = tuple(RunningColumn(name, term.group, term.latest, whole=term.whole)
+                        for name, term in self.terms.items()) + \
+            tuple(RunningColumn(name, None, latest, matches) for name, (matches, latest) in self.matches.items())
+        return InstantsStatements(terms, instants, tuple(values), tuple(self.changed), running,
                                   len(self.half_lives))
 
     # --- inputs --------------------------------------------------------------------------
@@ -274,77 +346,55 @@ class _InstantsBuilder(StatementBuilder):
                  for name, term in self.terms.items()]
         blocks = [_floor_div(column("at_s"), HALF_LIVES_PER_BLOCK * half).as_(f"hb{group}", quoted=True)
                   for half, group in self.half_lives.items()]
-        statement = exp.select(column("lead"), column("pos"), *blocks, *terms).from_(self.steps.last)
+        statement = exp.select(column("lead"), column("pos"), column("at_s"), *blocks, *terms).from_(self.steps.last)
         for name, cte in self.steps.ctes:
             statement = statement.with_(name, as_=cte, copy=False)
         self.steps = steps
         return statement
 
     def _term(self, name: str, condition: exp.Expression, value: exp.Expression, group: int | None = None,
-              latest: bool = False) -> str:
-        self.terms[name] = _Term(condition, value, group, latest)
+              latest: bool = False, whole: float | None = None) -> str:
+        self.terms[name] = _Term(condition, value, group, latest, whole)
         return name
-
-    def _at(self, name: str, age: float, suffix: str = "") -> exp.Expression:
-        """The running column `name` (+ suffix) at the lead's last event at or before t - age."""
-        j = self.ages.setdefault(age, len(self.ages))
-        return _qualified(name + suffix, f"r{j}")
-
-    def _span(self, name: str, low: float, high: float | None) -> exp.Expression:
-        """The sum of term `name` over the events aged [low, high) seconds (high None: no limit)."""
-        total = _zero_if_null(self._at(name, low))
-        if high is None:
-            return total
-        return _sub(total, _zero_if_null(self._at(name, high)))
-
-    def _block_part(self, name: str, group: int, back: int, age: float) -> exp.Expression:
-        """The running sum of a block-restarting term over the instant's block less `back`, at the
-        last event at or before t - age: 0 when that event is older than the block."""
-        block = exp.Sub(this=_floor_div(self.now.copy(), HALF_LIVES_PER_BLOCK * self._half(group)),
-                        expression=number(float(back)))
-        ifs = [exp.If(this=exp.EQ(this=self._at(f"hb{group}", age),
-                                  expression=exp.Add(this=block.copy(), expression=number(float(d)))),
-                      true=self._at(name, age, f"_q{d}" if d else ""))
-               for d in range(CARRIED_BLOCKS + 1)]
-        return exp.Case(ifs=ifs, default=number(0.0))
-
-    def _half(self, group: int) -> float:
-        return next(half for half, g in self.half_lives.items() if g == group)
 
     # --- per instant: the values read off the running sums ---------------------------------
 
-    def _values(self, reasons: bool) -> list[exp.Alias]:
+    def _values(self, reasons: bool) -> list[InstantValue]:
         """The values at each instant that select.py's lead steps read (r<i>, n<i>, the
         aggregates, last_at), registering the terms they need."""
-        values: list[exp.Alias] = []
+        values: list[InstantValue] = []
         for i, rule in enumerate(self.event_rules):
             counted = self.counted(i, rule)
-            values.append(commented(self._rule_value(i, rule, counted), rule.line, rule.name)
-                          .as_(f"r{i}", quoted=True))
+            values.append(self._rule_value(i, rule, counted))
             if reasons:
-                count = self._span(self._term(f"x{i}n", counted.copy(), number(1.0)), 0.0, rule.within)
-                values.append(exp.cast(count, exp.DataType.Type.BIGINT).as_(f"n{i}", quoted=True))
+                count = self._term(f"x{i}n", counted.copy(), number(1.0), whole=1.0)
+                values.append(WindowSum(f"n{i}", count, ((0.0, rule.within, 1.0),), whole=True))
         for a, name in self.aggregates.items():
             mark = column(f"c{name[1:]}")
             if a.function is sem.Function.COUNT:
-                values.append(self._span(self._term(f"x{name}", mark, number(1.0)), 0.0, a.within).as_(name, quoted=True))
-                continue
-            latest: exp.Expression = self._at(self._term(f"x{name}", mark, column("at_s"), latest=True), 0.0)
-            if a.within is not None:   # the latest match, when it is inside the window
-                inside = exp.GT(this=latest.copy(), expression=exp.Sub(this=self.now.copy(), expression=number(a.within)))
-                latest = case_when(inside, latest, None)
-            values.append(latest.as_(name, quoted=True))
-        values.append(self._at(self._term("x_at", exp.true(), column("at_s"), latest=True), 0.0).as_("last_at", quoted=True))
+                values.append(WindowSum(name, self._term(f"x{name}", mark, number(1.0), whole=1.0), ((0.0, a.within, 1.0),)))
+            else:
+                values.append(LatestAt(name, self._term(f"x{name}", mark, column("at_s"), latest=True), a.within))
+        values.append(LatestAt("last_at", self._term("x_at", exp.true(), column("at_s"), latest=True), None))
         return values
 
-    def _rule_value(self, i: int, rule: lo.EventRule, counted: exp.Expression) -> exp.Expression:
+    def _one_term(self, i: int, rule: lo.EventRule, terms: tuple[str, ...], high: float | None) -> OneTerm:
+        """The rule's matches are the events at which one of its `terms` is not 0: a rule of 0
+        points has none, and its sums are 0 anyway."""
+        self.matches[f"x{i}c"] = (terms, False)
+        self.matches[f"x{i}t"] = (terms, True)
+        return OneTerm(f"x{i}c", f"x{i}t", high, abs(rule.points), rule.decay)
+
+    def _rule_value(self, i: int, rule: lo.EventRule, counted: exp.Expression) -> InstantValue:
         points, within, decay = number(abs(rule.points)), rule.within, rule.decay
+        whole = abs(rule.points) if float(abs(rule.points)).is_integer() else None
         at = column("at_s")
+        name = f"r{i}"
         match decay.kind:
             case sem.DecayKind.NONE:
-                return self._span(self._term(f"x{i}", counted, points), 0.0, within)
+                return WindowSum(name, self._term(f"x{i}", counted, points, whole=whole), ((0.0, within, 1.0),))
             case sem.DecayKind.STEPS:
-                x = self._term(f"x{i}", counted, points)
+                x = self._term(f"x{i}", counted, points, whole=whole)
                 bounds = [0.0, *(age * DAY for age in decay.ages), None]
                 factors = [1.0, *decay.fractions]
                 parts = []
@@ -354,8 +404,8 @@ class _InstantsBuilder(StatementBuilder):
                             break
                         high = within if high is None else min(high, within)
                     if factor != 0.0 and (high is None or high > low):
-                        parts.append(exp.Mul(this=number(factor), expression=self._span(x, low, high)))
-                return self._total(parts)
+                        parts.append((low, high, factor))
+                return WindowSum(name, x, tuple(parts))
             case sem.DecayKind.LINEAR:
                 length = decay.days * DAY
                 high = length if within is None else min(length, within)
@@ -363,16 +413,14 @@ class _InstantsBuilder(StatementBuilder):
                 parity = _modulo(block, _PARITIES)
                 from_start = exp.Div(this=_sub(at.copy(), exp.Mul(this=block.copy(), expression=number(length))),
                                      expression=number(length))
-                parts = []
+                parities = []
                 for q in range(_PARITIES):
                     mine = exp.and_(counted.copy(), exp.EQ(this=parity.copy(), expression=number(float(q))))
-                    sum_p = self._span(self._term(f"x{i}p{q}", mine, points.copy()), 0.0, high)
-                    sum_pe = self._span(self._term(f"x{i}e{q}", mine.copy(),
-                                                   exp.Mul(this=points.copy(), expression=from_start.copy())), 0.0, high)
-                    start = self._block_start(q, _PARITIES, length)
-                    remaining = _sub(number(1.0), exp.Div(this=_sub(self.now.copy(), start), expression=number(length)))
-                    parts += [exp.Mul(this=sum_p, expression=remaining), sum_pe]
-                return self._total(parts)
+                    sum_p = self._term(f"x{i}p{q}", mine, points.copy(), whole=whole)
+                    sum_pe = self._term(f"x{i}e{q}", mine.copy(), exp.Mul(this=points.copy(), expression=from_start.copy()))
+                    parities.append((sum_p, sum_pe))
+                return LinearSum(name, tuple(parities), length, high,
+                                 self._one_term(i, rule, tuple(p for p, _ in parities), high))
             case sem.DecayKind.HALF_LIFE:
                 half = decay.days * DAY
                 size = HALF_LIVES_PER_BLOCK * half
@@ -380,58 +428,22 @@ class _InstantsBuilder(StatementBuilder):
                 anchored = exp.Mul(this=points, expression=exp.Pow(this=number(2.0), expression=exp.Div(
                     this=_sub(at.copy(), exp.Mul(this=block.copy(), expression=number(size))), expression=number(half))))
                 group = self.half_lives.setdefault(half, len(self.half_lives))
-                name = self._term(f"x{i}", counted, anchored, group)
-                start = exp.Mul(this=_floor_div(self.now.copy(), size), expression=number(size))
-                if within is None:   # the two blocks before the instant's, brought to its start exactly
-                    parts = [self._block_part(name, group, d, 0.0) for d in range(CARRIED_BLOCKS + 1)]
-                    total = parts[0]
-                    for d, part in enumerate(parts[1:], start=1):
-                        scaled = part
-                        for _ in range(d):   # exact: powers of two
-                            scaled = exp.Mul(this=scaled, expression=number(2.0 ** -HALF_LIVES_PER_BLOCK))
-                        total = exp.Add(this=total, expression=scaled)
-                    return self._rescaled(exp.Paren(this=total), start, half)
-                high = min(HALF_LIFE_REACH * half, within)
-                parts = []
-                for d in range(math.ceil(high / size) + 1):   # the blocks the window can touch
-                    inside = _sub(self._block_part(name, group, d, 0.0), self._block_part(name, group, d, high))
-                    own_start = exp.Sub(this=start.copy(), expression=number(d * size))
-                    parts.append(self._rescaled(inside, own_start, half))
-                return self._total(parts)
+                term = self._term(f"x{i}", counted, anchored, group)
+                return HalfLifeSum(name, term, group, half, within, self._one_term(i, rule, (term,), within))
         raise TypeError(f"a decay of unknown kind: {decay.kind!r}")
 
-    def _block_start(self, residue: int, modulus: int, size: float) -> exp.Expression:
-        """At an instant: the start of the latest block (of `size` seconds) at or before it whose
-        number is `residue` mod `modulus`, computed as the events' starts are."""
-        block = _floor_div(self.now.copy(), size)
-        back = _modulo(_sub(block.copy(), number(float(residue))), modulus)
-        return exp.Mul(this=_sub(block, back), expression=number(size))
-
-    def _rescaled(self, total: exp.Expression, start: exp.Expression, half: float) -> exp.Expression:
-        """A sum anchored at `start`, at the instant: times 2^((start - t)/h), as two half
-        factors, so none underflows before the product does."""
-        factor = exp.Pow(this=number(2.0), expression=exp.Div(this=_sub(start, self.now.copy()),
-                                                              expression=number(2.0 * half)))
-        return exp.Mul(this=exp.Mul(this=total, expression=factor), expression=factor.copy())
-
-    @staticmethod
-    def _total(parts: list[exp.Expression]) -> exp.Expression:
-        if not parts:
-            return number(0.0)
-        total = parts[0]
-        for part in parts[1:]:
-            total = exp.Add(this=total, expression=part)
-        return exp.Paren(this=total)
-
-    def _instant_values(self, values: list[exp.Alias]) -> exp.Select:
-        """Each instant with its values: `running` joined at each age's event."""
+    def _instant_values(self, values: list[InstantValue]) -> exp.Select:
+        """Each instant with its values, as the caller computed them into the `instants` relation."""
+        rules = {f"r{i}": rule for i, rule in enumerate(self.event_rules)}
+        picked = []
+        for value in values:
+            read: exp.Expression = _qualified(value.name, "i")
+            if value.name in rules:
+                read = commented(read, rules[value.name].line, rules[value.name].name)
+            picked.append(read.as_(value.name, quoted=True))
         changes = [_qualified(f"{prefix}{slot}", "i") for slot in self.changed for prefix in ("k", "h")]
-        select = exp.select(*(_qualified(n, "i") for n in ("row_id", "lead")), self.now.copy().as_("instant", quoted=True),
-                            *values, *changes).from_(exp.table_("instants").as_("i"))
-        for j in self.ages.values():
-            select = select.join(exp.table_("running").as_(f"r{j}"), join_type="left",
-                                 on=exp.EQ(this=_qualified("pos", f"r{j}"), expression=_qualified(f"e{j}", "i")))
-        return select
+        return exp.select(*(_qualified(n, "i") for n in ("row_id", "lead")), self.now.copy().as_("instant", quoted=True),
+                          *picked, *changes).from_(exp.table_("instants").as_("i"))
 
     def _fixed_columns(self) -> list[str]:
         """The columns of the fixed blocks: each one's score and the columns reasons read."""
