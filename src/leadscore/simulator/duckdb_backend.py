@@ -51,7 +51,6 @@ class DuckDBEngine:
         self._pid: int | None = None
         self._connection = None
         self._prepared: dict[str, str] = {}        # statement -> its prepared name on the connection
-        self._tables: tuple | None = None          # (bucket, schema, tables): the latest bucket's
         self._programs: dict[int, tuple] = {}      # id(plan) -> (plan, its ScoringProgram)
         self._running: tuple | None = None         # ((bucket, program, statements), the bucket's running sums)
 
@@ -142,10 +141,7 @@ class DuckDBEngine:
         return found[1]
 
     def bucket_tables(self, bucket: Bucket, plan: Plan) -> dict[str, pa.Table]:
-        schema = plan.checked.schema
-        if self._tables is None or self._tables[0] is not bucket or self._tables[1] is not schema:
-            self._tables = (bucket, schema, bucket_tables(bucket, schema))
-        return self._tables[2]
+        return bucket_tables(bucket, plan.checked.schema)     # made once, kept with the bucket
 
     def tables(self, bucket: Bucket, plan: Plan, rows: np.ndarray) -> dict[str, pa.Table]:
         """The bucket's tables; the leads only the rows' when they are few (a round of bisection
