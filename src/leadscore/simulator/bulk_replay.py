@@ -133,14 +133,14 @@ class _BulkReplay:
 
     def evaluate_jumps(self, lead: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, Evaluated]:
         """The jumps that can matter and their results, in rounds: first every lead's first and
-        last jumps, those up to the first share of its jumps (JUMP_ROUNDS) and every jump of a lead
-        whose fields change; then, for the leads not yet *done*, those up to the next share, and
-        last the rest of those up to where each is done. A lead is done once it has reached everything that can hold
-        again (the analysis' future, given its fixed atoms: as the Python engine stops a lead);
-        over the rows evaluated so far that instant is a late bound of the true one (a crossing
-        found can only move earlier), so the jumps up to it are all evaluated. A threshold a sweep
-        records counts as not reached: its score path matters while it can hold again, whatever
-        the swept value."""
+        last jumps, those up to the first share of its jumps (JUMP_ROUNDS) and every jump of a
+        lead whose fields change; then, for the leads not yet *done*, those up to the next share,
+        and last the rest of those up to where each is done. A lead is done once it has reached
+        everything that can hold again (the analysis' future, given its fixed atoms: as the
+        Python engine stops a lead); over the rows evaluated so far that instant is a late bound
+        of the true one (a crossing found can only move earlier), so the jumps up to it are all
+        evaluated. A threshold a sweep records counts as not reached: its score path matters
+        while it can hold again, whatever the swept value."""
         leading = np.r_[True, lead[1:] != lead[:-1]]
         head = np.flatnonzero(leading)
         sizes = np.diff(np.r_[head, len(lead)])
