@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import leadscore
 from leadscore.cli import main
+from leadscore.simulator import bulk_replay
 from leadscore.simulator.engine import Plan, Window
 from leadscore.simulator.engine_choice import ENGINES
 from leadscore.simulator.python_backend import PythonEngine
@@ -179,6 +180,33 @@ def test_a_lead_that_has_reached_all_it_can_skips_its_later_event_instants(engin
     assert crossing(found, plan, 0, "t") == ts("2026-03-01T12:00:00Z")
     assert found.final_scores[0, plan.scores.index("s")] == 60
     assert found.evaluations == 4 + 1
+
+
+@pytest.mark.parametrize("needed, crossed, evaluations", [
+    (30, "03", 4 + 1),            # in the first round: views 1-4 (a quarter of 13 jumps), the last instant
+    (60, "06", 4 + 1 + 3),        # in the second: views 5-7, the half; the later ones left out
+    (90, "09", 13)])              # only the last instant held it: every jump up to it, in a third round
+def test_jump_rounds_evaluate_a_leads_jumps_up_to_where_it_is_done(engine, tmp_path, monkeypatch, needed, crossed,
+                                                                   evaluations):
+    monkeypatch.setattr(bulk_replay, "JUMP_ROUNDS", (0.25, 0.5))
+    body = f"score s {{\n  view: +10 per page_view\n}}\nthreshold t: s >= {needed}"
+    found, plan = both(engine, tmp_path, body, [{"lead_id": "L1"}],
+                       [("L1", "page_view", f"2026-03-{day:02d}T12:00:00Z", None) for day in range(1, 13)])
+    assert crossing(found, plan, 0, "t") == ts(f"2026-03-{crossed}T12:00:00Z")
+    assert found.evaluations == evaluations
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(body=bodies(), data=st.data(),
+       rounds=st.lists(st.floats(0.01, 0.99), max_size=3).map(lambda shares: tuple(sorted(shares))))
+def test_any_jump_rounds_replay_as_the_python_engine(tmp_path, body, data, rounds):
+    kept = bulk_replay.JUMP_ROUNDS
+    bulk_replay.JUMP_ROUNDS = rounds
+    try:
+        replays_as_the_python_engine(tmp_path, body, data, [CHEAP_ENGINES["bulk"]])
+    finally:
+        bulk_replay.JUMP_ROUNDS = kept
 
 
 def test_a_negative_event_leaving_its_window_lifts_the_score_at_the_midnight_after(engine, tmp_path):

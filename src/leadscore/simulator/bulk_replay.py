@@ -5,7 +5,8 @@ The instants are those of the Python engine's replay (python_backend.py), chosen
 together rather than lead by lead:
 
 1. every *jump* (a lead's first instant, each distinct event time, the first instant after
-   each field change, and its last instant) in one evaluation;
+   each field change, and its last instant) that can matter, in a few rounds (its first and
+   last jumps and the earlier part of the rest first: most leads are done early);
 2. for each gap between two jumps of a lead, the replay analysis (compiler/analysis.py) at
    the gap's event types and fixed atoms says what its midnights need: nothing when no
    threshold not yet crossed can rise and no segment can reach a label not yet reached;
@@ -37,6 +38,12 @@ from .instants import DAY, instant_after_change, lead_span, lead_spans
 from .python_backend import fields_at
 
 _SKIP, _BISECT, _SCAN = range(3)
+# the jump rounds (evaluate_jumps): the first takes each lead's jumps up to the first of these
+# shares of them, the next ones up to each next share, the last all. On acme 47% of the leads
+# are done before their last jump, half of those within their first quarter of jumps, but
+# (0.25, 0.5) evaluated 5% fewer instants (3.48M for 3.66M) in no less time: a round's fixed
+# cost (one statement, the values read off the running sums) is worth about that many rows
+JUMP_ROUNDS = (0.5,)
 _RISING = (UP, ANY)
 
 
@@ -125,37 +132,53 @@ class _BulkReplay:
     # --- the jumps ------------------------------------------------------------------------
 
     def evaluate_jumps(self, lead: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, Evaluated]:
-        """The jumps that can matter and their results: first every lead's earlier half of them
-        and its last one, then the rest of those of the leads not *done* at one of those, where
-        nothing the lead has not reached can hold again (the analysis' future, given its fixed
-        atoms: as the Python engine stops a lead). A threshold a sweep records counts as not
-        reached: its score path matters while it can hold again, whatever the swept value."""
+        """The jumps that can matter and their results, in rounds: first every lead's first and
+        last jumps, those up to the first share of its jumps (JUMP_ROUNDS) and every jump of a
+        lead whose fields change; then, for the leads not yet *done*, those up to the next share,
+        and last the rest of those up to where each is done. A lead is done once it has reached
+        everything that can hold again (the analysis' future, given its fixed atoms: as the
+        Python engine stops a lead); over the rows evaluated so far that instant is a late bound
+        of the true one (a crossing found can only move earlier), so the jumps up to it are all
+        evaluated. A threshold a sweep records counts as not reached: its score path matters
+        while it can hold again, whatever the swept value."""
         leading = np.r_[True, lead[1:] != lead[:-1]]
         head = np.flatnonzero(leading)
         sizes = np.diff(np.r_[head, len(lead)])
         place = np.arange(len(lead)) - np.repeat(head, sizes)
-        last = np.r_[leading[1:], True]
-        early = (place < np.repeat((sizes + 1) // 2, sizes)) | last | self.changing[lead]
-        found = self.evaluate(lead[early], at[early])
-        atoms = self.atom_ids(lead[early], at[early], found, leading[early], self.changed[early])
-        before = at[early][:, None]
-        possible = self.possible(lead[early], atoms)
+        rounds = np.ceil(np.multiply.outer((*JUMP_ROUNDS, 1.0), sizes)).astype(np.int64)
+        evaluated = leading | np.r_[leading[1:], True] | self.changing[lead] | (place < np.repeat(rounds[0], sizes))
+        found = self.evaluate(lead[evaluated], at[evaluated])
+        atoms = self.atom_ids(lead[evaluated], at[evaluated], found, leading[evaluated], self.changed[evaluated])
+        # a lead's possible items are the same at all its jumps: its atoms are fixed, or (fields
+        # changing) every item is possible
+        leads = lead[head]
+        possible = self.possible(leads, atoms[np.flatnonzero(leading[evaluated])])
         # a lead none of whose recorded thresholds can hold, whatever the swept value (given its
         # fixed atoms), crosses at no value: its rows are left out of the recording
-        self.rows.wanted[lead[early][possible[0][:, list(self.plan.record)].any(axis=1)]] = True
-        reached = [first[lead[early]] <= before for first in (self.crossings, *self.first_labels)]
-        reached[0][:, list(self.plan.record)] = False
-        done = ~np.logical_or.reduce([(~held & can).any(axis=1) for held, can in zip(reached, possible)])
-        # a lead done at one of its earlier jumps needs none of the later ones but its last,
-        # nor any midnight from there on
-        done_from = self.done_from
-        np.fmin.at(done_from, lead[early][done], at[early][done])
-        kept = early | (at <= done_from[lead])
-        rest = ~early & kept
-        if not rest.any():
-            return early, found
-        more = self.evaluate(lead[rest], at[rest])
-        return kept, _merged(found, early[kept], more)
+        self.rows.wanted[leads[possible[0][:, list(self.plan.record)].any(axis=1)]] = True
+        parts = [(evaluated.copy(), found)]
+        for limit in rounds[1:]:
+            done = np.repeat(self.done_at(leads, at[head], possible), sizes)
+            wanted = ~evaluated & (at <= done) & (place < np.repeat(limit, sizes))
+            if wanted.any():
+                parts.append((wanted, self.evaluate(lead[wanted], at[wanted])))
+                evaluated |= wanted
+        # exact now: every jump up to it is evaluated; the gaps from there on need no midnight
+        self.done_from[leads] = self.done_at(leads, at[head], possible)
+        return evaluated, _gathered(parts, evaluated)
+
+    def done_at(self, leads: np.ndarray, first: np.ndarray, possible: list[np.ndarray]) -> np.ndarray:
+        """Per lead: the instant from which it is done over the rows evaluated so far, the latest
+        first instant of what can hold (its `first` instant when nothing can; inf while one is
+        not reached, or a recorded threshold can hold)."""
+        latest = first.copy()
+        for found, can in zip((self.crossings, *self.first_labels), possible):
+            reached = np.where(can, np.nan_to_num(found[leads], nan=np.inf), -np.inf)
+            if reached.shape[1]:
+                np.maximum(latest, reached.max(axis=1), out=latest)
+        recorded = possible[0][:, list(self.plan.record)].any(axis=1)
+        latest[recorded] = np.inf
+        return latest
 
     def jumps(self) -> tuple[np.ndarray, np.ndarray]:
         """Every lead's jumps, sorted by (lead, instant). A lead's first instant, its events and
@@ -508,16 +531,20 @@ def _insertion_places(lead: np.ndarray, at: np.ndarray, changing: np.ndarray, ch
     return mine[after - 1] + 1
 
 
-def _merged(first: Evaluated, is_first: np.ndarray, second: Evaluated) -> Evaluated:
-    """The rows in order: `first`'s where `is_first`, `second`'s elsewhere."""
-    parts = []
-    mine, theirs = np.flatnonzero(is_first), np.flatnonzero(~is_first)    # found once for the three
-    for a, b in ((first.scores, second.scores), (first.thresholds, second.thresholds),
-                 (first.segments, second.segments)):
-        joined = np.empty((len(is_first), a.shape[1]), a.dtype)
-        joined[mine], joined[theirs] = a, b
-        parts.append(joined)
-    return Evaluated(*parts)
+def _gathered(parts: list[tuple[np.ndarray, Evaluated]], rows: np.ndarray) -> Evaluated:
+    """The results of the rows marked in `rows`, in order, from the rounds' (marked rows, their
+    results); each row is in one round."""
+    if len(parts) == 1:
+        return parts[0][1]
+    places = np.cumsum(rows) - 1
+    gathered = []
+    for kind in ("scores", "thresholds", "segments"):
+        first = getattr(parts[0][1], kind)
+        out = np.empty((int(places[-1]) + 1, first.shape[1]), first.dtype)
+        for marked, found in parts:
+            out[places[marked]] = getattr(found, kind)
+        gathered.append(out)
+    return Evaluated(*gathered)
 
 
 def _midnights(first: np.ndarray, counts: np.ndarray) -> np.ndarray:
