@@ -1,18 +1,21 @@
 """What `prepare` hands over to the replay so it is not found again (simulator/history.py):
 the events' distinct property dicts and each event's number among them, which must be those
-the bucket's own dicts tell apart by identity, and give the same Arrow tables."""
+the bucket's own dicts tell apart by identity, and give the same Arrow tables; and the bulk
+replay's bookkeeping (bulk_replay.py) equal to its plain definition."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import leadscore
 from leadscore.simulator import history
+from leadscore.simulator.bulk_replay import _last_marked
 from leadscore.simulator.duckdb_bucket import bucket_tables
 from leadscore.tables import ProblemLog
 from test_simulator_support import ruleset, ts
@@ -76,3 +79,10 @@ def test_a_bucket_without_events_has_no_property_dicts_numbers(loaded, tmp_path)
     bucket = prepared(loaded, tmp_path, [])
     assert len(history.property_dicts(bucket).numbers) == 0
     assert bucket_tables(bucket, loaded.checked.schema)["event_input"].num_rows == 0
+
+
+@given(st.lists(st.booleans(), max_size=60).map(lambda rest: np.array([True, *rest])))
+def test_last_marked_is_the_latest_marked_rows_place_among_them(marked):
+    places = np.flatnonzero(marked).tolist()
+    expected = [max(k for k, place in enumerate(places) if place <= row) for row in range(len(marked))]
+    assert _last_marked(marked).tolist() == expected
