@@ -288,7 +288,10 @@ class _BulkReplay:
                 [np.array([f.labels[s] for f in found], bool).reshape(len(found), -1)
                  for s in range(len(self.plan.labels))]
         changing = self.changing[lead][:, None]
-        return [table[atoms] | changing for table in self.futures]
+        found = [table.take(atoms, axis=0) for table in self.futures]
+        for rows in found:
+            rows |= changing
+        return found
 
     def label_numbers(self, segments: np.ndarray) -> np.ndarray:
         """Each segment's label number, its number of labels for none."""
@@ -368,9 +371,7 @@ class _BulkReplay:
             values[i] = ids.setdefault(value, len(ids))
         found = values[inverse.reshape(-1)]
         self.atom_values = list(ids)
-        latest = np.maximum.accumulate(np.where(leading | changed, np.arange(len(lead)), -1))
-        index = np.searchsorted(where, latest)
-        return found[index]
+        return found[_last_marked(leading | changed)]
 
     def field_ids(self, lead: np.ndarray, at: np.ndarray, fields: tuple[str, ...]) -> np.ndarray:
         """Per (lead, instant): a number for the values of `fields` there, equal for equal values.
@@ -515,6 +516,12 @@ def _reachable(dirs: tuple, waiting: list[int], current: int) -> bool:
         if position > current and dirs[current] in (DOWN, ANY) and direction != FALSE:
             return True
     return False
+
+
+def _last_marked(marked: np.ndarray) -> np.ndarray:
+    """Per row, the number among the marked rows of the last one at or before it (the first row
+    is marked): a running count, rather than a search of each row's latest marked index."""
+    return np.cumsum(marked) - 1
 
 
 def _insertion_places(lead: np.ndarray, at: np.ndarray, changing: np.ndarray, change_lead: np.ndarray,

@@ -8,15 +8,12 @@ of a replay, and every plan of a comparison or a sweep replaying the bucket, rea
 
 from __future__ import annotations
 
-from operator import itemgetter
-
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..dsl import types as t
 from ..engines.sql.select import property_columns
-from .history import Bucket, event_arrays
+from .history import Bucket, event_arrays, property_dicts
 
 _ARROW_TYPES = {t.STRING: pa.string(), t.NUMBER: pa.float64(), t.BOOLEAN: pa.bool_(),
                 t.DATETIME: pa.float64(), t.LIST: pa.list_(pa.string())}
@@ -46,19 +43,15 @@ def _columns_of(dicts: list[dict], columns: dict[str, tuple[str, str]]) -> dict[
     return {column: struct.field(i) for i, (column, _) in enumerate(columns.values())}
 
 
-def _property_columns(pairs: list[tuple], columns: dict[str, tuple[str, str]]) -> dict[str, pa.Array]:
+def _property_columns(bucket: Bucket, columns: dict[str, tuple[str, str]]) -> dict[str, pa.Array]:
     """`_columns_of` the events' property dicts, each distinct dict converted once: the events
-    of one type with equal properties share a dict (`prepare` makes them so), and a few
-    thousand dicts usually serve millions of events. Dicts are told apart by identity (all
-    are alive here, so no two share one); equal dicts that are distinct objects are merely
-    converted twice."""
+    of one type with equal properties share a dict, and a few thousand dicts usually serve
+    millions of events."""
     if not columns:
         return {}
-    identity = pa.array(np.fromiter(map(id, map(itemgetter(1), pairs)), np.int64, len(pairs)))
-    encoded = identity.dictionary_encode()
-    first = pc.index_in(encoded.dictionary, value_set=identity).to_numpy()
-    distinct = _columns_of([pairs[i][1] for i in first.tolist()], columns)
-    return {name: column.take(encoded.indices) for name, column in distinct.items()}
+    dicts = property_dicts(bucket)
+    numbers = pa.array(dicts.numbers)
+    return {name: column.take(numbers) for name, column in _columns_of(dicts.distinct, columns).items()}
 
 
 def bucket_tables(bucket: Bucket, schema) -> dict[str, pa.Table]:
@@ -80,7 +73,7 @@ def _tables(bucket: Bucket, field_types: dict[str, str], property_types: dict[st
     pos = np.arange(len(events.at), dtype=np.int64)
     event_input = pa.table({"lead": pa.array(events.lead), "type": events.kinds, "at": pa.array(events.at),
                             "seq": pa.array(seq), "pos": pa.array(pos),
-                            **_property_columns(bucket.pairs, property_columns(property_types))})
+                            **_property_columns(bucket, property_columns(property_types))})
     change_counts = np.diff(np.asarray(bucket.change_starts, dtype=np.int64))
     change_owners = np.repeat(np.arange(leads, dtype=np.int64), change_counts)
     change_input = pa.table({

@@ -13,10 +13,12 @@ throughout (datetimes as epoch seconds, lists as tuples).
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import numpy as np
 import pyarrow as pa
@@ -270,6 +272,26 @@ def event_arrays(bucket: Bucket) -> EventArrays:
     return bucket.kept("event_arrays", make)
 
 
+@dataclass(frozen=True)
+class PropertyDicts:
+    """A bucket's distinct event property dicts and each event's number among them (int64)."""
+
+    distinct: list[dict]
+    numbers: np.ndarray
+
+
+def property_dicts(bucket: Bucket) -> PropertyDicts:
+    """The bucket's `PropertyDicts`, found once per bucket: `prepare` hands over those it made;
+    a bucket made otherwise has its dicts told apart by identity (all are alive, so no two share
+    one; equal dicts that are distinct objects merely count twice)."""
+    def make() -> PropertyDicts:
+        identity = pa.array(np.fromiter(map(id, map(itemgetter(1), bucket.pairs)), np.int64, len(bucket.pairs)))
+        encoded = identity.dictionary_encode()
+        first = pc.index_in(encoded.dictionary, value_set=identity).to_numpy()
+        return PropertyDicts([bucket.pairs[i][1] for i in first.tolist()], encoded.indices.to_numpy().astype(np.int64))
+    return bucket.kept("property_dicts", make)
+
+
 def prepare(spill_: Spill, bucket: int, created: str | None, end: float, keep: int) -> Bucket:
     """One bucket's leads with their events before `end` and all their field changes (those at
     or after `end` are never applied, but make their field missing until then)."""
@@ -294,7 +316,7 @@ def prepare(spill_: Spill, bucket: int, created: str | None, end: float, keep: i
     starts = np.concatenate(([0], np.cumsum(np.bincount(owners, minlength=len(ids))))).tolist()
     kinds_code = events["type"].to_numpy()[order]
     at_sorted = at[order].tolist()
-    properties = _properties(events, order, kinds_code, layout)
+    properties, dicts = _properties(events, order, kinds_code, layout)
     pairs = list(zip(at_sorted, properties))
     kinds = list(map(layout.events.__getitem__, kinds_code.tolist()))
 
@@ -306,6 +328,7 @@ def prepare(spill_: Spill, bucket: int, created: str | None, end: float, keep: i
     prepared.derived["event_arrays"] = EventArrays(
         at[order], starts_array, np.repeat(np.arange(len(ids), dtype=np.int64), np.diff(starts_array)),
         pa.array(layout.events, pa.string()).take(pa.array(kinds_code)))
+    prepared.derived["property_dicts"] = dicts
     return prepared
 
 
@@ -316,18 +339,17 @@ def _note(problems: dict, kind: str, table: str, positions, ids, reason, keep: i
     problems[(table, kind)] = (count + len(positions), before + examples)
 
 
-def _properties(events: pa.Table, order: np.ndarray, codes: np.ndarray, layout: Layout) -> list[dict]:
-    """Each event's properties dict, in `order`; equal properties of one type share a dict (the
-    scorer only reads them)."""
-    out: list = [None] * len(order)
-    empty: dict = {}
+def _properties(events: pa.Table, order: np.ndarray, codes: np.ndarray,
+                layout: Layout) -> tuple[list[dict], PropertyDicts]:
+    """Each event's properties dict, in `order`, and those dicts as `PropertyDicts`: equal
+    properties of one type share a dict (the scorer only reads them)."""
+    distinct: list[dict] = [{}]      # number 0: the types without declared properties
+    numbers = np.zeros(len(order), np.int64)
     for code in np.unique(codes).tolist():
-        where = np.flatnonzero(codes == code)
         declared = layout.declared[code]
         if not declared:
-            for i in where.tolist():
-                out[i] = empty
             continue
+        where = np.flatnonzero(codes == code)
         rows = pa.array(order[where])
         columns = []
         for _, slot in declared:
@@ -335,13 +357,15 @@ def _properties(events: pa.Table, order: np.ndarray, codes: np.ndarray, layout: 
             columns.append([None if v is None else tuple(v) for v in values]
                            if layout.slots[slot] == "list" else values)
         names = [name for name, _ in declared]
+        # each row's first place among the type's rows (a loop in C), then their rank: the
+        # distinct rows in order of first place, as the dict holds them
         shared: dict = {}
-        for i, row in zip(where.tolist(), zip(*columns)):
-            made = shared.get(row)
-            if made is None:
-                made = shared[row] = dict(zip(names, row))
-            out[i] = made
-    return out
+        first = np.fromiter(map(shared.setdefault, zip(*columns), itertools.count()), np.int64, len(where))
+        numbers[where] = np.unique(first, return_inverse=True)[1].reshape(-1) + len(distinct)
+        distinct.extend(dict(zip(names, row)) for row in shared)
+    table = np.empty(len(distinct), object)
+    table[:] = distinct
+    return table[numbers].tolist(), PropertyDicts(distinct, numbers)
 
 
 def _owned(rows: pa.Table, table: str, position: str, ids: pa.Array, end: float, problems: dict,

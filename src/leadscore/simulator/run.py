@@ -9,12 +9,13 @@ state; examples of flipped leads are explained inside the bucket, where the lead
 
 from __future__ import annotations
 
+import gc
 import math
 import multiprocessing
 from collections import Counter
 import os
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -287,8 +288,9 @@ def _bucket(number: int) -> tuple[int, _Bucket]:
     job = _JOB
     window = job.window
     prepared = {}
-    for key, spill_ in job.spills.items():
-        prepared[key] = history.prepare(spill_, number, key[1], window.end, job.keep)   # key[1]: `created`
+    with untracked_by_collector():
+        for key, spill_ in job.spills.items():
+            prepared[key] = history.prepare(spill_, number, key[1], window.end, job.keep)   # key[1]: `created`
     main = prepared[job.main_key]
     times = lead_times(main, window.end, window.start)
     success = np.array([job.success.get(lead, np.nan) for lead in main.ids])
@@ -323,6 +325,23 @@ def _bucket(number: int) -> tuple[int, _Bucket]:
                            np.array([job.amounts.get(lead, np.nan) for lead in main.ids], float),
                            None if job.lost is None else np.array([job.lost.get(lead, np.nan) for lead in main.ids],
                                                                   float), peaks, contributed, provided, undeclared, at_crossing)
+
+
+@contextmanager
+def untracked_by_collector():
+    """Builds what the block makes without the cyclic garbage collector, then moves every object
+    alive to its permanent generation (gc.freeze). A bucket is millions of tuples, dicts and
+    lists with no cycles, freed by reference counting: collections while it is built, and full
+    ones while it is replayed, would scan them all for nothing (~2 s of 16 in a 3M-event
+    simulate). The collector is restored as it was."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+        gc.freeze()
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _probe_instants(crossings: np.ndarray, last: np.ndarray, window: Window) -> np.ndarray:
