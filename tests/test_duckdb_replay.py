@@ -394,3 +394,38 @@ def test_simulate_replays_on_duckdb_unless_told_otherwise(simulated, monkeypatch
         result = CliRunner().invoke(main, ["simulate", str(rules), "--history", str(folder), *args])
         assert result.exit_code == 0, result.output
         assert set(used) == {expected}
+
+
+def test_reasons_after_a_replay_add_only_their_running_sums(tmp_path, monkeypatch):
+    # simulate evaluates each bucket with reasons (contributions) after its replay: the match
+    # counts the reasons read are added to the replay's running sums, not all computed again,
+    # and the points are those a fresh engine gives
+    from leadscore.simulator import duckdb_instants
+
+    body = ("score s {\n  view: +10 per page_view, decay half_life 5d\n"
+            "  unsub: -30 per unsubscribe, decay linear 20d\n  demo: +40 per demo_request\n}\n"
+            "threshold t: s >= 15")
+    checked = leadscore.load(str(ruleset(tmp_path, body))).checked
+    plan = Plan.of("t", checked)
+    leads = [(f"L{k}", {"employees": 10 * k}) for k in range(4)]
+    events = [(f"L{k}", kind, START + (k + day) * 86400.0, {"url": "/a"} if kind == "page_view" else {})
+              for k in range(4) for day, kind in enumerate(["page_view", "unsubscribe", "demo_request", "page_view"])]
+    bucket = bucket_of(checked, leads, events)
+    rows, instants = np.arange(4), np.full(4, START + 9 * 86400.0)
+    computed: list[set[str]] = []
+    original = duckdb_instants.running_arrays
+
+    def counting(terms, columns, groups):
+        computed.append({column.name for column in columns})
+        return original(terms, columns, groups)
+
+    monkeypatch.setattr(duckdb_instants, "running_arrays", counting)
+    engine = REPLAY_ENGINES["duckdb"]()
+    engine.replay(bucket, plan, Window(START - 86400.0, END))
+    found = engine.evaluate_many(bucket, plan, rows, instants, reasons=True)
+    replayed, added = computed
+    assert added and not added & replayed
+    fresh = REPLAY_ENGINES["duckdb"]().evaluate_many(bucket, plan, rows, instants, reasons=True)
+    assert found.reasons == fresh.reasons
+    assert np.array_equal(found.points, fresh.points) and np.array_equal(found.scores, fresh.scores)
+    assert np.array_equal(found.scores, engine.evaluate_many(bucket, plan, rows, instants).scores)

@@ -14,6 +14,7 @@ last bits (`near_round`): the Python scorer is the reference.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +32,7 @@ from .duckdb_instants import (InstantsSql, by_row_id, changed_fields, instant_in
 from .engine import Evaluated, Plan, Replayed, Window
 from .history import Bucket
 from .python_backend import PythonEngine
+from .running_sums import Running
 
 _FEW_LEADS = 4        # a round for under a quarter of the bucket's leads reads only theirs
 # the running sums differ from Python's by a few units in the last place (~1e-15, relative): a
@@ -52,7 +54,7 @@ class DuckDBEngine:
         self._connection = None
         self._prepared: dict[str, str] = {}        # statement -> its prepared name on the connection
         self._programs: dict[int, tuple] = {}      # id(plan) -> (plan, its ScoringProgram)
-        self._running: tuple | None = None         # ((bucket, program, statements), the bucket's running sums)
+        self._running: tuple | None = None         # (bucket, program, its columns, the bucket's running sums)
 
     def replay(self, bucket: Bucket, plan: Plan, window: Window) -> Replayed:
         return bulk_replay(self, bucket, plan, window)
@@ -86,13 +88,28 @@ class DuckDBEngine:
         read by the next ones."""
         whole = self.bucket_tables(bucket, plan)
         sql = self.statements(program, changed_fields(whole), reasons)
-        key = (bucket, program, sql)
-        if self._running is None or any(a is not b for a, b in zip(self._running[0], key)):
-            self._running = None   # the previous bucket's is dropped before this one is made
-            self._running = (key, sql.running_sums(self.run(sql.terms, terms_relations(whole))))
+        running = self.running_sums(bucket, program, sql, whole)
         tables = self.tables(bucket, plan, rows)
-        inputs = instant_inputs(program, sql, tables, self._running[1], rows, instants)
+        inputs = instant_inputs(program, sql, tables, running, rows, instants)
         return by_row_id(self.run(sql.instants, instants_relations(tables, inputs)))
+
+    def running_sums(self, bucket: Bucket, program, sql: InstantsSql, whole: dict[str, pa.Table]) -> Running:
+        """The bucket's running sums of `sql`'s columns: computed on the bucket's first round and
+        read by the next ones. A statement needing columns not computed yet (the reasons' match
+        counts, after the replay's rounds) adds only those: the sums the replay made are not
+        computed again."""
+        kept = self._running
+        if kept is None or kept[0] is not bucket or kept[1] is not program:
+            self._running = None   # the previous bucket's is dropped before this one is made
+            self._running = (bucket, program, frozenset(sql.running),
+                             sql.running_sums(self.run(sql.terms, terms_relations(whole))))
+            return self._running[3]
+        missing = tuple(column for column in sql.running if column not in kept[2])
+        if missing:
+            extra = replace(sql, running=missing).running_sums(self.run(sql.terms, terms_relations(whole)))
+            self._running = (bucket, program, kept[2] | frozenset(missing),
+                             replace(kept[3], columns={**kept[3].columns, **extra.columns}))
+        return self._running[3]
 
     def statements(self, program, changed: frozenset[str], reasons: bool) -> InstantsSql:
         return instants_sql(program, changed, reasons)
