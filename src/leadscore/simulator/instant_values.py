@@ -24,7 +24,7 @@ import pyarrow as pa
 from .. import semantics as sem
 from ..engines.sql.instants import (CARRIED_BLOCKS, HALF_LIFE_REACH, HALF_LIVES_PER_BLOCK, HalfLifeSum,
                                     InstantValue, LatestAt, LinearSum, OneTerm, WindowSum)
-from .running_sums import Running, lead_time_pairs
+from .running_sums import Running, gather, lead_time_pairs
 
 _BLOCK_STEP = 2.0 ** -HALF_LIVES_PER_BLOCK   # a block's sum brought to the next block's start: exact
 
@@ -67,13 +67,13 @@ class _Reader:
             running = self.running
             query = self.now - age if age else self.now
             candidate = np.searchsorted(running.pairs, lead_time_pairs(self.leads, query), side="right") - 1
-            found = np.where((candidate >= 0) & (_gather(running.lead, candidate) == self.leads), candidate, -1) \
+            found = np.where((candidate >= 0) & (gather(running.lead, candidate) == self.leads), candidate, -1) \
                 if len(running.lead) else np.full(len(self.leads), -1)
             found = self._rows[age] = found
         return found
 
     def at(self, name: str, age: float) -> np.ndarray:
-        return _gather(self.running.columns[name], self.rows(age))
+        return self.running.read(name, self.rows(age))
 
     def span(self, name: str, low: float, high: float | None) -> np.ndarray:
         """The sum of term `name` over the events aged [low, high) seconds (high None: no limit)."""
@@ -151,7 +151,7 @@ class _Reader:
             d = int(level) + back
             column = self.running.columns.get(value.term + (f"_q{d}" if d else "")) \
                 if 0 <= d <= CARRIED_BLOCKS else None
-            return None if column is None else _gather(column, rows)
+            return None if column is None else gather(column, rows)
         ahead = ahead + back if back else ahead
         found = None
         for d in range(CARRIED_BLOCKS + 1):
@@ -172,7 +172,7 @@ class _Reader:
         key = (group, age)
         found = self._ahead.get(key)
         if found is None:
-            ahead = _gather(self.running.blocks[group], self.rows(age)) - block
+            ahead = gather(self.running.blocks[group], self.rows(age)) - block
             low, high = np.fmin.reduce(ahead, initial=np.inf), np.fmax.reduce(ahead, initial=-np.inf)
             found = self._ahead[key] = (ahead, float(low) if low == high else None)
         return found
@@ -187,13 +187,13 @@ class _Reader:
         return found
 
     def one_term(self, one: OneTerm, found: np.ndarray) -> np.ndarray:
-        """`found`, with the rows whose window holds one match valued as Python values it."""
+        """`found` (the caller's own new array, changed in place), with the rows whose window
+        holds one match valued as Python values it."""
         single = np.flatnonzero(self.span(one.count, 0.0, one.high) == 1.0)
         if not len(single):
             return found
-        latest = _gather(self.running.columns[one.latest], self.rows(0.0)[single])
-        age_days = (self.now[single] - latest) / sem.DAY
-        found = found.copy()
+        latest = self.running.read(one.latest, gather(self.rows(0.0), single))
+        age_days = (gather(self.now, single) - latest) / sem.DAY
         found[single] = one.points * sem.decay_vectorised(one.decay, age_days)
         return found
 
@@ -204,8 +204,3 @@ class _Reader:
         with np.errstate(invalid="ignore"):
             return np.where(found > self.now - value.within, found, np.nan)
 
-
-def _gather(column: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """column[rows], rows in [-1, len(column)): "wrap" reads -1 as the last item, as indexing
-    does, and is several times faster than indexing or take's default mode."""
-    return np.take(column, rows, mode="wrap")

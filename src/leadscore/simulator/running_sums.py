@@ -26,13 +26,42 @@ class Running:
     <name>_q2 for a block-restarting sum, absent when every lead's events lie in one block, so
     that they are all 0; `blocks`: hb<group>). Every array has one more item at the end, what an
     instant before a lead's first event reads (index -1): 0 for a sum, NaN for a latest value
-    (no match yet) and a block."""
+    (no match yet) and a block.
+
+    A rule's latest match time is read at a few instants only (a window holding one match), so
+    it is found at those instead of kept per event (`latest_matches`, read with `read`)."""
 
     lead: np.ndarray
     at: np.ndarray
     pairs: np.ndarray             # lead_time_pairs(lead, at): what an instant's event is searched in
     columns: dict[str, np.ndarray]
     blocks: dict[int, np.ndarray]
+    latest_matches: dict[str, LatestMatch]
+
+    def read(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """Running column `name` at `rows` (-1: before the lead's first event)."""
+        column = self.columns.get(name)
+        if column is not None:
+            return gather(column, rows)
+        return self.latest_matches[name].at(self, rows)
+
+
+@dataclass(frozen=True)
+class LatestMatch:
+    """The time of a lead's latest match up to an event, from the matches of the whole bucket:
+    up to row r there are `overall[r]` of them, the last one at row matches[overall[r] - 1],
+    which is the lead's when it is the same lead's."""
+
+    overall: np.ndarray           # per row, the matches up to it in the bucket (doubles), then 0
+    matches: np.ndarray           # the matching rows
+
+    def at(self, running: Running, rows: np.ndarray) -> np.ndarray:
+        if not len(self.matches):
+            return np.full(len(rows), np.nan)
+        count = gather(self.overall, rows).astype(np.int64)
+        last = gather(self.matches, count - 1)   # count 0: any row, refused below
+        mine = (count > 0) & (gather(running.lead, last) == gather(running.lead, rows))
+        return np.where(mine, gather(running.at, last), np.nan)
 
 
 def running_arrays(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: int) -> Running:
@@ -48,19 +77,22 @@ def running_arrays(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: 
     first = np.repeat(leads[:-1], np.diff(leads))   # each row's lead's first row
     places = np.arange(n)
     out: dict[str, np.ndarray] = {}
-    matched: dict[tuple[str, ...], np.ndarray] = {}   # a rule's count and latest match share it
+    latest_matches: dict[str, LatestMatch] = {}
+    counted: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}   # a rule's count and latest share it
     for column in columns:
         if column.matches:
-            has = matched.get(column.matches)
-            if has is None:
-                has = matched[column.matches] = _matched(terms, column.matches, order)
+            found = counted.get(column.matches)
+            if found is None:
+                has = _matched(terms, column.matches, order)
+                found = counted[column.matches] = (has, *_match_counts(has, leads))
+            has, overall, per_lead = found
             if column.latest:
-                out[column.name] = _gather(at, _latest_rows(has, first, places))
+                latest_matches[column.name] = LatestMatch(overall, np.flatnonzero(has))
             else:
-                out[column.name] = _match_counts(has, leads)
+                out[column.name] = per_lead
         elif column.latest:
             values = _with_last(terms[column.name].to_numpy(zero_copy_only=False)[order], np.nan)
-            out[column.name] = _gather(values, _latest_rows(~np.isnan(values[:-1]), first, places))
+            out[column.name] = gather(values, _latest_rows(~np.isnan(values[:-1]), first, places))
     for group in (None, *range(groups)):
         summed = [c for c in columns if c.group == group and not c.latest and not c.matches]
         if not summed:
@@ -94,7 +126,7 @@ def running_arrays(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: 
             for k, name in enumerate(mine):
                 out[f"{name}_q{d}"] = np.append(totals[k], 0.0)
     return Running(lead, at[:-1], lead_time_pairs(lead, at[:-1]), out,
-                   {g: _with_last(block.astype(np.float64), np.nan) for g, block in blocks.items()})
+                   {g: _with_last(block.astype(np.float64), np.nan) for g, block in blocks.items()}, latest_matches)
 
 
 def _with_last(values: np.ndarray, last: float) -> np.ndarray:
@@ -115,21 +147,23 @@ def _matched(terms: pa.Table, names: tuple[str, ...], order) -> np.ndarray:
     return found
 
 
-def _match_counts(has: np.ndarray, leads: np.ndarray) -> np.ndarray:
-    """Per row, how many of its lead's rows up to it `has`, then 0. Whole numbers below 2^53:
-    one cumulative sum in doubles, each lead's less the count before its first row, is exact."""
-    found = np.empty(len(has) + 1)
-    found[-1] = 0.0
-    np.cumsum(has, dtype=np.float64, out=found[:-1])
+def _match_counts(has: np.ndarray, leads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, how many rows up to it `has`, in the bucket and in its lead, then 0. Whole
+    numbers below 2^53: one cumulative sum in doubles, each lead's less the count before its
+    first row, is exact."""
+    overall = np.empty(len(has) + 1)
+    overall[-1] = 0.0
+    np.cumsum(has, dtype=np.float64, out=overall[:-1])
+    per_lead = overall.copy()
     runs = leads[:-1]
     if len(runs) > 1:
         before = np.zeros(len(runs))
-        before[1:] = found[runs[1:] - 1]
-        found[:-1] -= np.repeat(before, np.diff(leads))
-    return found
+        before[1:] = overall[runs[1:] - 1]
+        per_lead[:-1] -= np.repeat(before, np.diff(leads))
+    return overall, per_lead
 
 
-def _gather(column: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def gather(column: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """column[rows], rows in [-1, len(column)): "wrap" reads -1 as the last item, as indexing
     does, and is several times faster than indexing or take's default mode."""
     return np.take(column, rows, mode="wrap")
