@@ -203,4 +203,3 @@ class _Reader:
             return found
         with np.errstate(invalid="ignore"):
             return np.where(found > self.now - value.within, found, np.nan)
-
