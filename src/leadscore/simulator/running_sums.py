@@ -113,7 +113,8 @@ def running_arrays(terms: pa.Table, columns: tuple[RunningColumn, ...], groups: 
             else:
                 found = values
                 found[:, whole] = _counted(values[:, whole], starts)
-                found[:, ~whole] = _scan(values[:, ~whole], starts)
+                # a choice of columns is not C-ordered, and a take from such an array copies it whole
+                found[:, ~whole] = _scan(np.ascontiguousarray(values[:, ~whole]), starts)
         # each column contiguous: an instant's gather from a strided column took ten times longer
         found = np.ascontiguousarray(found.T)
         for k, name in enumerate(mine):
