@@ -12,14 +12,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import leadscore
+from leadscore import semantics as sem
 from leadscore.engines.duckdb_engine import connect
+from leadscore.engines.sql.instants import HalfLifeSum, OneTerm, RunningColumn
 from leadscore.lower import lower
-from leadscore.simulator import duckdb_backend
+from leadscore.simulator import duckdb_backend, instant_values
 from leadscore.simulator.duckdb_backend import DuckDBEngine
 from leadscore.simulator.duckdb_bucket import bucket_tables
 from leadscore.simulator.duckdb_instants import by_row_id, evaluate_instants
 from leadscore.simulator.engine import Plan
 from leadscore.simulator.python_backend import PythonEngine
+from leadscore.simulator.running_sums import running_arrays
 from test_simulator_support import bucket_of, ruleset, ts
 
 DAY = 86400.0
@@ -126,3 +129,42 @@ def test_the_statement_s_rows_come_back_in_row_id_order(order, cut):
                       "x": pa.chunked_array([[f"r{k}" for k in order[:cut]], [f"r{k}" for k in order[cut:]]],
                                             pa.string())})
     assert by_row_id(table).to_pydict() == {"row_id": list(range(9)), "x": [f"r{k}" for k in range(9)]}
+
+
+class _MaskedReader(instant_values._Reader):
+    """The reader with every block part read through the masks, as if the events read were in
+    several blocks."""
+
+    def ahead(self, group, block, age):
+        return super().ahead(group, block, age)[0], None
+
+
+# per event: (lead, seconds, points); with a half-life of one second a block is 540 s, so a
+# lead's events lie in up to four blocks and an instant may be a block or two after its event
+block_events = st.lists(st.tuples(st.integers(0, 3), st.floats(0, 2000).map(lambda s: round(s, 3)),
+                                  st.sampled_from([0.0, 1.0, 2.5, -4.0])), max_size=40)
+block_queries = st.lists(st.tuples(st.integers(0, 4), st.floats(0, 2600)), min_size=1, max_size=20)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=block_events, queries=block_queries, within=st.sampled_from([None, 300.0, 800.0, 1e6]))
+def test_block_parts_read_without_masks_equal_the_masked_reading(rows, queries, within):
+    """Where every event read lies the same number of blocks before its instant (the usual case:
+    all in the instant's block), the reader gathers whole columns instead of masking: the same
+    values to the last bit, and where they do not, the masks."""
+    rows = sorted(rows)
+    at = np.array([r[1] for r in rows], np.float64)
+    terms = pa.table({"lead": pa.array([r[0] for r in rows], pa.int64()),
+                      "pos": pa.array(np.arange(len(rows)), pa.int64()), "at_s": pa.array(at, pa.float64()),
+                      "hb0": pa.array(np.floor(at / 540.0), pa.float64()),
+                      "x": pa.array([r[2] for r in rows], pa.float64())})
+    columns = (RunningColumn("x", 0, False), RunningColumn("xc", None, False, ("x",)),
+               RunningColumn("xt", None, True, ("x",)))
+    running = running_arrays(terms, columns, 1)
+    value = HalfLifeSum("r", "x", 0, 1.0, within, OneTerm("xc", "xt", within, 1.0, sem.Decay(sem.DecayKind.HALF_LIFE,
+                                                                                             1.0 / DAY)))
+    leads = np.array([q[0] for q in queries], np.int64)
+    instants = np.array([q[1] for q in queries])
+    found = instant_values._Reader(running, leads, instants).half_life(value)
+    masked = _MaskedReader(running, leads, instants).half_life(value)
+    assert found.tobytes() == masked.tobytes()

@@ -84,7 +84,7 @@ def listed(found: running_sums.Running, name: str) -> list:
     if name.endswith(("_q1", "_q2")) and name not in found.columns:   # every lead in one block
         assert len(np.unique(np.c_[found.lead, found.blocks[0][:-1]], axis=0)) == len(np.unique(found.lead))
         return [0.0] * len(found.lead)
-    values = found.columns[name]
+    values = found.read(name, np.append(np.arange(len(found.lead)), -1))
     assert values[-1] == 0.0 if name not in ("latest", "matched_at") else math.isnan(values[-1])
     return [None if math.isnan(v) else float(v) for v in values[:-1]]
 

@@ -108,7 +108,8 @@ class DuckDBEngine:
         if missing:
             extra = replace(sql, running=missing).running_sums(self.run(sql.terms, terms_relations(whole)))
             self._running = (bucket, program, kept[2] | frozenset(missing),
-                             replace(kept[3], columns={**kept[3].columns, **extra.columns}))
+                             replace(kept[3], columns={**kept[3].columns, **extra.columns},
+                                     latest_matches={**kept[3].latest_matches, **extra.latest_matches}))
         return self._running[3]
 
     def statements(self, program, changed: frozenset[str], reasons: bool) -> InstantsSql:

@@ -24,7 +24,7 @@ import pyarrow as pa
 from .. import semantics as sem
 from ..engines.sql.instants import (CARRIED_BLOCKS, HALF_LIFE_REACH, HALF_LIVES_PER_BLOCK, HalfLifeSum,
                                     InstantValue, LatestAt, LinearSum, OneTerm, WindowSum)
-from .running_sums import Running, lead_time_pairs
+from .running_sums import Running, gather, lead_time_pairs
 
 _BLOCK_STEP = 2.0 ** -HALF_LIVES_PER_BLOCK   # a block's sum brought to the next block's start: exact
 
@@ -56,7 +56,8 @@ class _Reader:
         self.running, self.leads, self.now = running, leads, instants
         self._rows: dict[float, np.ndarray] = {}
         self._factors: dict[tuple[float, float], np.ndarray] = {}
-        self._ahead: dict[tuple[int, float], np.ndarray] = {}
+        self._ahead: dict[tuple[int, float], tuple[np.ndarray, float | None]] = {}
+        self._blocks: dict[float, tuple[np.ndarray, np.ndarray]] = {}
 
     def rows(self, age: float) -> np.ndarray:
         """Per instant, the running row of its lead's last event at or before t - age (-1, the
@@ -66,13 +67,13 @@ class _Reader:
             running = self.running
             query = self.now - age if age else self.now
             candidate = np.searchsorted(running.pairs, lead_time_pairs(self.leads, query), side="right") - 1
-            found = np.where((candidate >= 0) & (running.lead[candidate] == self.leads), candidate, -1) \
+            found = np.where((candidate >= 0) & (gather(running.lead, candidate) == self.leads), candidate, -1) \
                 if len(running.lead) else np.full(len(self.leads), -1)
             found = self._rows[age] = found
         return found
 
     def at(self, name: str, age: float) -> np.ndarray:
-        return self.running.columns[name][self.rows(age)]
+        return self.running.read(name, self.rows(age))
 
     def span(self, name: str, low: float, high: float | None) -> np.ndarray:
         """The sum of term `name` over the events aged [low, high) seconds (high None: no limit)."""
@@ -91,7 +92,7 @@ class _Reader:
         """Per parity q: Σ p × (1 - (t - o_q)/L) + Σ p × (at - o)/L, o_q the latest block start
         of parity q at or before t (module docstring of engines/sql/instants.py)."""
         length, now = value.length, self.now
-        block = np.floor(now / length)
+        block, _ = self.blocks(length)
         total = None
         parities = float(len(value.parities))
         for q, (points, from_start) in enumerate(value.parities):
@@ -108,8 +109,7 @@ class _Reader:
         """The blocks' sums at the instant, each anchored at its block's start and rescaled."""
         half = value.half
         size = HALF_LIVES_PER_BLOCK * half
-        block = np.floor(self.now / size)
-        start = block * size
+        block, start = self.blocks(size)
         if value.within is None:   # the two blocks before the instant's, brought to its start exactly
             total = self.block_part(value, block, 0, 0.0)
             total = np.zeros(len(self.now)) if total is None else total
@@ -133,15 +133,25 @@ class _Reader:
             total = total + inside * factor * factor
         return total
 
+    def blocks(self, size: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per instant, its block of `size` seconds and that block's start; once per size."""
+        found = self._blocks.get(size)
+        if found is None:
+            block = np.floor(self.now / size)
+            found = self._blocks[size] = (block, block * size)
+        return found
+
     def block_part(self, value: HalfLifeSum, block: np.ndarray, back: int, age: float) -> np.ndarray | None:
         """The running sum of the block-restarting term over the instant's block less `back`, at
         the last event at or before t - age: 0 when that event is in another block; None when
         it is 0 at every instant."""
         rows = self.rows(age)
-        key = (value.group, age)
-        ahead = self._ahead.get(key)
-        if ahead is None:   # how many blocks the event is ahead of the instant's (NaN: no event)
-            ahead = self._ahead[key] = self.running.blocks[value.group][rows] - block
+        ahead, level = self.ahead(value.group, block, age)
+        if level is not None:   # every event read is the same number of blocks ahead: no masks
+            d = int(level) + back
+            column = self.running.columns.get(value.term + (f"_q{d}" if d else "")) \
+                if 0 <= d <= CARRIED_BLOCKS else None
+            return None if column is None else gather(column, rows)
         ahead = ahead + back if back else ahead
         found = None
         for d in range(CARRIED_BLOCKS + 1):
@@ -149,11 +159,22 @@ class _Reader:
             if column is None:   # every lead's events lie in one block: 0
                 continue
             mine = ahead == d
-            if mine.all():
-                return column[rows]
             if mine.any():
                 found = np.zeros(len(rows)) if found is None else found
                 found[mine] = column[rows[mine]]
+        return found
+
+    def ahead(self, group: int, block: np.ndarray, age: float) -> tuple[np.ndarray, float | None]:
+        """Per instant, how many blocks its event read at age `age` is ahead of the instant's
+        (NaN: no event), and that number when every event read has the same (None otherwise,
+        or when no instant has an event). An instant with no event reads a running column's
+        last item, 0, whatever the block, so it does not count."""
+        key = (group, age)
+        found = self._ahead.get(key)
+        if found is None:
+            ahead = gather(self.running.blocks[group], self.rows(age)) - block
+            low, high = np.fmin.reduce(ahead, initial=np.inf), np.fmax.reduce(ahead, initial=-np.inf)
+            found = self._ahead[key] = (ahead, float(low) if low == high else None)
         return found
 
     def factor(self, half: float, start: np.ndarray, back: int) -> np.ndarray:
@@ -166,12 +187,13 @@ class _Reader:
         return found
 
     def one_term(self, one: OneTerm, found: np.ndarray) -> np.ndarray:
-        """`found`, with the rows whose window holds one match valued as Python values it."""
-        single = self.span(one.count, 0.0, one.high) == 1.0
-        if not single.any():
+        """`found` (the caller's own new array, changed in place), with the rows whose window
+        holds one match valued as Python values it."""
+        single = np.flatnonzero(self.span(one.count, 0.0, one.high) == 1.0)
+        if not len(single):
             return found
-        age_days = (self.now[single] - self.at(one.latest, 0.0)[single]) / sem.DAY
-        found = found.copy()
+        latest = self.running.read(one.latest, gather(self.rows(0.0), single))
+        age_days = (gather(self.now, single) - latest) / sem.DAY
         found[single] = one.points * sem.decay_vectorised(one.decay, age_days)
         return found
 
