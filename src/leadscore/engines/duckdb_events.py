@@ -14,12 +14,15 @@ few, or none — are handed to the project's reader (tables.explain_event_rows) 
 numbers and their cells as the file holds them: it explains them in the same words, and keeps
 those it can use (an id to trim, a time written another way).
 
-The file is read once: the pass stores the typed rows in a DuckDB table, and every later step
-(the counts, the rows set apart, the view `events` the scoring statement reads) reads that table,
-never the file again, so what is scored is what was checked. A CSV's line breaks are counted in
-the bytes pyarrow parses, as it reads them, not by a second reading. The file's identity (device,
-inode, size, modification time) is taken before its header is read and again after its rows are:
-a file that changed in between is an error (TableError), never a result mixing two versions.
+Where the times are text, the file is read once: the pass stores the typed rows in a DuckDB
+table, and every later step (the counts, the rows set apart, the view `events` the scoring
+statement reads) reads that table. A CSV's line breaks are counted in the bytes pyarrow parses,
+as it reads them, not by a second reading. A Parquet file of typed times is only scanned: the
+scoring statement reads it again through `events`, without the few rows set apart (storing it
+costs more than that second reading). The file's identity (device, inode, size, modification
+time) is taken before its header is read and checked after its rows are, and by the caller
+after the statement: a file that changed in between is an error (TableError), never a result
+mixing two versions.
 
 A file this path could read differently from the project's reader is left to that reader, the
 whole file, and nothing is logged before that is decided (`read_events` returns None): JSONL;
@@ -54,7 +57,8 @@ from ..tables.csvfile import read_csv
 from ..tables.rawbatch import Batch
 
 _BLOCK = 1 << 22            # bytes of CSV per parse block: a longer row goes to the project's reader
-_ROWS = "__leadscore_event_rows"   # the table of the file's rows, typed: the one reading of the file
+_ROWS = "__leadscore_event_rows"   # the table of the file's rows, typed, where the times are text
+_ODD = "__leadscore_odd_rows"      # a typed Parquet file's rows set apart (the file is read again)
 _EDGE = r"^[\s\pZ\pC]|[\s\pZ\pC]$"   # a space or control character at either end (any Unicode one)
 _TIME = (r"\d{4}-\d\d-\d\d|\d{4}-\d\d-\d\d[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
          r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?")
@@ -102,7 +106,7 @@ def read_events(connection, path, schema, log: ProblemLog, leads: str, key: str,
     rescued = rescued.filter(found)
     connection.register("__leadscore_rescued_events", rescued)
     named = "".join(f", {_quoted(name)}" for name in plan.properties)
-    connection.execute(f"CREATE TEMP VIEW events AS {plan.usable()} "
+    connection.execute(f"CREATE TEMP VIEW events AS {plan.usable(odd)} "
                        f"UNION ALL SELECT lead_id, type, \"at\", seq{named} FROM __leadscore_rescued_events").fetchall()
     early = pc.sum(pc.less_equal(rescued["at"], pa.scalar(round(instant * 1e6), pa.int64()).cast(_TIMESTAMP))).as_py()
     return scored + (early or 0), later + rescued.num_rows - (early or 0)
@@ -125,12 +129,16 @@ class _Plan:
         self.properties, self.missing, self.types, self.kinds = properties, missing, types, kinds
         self.identity = identity    # the file's, before its header was read (_identity)
         self.malformed: list = []   # a CSV's malformed rows, as pyarrow meets them
+        self.values = ""            # the SQL of the usable typed rows, set by load
 
     def load(self, connection, leads: str, key: str, instant_us: int) -> tuple[str | None, int, int]:
-        """Read the file once into the table _ROWS, typed: (the relation of the rows not usable
-        as typed in bulk — "" for none, None when the file must be left to the project's
-        reader —, the usable events at or before the instant, after it). Raises TableError when
-        the file changed since the plan read its header."""
+        """Read the file: (the relation of the rows not usable as typed in bulk — "" for none, None
+        when the file must be left to the project's reader —, the usable events at or before the
+        instant, after it). A file whose times are text is typed once into the table _ROWS (typing
+        a time costs more than storing it; a CSV's stream can be read once); a Parquet file of
+        typed times is only scanned, and read again by the scoring statement through `events`
+        (storing it cost half as much again as the whole run). Raises TableError when the file
+        changed since the plan read its header; the caller checks again after the statement."""
         lead, kind, at = (f"c{self.roles[role]}" for role in ("lead", "type", "at"))
         values = [f"{lead} AS lead_id", f"{kind} AS type", f'{self._typed(self.roles["at"], "datetime", None)} AS "at"']
         checks = [f"{kind} IN (SELECT unnest({_literal(list(self.types))}))", _in_range('"at"')]
@@ -154,30 +162,43 @@ class _Plan:
         inner = f"SELECT row, {known} AS known_id, {', '.join(values + raw)} FROM {source}"
         checked = (f"SELECT row, clean, clean AND known_id AS known, {', '.join(typed + raw)} FROM "
                    f"(SELECT *, {clean} AS clean FROM ({inner}))")
-        # the cells of a clean row are not kept: only a row set apart is explained from them
-        outer = ", ".join(["row", "clean", "known", *typed,
-                           *(f"CASE WHEN clean THEN NULL ELSE c{k} END AS c{k}" for k in self.kept)])
-        try:
-            connection.execute(f"CREATE TEMP TABLE {_ROWS} AS SELECT {outer} FROM ({checked})").fetchall()
-        finally:
-            if self.fmt == "csv":
-                connection.unregister("__leadscore_raw")
-                lines.close()
-        if _identity(os.stat(self.path)) != self.identity:
-            raise TableError(f"{self.path}: the file changed while it was read; score again once it is written")
+        stored = self.fmt == "csv" or self.roles["at"] not in self.kinds
+        self.values = f"SELECT row, {', '.join(values)} FROM {source}"
+        if stored:
+            # the cells of a clean row are not kept: only a row set apart is explained from them
+            outer = ", ".join(["row", "clean", "known", *typed,
+                               *(f"CASE WHEN clean THEN NULL ELSE c{k} END AS c{k}" for k in self.kept)])
+            try:
+                connection.execute(f"CREATE TEMP TABLE {_ROWS} AS SELECT {outer} FROM ({checked})").fetchall()
+            finally:
+                if self.fmt == "csv":
+                    connection.unregister("__leadscore_raw")
+                    lines.close()
+            checked = f"SELECT * FROM {_ROWS}"
+            self.values = f"SELECT {', '.join(['row', *typed])} FROM {_ROWS} WHERE known"
         odd, scored, later = connection.execute(
             f'SELECT count(*) FILTER (WHERE NOT known), count(*) FILTER (WHERE known AND epoch_us("at") <= $us), '
-            f'count(*) FILTER (WHERE known AND epoch_us("at") > $us) FROM {_ROWS}', {"us": instant_us}
+            f'count(*) FILTER (WHERE known AND epoch_us("at") > $us) FROM ({checked})', {"us": instant_us}
         ).fetchall()[0]
+        if not unchanged(self.path, self.identity):
+            raise TableError(changed_while_read(self.path))
         # every record one line (data row k is line k + 1), in the very bytes parsed
         if self.fmt == "csv" and (self.malformed or odd + scored + later + 1 != lines.count()):
             return None, 0, 0
-        return (_ROWS if odd else ""), scored, later
+        if stored:
+            return (_ROWS if odd else ""), scored, later
+        if not odd:
+            return "", scored, later
+        connection.execute(f"CREATE TEMP TABLE {_ODD} AS SELECT row, clean, known, lead_id, "
+                           f"{', '.join(raw)} FROM ({checked}) WHERE NOT known").fetchall()
+        return _ODD, scored, later
 
-    def usable(self) -> str:
-        """The SQL of the events read in bulk that are usable: those of known leads, typed."""
+    def usable(self, odd: str) -> str:
+        """The SQL of the events read in bulk that are usable (without the `odd` rows of a file
+        read again)."""
         typed = "".join(f", p{k} AS {_quoted(name)}" for k, name in enumerate(self.properties))
-        return f'SELECT lead_id, type, "at", row AS seq{typed} FROM {_ROWS} WHERE known'
+        left_out = f" WHERE row NOT IN (SELECT row FROM {odd})" if odd == _ODD else ""
+        return f'SELECT lead_id, type, "at", row AS seq{typed} FROM ({self.values}){left_out}'
 
     def _source(self, connection) -> tuple[str, _LineBreaks | None]:
         """The relation of the file's rows (`row`, then c0, c1, ...), and for a CSV its line breaks
@@ -304,6 +325,22 @@ def _identity(found: os.stat_result) -> tuple:
     """What tells a file from another or from its own earlier state: device, inode, size and
     modification time (nanoseconds)."""
     return found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns
+
+
+def file_identity(path) -> tuple | None:
+    """The file's `_identity` now (None: it cannot be read)."""
+    try:
+        return _identity(os.stat(path))
+    except OSError:
+        return None
+
+
+def unchanged(path, identity: tuple | None) -> bool:
+    return identity is not None and file_identity(path) == identity
+
+
+def changed_while_read(path) -> str:
+    return f"{path}: the file changed while it was read; score again once it is written"
 
 
 def _plan(path, schema) -> _Plan | None:

@@ -31,7 +31,7 @@ from ..tables import (ProblemLog, RowProblem, TableError, event_batches, lead_ba
                       table_format, unknown_lead)
 from . import EngineError
 from .duckdb_engine import ARROW_TYPES, connect, run_select
-from .duckdb_events import event_table, read_events
+from .duckdb_events import changed_while_read, event_table, file_identity, read_events, unchanged
 from .reasons import ReasonReader
 
 _TIME = ARROW_TYPES["datetime"]
@@ -78,13 +78,18 @@ def score_tables_duckdb(program: lo.ScoringProgram, schema, leads: str, events: 
                     connection.execute(f"SET threads = {int(threads)}")
                     connection.execute("SET TimeZone = 'UTC'")   # a time with no offset is UTC, as in the readers
                     connection.register("leads", lead_table)
+                    before = file_identity(events)
                     counted = columnar and read_events(connection, events, schema, log, "leads", LEAD_KEY, order,
                                                        instant)
                     if counted:
                         event_table, (scored, later) = None, counted
                     else:
                         event_table, scored, later = read_event_table(events, schema, log, order, instant)
-                    return run_select(connection, program, LEAD_KEY, instant, None, event_table, explain), scored, later
+                    scored_rows = run_select(connection, program, LEAD_KEY, instant, None, event_table, explain)
+                    # a typed Parquet file is read again by the statement: the same file as checked
+                    if counted and not unchanged(events, before):
+                        raise TableError(changed_while_read(events))
+                    return scored_rows, scored, later
                 finally:
                     connection.close()
             except duckdb.Error as error:
