@@ -328,10 +328,11 @@ def _identity(found: os.stat_result) -> tuple:
 
 
 def file_identity(path) -> tuple | None:
-    """The file's `_identity` now (None: it cannot be read)."""
+    """The file's `_identity` now (None: no file, or none that can be read: the events may be a
+    table in memory)."""
     try:
         return _identity(os.stat(path))
-    except OSError:
+    except (OSError, TypeError, ValueError):
         return None
 
 
