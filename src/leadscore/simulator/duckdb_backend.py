@@ -104,9 +104,12 @@ class DuckDBEngine:
             self._running = (bucket, program, frozenset(sql.running),
                              sql.running_sums(self.run(sql.terms, terms_relations(whole))))
             return self._running[3]
-        missing = tuple(column for column in sql.running if column not in kept[2])
+        missing = {column for column in sql.running if column not in kept[2]}
         if missing:
-            extra = replace(sql, running=missing).running_sums(self.run(sql.terms, terms_relations(whole)))
+            # a match count is counted from its rule's terms: those are summed with it
+            read = {name for column in missing for name in column.matches}
+            needed = tuple(column for column in sql.running if column in missing or column.name in read)
+            extra = replace(sql, running=needed).running_sums(self.run(sql.terms, terms_relations(whole)))
             self._running = (bucket, program, kept[2] | frozenset(missing),
                              replace(kept[3], columns={**kept[3].columns, **extra.columns},
                                      latest_matches={**kept[3].latest_matches, **extra.latest_matches}))
